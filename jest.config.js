@@ -1,0 +1,10 @@
+/** Every test in the repository; `npm test` runs them all. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/packages', '<rootDir>/plugins', '<rootDir>/tools'],
+  testMatch: ['**/test/**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] },
+  moduleNameMapper: { '^@nx-pex/(pep|index|store|lock|pex)$': '<rootDir>/packages/$1/src/index.ts' },
+  modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/packages/[^/]+/dist/', '<rootDir>/plugins/[^/]+/dist/', '<rootDir>/.cache/'],
+  testTimeout: 30000,
+};
