@@ -1,0 +1,1 @@
+"""service-b: summary statistics of numbers given on the command line."""
