@@ -1,1 +1,22 @@
-export {};
+export { UserError } from './errors';
+export { canonicalizeName } from './names';
+export { isValidVersion, compareVersions, versionSatisfies, isValidSpecifier, normalizeSpecifier, InvalidSpecifier } from './version';
+export type { MarkerEnvironment, Marker, MarkerCompare, MarkerBoolean, MarkerValue, MarkerOperator, MarkerVariableName } from './markers';
+export { MarkerSyntaxError, MarkerEvaluationError, parseMarker, evaluateMarker, markerToString } from './markers';
+export type { Requirement } from './requirement';
+export { RequirementSyntaxError, parseRequirement, formatRequirement } from './requirement';
+export type { WheelFilename } from './wheel';
+export { InvalidWheelFilename, parseWheelFilename, isWheelFilename, parseSdistFilename } from './wheel';
+export type { InterpreterInfo, TargetPlatform } from './tags';
+export {
+  UnsupportedInterpreter,
+  supportedTags,
+  platformTags,
+  manylinuxPlatforms,
+  musllinuxPlatforms,
+  macPlatforms,
+  targetFromInterpreter,
+  wheelRank,
+  selectBestWheel,
+} from './tags';
+export { InterpreterProbeError, probeInterpreter, interpreterInfoFromProbe } from './interpreter';

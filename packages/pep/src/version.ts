@@ -1,0 +1,121 @@
+import * as pep440 from '@renovatebot/pep440';
+import { UserError } from './errors';
+
+/** A version specifier (`>=1.0,<2`) that PEP 440 does not accept. */
+export class InvalidSpecifier extends UserError {}
+
+/** True when `v` is a valid PEP 440 version. */
+export function isValidVersion(v: string): boolean {
+  return typeof v === 'string' && pep440.valid(v.trim()) !== null;
+}
+
+/** Orders two PEP 440 versions: negative when a < b, 0 when equal, positive when a > b. */
+export function compareVersions(a: string, b: string): number {
+  return pep440.compare(a, b);
+}
+
+interface Clause {
+  text: string;
+  operator: string;
+  version: string;
+}
+
+const CLAUSE = /^\s*(===|~=|==|!=|<=|>=|<|>)\s*(\S.*?)\s*$/;
+const clauseCache = new Map<string, Clause[]>();
+
+/** Splits and validates a specifier set; throws InvalidSpecifier. */
+export function parseSpecifier(specifier: string): Clause[] {
+  const cached = clauseCache.get(specifier);
+  if (cached) return cached;
+  const clauses: Clause[] = [];
+  if (specifier.trim() !== '') {
+    for (const part of specifier.split(',')) {
+      const m = CLAUSE.exec(part);
+      const text = m ? `${m[1]}${m[2]}` : part.trim();
+      if (!m || !pep440.validRange(text)) {
+        throw new InvalidSpecifier(
+          `Invalid version specifier '${part.trim()}' in '${specifier}': expected an operator (==, !=, <=, >=, <, >, ~=, ===) followed by a PEP 440 version.`,
+        );
+      }
+      clauses.push({ text, operator: m[1], version: m[2] });
+    }
+  }
+  clauseCache.set(specifier, clauses);
+  return clauses;
+}
+
+/** True when `specifier` is a valid (possibly empty) PEP 440 specifier set. */
+export function isValidSpecifier(specifier: string): boolean {
+  try {
+    parseSpecifier(specifier);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Normalised text of a specifier set the way `packaging` prints it: clauses without spaces, de-duplicated, sorted. */
+export function normalizeSpecifier(specifier: string): string {
+  const texts = new Set(parseSpecifier(specifier).map((c) => c.text));
+  return [...texts].sort().join(',');
+}
+
+function sameBase(a: pep440.Pep440Version, b: pep440.Pep440Version): boolean {
+  return a.epoch === b.epoch && pep440.eq(a.release.join('.'), b.release.join('.'));
+}
+
+// Exclusive ordered comparisons per PEP 440: `<V` never admits pre-releases
+// of V (unless V is one), `>V` never admits post-releases or local versions of V.
+function lessThan(version: string, spec: string): boolean {
+  if (!pep440.lt(version, spec)) return false;
+  const p = pep440.explain(version)!;
+  const s = pep440.explain(spec)!;
+  if (!s.is_prerelease && p.is_prerelease && sameBase(p, s)) return false;
+  return true;
+}
+
+function greaterThan(version: string, spec: string): boolean {
+  if (!pep440.gt(version, spec)) return false;
+  const p = pep440.explain(version)!;
+  const s = pep440.explain(spec)!;
+  if (!s.is_postrelease && p.is_postrelease && sameBase(p, s)) return false;
+  if (p.local !== null && sameBase(p, s)) return false;
+  return true;
+}
+
+function clauseMatches(version: string, clause: Clause): boolean {
+  if (clause.operator === '===') {
+    return version.trim().toLowerCase() === clause.version.toLowerCase();
+  }
+  if (clause.operator === '<') return lessThan(version, clause.version);
+  if (clause.operator === '>') return greaterThan(version, clause.version);
+  return pep440.satisfies(version, clause.text, { prereleases: true });
+}
+
+function clauseAllowsPrereleases(clause: Clause): boolean {
+  if (clause.operator === '!=' || clause.operator === '===') return false;
+  const v = pep440.explain(clause.version.replace(/\.\*$/, ''));
+  return !!v && v.is_prerelease;
+}
+
+/**
+ * True when `version` satisfies the PEP 440 specifier set (`>=1.0,<2`).
+ * The empty specifier matches every valid version. Pre-releases match a
+ * non-empty specifier only when `opts.prereleases` is true or one of its
+ * clauses names a pre-release (as `packaging` does); `prereleases: false`
+ * excludes them everywhere. Invalid versions never match; an invalid
+ * specifier throws InvalidSpecifier.
+ */
+export function versionSatisfies(version: string, specifier: string, opts: { prereleases?: boolean } = {}): boolean {
+  const clauses = parseSpecifier(specifier);
+  const explained = pep440.explain(version.trim());
+  if (!explained) {
+    // Arbitrary equality may name a string that is not a PEP 440 version.
+    return clauses.length > 0 && clauses.every((c) => c.operator === '===' && clauseMatches(version, c));
+  }
+  if (explained.is_prerelease) {
+    const allowed = opts.prereleases ?? (clauses.length === 0 || clauses.some(clauseAllowsPrereleases));
+    if (!allowed) return false;
+  }
+  return clauses.every((c) => clauseMatches(version, c));
+}
