@@ -1,0 +1,4 @@
+export * from './pyproject';
+export * from './sources';
+export * from './workspace';
+export * from './imports';

@@ -1,0 +1,194 @@
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { UserError, canonicalizeName, parseRequirement, type Requirement } from '@nx-pex/pep';
+
+/** A `pyproject.toml` that is not valid TOML or not a valid project description. */
+export class PyprojectError extends UserError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PyprojectError';
+  }
+}
+
+/** One entry of `[tool.uv.sources]`. */
+export interface UvSource {
+  workspace?: boolean;
+  path?: string;
+  editable?: boolean;
+  index?: string;
+  git?: string;
+  url?: string;
+}
+
+/** What nx-pex reads from `[tool.nx-pex]`. */
+export interface NxPexToolConfig {
+  /** Console scripts to build, when not every one of `[project.scripts]` is wanted. */
+  scripts?: string[];
+}
+
+/** The parts of a `pyproject.toml` that packaging needs. */
+export interface PyProject {
+  /** Absolute path of the `pyproject.toml`. */
+  file: string;
+  /** Absolute path of the directory holding it. */
+  dir: string;
+  /** `[project] name` as written, when there is a `[project]` table. */
+  name?: string;
+  /** PEP 503 form of `name`. */
+  canonicalName?: string;
+  version?: string;
+  requiresPython?: string;
+  /** `[project] dependencies`, parsed. */
+  dependencies: Requirement[];
+  /** `[project] dependencies` as written. */
+  dependencyStrings: string[];
+  /** `[project.scripts]`: console script name to `module:function`. */
+  scripts: Record<string, string>;
+  /** `[tool.uv.sources]`, keyed by canonical distribution name. */
+  uvSources: Record<string, UvSource>;
+  /** `[tool.uv.workspace]` when this file is a uv workspace root. */
+  uvWorkspace?: { members: string[]; exclude: string[] };
+  /** `[tool.nx-pex]`. */
+  nxPex: NxPexToolConfig;
+  /** The whole document, for readers of other tool tables. */
+  raw: Record<string, unknown>;
+}
+
+function isTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+function stringList(value: unknown, where: string, file: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+    throw new PyprojectError(`${file}: ${where} must be an array of strings.`);
+  }
+  return value as string[];
+}
+
+function optionalString(value: unknown, where: string, file: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new PyprojectError(`${file}: ${where} must be a string.`);
+  return value;
+}
+
+/** Parses the text of a `pyproject.toml`; `file` is used for messages and paths. */
+export function parsePyproject(text: string, file: string): PyProject {
+  let raw: Record<string, unknown>;
+  try {
+    raw = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const first = err.message.split('\n')[0];
+      throw new PyprojectError(`${file}:${err.line}:${err.column}: ${first}. Fix the TOML syntax at that line.`);
+    }
+    throw err;
+  }
+  const project = raw.project;
+  const tool = isTable(raw.tool) ? raw.tool : {};
+  const uv = isTable(tool.uv) ? tool.uv : {};
+  const result: PyProject = {
+    file,
+    dir: dirname(file),
+    dependencies: [],
+    dependencyStrings: [],
+    scripts: {},
+    uvSources: {},
+    nxPex: {},
+    raw,
+  };
+
+  if (project !== undefined) {
+    if (!isTable(project)) throw new PyprojectError(`${file}: [project] must be a table.`);
+    const name = optionalString(project.name, '[project] name', file);
+    if (!name) throw new PyprojectError(`${file}: [project] has no name. Add name = "..." to the [project] table.`);
+    if (!/^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$/.test(name)) {
+      throw new PyprojectError(`${file}: [project] name "${name}" is not a valid distribution name (PEP 508).`);
+    }
+    result.name = name;
+    result.canonicalName = canonicalizeName(name);
+    result.version = optionalString(project.version, '[project] version', file);
+    result.requiresPython = optionalString(project['requires-python'], '[project] requires-python', file);
+    result.dependencyStrings = stringList(project.dependencies, '[project] dependencies', file);
+    result.dependencies = result.dependencyStrings.map((spec, i) => {
+      try {
+        return parseRequirement(spec);
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        throw new PyprojectError(`${file}: [project] dependencies[${i}] "${spec}" is not a valid requirement: ${why}`);
+      }
+    });
+    if (project.scripts !== undefined) {
+      if (!isTable(project.scripts)) throw new PyprojectError(`${file}: [project.scripts] must be a table.`);
+      for (const [script, target] of Object.entries(project.scripts)) {
+        if (typeof target !== 'string' || !/^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?(\s*\[[^\]]*\])?$/.test(target.trim())) {
+          throw new PyprojectError(
+            `${file}: [project.scripts] ${script} = ${JSON.stringify(target)} is not an entry point; write "package.module:function".`,
+          );
+        }
+        result.scripts[script] = target.trim();
+      }
+    }
+  }
+
+  if (uv.sources !== undefined) {
+    if (!isTable(uv.sources)) throw new PyprojectError(`${file}: [tool.uv.sources] must be a table.`);
+    for (const [dist, source] of Object.entries(uv.sources)) {
+      // A list of sources (one per marker) is allowed by uv; nx-pex only needs the kinds.
+      const first = Array.isArray(source) ? source[0] : source;
+      if (!isTable(first)) throw new PyprojectError(`${file}: [tool.uv.sources] ${dist} must be a table.`);
+      result.uvSources[canonicalizeName(dist)] = {
+        workspace: first.workspace === true ? true : undefined,
+        path: typeof first.path === 'string' ? first.path : undefined,
+        editable: typeof first.editable === 'boolean' ? first.editable : undefined,
+        index: typeof first.index === 'string' ? first.index : undefined,
+        git: typeof first.git === 'string' ? first.git : undefined,
+        url: typeof first.url === 'string' ? first.url : undefined,
+      };
+    }
+  }
+  if (uv.workspace !== undefined) {
+    if (!isTable(uv.workspace)) throw new PyprojectError(`${file}: [tool.uv.workspace] must be a table.`);
+    result.uvWorkspace = {
+      members: stringList(uv.workspace.members, '[tool.uv.workspace] members', file),
+      exclude: stringList(uv.workspace.exclude, '[tool.uv.workspace] exclude', file),
+    };
+  }
+
+  const nxPex = tool['nx-pex'];
+  if (nxPex !== undefined) {
+    if (!isTable(nxPex)) throw new PyprojectError(`${file}: [tool.nx-pex] must be a table.`);
+    const known = new Set(['scripts']);
+    for (const key of Object.keys(nxPex)) {
+      if (!known.has(key)) {
+        throw new PyprojectError(`${file}: [tool.nx-pex] has an unknown key "${key}". Known keys: ${[...known].join(', ')}.`);
+      }
+    }
+    if (nxPex.scripts !== undefined) {
+      result.nxPex.scripts = stringList(nxPex.scripts, '[tool.nx-pex] scripts', file);
+      for (const s of result.nxPex.scripts) {
+        if (!(s in result.scripts)) {
+          throw new PyprojectError(`${file}: [tool.nx-pex] scripts names "${s}", which is not in [project.scripts].`);
+        }
+      }
+    }
+  }
+  return result;
+}
+
+/** Reads and parses a `pyproject.toml`. */
+export async function readPyproject(file: string): Promise<PyProject> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new PyprojectError(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}).`);
+  }
+  return parsePyproject(text, file);
+}
+
+/** The console scripts a project builds: `[tool.nx-pex] scripts` when given, else all of `[project.scripts]`, sorted. */
+export function buildableScripts(project: PyProject): string[] {
+  return [...(project.nxPex.scripts ?? Object.keys(project.scripts))].sort();
+}
