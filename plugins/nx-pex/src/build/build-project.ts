@@ -1,0 +1,184 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import { probeInterpreter, targetFromInterpreter, UserError, type TargetPlatform } from '@nx-pex/pep';
+import {
+  buildableScripts,
+  collectSources,
+  findLockFile,
+  mergeSources,
+  readPyproject,
+  type PyProject,
+} from '@nx-pex/project';
+import { readUvLock, lockClosure, rootRequirements, selectWheels } from '@nx-pex/lock';
+import { IndexClient, readPipConfig } from '@nx-pex/index';
+import { WheelStore, defaultStoreRoot, fetchArtifacts, type ArtifactRequest } from '@nx-pex/store';
+import { PINNED_PEX, loadRuntime, writePex, type PexRuntime } from '@nx-pex/pex';
+
+export interface BuildProjectOptions {
+  /** Directory holding the project's `pyproject.toml`. */
+  projectDir: string;
+  /** Where PEX files go: `<outputDir>/<script>.pex`. */
+  outputDir: string;
+  /** Exact output path; only with a single script. Stale PEX files in `outputDir` are then left alone. */
+  outputFile?: string;
+  /** The lock search stops here (the Nx workspace root); without it, at the filesystem root. */
+  workspaceRoot?: string;
+  /** Console scripts to build; default `[tool.nx-pex] scripts` or every `[project.scripts]` entry. */
+  scripts?: string[];
+  /** Lock file; default the nearest `uv.lock` at or above the project. */
+  lockFile?: string;
+  /** Interpreter whose version and platform the PEX targets; default `python3`. */
+  python?: string;
+  /** Wheel store directory; default `defaultStoreRoot()`. */
+  storeDir?: string;
+  /** One line per event; default silent. */
+  log?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface BuiltPex {
+  script: string;
+  path: string;
+  bytes: number;
+  pexHash: string;
+}
+
+export interface BuildProjectResult {
+  project: string;
+  target: string;
+  lockFile: string;
+  wheels: number;
+  outputs: BuiltPex[];
+}
+
+const targets = new Map<string, Promise<TargetPlatform>>();
+const runtimes = new Map<string, Promise<PexRuntime>>();
+
+/** The platform an interpreter stands for, probed once per process. */
+export function targetFor(python: string): Promise<TargetPlatform> {
+  let t = targets.get(python);
+  if (!t) {
+    t = probeInterpreter(python).then(targetFromInterpreter);
+    targets.set(python, t);
+    t.catch(() => targets.delete(python));
+  }
+  return t;
+}
+
+function runtimeFor(path: string): Promise<PexRuntime> {
+  let r = runtimes.get(path);
+  if (!r) {
+    r = loadRuntime(path);
+    runtimes.set(path, r);
+    r.catch(() => runtimes.delete(path));
+  }
+  return r;
+}
+
+/** `module:function [extras]` → `module:function`. */
+function entryPointOf(spec: string): string {
+  return spec.replace(/\s*\[[^\]]*\]\s*$/, '').trim();
+}
+
+/** Builds one PEX per console script of the project at `projectDir`, from its lock. */
+export async function buildProject(options: BuildProjectOptions): Promise<BuildProjectResult> {
+  const log = options.log ?? (() => undefined);
+  const env = options.env ?? process.env;
+  const projectDir = resolve(options.projectDir);
+  const project = await readPyproject(join(projectDir, 'pyproject.toml'));
+  if (!project.name) {
+    throw new UserError(`${project.file} has no [project] table, so there is nothing to build.`);
+  }
+  const scripts = options.scripts ?? buildableScripts(project);
+  if (scripts.length === 0) {
+    throw new UserError(
+      `${project.file}: ${project.name} has no [project.scripts]; add a console script (name = "module:function") to build a PEX.`,
+    );
+  }
+  if (options.outputFile && scripts.length !== 1) {
+    throw new UserError(`An output file names one PEX, but ${project.name} builds ${scripts.length}: pick a script (-c).`);
+  }
+  for (const script of scripts) {
+    if (!(script in project.scripts)) {
+      throw new UserError(`${project.file}: there is no console script "${script}" in [project.scripts].`);
+    }
+  }
+
+  const lockFile = options.lockFile ? resolve(options.lockFile) : await findLockFile(projectDir, options.workspaceRoot);
+  if (!lockFile) {
+    throw new UserError(
+      `No uv.lock found for ${project.name} in ${projectDir} or its parents. Run \`uv lock\` in the uv workspace that holds it.`,
+    );
+  }
+  const python = options.python ?? 'python3';
+  const [target, lock] = await Promise.all([targetFor(python), readUvLock(lockFile)]);
+  log(`${project.name}: target ${target.id} (${python}), lock ${lockFile}`);
+
+  const closure = lockClosure(lock, project.name, target);
+  const selected = selectWheels(closure, target, lockFile);
+  const requirements = rootRequirements(closure);
+
+  const lockDir = dirname(lockFile);
+  const firstParty: PyProject[] = [project];
+  for (const pkg of closure.firstParty) {
+    if (pkg.name === project.canonicalName) continue;
+    if (!('path' in pkg.source)) continue;
+    firstParty.push(await readPyproject(join(lockDir, pkg.source.path, 'pyproject.toml')));
+  }
+  const sources = mergeSources(
+    await Promise.all(firstParty.map(async (p) => ({ project: p, files: await collectSources(p) }))),
+  );
+
+  const config = await readPipConfig({ env });
+  const client = new IndexClient(config);
+  const store = new WheelStore(options.storeDir ?? defaultStoreRoot(env));
+  const requests: ArtifactRequest[] = selected.map(({ pkg, wheel }) => ({
+    project: pkg.name,
+    version: pkg.version ?? '',
+    filename: wheel.filename,
+    sha256: wheel.sha256,
+    size: wheel.size,
+    url: wheel.url,
+    registry: pkg.source.kind === 'registry' ? pkg.source.url : undefined,
+  }));
+  requests.push({ project: 'pex', version: PINNED_PEX.version, filename: PINNED_PEX.filename, sha256: PINNED_PEX.sha256 });
+  let paths: Map<string, string>;
+  try {
+    paths = await fetchArtifacts(requests, { store, client, config, log });
+  } finally {
+    await client.close();
+  }
+  const runtime = await runtimeFor(paths.get(PINNED_PEX.sha256)!);
+  const dependencies = selected.map(({ wheel }) => ({
+    filename: wheel.filename,
+    sha256: wheel.sha256,
+    path: paths.get(wheel.sha256)!,
+  }));
+
+  const [major, minor] = target.pythonVersion.split('.');
+  const outputDir = resolve(options.outputDir);
+  if (!options.outputFile) await mkdir(outputDir, { recursive: true });
+  const outputs: BuiltPex[] = [];
+  for (const script of scripts) {
+    const path = options.outputFile ? resolve(options.outputFile) : join(outputDir, `${script}.pex`);
+    await mkdir(dirname(path), { recursive: true });
+    const result = await writePex(path, {
+      runtime,
+      dependencies,
+      sources,
+      requirements,
+      entryPoint: entryPointOf(project.scripts[script]),
+      shebang: `#!/usr/bin/env python${major}.${minor}`,
+    });
+    outputs.push({ script, path, bytes: result.bytes, pexHash: result.pexHash });
+    log(`${project.name}: wrote ${relative(process.cwd(), path) || path} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
+  }
+  if (!options.outputFile) {
+    // A script removed from pyproject.toml must not leave its old PEX behind.
+    const wanted = new Set(outputs.map((o) => `${o.script}.pex`));
+    for (const name of await readdir(outputDir)) {
+      if (name.endsWith('.pex') && !wanted.has(name)) await rm(join(outputDir, name), { force: true });
+    }
+  }
+  return { project: project.name, target: target.id, lockFile, wheels: dependencies.length, outputs };
+}
