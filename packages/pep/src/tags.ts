@@ -72,16 +72,16 @@ function macBinaryFormats(version: [number, number], arch: string): string[] {
   const formats = [arch];
   if (arch === 'x86_64') {
     if (before(version, [10, 4])) return [];
-    formats.push('intel', 'fat64', 'fat32');
+    formats.push('intel', 'fat64', 'fat3');
   } else if (arch === 'i386') {
     if (before(version, [10, 4])) return [];
-    formats.push('intel', 'fat32', 'fat');
+    formats.push('intel', 'fat3', 'fat');
   } else if (arch === 'ppc64') {
     if (before([10, 5], version) || before(version, [10, 4])) return [];
     formats.push('fat64');
   } else if (arch === 'ppc') {
     if (before([10, 6], version)) return [];
-    formats.push('fat32', 'fat');
+    formats.push('fat3', 'fat');
   }
   if (arch === 'arm64' || arch === 'x86_64') formats.push('universal2');
   if (['x86_64', 'i386', 'ppc64', 'ppc', 'intel'].includes(arch)) formats.push('universal');
@@ -125,10 +125,11 @@ export function platformTags(info: InterpreterInfo): string[] {
   }
   const arch = linux.slice('linux_'.length);
   const archs = arch === 'armv8l' ? ['armv8l', 'armv7l'] : [arch];
-  const out: string[] = [];
+  // Since packaging 26.3 the native linux_<arch> tags come first (a wheel built on
+  // this very machine beats a portable one), then manylinux, then musllinux.
+  const out = archs.map((a) => `linux_${a}`);
   if (info.libc?.name === 'glibc') for (const a of archs) out.push(...manylinuxPlatforms(info.libc.version, a));
   if (info.libc?.name === 'musl') for (const a of archs) out.push(...musllinuxPlatforms(info.libc.version, a));
-  for (const a of archs) out.push(`linux_${a}`);
   return out;
 }
 
@@ -161,11 +162,12 @@ export function supportedTags(info: InterpreterInfo): string[] {
   const abis = cpythonAbis(info);
   const tags: string[] = [];
   for (const abi of abis) for (const p of platforms) tags.push(`${interpreter}-${abi}-${p}`);
-  const threaded = abis.some((a) => a.slice(2).includes('t'));
-  const useAbi3 = major === 3 && minor >= 2 && !threaded;
-  if (useAbi3) for (const p of platforms) tags.push(`${interpreter}-abi3-${p}`);
+  // Free-threaded builds cannot load abi3 extensions; they take abi3t (PEP 803) instead.
+  const threaded = /^cp\d+\w*t/.test(abis[0]);
+  const stableAbi = major === 3 && minor >= 2 ? (threaded ? 'abi3t' : 'abi3') : undefined;
+  if (stableAbi) for (const p of platforms) tags.push(`${interpreter}-${stableAbi}-${p}`);
   for (const p of platforms) tags.push(`${interpreter}-none-${p}`);
-  if (useAbi3) for (let m = minor - 1; m > 1; m--) for (const p of platforms) tags.push(`cp${major}${m}-abi3-${p}`);
+  if (stableAbi) for (let m = minor - 1; m > 1; m--) for (const p of platforms) tags.push(`cp${major}${m}-${stableAbi}-${p}`);
   // Pure-python tags: py3X-none-<plat>, then cpXY-none-any, then py3X-none-any.
   const pyRange = [`py${major}${minor}`, `py${major}`];
   for (let m = minor - 1; m >= 0; m--) pyRange.push(`py${major}${m}`);
@@ -178,8 +180,11 @@ export function supportedTags(info: InterpreterInfo): string[] {
 /** Builds the target platform an interpreter stands for. */
 export function targetFromInterpreter(info: InterpreterInfo): TargetPlatform {
   const tags = supportedTags(info);
+  // Native linux_<arch> tags lead the list but do not say which libc; name the
+  // target by its best portable tag instead.
+  const id = tags.find((t) => !/-linux_[^-]+$/.test(t)) ?? tags[0];
   return {
-    id: tags[0],
+    id,
     pythonVersion: info.markerEnvironment.python_full_version || info.version.join('.'),
     markerEnvironment: { ...info.markerEnvironment },
     supportedTags: tags,
