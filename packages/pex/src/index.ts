@@ -1,1 +1,22 @@
-export {};
+export { UserError, PexError } from './errors';
+export {
+  PINNED_PEX,
+  KNOWN_BOOT_PARAMETERS,
+  loadRuntime,
+  parseBootParameters,
+  type PexRuntime,
+  type RuntimeBootstrap,
+  type RuntimeFile,
+} from './runtime';
+export {
+  DEFAULT_PEX_ROOT,
+  DEFAULT_SHEBANG,
+  normalizeInterpreterConstraint,
+  renderBootCall,
+  writePex,
+  type PexDependency,
+  type PexOptions,
+  type PexResult,
+  type PexSource,
+} from './pex';
+export { pyCompare, pyJsonDumps, pyReprStr, pyReprTuple } from './python';

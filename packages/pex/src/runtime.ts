@@ -1,0 +1,307 @@
+/**
+ * The pex runtime, read out of a pinned `pex` wheel: the `.bootstrap/pex/...` files pex itself
+ * would copy into a PEX, their `bootstrap_hash`, and `pex_boot.py` with the `boot()` signature
+ * the generated `__main__.py` has to call.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import yauzl from 'yauzl';
+import { PexError } from './errors';
+import { pyCompare } from './python';
+
+/** The pex release whose runtime nx-pex embeds. */
+export const PINNED_PEX = {
+  version: '2.105.2',
+  filename: 'pex-2.105.2-py2.py35.py36.py37.py38.py39.py310.py311-none-any.whl',
+  sha256: '5a4d73fbeab30ddf70e360971cb19b9fa80b2a29cfe83e786215fcdd5ef1af9d',
+} as const;
+
+/** One file of the runtime, at its path inside the PEX (`.bootstrap/pex/...`). */
+export interface RuntimeFile {
+  path: string;
+  data: Buffer;
+  executable: boolean;
+  /** False for the empty package markers pex creates itself (it stores those uncompressed). */
+  compress: boolean;
+}
+
+export interface RuntimeBootstrap {
+  files: RuntimeFile[];
+  /** sha1 over the contents of pex's own (non-vendored) files, in pex's walk order. */
+  hash: string;
+}
+
+export interface PexRuntime {
+  version: string;
+  wheelSha256: string;
+  wheelFilename: string;
+  /** Parameter names of `def boot(...)` in the wheel's `pex/pex_boot.py`, in order. */
+  bootParameters: string[];
+  /** Text of `pex/pex_boot.py` (newlines normalised as Python's text mode reads it). */
+  pexBootPy: string;
+  bootstrap: RuntimeBootstrap;
+  bootstrapWithTools: RuntimeBootstrap;
+}
+
+/** `boot()` parameters this writer knows how to fill. */
+export const KNOWN_BOOT_PARAMETERS: ReadonlySet<string> = new Set([
+  'bootstrap_dir',
+  'pex_root',
+  'pex_hash',
+  'hermetic_boot',
+  'hermetic_venv_scripts',
+  'has_interpreter_constraints',
+  'pex_path',
+  'is_venv',
+  'inject_python_args',
+]);
+
+const BOOTSTRAP_DIR = '.bootstrap';
+const VENDORED = 'pex/vendor/_vendored/';
+
+export function isPycFile(path: string): boolean {
+  return path.endsWith('.pyc') || path.endsWith('.pyo') || /\.pyc\.[0-9]+$/.test(path);
+}
+
+interface WheelEntry {
+  name: string;
+  entry: yauzl.Entry;
+}
+
+function openZip(path: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) =>
+    yauzl.open(path, { lazyEntries: true, autoClose: false }, (err, zf) => (err ? reject(err) : resolve(zf!))),
+  );
+}
+
+function listEntries(zf: yauzl.ZipFile): Promise<WheelEntry[]> {
+  return new Promise((resolve, reject) => {
+    const out: WheelEntry[] = [];
+    zf.on('entry', (entry: yauzl.Entry) => {
+      if (!entry.fileName.endsWith('/')) out.push({ name: entry.fileName, entry });
+      zf.readEntry();
+    });
+    zf.on('end', () => resolve(out));
+    zf.on('error', reject);
+    zf.readEntry();
+  });
+}
+
+function readEntry(zf: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    zf.openReadStream(entry, (err, stream) => {
+      if (err) return reject(err);
+      const chunks: Buffer[] = [];
+      stream!.on('data', (c: Buffer) => chunks.push(c));
+      stream!.on('end', () => resolve(Buffer.concat(chunks)));
+      stream!.on('error', reject);
+    });
+  });
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Parses the parameter names of `def boot(...)`; undefined when there is no such function. */
+export function parseBootParameters(pexBootPy: string): { names: string[]; returns: string | undefined } | undefined {
+  const start = pexBootPy.search(/^def boot\(/m);
+  if (start < 0) return undefined;
+  const open = pexBootPy.indexOf('(', start);
+  let depth = 0;
+  let end = -1;
+  let inComment = false;
+  for (let i = open; i < pexBootPy.length; i++) {
+    const c = pexBootPy[i];
+    if (inComment) {
+      if (c === '\n') inComment = false;
+      continue;
+    }
+    if (c === '#') inComment = true;
+    else if (c === '(' || c === '[') depth++;
+    else if (c === ')' || c === ']') {
+      depth--;
+      if (depth === 0) {
+        end = i;
+        break;
+      }
+    }
+  }
+  if (end < 0) return undefined;
+  const inner = pexBootPy
+    .slice(open + 1, end)
+    .split('\n')
+    .map((line) => line.replace(/#.*$/, ''))
+    .join('\n');
+  const names = inner
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
+    .map((p) => p.split(/[=:]/)[0]!.trim());
+  const after = pexBootPy.slice(end).split('\n').slice(1, 3).join('\n');
+  const returns = /#\s*type:\s*\(.*\)\s*->\s*(.+)$/m.exec(after)?.[1]?.trim();
+  return { names, returns };
+}
+
+function parsePyStringList(text: string): string[] {
+  return [...text.matchAll(/"([^"]*)"|'([^']*)'/g)].map((m) => m[1] ?? m[2]!);
+}
+
+/**
+ * Reads a pex wheel and prepares its runtime: the same `.bootstrap` file selection that
+ * `pex.pex_builder.PEXBuilder._prepare_bootstrap` makes from an installed pex.
+ */
+export async function loadRuntime(pexWheelPath: string): Promise<PexRuntime> {
+  const wheelFilename = basename(pexWheelPath);
+  let zf: yauzl.ZipFile;
+  try {
+    zf = await openZip(pexWheelPath);
+  } catch (e) {
+    throw new PexError(`Cannot read the pex runtime wheel ${pexWheelPath}: ${(e as Error).message}`);
+  }
+  try {
+    const wheelSha256 = await sha256File(pexWheelPath);
+    const entries = (await listEntries(zf)).filter((e) => e.name.startsWith('pex/'));
+    const byName = new Map(entries.map((e) => [e.name, e]));
+    const fail = (what: string, version = '(unknown version)'): never => {
+      throw new PexError(
+        `The pex runtime wheel ${wheelFilename} (pex ${version}, at ${pexWheelPath}) is not usable: ${what}. ` +
+          `Use the pinned pex ${PINNED_PEX.version} wheel (${PINNED_PEX.filename}).`,
+      );
+    };
+    const text = async (name: string, version?: string): Promise<string> => {
+      const e = byName.get(name);
+      if (!e) return fail(`it has no ${name}`, version);
+      return (await readEntry(zf, e.entry)).toString('utf8');
+    };
+
+    const versionPy = await text('pex/version.py');
+    const version = /^__version__\s*=\s*["']([^"']+)["']/m.exec(versionPy)?.[1] ?? fail('pex/version.py has no __version__');
+
+    const pexBootPy = (await text('pex/pex_boot.py', version)).replace(/\r\n?/g, '\n');
+    const boot = parseBootParameters(pexBootPy) ?? fail('pex/pex_boot.py has no def boot(...)', version);
+    const unknown = boot.names.filter((n) => !KNOWN_BOOT_PARAMETERS.has(n));
+    if (unknown.length > 0 || boot.names.length === 0) {
+      fail(`its boot() takes parameters this writer cannot fill: ${unknown.join(', ') || '(none)'}`, version);
+    }
+    if (boot.returns !== 'Tuple[Any, bool, bool]') {
+      fail(`its boot() returns ${boot.returns ?? '(undeclared)'}, not (result, should_exit, is_globals)`, version);
+    }
+
+    // The selection rules live in pex_builder.py; read them from this very release.
+    const builderPy = await text('pex/pex_builder.py', version);
+    const rootNamesText = /root_module_names\s*=\s*\[([^\]]*)\]/.exec(builderPy)?.[1];
+    const packagesText = /bootstrap_packages\s*=\s*\[([^\]]*)\]/.exec(builderPy)?.[1];
+    const toolsText = /bootstrap_packages\.extend\(\s*\[([^\]]*)\]\s*\)/.exec(builderPy)?.[1];
+    const pkgResourcesRule = /vendor_spec\.key\s*==\s*"setuptools"\s*:\s*\n\s*root_module_names\.append\("pkg_resources"\)/.test(
+      builderPy,
+    );
+    if (!rootNamesText || !packagesText || !toolsText || !pkgResourcesRule) {
+      fail('pex/pex_builder.py does not select the bootstrap the way this writer understands', version);
+    }
+    const rootNames = new Set(parsePyStringList(rootNamesText!));
+    const hasEntryUnder = (prefix: string) => entries.some((e) => e.name.startsWith(prefix));
+    if (hasEntryUnder(`${VENDORED}setuptools/`)) rootNames.add('pkg_resources');
+    const bootstrapPackages = parsePyStringList(packagesText!);
+    const toolPackages = parsePyStringList(toolsText!);
+
+    // 1. The vendored runtime subset (pex.vendor.vendor_runtime).
+    const vendored = new Map<string, { compress: boolean }>(); // wheel path -> how it is written
+    const specDirs = [
+      ...new Set(entries.filter((e) => e.name.startsWith(VENDORED)).map((e) => e.name.slice(VENDORED.length).split('/'))
+        .filter((parts) => parts.length > 1).map((parts) => parts[0]!)),
+    ].sort(pyCompare);
+    const found = new Set<string>();
+    for (const spec of specDirs) {
+      const specPrefix = `${VENDORED}${spec}/`;
+      const under = entries.filter((e) => e.name.startsWith(specPrefix)).map((e) => e.name.slice(specPrefix.length));
+      const packages = new Set(under.filter((r) => r.includes('/')).map((r) => r.split('/')[0]!).filter((d) => rootNames.has(d)));
+      const modules = under.filter((r) => !r.includes('/') && rootNames.has(r.slice(0, -3)));
+      if (packages.size === 0 && modules.length === 0) continue;
+      for (const init of ['pex/__init__.py', 'pex/vendor/__init__.py', `${VENDORED}__init__.py`, `${specPrefix}__init__.py`]) {
+        if (!vendored.has(init)) vendored.set(init, { compress: byName.has(init) });
+      }
+      for (const p of packages) found.add(p);
+      for (const m of modules) found.add(m.slice(0, -3));
+      for (const rel of under) {
+        const parts = rel.split('/');
+        const selected = parts.length === 1 ? modules.includes(rel) : packages.has(parts[0]!);
+        if (!selected || isPycFile(rel) || parts.slice(0, -1).includes('__pycache__')) continue;
+        const name = specPrefix + rel;
+        if (!vendored.has(name)) vendored.set(name, { compress: true });
+      }
+    }
+    const missing = [...rootNames].filter((n) => !found.has(n));
+    if (missing.length > 0) fail(`its vendored code lacks ${missing.join(', ')}`, version);
+
+    // 2. pex's own code: top-level files plus the bootstrap packages, walked top-down with
+    // files before sub-directories, both sorted (pex.common.deterministic_walk).
+    const walkOrder = (packages: string[]): string[] => {
+      const out: string[] = [];
+      const walk = (dir: string) => {
+        const files: string[] = [];
+        const dirs = new Set<string>();
+        for (const e of entries) {
+          if (!e.name.startsWith(dir)) continue;
+          const rest = e.name.slice(dir.length).split('/');
+          if (rest.length === 1) files.push(rest[0]!);
+          else dirs.add(rest[0]!);
+        }
+        for (const f of files.sort(pyCompare)) if (!isPycFile(f)) out.push(dir + f);
+        const subdirs = dir === 'pex/' ? [...packages].sort(pyCompare) : [...dirs].sort(pyCompare);
+        for (const d of subdirs) {
+          if (dir === 'pex/' && !dirs.has(d)) fail(`it has no pex/${d}/ package`, version);
+          walk(`${dir}${d}/`);
+        }
+      };
+      walk('pex/');
+      return out.filter((name) => !vendored.has(name));
+    };
+
+    const data = new Map<string, Buffer>();
+    const load = async (name: string): Promise<Buffer> => {
+      let buf = data.get(name);
+      if (!buf) {
+        const e = byName.get(name);
+        buf = e ? await readEntry(zf, e.entry) : Buffer.alloc(0);
+        data.set(name, buf);
+      }
+      return buf;
+    };
+    const isExecutable = (name: string) => {
+      const e = byName.get(name);
+      return e ? ((e.entry.externalFileAttributes >>> 16) & 0o111) !== 0 : false;
+    };
+
+    const vendoredFiles: RuntimeFile[] = [];
+    for (const [name, how] of vendored) {
+      vendoredFiles.push({
+        path: `${BOOTSTRAP_DIR}/${name}`,
+        data: await load(name),
+        // Copied files keep the installed file's mode; pex creates missing markers as empty files.
+        executable: how.compress && isExecutable(name),
+        compress: how.compress,
+      });
+    }
+    const build = async (packages: string[]): Promise<RuntimeBootstrap> => {
+      const digest = createHash('sha1');
+      const own: RuntimeFile[] = [];
+      for (const name of walkOrder(packages)) {
+        const buf = await load(name);
+        digest.update(buf);
+        // pex writes its own files with a plain open(..., "wb"): never executable.
+        own.push({ path: `${BOOTSTRAP_DIR}/${name}`, data: buf, executable: false, compress: true });
+      }
+      return { files: [...vendoredFiles, ...own], hash: digest.digest('hex') };
+    };
+    const bootstrap = await build(bootstrapPackages);
+    const bootstrapWithTools = await build([...bootstrapPackages, ...toolPackages]);
+
+    return { version, wheelSha256, wheelFilename, bootParameters: boot.names, pexBootPy, bootstrap, bootstrapWithTools };
+  } finally {
+    zf.close();
+  }
+}
