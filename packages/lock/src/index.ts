@@ -1,1 +1,6 @@
-export {};
+export { LockError, NoWheelForPlatformError } from './errors';
+export type { LockFormat, LockedArtifact, LockedSource, LockedDependency, LockedPackage, ConflictItem, Lockfile } from './types';
+export { sourceKey, isFirstPartySource } from './source';
+export { UV_LOCK_VERSION, parseUvLock, readUvLock } from './uv';
+export type { Closure, ClosureEntry } from './closure';
+export { lockClosure, selectWheels, rootRequirements } from './closure';
