@@ -1,0 +1,414 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fs, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as zlib from 'node:zlib';
+import { Agent, Dispatcher, Pool, request } from 'undici';
+import { IndexConfig } from './config';
+import { HashMismatchError, IndexError, IndexResponseError, IndexUnreachableError, TruncatedDownloadError } from './errors';
+import { DistributionFile, isArchiveFilename, parseHtmlPage, parseJsonPage } from './pages';
+import { canonicalizeName, isWheelFilename, parseWheelFilename } from '@nx-pex/pep';
+import { redactText, redactUrl, splitCredentials } from './redact';
+
+export interface IndexClientOptions {
+  userAgent?: string;
+  /** Parallel connections per host (default 4). */
+  connectionsPerHost?: number;
+  /** Time allowed for response headers and between body chunks (default 60 s). */
+  timeoutMs?: number;
+  /** Extra attempts after a connection error or 5xx answer (default 3). */
+  retries?: number;
+  /** First backoff delay; doubles on every retry (default 500 ms). */
+  retryDelayMs?: number;
+}
+
+const SIMPLE_ACCEPT =
+  'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01';
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 10;
+const RETRYABLE_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
+
+/** An HTTP answer that may succeed when asked again (5xx, 429). */
+class RetryableStatus extends Error {
+  constructor(readonly status: number) {
+    super(`HTTP ${status}`);
+  }
+}
+
+function errorCode(e: unknown): string | undefined {
+  let cur: unknown = e;
+  for (let i = 0; i < 4 && cur && typeof cur === 'object'; i++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function isRetryable(e: unknown): boolean {
+  if (e instanceof RetryableStatus || e instanceof TruncatedDownloadError) return true;
+  if (e instanceof IndexError) return false;
+  const code = errorCode(e);
+  return code !== undefined && RETRYABLE_CODES.has(code);
+}
+
+function describe(e: unknown): string {
+  if (e instanceof RetryableStatus) return `the server answered HTTP ${e.status}`;
+  const code = errorCode(e);
+  const msg = redactText(e instanceof Error ? e.message : String(e));
+  return code && !msg.includes(code) ? `${msg} (${code})` : msg;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function isFileLocation(location: string): boolean {
+  return location.startsWith('file:') || !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(location);
+}
+
+function localPath(location: string): string {
+  return location.startsWith('file:') ? fileURLToPath(location) : path.resolve(location);
+}
+
+/** Whether `filename` is an archive of `project` (pip's rule for names with dashes in sdists). */
+export function filenameMatchesProject(filename: string, project: string): boolean {
+  const canonical = canonicalizeName(project);
+  if (filename.toLowerCase().endsWith('.whl')) {
+    if (!isWheelFilename(filename)) return false;
+    return canonicalizeName(parseWheelFilename(filename).name) === canonical;
+  }
+  const stem = filename.replace(/\.(tar\.gz|tar\.bz2|tar\.xz|tar\.lz|tar\.lzma|tbz|tgz|txz|tlz|zip|tar)$/i, '');
+  for (let i = stem.indexOf('-'); i > 0; i = stem.indexOf('-', i + 1)) {
+    if (canonicalizeName(stem.slice(0, i)) === canonical) return true;
+  }
+  return false;
+}
+
+interface Fetched {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  finalUrl: string;
+}
+
+/**
+ * Client for PEP 503/691 simple indexes and pip-style find-links locations.
+ * Credentials written in an index or find-links URL are sent (as HTTP Basic
+ * auth) only to that URL's origin and never appear in errors or results.
+ */
+export class IndexClient {
+  private readonly agent: Agent;
+  private readonly credentials = new Map<string, string>();
+  private readonly userAgent: string;
+  private readonly retries: number;
+  private readonly retryDelayMs: number;
+  private readonly projectCache = new Map<string, Promise<DistributionFile[]>>();
+  private readonly indexCache = new Map<string, Promise<DistributionFile[]>>();
+  private readonly findLinksCache = new Map<string, Promise<DistributionFile[]>>();
+
+  constructor(
+    readonly config: IndexConfig,
+    opts: IndexClientOptions = {},
+  ) {
+    this.userAgent = opts.userAgent ?? 'nx-pex';
+    this.retries = opts.retries ?? 3;
+    this.retryDelayMs = opts.retryDelayMs ?? 500;
+    for (const loc of [config.indexUrl, ...config.extraIndexUrls, ...config.findLinks]) this.rememberCredentials(loc);
+    const timeout = opts.timeoutMs ?? 60_000;
+    let ca: Buffer | undefined;
+    if (config.certFile) {
+      try {
+        ca = readFileSync(config.certFile);
+      } catch (e) {
+        throw new IndexError(
+          `Cannot read the CA bundle ${config.certFile} (from PIP_CERT or pip.conf "cert"): ${(e as Error).message}`,
+        );
+      }
+    }
+    const trusted = config.trustedHosts.map((h) => h.toLowerCase());
+    this.agent = new Agent({
+      connections: opts.connectionsPerHost ?? 4,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      connectTimeout: Math.min(timeout, 30_000),
+      factory: (origin, poolOpts) => {
+        const u = new URL(String(origin));
+        const isTrusted = trusted.includes(u.hostname.toLowerCase()) || trusted.includes(u.host.toLowerCase());
+        const connect = { ...(ca ? { ca } : {}), ...(isTrusted ? { rejectUnauthorized: false } : {}) };
+        return new Pool(origin, { ...poolOpts, connect });
+      },
+    });
+  }
+
+  private rememberCredentials(location: string): void {
+    if (isFileLocation(location)) return;
+    const { url, username, password } = splitCredentials(location);
+    if (username === undefined && password === undefined) return;
+    const origin = new URL(url).origin;
+    if (!this.credentials.has(origin)) {
+      this.credentials.set(origin, Buffer.from(`${username ?? ''}:${password ?? ''}`).toString('base64'));
+    }
+  }
+
+  /** Every file of `project` from all configured indexes and find-links locations. */
+  projectFiles(project: string): Promise<DistributionFile[]> {
+    const key = canonicalizeName(project);
+    return this.memo(this.projectCache, key, async () => {
+      const [fromIndexes, fromLinks] = await Promise.all([this.indexFiles(project), this.findLinksFiles(project)]);
+      return [...fromIndexes, ...fromLinks];
+    });
+  }
+
+  /** The files of `project` listed by the configured indexes (none with noIndex). */
+  async indexFiles(project: string): Promise<DistributionFile[]> {
+    if (this.config.noIndex) return [];
+    const indexes = [...new Set([this.config.indexUrl, ...this.config.extraIndexUrls])];
+    const lists = await Promise.all(indexes.map((index) => this.indexProjectFiles(index, project)));
+    return lists.flat();
+  }
+
+  /** The files of `project` found in the configured find-links locations. */
+  async findLinksFiles(project: string): Promise<DistributionFile[]> {
+    const lists = await Promise.all(this.config.findLinks.map((loc) => this.findLinksListing(loc)));
+    return lists.flat().filter((f) => filenameMatchesProject(f.filename, project));
+  }
+
+  /** The files of `project` on one simple index (404 means none). */
+  indexProjectFiles(index: string, project: string): Promise<DistributionFile[]> {
+    const pageUrl = `${index.replace(/\/+$/, '')}/${encodeURIComponent(canonicalizeName(project))}/`;
+    return this.memo(this.indexCache, pageUrl, async () => {
+      const source = redactUrl(index);
+      if (isFileLocation(index)) {
+        const dir = localPath(pageUrl);
+        const text = await readTextIfExists(path.join(dir, 'index.html'));
+        return text === undefined ? [] : parseHtmlPage(text, pathToFileURL(dir).href + '/', source);
+      }
+      const page = await this.getText(pageUrl, SIMPLE_ACCEPT);
+      if (!page) return [];
+      const type = page.contentType.split(';')[0].trim().toLowerCase();
+      if (type === 'application/vnd.pypi.simple.v1+json') return parseJsonPage(page.text, page.finalUrl, source);
+      if (type === 'application/vnd.pypi.simple.v1+html' || type === 'text/html' || type === '') {
+        return parseHtmlPage(page.text, page.finalUrl, source);
+      }
+      throw new IndexResponseError(
+        `${redactUrl(pageUrl)} answered with content type "${type}", which is not a simple index page; ` +
+          `check that the index URL points to a PEP 503 /simple/ endpoint.`,
+      );
+    });
+  }
+
+  private findLinksListing(location: string): Promise<DistributionFile[]> {
+    return this.memo(this.findLinksCache, location, async () => {
+      const source = redactUrl(location);
+      if (isFileLocation(location)) {
+        const p = localPath(location);
+        const st = await fs.stat(p).catch(() => undefined);
+        if (!st) return []; // pip ignores find-links paths that do not exist
+        if (st.isDirectory()) {
+          const names = (await fs.readdir(p)).filter(isArchiveFilename).sort();
+          return names.map((filename) => ({ filename, url: pathToFileURL(path.join(p, filename)).href, source }));
+        }
+        if (isArchiveFilename(p)) return [{ filename: path.basename(p), url: pathToFileURL(p).href, source }];
+        return parseHtmlPage(await fs.readFile(p, 'utf8'), pathToFileURL(p).href, source);
+      }
+      const page = await this.getText(location, 'text/html');
+      if (!page) return [];
+      return parseHtmlPage(page.text, page.finalUrl, source);
+    });
+  }
+
+  private memo<T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+    let p = cache.get(key);
+    if (!p) {
+      p = make();
+      cache.set(key, p);
+      p.catch(() => cache.delete(key));
+    }
+    return p;
+  }
+
+  /** GET with redirects; credentials go only to the origin they were written for. */
+  private async send(url: string, headers: Record<string, string>): Promise<Fetched> {
+    const inline = splitCredentials(url);
+    const inlineOrigin = inline.username !== undefined ? new URL(inline.url).origin : undefined;
+    const inlineAuth =
+      inline.username !== undefined ? Buffer.from(`${inline.username}:${inline.password ?? ''}`).toString('base64') : undefined;
+    let current = inline.url;
+    for (let hop = 0; ; hop++) {
+      const u = new URL(current);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+        throw new IndexError(`Unsupported URL scheme in ${redactUrl(current)}; use http(s):// or file://.`);
+      }
+      const auth = u.origin === inlineOrigin ? inlineAuth : this.credentials.get(u.origin);
+      const res = await request(current, {
+        method: 'GET',
+        dispatcher: this.agent,
+        headers: { 'user-agent': this.userAgent, ...headers, ...(auth ? { authorization: `Basic ${auth}` } : {}) },
+      });
+      const location = res.headers.location;
+      if (REDIRECTS.has(res.statusCode) && typeof location === 'string') {
+        await res.body.dump();
+        if (hop >= MAX_REDIRECTS) throw new IndexError(`Too many redirects fetching ${redactUrl(url)}.`);
+        current = splitCredentials(new URL(location, current).href).url;
+        continue;
+      }
+      return { status: res.statusCode, headers: res.headers, body: res.body, finalUrl: current };
+    }
+  }
+
+  private async withRetries<T>(url: string, attempt: () => Promise<T>): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await attempt();
+      } catch (e) {
+        if (!isRetryable(e)) {
+          if (e instanceof IndexError) throw e;
+          throw new IndexUnreachableError(redactUrl(url), describe(e));
+        }
+        if (i >= this.retries) {
+          if (e instanceof TruncatedDownloadError) throw e;
+          throw new IndexUnreachableError(redactUrl(url), `${describe(e)} (after ${i + 1} attempts)`);
+        }
+        await sleep(this.retryDelayMs * 2 ** i);
+      }
+    }
+  }
+
+  private statusError(url: string, status: number): IndexError {
+    const where = redactUrl(url);
+    if (status === 401 || status === 403) {
+      return new IndexError(
+        `${where} answered HTTP ${status}: the index refused the credentials. ` +
+          `Put user:password in the index URL (PIP_INDEX_URL / pip.conf index-url) and check they are valid.`,
+      );
+    }
+    return new IndexError(`${where} answered HTTP ${status}.`);
+  }
+
+  /** A page's text, or undefined for 404/410. */
+  private async getText(url: string, accept: string): Promise<{ text: string; contentType: string; finalUrl: string } | undefined> {
+    return this.withRetries(url, async () => {
+      const res = await this.send(url, { accept, 'accept-encoding': 'gzip, deflate, br' });
+      if (res.status === 404 || res.status === 410) {
+        await res.body.dump();
+        return undefined;
+      }
+      if (res.status >= 500 || res.status === 429) {
+        await res.body.dump();
+        throw new RetryableStatus(res.status);
+      }
+      if (res.status !== 200) {
+        await res.body.dump();
+        throw this.statusError(url, res.status);
+      }
+      let buf = Buffer.from(await res.body.arrayBuffer());
+      const encoding = String(res.headers['content-encoding'] ?? '').toLowerCase();
+      if (encoding === 'gzip' || encoding === 'x-gzip') buf = zlib.gunzipSync(buf);
+      else if (encoding === 'deflate') buf = zlib.inflateSync(buf);
+      else if (encoding === 'br') buf = zlib.brotliDecompressSync(buf);
+      return { text: buf.toString('utf8'), contentType: String(res.headers['content-type'] ?? ''), finalUrl: res.finalUrl };
+    });
+  }
+
+  /**
+   * Stream `url` (http, https or file) into `dest`, computing its sha256 and
+   * verifying it (and the size) when given. On failure `dest` is removed.
+   */
+  async download(url: string, dest: string, opts: { sha256?: string; size?: number } = {}): Promise<{ sha256: string; size: number }> {
+    const expected = opts.sha256?.toLowerCase();
+    try {
+      const result = isFileLocation(url) ? await this.copyLocal(url, dest) : await this.withRetries(url, () => this.downloadOnce(url, dest, opts.size));
+      if (opts.size !== undefined && result.size !== opts.size) {
+        if (result.size < opts.size) throw new TruncatedDownloadError(redactUrl(url), opts.size, result.size);
+        throw new IndexError(`${redactUrl(url)} is ${result.size} bytes, but ${opts.size} were expected; the file on the server differs from the locked one.`);
+      }
+      if (expected && result.sha256 !== expected) throw new HashMismatchError(redactUrl(url), expected, result.sha256);
+      return result;
+    } catch (e) {
+      await fs.rm(dest, { force: true });
+      throw e;
+    }
+  }
+
+  private async copyLocal(url: string, dest: string): Promise<{ sha256: string; size: number }> {
+    const src = localPath(url);
+    const hasher = new HashingStream();
+    try {
+      await pipeline(createReadStream(src), hasher, createWriteStream(dest));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new IndexError(`${src} does not exist (listed by a find-links location or the lock).`);
+      throw new IndexError(`Cannot copy ${src}: ${(e as Error).message}`);
+    }
+    return hasher.result();
+  }
+
+  private async downloadOnce(url: string, dest: string, size?: number): Promise<{ sha256: string; size: number }> {
+    const res = await this.send(url, { accept: '*/*', 'accept-encoding': 'identity' });
+    if (res.status >= 500 || res.status === 429) {
+      await res.body.dump();
+      throw new RetryableStatus(res.status);
+    }
+    if (res.status !== 200) {
+      await res.body.dump();
+      if (res.status === 404 || res.status === 410) throw new IndexError(`${redactUrl(url)} was not found (HTTP ${res.status}).`);
+      throw this.statusError(url, res.status);
+    }
+    const header = Number(res.headers['content-length']);
+    const expectedBytes = Number.isFinite(header) && header >= 0 && res.headers['content-length'] !== undefined ? header : size;
+    const hasher = new HashingStream();
+    try {
+      await pipeline(res.body, hasher, createWriteStream(dest));
+    } catch (e) {
+      if (expectedBytes !== undefined && hasher.bytes < expectedBytes && isRetryable(e)) {
+        throw new TruncatedDownloadError(redactUrl(url), expectedBytes, hasher.bytes);
+      }
+      throw e;
+    }
+    if (expectedBytes !== undefined && hasher.bytes < expectedBytes) {
+      throw new TruncatedDownloadError(redactUrl(url), expectedBytes, hasher.bytes);
+    }
+    return hasher.result();
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+class HashingStream extends Transform {
+  private readonly hash = createHash('sha256');
+  bytes = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+  result(): { sha256: string; size: number } {
+    return { sha256: this.hash.digest('hex'), size: this.bytes };
+  }
+}
+
+async function readTextIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new IndexError(`Cannot read ${file}: ${(e as Error).message}`);
+  }
+}

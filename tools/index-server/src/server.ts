@@ -1,0 +1,261 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import * as http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { canonicalizeName } from '@nx-pex/pep';
+import { ServedFile, scanDir } from './wheels';
+
+/**
+ * A misbehaviour for one request path (e.g. `/files/foo-1.0-py3-none-any.whl`
+ * or `/simple/foo/`), for tests of the client's error handling.
+ */
+export type Fault =
+  /** Send the body in `chunkBytes` pieces, `delayMs` apart. */
+  | { kind: 'slow'; chunkBytes?: number; delayMs: number }
+  /** Announce the full Content-Length, then close the connection after `afterBytes`. */
+  | { kind: 'truncate'; afterBytes: number }
+  /** Answer with `status` for the next `times` requests (all of them when absent). */
+  | { kind: 'status'; status: number; times?: number }
+  /** Serve these bytes instead of the file (a changed file behind the same URL). */
+  | { kind: 'body'; body: Buffer };
+
+export interface IndexServerOptions {
+  /** Directory of .whl / .tar.gz files (read on every request, so tests may add files). */
+  dir: string;
+  port?: number;
+  host?: '127.0.0.1';
+  basicAuth?: { username: string; password: string };
+  /** PEP 592: file name -> yank reason (`true` for none). */
+  yanked?: Record<string, string | true>;
+  /** Links in project pages: relative to the page (default) or absolute URLs. */
+  links?: 'relative' | 'absolute';
+  /** Misbehaviours by request path; also changeable later through `IndexServer.faults`. */
+  faults?: Record<string, Fault>;
+}
+
+export interface IndexServer {
+  /** `http://127.0.0.1:PORT/simple` */
+  url: string;
+  /** Every request received, in order. */
+  requests: Array<{ method: string; path: string }>;
+  faults: Map<string, Fault>;
+  close(): Promise<void>;
+}
+
+const JSON_V1 = 'application/vnd.pypi.simple.v1+json';
+const HTML_V1 = 'application/vnd.pypi.simple.v1+html';
+const HTML = 'text/html';
+
+/** The best of the simple API's media types for an Accept header, or undefined when none is acceptable. */
+export function negotiate(accept: string | undefined): string | undefined {
+  if (!accept || !accept.trim()) return HTML;
+  const offers = [JSON_V1, HTML_V1, HTML];
+  let best: { type: string; q: number } | undefined;
+  for (const part of accept.split(',')) {
+    const [range, ...params] = part.trim().split(';').map((s) => s.trim().toLowerCase());
+    const qParam = params.find((p) => p.startsWith('q='));
+    const q = qParam ? Number(qParam.slice(2)) : 1;
+    if (!(q > 0)) continue;
+    for (const offer of offers) {
+      const matches = range === offer || range === '*/*' || (range.endsWith('/*') && offer.startsWith(range.slice(0, -1)));
+      if (matches && (!best || q > best.q || (q === best.q && offers.indexOf(offer) < offers.indexOf(best.type)))) best = { type: offer, q };
+    }
+  }
+  return best?.type;
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+
+function projectPageHtml(project: string, files: ServedFile[], href: (f: ServedFile) => string, yanked: IndexServerOptions['yanked']): string {
+  const lines = files.map((f) => {
+    const attrs = [`href="${escapeHtml(`${href(f)}#sha256=${f.sha256}`)}"`];
+    if (f.requiresPython) attrs.push(`data-requires-python="${escapeHtml(f.requiresPython)}"`);
+    const y = yanked?.[f.filename];
+    if (y !== undefined) attrs.push(y === true ? 'data-yanked=""' : `data-yanked="${escapeHtml(y)}"`);
+    if (f.metadata) {
+      const h = `sha256=${sha256(f.metadata)}`;
+      attrs.push(`data-dist-info-metadata="${h}"`, `data-core-metadata="${h}"`);
+    }
+    return `    <a ${attrs.join(' ')}>${escapeHtml(f.filename)}</a><br/>`;
+  });
+  return [
+    '<!DOCTYPE html>',
+    '<html>',
+    `  <head><meta name="pypi:repository-version" content="1.1"><title>Links for ${escapeHtml(project)}</title></head>`,
+    '  <body>',
+    `    <h1>Links for ${escapeHtml(project)}</h1>`,
+    ...lines,
+    '  </body>',
+    '</html>',
+    '',
+  ].join('\n');
+}
+
+function projectPageJson(project: string, files: ServedFile[], href: (f: ServedFile) => string, yanked: IndexServerOptions['yanked']): string {
+  return JSON.stringify({
+    meta: { 'api-version': '1.1' },
+    name: project,
+    versions: [...new Set(files.map((f) => f.version))],
+    files: files.map((f) => {
+      const meta = f.metadata ? { sha256: sha256(f.metadata) } : false;
+      const y = yanked?.[f.filename];
+      return {
+        filename: f.filename,
+        url: href(f),
+        hashes: { sha256: f.sha256 },
+        ...(f.requiresPython ? { 'requires-python': f.requiresPython } : {}),
+        'core-metadata': meta,
+        'dist-info-metadata': meta,
+        ...(y !== undefined ? { yanked: y } : {}),
+        size: f.size,
+      };
+    }),
+  });
+}
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Serve `dir` as a PEP 503 (HTML) and PEP 691 (JSON) simple index:
+ * `/simple/`, `/simple/<project>/`, `/files/<filename>` and
+ * `/files/<filename>.metadata` (PEP 658).
+ */
+export async function startIndexServer(opts: IndexServerOptions): Promise<IndexServer> {
+  const requests: IndexServer['requests'] = [];
+  const faults = new Map<string, Fault>(Object.entries(opts.faults ?? {}));
+  const expectedAuth = opts.basicAuth
+    ? `Basic ${Buffer.from(`${opts.basicAuth.username}:${opts.basicAuth.password}`).toString('base64')}`
+    : undefined;
+  let base = '';
+
+  const send = (res: http.ServerResponse, status: number, type: string, body: string | Buffer, headers: http.OutgoingHttpHeaders = {}) => {
+    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
+    res.end(body);
+  };
+
+  /** Apply the fault registered for this path; true when it answered the request. */
+  const applyFault = (path: string, res: http.ServerResponse, body: Buffer | undefined, type: string): boolean => {
+    const fault = faults.get(path);
+    if (!fault) return false;
+    switch (fault.kind) {
+      case 'status': {
+        if (fault.times !== undefined) {
+          if (fault.times <= 0) return false;
+          faults.set(path, { ...fault, times: fault.times - 1 });
+        }
+        send(res, fault.status, 'text/plain', `fault: HTTP ${fault.status}\n`);
+        return true;
+      }
+      case 'body':
+        send(res, 200, type, fault.body);
+        return true;
+      case 'truncate': {
+        if (!body) return false;
+        res.writeHead(200, { 'content-type': type, 'content-length': body.length });
+        res.write(body.subarray(0, fault.afterBytes), () => res.socket?.destroy());
+        return true;
+      }
+      case 'slow': {
+        if (!body) return false;
+        const step = fault.chunkBytes ?? 1024;
+        res.writeHead(200, { 'content-type': type, 'content-length': body.length });
+        let offset = 0;
+        const tick = () => {
+          if (res.destroyed) return;
+          if (offset >= body.length) return void res.end();
+          res.write(body.subarray(offset, offset + step));
+          offset += step;
+          setTimeout(tick, fault.delayMs);
+        };
+        tick();
+        return true;
+      }
+    }
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = decodeURIComponent(url.pathname);
+    requests.push({ method: req.method ?? 'GET', path: url.pathname });
+    if (expectedAuth && req.headers.authorization !== expectedAuth) {
+      return send(res, 401, 'text/plain', 'authentication required\n', { 'www-authenticate': 'Basic realm="index"' });
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
+    if (applyFault(path, res, undefined, 'text/plain')) return;
+    const files = await scanDir(opts.dir);
+
+    if (path === '/simple' || path === '/simple/') {
+      if (path === '/simple') return send(res, 301, 'text/plain', '', { location: '/simple/' });
+      const type = negotiate(req.headers.accept);
+      if (!type) return send(res, 406, 'text/plain', 'not acceptable\n');
+      const projects = [...new Set(files.map((f) => f.project))].sort();
+      if (type === JSON_V1) {
+        return send(res, 200, type, JSON.stringify({ meta: { 'api-version': '1.1' }, projects: projects.map((name) => ({ name })) }));
+      }
+      const links = projects.map((p) => `    <a href="${escapeHtml(p)}/">${escapeHtml(p)}</a><br/>`);
+      return send(res, 200, type, ['<!DOCTYPE html>', '<html><body>', ...links, '</body></html>', ''].join('\n'));
+    }
+
+    const project = /^\/simple\/([^/]+)(\/?)$/.exec(path);
+    if (project) {
+      const canonical = canonicalizeName(project[1]);
+      if (canonical !== project[1] || !project[2]) {
+        return send(res, 301, 'text/plain', '', { location: `/simple/${encodeURIComponent(canonical)}/` });
+      }
+      const mine = files.filter((f) => f.project === canonical);
+      if (!mine.length) return send(res, 404, 'text/plain', `no project ${canonical}\n`);
+      const type = negotiate(req.headers.accept);
+      if (!type) return send(res, 406, 'text/plain', 'not acceptable\n');
+      const href = (f: ServedFile) =>
+        opts.links === 'absolute' ? `${base}/files/${encodeURIComponent(f.filename)}` : `../../files/${encodeURIComponent(f.filename)}`;
+      const body = type === JSON_V1 ? projectPageJson(canonical, mine, href, opts.yanked) : projectPageHtml(canonical, mine, href, opts.yanked);
+      return send(res, 200, type, body);
+    }
+
+    const file = /^\/files\/([^/]+)$/.exec(path);
+    if (file) {
+      const name = file[1];
+      const meta = name.endsWith('.metadata') ? files.find((f) => `${f.filename}.metadata` === name) : undefined;
+      if (meta?.metadata) return send(res, 200, 'text/plain; charset=utf-8', meta.metadata);
+      const f = files.find((x) => x.filename === name);
+      if (!f) return send(res, 404, 'text/plain', `no file ${name}\n`);
+      const type = 'application/octet-stream';
+      if (faults.has(path)) {
+        const body = await fs.readFile(f.path);
+        if (applyFault(path, res, body, type)) return;
+      }
+      res.writeHead(200, { 'content-type': type, 'content-length': f.size });
+      if (req.method === 'HEAD') return void res.end();
+      createReadStream(f.path).pipe(res);
+      return;
+    }
+    send(res, 404, 'text/plain', 'not found\n');
+  };
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((e) => {
+      if (!res.headersSent) send(res, 500, 'text/plain', `${(e as Error).message}\n`);
+      else res.destroy();
+    });
+  });
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  base = `http://${host}:${port}`;
+  return {
+    url: `${base}/simple`,
+    requests,
+    faults,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
