@@ -55,6 +55,9 @@ function parseSpecifierList(c: Cursor, closing: string | undefined): string {
     c.ws();
     if (c.peek() === ',') {
       c.pos++;
+      c.ws();
+      // A trailing comma is tolerated, as packaging does.
+      if (c.pos >= c.text.length || c.peek() === ';' || c.peek() === closing) break;
       continue;
     }
     break;
@@ -116,12 +119,7 @@ export function parseRequirement(text: string): Requirement {
     url = text.slice(start, c.pos);
     if (!url) c.fail('expected a URL after @');
     if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(url)) c.fail('expected a URL with a scheme (https://, file://, git+https://, ...)', start);
-    const beforeWs = c.pos;
-    c.ws();
-    if (c.peek() === ';' && beforeWs === c.pos) {
-      // PEP 508 requires whitespace between a URL and its marker; a ';' glued to the URL belongs to it.
-      c.fail('a marker after a URL needs a space before ;');
-    }
+    // PEP 508 requires whitespace between a URL and its marker: a ';' glued to the URL is part of it.
   } else if (ch === '(') {
     c.pos++;
     specifier = parseSpecifierList(c, ')');
