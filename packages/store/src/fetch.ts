@@ -1,0 +1,152 @@
+import { DEFAULT_INDEX_URL, DistributionFile, IndexClient, IndexConfig, IndexError, redactUrl } from '@nx-pex/index';
+import { UserError } from '@nx-pex/pep';
+import { WheelStore } from './store';
+
+/** One locked file to bring into the store. */
+export interface ArtifactRequest {
+  project: string;
+  version: string;
+  filename: string;
+  sha256: string;
+  size?: number;
+  /** The file's URL as the lock records it. */
+  url?: string;
+  /** The index the lock names for this package. */
+  registry?: string;
+}
+
+export interface FetchLog {
+  (line: string): void;
+}
+
+export interface FetchArtifactsOptions {
+  store: WheelStore;
+  client: IndexClient;
+  config: IndexConfig;
+  log?: FetchLog;
+  /** Parallel downloads (default 8). */
+  concurrency?: number;
+}
+
+/** No configured location has the locked file. */
+export class ArtifactNotFoundError extends UserError {
+  constructor(
+    readonly project: string,
+    readonly filename: string,
+    readonly tried: string[],
+    detail?: string,
+  ) {
+    super(
+      `Cannot find ${filename} (${project}) in any location: ${tried.length ? tried.join(', ') : 'none configured'}.` +
+        (detail ? ` ${detail}` : '') +
+        ` Check that the index (PIP_INDEX_URL / PIP_EXTRA_INDEX_URL / pip.conf) or find-links (PIP_FIND_LINKS) serves it, or re-lock.`,
+    );
+  }
+}
+
+const trimSlash = (u: string) => u.replace(/\/+$/, '');
+const isDefaultIndex = (u: string) => trimSlash(u) === DEFAULT_INDEX_URL;
+const isLocal = (u: string) => u.startsWith('file:');
+
+/** Where one request's file should come from, in order of preference. */
+async function sources(
+  req: ArtifactRequest,
+  client: IndexClient,
+  config: IndexConfig,
+  tried: string[],
+): Promise<{ url: string; from: string }[]> {
+  const out: { url: string; from: string }[] = [];
+  const byName = (files: DistributionFile[]) => files.filter((f) => f.filename === req.filename);
+
+  for (const f of byName(await client.findLinksFiles(req.project))) out.push({ url: f.url, from: f.source });
+  tried.push(...config.findLinks.map(redactUrl));
+  if (out.length) return out;
+
+  const indexes = config.noIndex ? [] : [config.indexUrl, ...config.extraIndexUrls];
+  const mirrored = indexes.length > 0 && !indexes.every(isDefaultIndex);
+  const lockNamesPyPI = req.registry === undefined || isDefaultIndex(req.registry);
+  const lookUp = async (index: string) => {
+    tried.push(redactUrl(index));
+    for (const f of byName(await client.indexProjectFiles(index, req.project))) out.push({ url: f.url, from: f.source });
+  };
+
+  if (lockNamesPyPI && mirrored) {
+    for (const index of indexes) await lookUp(index);
+  } else if (!req.url) {
+    // The lock has no URL (e.g. poetry.lock): ask the lock's registry, then the configured indexes.
+    const candidates = [...new Set([...(req.registry && !config.noIndex ? [req.registry] : []), ...indexes].map(trimSlash))];
+    for (const index of candidates) await lookUp(index);
+  }
+  if (req.url && !out.some((s) => s.url === req.url)) {
+    if (!config.noIndex || isLocal(req.url)) out.push({ url: req.url, from: 'the lock' });
+  }
+  if (req.url) tried.push(redactUrl(req.url));
+  return out;
+}
+
+/**
+ * Bring every requested file into the store (in parallel, bounded) and return
+ * sha256 -> store path. Each file is taken from a find-links location that has
+ * it; else, when the lock points at PyPI but pip is configured with another
+ * index (a mirror), from that index; else from the lock's URL. Every file is
+ * verified against the lock's sha256 before it enters the store.
+ */
+export async function fetchArtifacts(requests: ArtifactRequest[], opts: FetchArtifactsOptions): Promise<Map<string, string>> {
+  const { store, client, config, log } = opts;
+  const unique = new Map<string, ArtifactRequest>();
+  for (const r of requests) {
+    const h = r.sha256.toLowerCase();
+    if (!unique.has(h)) unique.set(h, { ...r, sha256: h });
+  }
+  const result = new Map<string, string>();
+  const queue = [...unique.values()];
+  let failure: unknown;
+
+  const one = async (req: ArtifactRequest) => {
+    const path = await store.ensure(
+      req.sha256,
+      async (tmp) => {
+        const tried: string[] = [];
+        const candidates = await sources(req, client, config, tried);
+        if (!candidates.length) {
+          throw new ArtifactNotFoundError(req.project, req.filename, [...new Set(tried)], config.noIndex ? 'Indexes are disabled (no-index).' : undefined);
+        }
+        let lastError: unknown;
+        for (const c of candidates) {
+          log?.(`Downloading ${req.filename} from ${redactUrl(c.url)}`);
+          try {
+            await client.download(c.url, tmp, { sha256: req.sha256, size: req.size });
+            return;
+          } catch (e) {
+            lastError = e;
+            if (!(e instanceof IndexError)) throw e;
+            log?.(`  failed: ${e.message}`);
+          }
+        }
+        if (candidates.length === 1) throw lastError;
+        throw new ArtifactNotFoundError(
+          req.project,
+          req.filename,
+          candidates.map((c) => redactUrl(c.url)),
+          `Last error: ${(lastError as Error).message}`,
+        );
+      },
+      { size: req.size, label: req.filename },
+    );
+    result.set(req.sha256, path);
+  };
+
+  const worker = async () => {
+    for (let req = queue.shift(); req && failure === undefined; req = queue.shift()) {
+      try {
+        await one(req);
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+  };
+  const n = Math.max(1, Math.min(opts.concurrency ?? 8, queue.length));
+  await Promise.all(Array.from({ length: n }, worker));
+  if (failure !== undefined) throw failure;
+  return result;
+}
