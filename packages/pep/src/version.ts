@@ -92,19 +92,13 @@ function clauseMatches(version: string, clause: Clause): boolean {
   return pep440.satisfies(version, clause.text, { prereleases: true });
 }
 
-function clauseAllowsPrereleases(clause: Clause): boolean {
-  if (clause.operator === '!=' || clause.operator === '===') return false;
-  const v = pep440.explain(clause.version.replace(/\.\*$/, ''));
-  return !!v && v.is_prerelease;
-}
-
 /**
  * True when `version` satisfies the PEP 440 specifier set (`>=1.0,<2`).
- * The empty specifier matches every valid version. Pre-releases match a
- * non-empty specifier only when `opts.prereleases` is true or one of its
- * clauses names a pre-release (as `packaging` does); `prereleases: false`
- * excludes them everywhere. Invalid versions never match; an invalid
- * specifier throws InvalidSpecifier.
+ * The empty specifier matches every valid version. As in `packaging` 26,
+ * a pre-release matches whenever the comparisons admit it; pass
+ * `prereleases: false` to exclude pre-releases and dev releases outright.
+ * Invalid versions never match (except through `===`); an invalid specifier
+ * throws InvalidSpecifier.
  */
 export function versionSatisfies(version: string, specifier: string, opts: { prereleases?: boolean } = {}): boolean {
   const clauses = parseSpecifier(specifier);
@@ -113,9 +107,6 @@ export function versionSatisfies(version: string, specifier: string, opts: { pre
     // Arbitrary equality may name a string that is not a PEP 440 version.
     return clauses.length > 0 && clauses.every((c) => c.operator === '===' && clauseMatches(version, c));
   }
-  if (explained.is_prerelease) {
-    const allowed = opts.prereleases ?? (clauses.length === 0 || clauses.some(clauseAllowsPrereleases));
-    if (!allowed) return false;
-  }
+  if (explained.is_prerelease && opts.prereleases === false) return false;
   return clauses.every((c) => clauseMatches(version, c));
 }
