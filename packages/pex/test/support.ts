@@ -1,0 +1,114 @@
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import yazl from 'yazl';
+import { PINNED_PEX } from '@nx-pex/pex';
+
+export const REPO_ROOT = resolve(__dirname, '../../..');
+export const PEX_VENV_BIN = join(REPO_ROOT, '.cache/pex-venv/bin/pex');
+
+/** The pinned pex wheel the runtime tests need; fails loudly when the fixture cache is empty. */
+export function runtimeWheelPath(): string {
+  const path = process.env.NX_PEX_TEST_PEX_WHEEL ?? join(REPO_ROOT, '.cache/wheels', PINNED_PEX.filename);
+  if (!existsSync(path)) {
+    throw new Error(
+      `The pinned pex wheel is missing at ${path}. Run the fixture download first: ` +
+        `python3 tools/fixtures/fetch.py (or set NX_PEX_TEST_PEX_WHEEL to the wheel ${PINNED_PEX.filename}).`,
+    );
+  }
+  return path;
+}
+
+const tempDirs: string[] = [];
+export async function tempDir(prefix = 'nx-pex-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+export async function cleanupTempDirs(): Promise<void> {
+  await Promise.all(tempDirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+}
+
+export function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function recordHash(data: Buffer): string {
+  return 'sha256=' + createHash('sha256').update(data).digest('base64url');
+}
+
+export interface FixtureWheel {
+  path: string;
+  filename: string;
+  sha256: string;
+}
+
+/** A tiny pure-Python wheel: METADATA, WHEEL, RECORD and the given modules. */
+export async function makeWheel(
+  dir: string,
+  name: string,
+  version: string,
+  modules: Record<string, string>,
+  requiresDist: string[] = [],
+): Promise<FixtureWheel> {
+  await mkdir(dir, { recursive: true });
+  const filename = `${name}-${version}-py3-none-any.whl`;
+  const distInfo = `${name}-${version}.dist-info`;
+  const files: Array<[string, Buffer]> = Object.entries(modules).map(([p, text]) => [p, Buffer.from(text)]);
+  files.push([
+    `${distInfo}/METADATA`,
+    Buffer.from(
+      `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\n` + requiresDist.map((r) => `Requires-Dist: ${r}\n`).join(''),
+    ),
+  ]);
+  files.push([`${distInfo}/WHEEL`, Buffer.from('Wheel-Version: 1.0\nGenerator: nx-pex-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n')]);
+  const record =
+    files.map(([p, d]) => `${p},${recordHash(d)},${d.length}\n`).join('') + `${distInfo}/RECORD,,\n`;
+  files.push([`${distInfo}/RECORD`, Buffer.from(record)]);
+  const zip = new yazl.ZipFile();
+  for (const [p, d] of files) zip.addBuffer(d, p, { mtime: new Date(2020, 0, 1), mode: 0o100644 });
+  zip.end();
+  const path = join(dir, filename);
+  await new Promise<void>((res, rej) => {
+    const ws = createWriteStream(path);
+    zip.outputStream.pipe(ws).on('close', () => res()).on('error', rej);
+  });
+  return { path, filename, sha256: sha256(await readFile(path)) };
+}
+
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; cwd?: string; input?: string } = {},
+): SpawnSyncReturns<string> & { check(): string } {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONIOENCODING: 'utf-8' };
+  for (const k of Object.keys(env)) if (k.startsWith('PEX_') || k === 'PYTHONPATH') delete env[k];
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env, cwd: opts.cwd, input: opts.input, timeout: 120_000 });
+  return Object.assign(r, {
+    check(): string {
+      if (r.status !== 0) {
+        throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+      }
+      return r.stdout;
+    },
+  });
+}
+
+/** Python's view of a zip: entries with name, mode, compression, size and CRC, via `zipfile`. */
+export function pyZipInfo(path: string): Array<{ name: string; attr: number; compress: number; size: number; crc: number; offset: number; date: number[] }> {
+  const out = run('python3', [
+    '-c',
+    'import json, sys, zipfile\n' +
+      'z = zipfile.ZipFile(sys.argv[1])\n' +
+      'print(json.dumps([dict(name=i.filename, attr=i.external_attr, compress=i.compress_type, size=i.file_size, crc=i.CRC, offset=i.header_offset, date=list(i.date_time)) for i in z.infolist()]))',
+    path,
+  ]).check();
+  return JSON.parse(out);
+}
