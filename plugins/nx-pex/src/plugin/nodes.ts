@@ -112,7 +112,7 @@ export const createNodes: CreateNodes<NxPexPluginOptions> = [
     const self = selfInputs(context.workspaceRoot);
     const sorted = [...files].sort();
     return createNodesFromFiles(
-      (file, opts, ctx) => nodesForPyproject(file, opts, ctx, self),
+      (file, _opts, ctx) => nodesForPyproject(file, options, ctx, self),
       sorted,
       options,
       context,

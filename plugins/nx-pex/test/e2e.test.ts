@@ -1,0 +1,222 @@
+/**
+ * End to end: the example monorepo copied into a temporary Nx workspace, built with the real
+ * `nx`, and the PEX files run with python3. Wheels come from a local index on 127.0.0.1 that
+ * serves the git-ignored fixture cache (filled by `python3 tools/fixtures/fetch.py`); the lock's
+ * pypi.org URLs are mapped to it the way a company mirror configured in pip is.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { promisify } from 'node:util';
+import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
+
+const run = promisify(execFile);
+const REPO = join(__dirname, '..', '..', '..');
+const WHEELS = join(REPO, '.cache', 'wheels');
+const NX = join(REPO, 'node_modules', 'nx', 'bin', 'nx.js');
+const SKIP = new Set(['node_modules', '.git', '.cache', 'dist', '.nx', '.venv', '__pycache__']);
+
+jest.setTimeout(300_000);
+
+let server: IndexServer;
+let scratch: string;
+let env: NodeJS.ProcessEnv;
+
+/** A copy of the repository as a fresh clone would have it, sharing this checkout's node_modules. */
+async function makeWorkspace(name: string): Promise<string> {
+  const root = join(scratch, name);
+  await cp(REPO, root, {
+    recursive: true,
+    filter: (src) => {
+      const rel = relative(REPO, src);
+      return rel === '' || !rel.split('/').some((part) => SKIP.has(part));
+    },
+  });
+  await symlink(join(REPO, 'node_modules'), join(root, 'node_modules'), 'dir');
+  return root;
+}
+
+async function nx(root: string, ...args: string[]): Promise<string> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [NX, ...args], {
+      cwd: root,
+      env,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return stdout + stderr;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`nx ${args.join(' ')} failed in ${root}:\n${e.stdout ?? ''}\n${e.stderr ?? ''}\n${e.message}`);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function getHealth(pex: string): Promise<unknown> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(pex, ['--port', String(port)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  try {
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`${pex} exited with ${child.exitCode}:\n${output}`);
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/health`);
+        return await res.json();
+      } catch {
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    throw new Error(`${pex} did not answer on port ${port}:\n${output}`);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+async function runServiceB(pex: string, ...args: string[]): Promise<Record<string, unknown>> {
+  const { stdout } = await run(pex, args, { env });
+  return JSON.parse(stdout);
+}
+
+async function pexInfo(pex: string): Promise<Record<string, any>> {
+  const { stdout } = await run('python3', [
+    '-c',
+    'import sys, zipfile; sys.stdout.write(zipfile.ZipFile(sys.argv[1]).read("PEX-INFO").decode())',
+    pex,
+  ]);
+  return JSON.parse(stdout);
+}
+
+beforeAll(async () => {
+  if (!existsSync(WHEELS) || !readdirSync(WHEELS).some((f) => f.startsWith('pex-'))) {
+    throw new Error(`${WHEELS} has no fixture wheels: run \`python3 tools/fixtures/fetch.py\` (\`.ci/run\` does) first.`);
+  }
+  server = await startIndexServer({ dir: WHEELS });
+  scratch = await mkdtemp(join(tmpdir(), 'nx-pex-e2e-'));
+  env = {
+    ...process.env,
+    PIP_INDEX_URL: server.url,
+    PIP_EXTRA_INDEX_URL: '',
+    PIP_FIND_LINKS: '',
+    PIP_CONFIG_FILE: '/dev/null',
+    NX_PEX_STORE: join(scratch, 'store'),
+    PEX_ROOT: join(scratch, 'pex-root'),
+    NX_DAEMON: 'false',
+    NX_NO_CLOUD: 'true',
+    NX_TUI: 'false',
+    NX_SKIP_NX_CACHE: undefined,
+    CI: 'true',
+  };
+});
+
+afterAll(async () => {
+  await server?.close();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+describe('nx build of the example monorepo', () => {
+  let ws: string;
+  const serviceA = () => join(ws, 'dist/examples/services/service-a/service-a.pex');
+  const serviceB = () => join(ws, 'dist/examples/services/service-b/service-b.pex');
+
+  beforeAll(async () => {
+    ws = await makeWorkspace('first');
+  });
+
+  it('infers projects, targets and the graph from pyproject.toml files', async () => {
+    const out = join(ws, 'graph.json');
+    await nx(ws, 'graph', `--file=${out}`);
+    const { graph } = JSON.parse(await readFile(out, 'utf8'));
+    const a = graph.nodes['service-a'].data;
+    expect(a.root).toBe('examples/services/service-a');
+    expect(a.targets.build).toMatchObject({
+      executor: 'nx-pex:build',
+      cache: true,
+      outputs: ['{workspaceRoot}/dist/{projectRoot}'],
+      options: { scripts: ['service-a'] },
+    });
+    expect(a.targets.build.inputs).toEqual(
+      expect.arrayContaining(['python-sources', '^python-sources', '{workspaceRoot}/examples/uv.lock']),
+    );
+    expect(graph.nodes.greeting.data.targets.build).toBeUndefined();
+    const targetsOf = (p: string) => graph.dependencies[p].map((d: { target: string }) => d.target);
+    expect(targetsOf('service-a')).toContain('greeting');
+    expect(targetsOf('service-b')).toContain('greeting');
+  });
+
+  it('builds service-a into a PEX that serves /health', async () => {
+    const log = await nx(ws, 'build', 'service-a');
+    expect(log).toMatch(/Successfully ran target build for project service-a/);
+    const body = await getHealth(serviceA());
+    expect(body).toEqual({ status: 'ok', service: 'service-a', greeting: 'Hello from greeting, service-a!' });
+  });
+
+  it('writes PEX-INFO with the locked wheels by sha256 and the pinned pex version', async () => {
+    const info = await pexInfo(serviceA());
+    expect(info.deps_are_wheel_files).toBe(true);
+    expect(info.entry_point).toBe('service_a.main:main');
+    expect(info.build_properties.pex_version).toBe('2.105.2');
+    const lock = await readFile(join(ws, 'examples/uv.lock'), 'utf8');
+    const names = Object.keys(info.distributions).sort();
+    expect(names).toEqual(expect.arrayContaining([expect.stringMatching(/^fastapi-/), expect.stringMatching(/^pydantic_core-.*cp311/)]));
+    for (const name of names) {
+      const wheel = await readFile(join(WHEELS, name));
+      const sha = createHash('sha256').update(wheel).digest('hex');
+      expect(info.distributions[name]).toBe(sha);
+      expect(lock).toContain(`${name}`);
+      expect(lock).toContain(`sha256:${sha}`);
+    }
+    expect(names.some((n) => n.startsWith('numpy-'))).toBe(false);
+    expect(info.requirements).toEqual(expect.arrayContaining(['fastapi', 'uvicorn']));
+    expect(info.requirements).not.toContain('greeting');
+  });
+
+  it('builds service-b with numpy and prints mean and standard deviation', async () => {
+    await nx(ws, 'build', 'service-b');
+    const out = await runServiceB(serviceB(), '1', '2', '3');
+    expect(out.mean).toBe(2.0);
+    expect(out.std).toBeCloseTo(0.816496580927726, 12);
+    expect(out.greeting).toBe('Hello from greeting, service-b!');
+  });
+
+  it('is a cache hit the second time, and rebuilds both services when greeting changes', async () => {
+    const again = await nx(ws, 'build', 'service-a');
+    expect(again).toMatch(/\[(local cache|existing outputs match the cache, left as is)\]/);
+
+    const messages = join(ws, 'examples/libs/greeting/src/greeting/messages.txt');
+    await writeFile(messages, 'Howdy from the edited greeting, {name}!\n');
+    const rebuiltA = await nx(ws, 'build', 'service-a');
+    expect(rebuiltA).not.toMatch(/\[local cache\]/);
+    const rebuiltB = await nx(ws, 'build', 'service-b');
+    expect(rebuiltB).not.toMatch(/\[local cache\]/);
+    expect((await runServiceB(serviceB(), '4')).greeting).toBe('Howdy from the edited greeting, service-b!');
+    expect(await getHealth(serviceA())).toMatchObject({ greeting: 'Howdy from the edited greeting, service-a!' });
+  });
+
+  it('gives byte-identical PEX files from another checkout path', async () => {
+    const other = await makeWorkspace('second-checkout-at-another-path');
+    await writeFile(
+      join(other, 'examples/libs/greeting/src/greeting/messages.txt'),
+      'Howdy from the edited greeting, {name}!\n',
+    );
+    await nx(other, 'build', 'service-a', '--skip-nx-cache');
+    const mine = await readFile(serviceA());
+    const theirs = await readFile(join(other, 'dist/examples/services/service-a/service-a.pex'));
+    expect(theirs.length).toBe(mine.length);
+    expect(theirs.equals(mine)).toBe(true);
+  });
+});
