@@ -176,7 +176,7 @@ export class IndexClient {
   /** The files of `project` listed by the configured indexes (none with noIndex). */
   async indexFiles(project: string): Promise<DistributionFile[]> {
     if (this.config.noIndex) return [];
-    const indexes = [...new Set([this.config.indexUrl, ...this.config.extraIndexUrls])];
+    const indexes = [...new Set([this.config.indexUrl, ...this.config.extraIndexUrls].map((u) => u.replace(/\/+$/, '')))];
     const lists = await Promise.all(indexes.map((index) => this.indexProjectFiles(index, project)));
     return lists.flat();
   }
@@ -195,7 +195,7 @@ export class IndexClient {
       if (isFileLocation(index)) {
         const dir = localPath(pageUrl);
         const text = await readTextIfExists(path.join(dir, 'index.html'));
-        return text === undefined ? [] : parseHtmlPage(text, pathToFileURL(dir).href + '/', source);
+        return text === undefined ? [] : parseHtmlPage(text, pageUrl, source);
       }
       const page = await this.getText(pageUrl, SIMPLE_ACCEPT);
       if (!page) return [];

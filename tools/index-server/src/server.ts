@@ -17,7 +17,7 @@ export type Fault =
   /** Answer with `status` for the next `times` requests (all of them when absent). */
   | { kind: 'status'; status: number; times?: number }
   /** Serve these bytes instead of the file (a changed file behind the same URL). */
-  | { kind: 'body'; body: Buffer };
+  | { kind: 'body'; body: Buffer; contentType?: string };
 
 export interface IndexServerOptions {
   /** Directory of .whl / .tar.gz files (read on every request, so tests may add files). */
@@ -29,6 +29,8 @@ export interface IndexServerOptions {
   yanked?: Record<string, string | true>;
   /** Links in project pages: relative to the page (default) or absolute URLs. */
   links?: 'relative' | 'absolute';
+  /** Page formats offered: both (default), or only PEP 503 HTML (answered as text/html whatever the Accept header). */
+  formats?: 'html+json' | 'html';
   /** Misbehaviours by request path; also changeable later through `IndexServer.faults`. */
   faults?: Record<string, Fault>;
 }
@@ -150,7 +152,7 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
         return true;
       }
       case 'body':
-        send(res, 200, type, fault.body);
+        send(res, 200, fault.contentType ?? type, fault.body);
         return true;
       case 'truncate': {
         if (!body) return false;
@@ -207,7 +209,7 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
       }
       const mine = files.filter((f) => f.project === canonical);
       if (!mine.length) return send(res, 404, 'text/plain', `no project ${canonical}\n`);
-      const type = negotiate(req.headers.accept);
+      const type = opts.formats === 'html' ? HTML : negotiate(req.headers.accept);
       if (!type) return send(res, 406, 'text/plain', 'not acceptable\n');
       const href = (f: ServedFile) =>
         opts.links === 'absolute' ? `${base}/files/${encodeURIComponent(f.filename)}` : `../../files/${encodeURIComponent(f.filename)}`;
