@@ -1,0 +1,211 @@
+/**
+ * The `nx-pex` command on small workspaces made here: a project, a lock written by the test, and
+ * a fixture wheel served from a local index on 127.0.0.1. Checks the PEX it builds by running it,
+ * and checks that each kind of bad input gives one clear message and no stack trace.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
+import { writeFixtureWheel, type FixtureFile } from '../../../tools/index-server/src/fixtures';
+
+const exec = promisify(execFile);
+const CLI = join(__dirname, '..', 'dist', 'cli.js');
+
+jest.setTimeout(120_000);
+
+let scratch: string;
+let wheelsDir: string;
+let server: IndexServer;
+let wheel: FixtureFile;
+let winWheel: FixtureFile;
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], {
+      env: { ...process.env, PIP_CONFIG_FILE: '/dev/null', PIP_FIND_LINKS: '', PIP_INDEX_URL: server.url, ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function lockText(opts: { registry: string; files?: Array<{ name: string; file: FixtureFile; url?: string; sha256?: string }> }): string {
+  const lines = [
+    'version = 1',
+    'revision = 3',
+    'requires-python = ">=3.8"',
+    '',
+    '[[package]]',
+    'name = "app"',
+    'version = "0.1.0"',
+    'source = { editable = "app" }',
+    'dependencies = [{ name = "tinylib" }]',
+    '',
+    '[package.metadata]',
+    'requires-dist = [{ name = "tinylib", specifier = ">=1.0" }]',
+  ];
+  for (const f of opts.files ?? []) {
+    lines.push(
+      '',
+      '[[package]]',
+      `name = "${f.name}"`,
+      `version = "1.0"`,
+      `source = { registry = "${opts.registry}" }`,
+      `wheels = [{ url = "${f.url ?? `${opts.registry.replace(/\/simple$/, '')}/files/${f.file.filename}`}", hash = "sha256:${f.sha256 ?? f.file.sha256}", size = ${f.file.size} }]`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+async function makeWorkspace(name: string, lock: string): Promise<string> {
+  const ws = join(scratch, name);
+  await mkdir(join(ws, 'app', 'src', 'app'), { recursive: true });
+  await writeFile(
+    join(ws, 'app', 'pyproject.toml'),
+    '[project]\nname = "app"\nversion = "0.1.0"\ndependencies = ["tinylib>=1.0"]\n\n[project.scripts]\napp = "app.main:main"\n',
+  );
+  await writeFile(join(ws, 'app', 'src', 'app', '__init__.py'), '');
+  await writeFile(
+    join(ws, 'app', 'src', 'app', 'main.py'),
+    'import json, sys\nimport tinylib\n\ndef main():\n    print(json.dumps({"tinylib": tinylib.__version__, "argv": sys.argv[1:]}))\n',
+  );
+  await writeFile(join(ws, 'uv.lock'), lock);
+  return ws;
+}
+
+function storeFiles(store: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    if (!existsSync(dir)) return;
+    for (const name of readdirSync(dir)) {
+      const full = join(dir, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else out.push(full);
+    }
+  };
+  walk(join(store, 'wheels'));
+  return out;
+}
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -b\` (npm test does) first.`);
+  scratch = await mkdtemp(join(tmpdir(), 'nx-pex-cli-'));
+  wheelsDir = join(scratch, 'wheels');
+  await mkdir(wheelsDir);
+  wheel = await writeFixtureWheel(wheelsDir, { name: 'tinylib', version: '1.0' });
+  winWheel = await writeFixtureWheel(wheelsDir, { name: 'winonly', version: '1.0', tag: 'cp311-cp311-win_amd64' });
+  // The pinned pex wheel, for the runtime, from the fixture cache.
+  const cache = join(__dirname, '..', '..', '..', '.cache', 'wheels');
+  const pex = readdirSync(cache).find((f) => /^pex-.*\.whl$/.test(f));
+  if (!pex) throw new Error(`${cache} has no pex wheel: run \`python3 tools/fixtures/fetch.py\` first.`);
+  await writeFile(join(wheelsDir, pex), await readFile(join(cache, pex)));
+  server = await startIndexServer({ dir: wheelsDir });
+});
+
+afterAll(async () => {
+  await server?.close();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+it('builds a PEX from a project and its lock, and the PEX runs', async () => {
+  const ws = await makeWorkspace('ok', lockText({ registry: server.url, files: [{ name: 'tinylib', file: wheel }] }));
+  const store = join(scratch, 'store-ok');
+  const out = join(ws, 'out', 'app.pex');
+  const res = await cli(['build', '--project', join(ws, 'app'), '-o', out, '--store', store]);
+  expect(res.stderr).toContain('app: wrote');
+  expect(res.code).toBe(0);
+  const { stdout } = await exec(out, ['x', 'y'], { env: { ...process.env, PEX_ROOT: join(scratch, 'pex-root') } });
+  expect(JSON.parse(stdout)).toEqual({ tinylib: '1.0', argv: ['x', 'y'] });
+  expect(storeFiles(store).length).toBe(2); // tinylib and the pex runtime wheel
+});
+
+it('lists its options', async () => {
+  const res = await cli(['build', '--help']);
+  expect(res.code).toBe(0);
+  expect(res.stdout).toMatch(/--project DIR/);
+  expect(res.stdout).toMatch(/--output-file FILE/);
+});
+
+it('refuses an option it does not know, naming it', async () => {
+  const res = await cli(['build', '--project', '.', '--layout', 'packed']);
+  expect(res.code).toBe(2);
+  expect(res.stderr).toMatch(/Unknown option '--layout'/);
+});
+
+describe('bad input gives one clear message and no stack trace', () => {
+  const noStack = (r: Result) => expect(r.stderr).not.toMatch(/^\s+at .*\(.*:\d+:\d+\)$/m);
+
+  it('a pyproject.toml that does not parse', async () => {
+    const ws = await makeWorkspace('bad-toml', lockText({ registry: server.url }));
+    await writeFile(join(ws, 'app', 'pyproject.toml'), '[project]\nname = "app"\ndependencies = [\n');
+    const res = await cli(['build', '--project', join(ws, 'app'), '--store', join(scratch, 's1')]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/app\/pyproject\.toml:4:\d+: Invalid TOML document/);
+    noStack(res);
+  });
+
+  it('a lock that lacks a package the project needs', async () => {
+    const ws = await makeWorkspace('missing', lockText({ registry: server.url }));
+    const res = await cli(['build', '--project', join(ws, 'app'), '--store', join(scratch, 's2')]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/tinylib/);
+    expect(res.stderr).toMatch(/uv\.lock/);
+    noStack(res);
+  });
+
+  it('no wheel for the target platform', async () => {
+    const lock = lockText({ registry: server.url, files: [{ name: 'tinylib', file: winWheel }] });
+    const ws = await makeWorkspace('platform', lock);
+    const res = await cli(['build', '--project', join(ws, 'app'), '--store', join(scratch, 's3')]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/tinylib/);
+    expect(res.stderr).toMatch(/win_amd64/);
+    expect(res.stderr).toMatch(/cp311/);
+    noStack(res);
+  });
+
+  it('a hash mismatch names both hashes and leaves nothing in the store or the output', async () => {
+    const wrong = 'ab'.repeat(32);
+    const lock = lockText({ registry: server.url, files: [{ name: 'tinylib', file: wheel, sha256: wrong }] });
+    const ws = await makeWorkspace('mismatch', lock);
+    const store = join(scratch, 's4');
+    const res = await cli(['build', '--project', join(ws, 'app'), '--store', store, '--output-dir', join(ws, 'dist')]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(wrong);
+    expect(res.stderr).toContain(wheel.sha256);
+    noStack(res);
+    expect(storeFiles(store).some((f) => f.endsWith(wrong))).toBe(false);
+    expect(existsSync(join(ws, 'dist', 'app.pex'))).toBe(false);
+  });
+
+  it('an unreachable index names the URL', async () => {
+    const dead = 'http://127.0.0.1:9/simple';
+    const lock = lockText({ registry: dead, files: [{ name: 'tinylib', file: wheel }] });
+    const ws = await makeWorkspace('unreachable', lock);
+    const res = await cli(['build', '--project', join(ws, 'app'), '--store', join(scratch, 's5')]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('http://127.0.0.1:9/files/tinylib-1.0-py3-none-any.whl');
+    noStack(res);
+  });
+
+  it('a project without console scripts', async () => {
+    const ws = await makeWorkspace('noscripts', lockText({ registry: server.url }));
+    await writeFile(join(ws, 'app', 'pyproject.toml'), '[project]\nname = "app"\nversion = "0.1.0"\n');
+    const res = await cli(['build', '--project', join(ws, 'app'), '--store', join(scratch, 's6')]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/has no \[project.scripts\]/);
+    noStack(res);
+  });
+});
