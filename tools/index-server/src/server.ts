@@ -48,20 +48,31 @@ const JSON_V1 = 'application/vnd.pypi.simple.v1+json';
 const HTML_V1 = 'application/vnd.pypi.simple.v1+html';
 const HTML = 'text/html';
 
-/** The best of the simple API's media types for an Accept header, or undefined when none is acceptable. */
+/**
+ * The best of the simple API's media types for an Accept header, or undefined
+ * when none is acceptable. Each type takes the q of its most specific matching
+ * range; ties go to the more specific match, then JSON before HTML, except that
+ * a bare wildcard (a client with no preference) gets text/html, like PyPI.
+ */
 export function negotiate(accept: string | undefined): string | undefined {
   if (!accept || !accept.trim()) return HTML;
   const offers = [JSON_V1, HTML_V1, HTML];
-  let best: { type: string; q: number } | undefined;
-  for (const part of accept.split(',')) {
+  const ranges = accept.split(',').map((part) => {
     const [range, ...params] = part.trim().split(';').map((s) => s.trim().toLowerCase());
     const qParam = params.find((p) => p.startsWith('q='));
-    const q = qParam ? Number(qParam.slice(2)) : 1;
-    if (!(q > 0)) continue;
-    for (const offer of offers) {
-      const matches = range === offer || range === '*/*' || (range.endsWith('/*') && offer.startsWith(range.slice(0, -1)));
-      if (matches && (!best || q > best.q || (q === best.q && offers.indexOf(offer) < offers.indexOf(best.type)))) best = { type: offer, q };
+    return { range, q: qParam ? Number(qParam.slice(2)) : 1 };
+  });
+  let best: { type: string; q: number; spec: number; rank: number } | undefined;
+  for (const [i, offer] of offers.entries()) {
+    let match: { q: number; spec: number } | undefined;
+    for (const { range, q } of ranges) {
+      const spec = range === offer ? 2 : range.endsWith('/*') && range !== '*/*' && offer.startsWith(range.slice(0, -1)) ? 1 : range === '*/*' ? 0 : -1;
+      if (spec >= 0 && (!match || spec > match.spec)) match = { q, spec };
     }
+    if (!match || !(match.q > 0)) continue;
+    const rank = match.spec === 0 ? i : -i;
+    const better = !best || match.q > best.q || (match.q === best.q && (match.spec > best.spec || (match.spec === best.spec && rank > best.rank)));
+    if (better) best = { type: offer, ...match, rank };
   }
   return best?.type;
 }
