@@ -67,6 +67,11 @@ function isRetryable(e: unknown): boolean {
   return code !== undefined && RETRYABLE_CODES.has(code);
 }
 
+/** A failure of the local file system (e.g. writing the destination), not of the network. */
+function isLocalFsError(e: unknown): boolean {
+  return typeof (e as { path?: unknown })?.path === 'string' && typeof (e as { syscall?: unknown }).syscall === 'string';
+}
+
 function describe(e: unknown): string {
   if (e instanceof RetryableStatus) return `the server answered HTTP ${e.status}`;
   const code = errorCode(e);
@@ -276,7 +281,7 @@ export class IndexClient {
         return await attempt();
       } catch (e) {
         if (!isRetryable(e)) {
-          if (e instanceof IndexError) throw e;
+          if (e instanceof IndexError || isLocalFsError(e)) throw e;
           throw new IndexUnreachableError(redactUrl(url), describe(e));
         }
         if (i >= this.retries) {

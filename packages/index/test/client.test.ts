@@ -164,6 +164,33 @@ describe('credentials', () => {
     }
   });
 
+  it('drops credentials when a redirect leaves the origin', async () => {
+    const seen: Array<{ host?: string; auth?: string }> = [];
+    const http = await import('node:http');
+    const raw = http.createServer((req, res) => {
+      seen.push({ host: req.headers.host, auth: req.headers.authorization });
+      const port = (raw.address() as import('node:net').AddressInfo).port;
+      if (req.headers.host?.startsWith('127.0.0.1')) {
+        res.writeHead(302, { location: `http://localhost:${port}/elsewhere/x/` }).end();
+      } else {
+        res.writeHead(200, { 'content-type': 'text/html' }).end('<a href="x-1.0.tar.gz">x</a>');
+      }
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    try {
+      const port = (raw.address() as import('node:net').AddressInfo).port;
+      const files = await client({ indexUrl: `http://alice:${SECRET}@127.0.0.1:${port}/simple` }).projectFiles('x');
+      expect(files.map((f) => f.url)).toEqual([`http://localhost:${port}/elsewhere/x/x-1.0.tar.gz`]);
+      expect(seen).toEqual([
+        { host: `127.0.0.1:${port}`, auth: `Basic ${Buffer.from(`alice:${SECRET}`).toString('base64')}` },
+        { host: `localhost:${port}`, auth: undefined },
+      ]);
+    } finally {
+      raw.closeAllConnections();
+      await new Promise((r) => raw.close(r));
+    }
+  });
+
   it('does not send credentials to other hosts', async () => {
     const c = client({ indexUrl: withCreds(SECRET) });
     // Same server under another host name: no credentials, so 401.
@@ -207,6 +234,12 @@ describe('download', () => {
     server.faults.set(`/files/${w1.filename}`, { kind: 'status', status: 500, times: 1 });
     const dest = path.join(tmp, 'retry.whl');
     expect((await client({}).download(fileUrl(w1.filename), dest, { sha256: w1.sha256 })).sha256).toBe(w1.sha256);
+  });
+
+  it('reports a local write failure as such, not as a network problem', async () => {
+    const e = await client({}).download(fileUrl(w1.filename), path.join(tmp, 'no-such-dir', 'x.whl')).catch((x) => x);
+    expect(e).not.toBeInstanceOf(IndexError);
+    expect(e.code).toBe('ENOENT');
   });
 
   it('reports a missing file without retrying', async () => {
