@@ -200,6 +200,18 @@ describe('bad input gives one clear message and no stack trace', () => {
     noStack(res);
   });
 
+  it('a dependency the lock does not have (a stale lock)', async () => {
+    const ws = await makeWorkspace('stale', lockText({ registry: server.url, files: [{ name: 'tinylib', file: wheel }] }));
+    await writeFile(
+      join(ws, 'app', 'pyproject.toml'),
+      '[project]\nname = "app"\nversion = "0.1.0"\ndependencies = ["tinylib>=1.0", "httpx"]\n\n[project.scripts]\napp = "app.main:main"\n',
+    );
+    const res = await cli(['build', '--project', join(ws, 'app'), '--store', join(scratch, 's7')]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/depends on httpx, but .*uv\.lock has no httpx .* run `uv lock`/);
+    noStack(res);
+  });
+
   it('a project without console scripts', async () => {
     const ws = await makeWorkspace('noscripts', lockText({ registry: server.url }));
     await writeFile(join(ws, 'app', 'pyproject.toml'), '[project]\nname = "app"\nversion = "0.1.0"\n');

@@ -17,7 +17,7 @@ import { startIndexServer, type IndexServer } from '../../../tools/index-server/
 const run = promisify(execFile);
 const REPO = join(__dirname, '..', '..', '..');
 const WHEELS = join(REPO, '.cache', 'wheels');
-const NX = join(REPO, 'node_modules', 'nx', 'bin', 'nx.js');
+const NX = join(REPO, 'node_modules', '.bin', 'nx');
 const SKIP = new Set(['node_modules', '.git', '.cache', 'dist', '.nx', '.venv', '__pycache__']);
 
 jest.setTimeout(300_000);
@@ -42,7 +42,7 @@ async function makeWorkspace(name: string): Promise<string> {
 
 async function nx(root: string, ...args: string[]): Promise<string> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [NX, ...args], {
+    const { stdout, stderr } = await run(NX, args, {
       cwd: root,
       env,
       maxBuffer: 64 * 1024 * 1024,
@@ -118,6 +118,8 @@ beforeAll(async () => {
     NX_DAEMON: 'false',
     NX_NO_CLOUD: 'true',
     NX_TUI: 'false',
+    FORCE_COLOR: '0',
+    NO_COLOR: '1',
     NX_SKIP_NX_CACHE: undefined,
     CI: 'true',
   };

@@ -1,6 +1,14 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { probeInterpreter, targetFromInterpreter, UserError, type TargetPlatform } from '@nx-pex/pep';
+import {
+  canonicalizeName,
+  evaluateMarker,
+  formatRequirement,
+  probeInterpreter,
+  targetFromInterpreter,
+  UserError,
+  type TargetPlatform,
+} from '@nx-pex/pep';
 import {
   buildableScripts,
   collectSources,
@@ -80,6 +88,41 @@ function entryPointOf(spec: string): string {
   return spec.replace(/\s*\[[^\]]*\]\s*$/, '').trim();
 }
 
+/**
+ * The third-party requirements that first-party projects declare, for locks that do not carry
+ * `requires-dist` metadata.
+ */
+function declaredRequirements(projects: PyProject[], firstPartyNames: string[]): string[] {
+  const own = new Set(firstPartyNames);
+  const out = new Set<string>();
+  for (const p of projects) {
+    for (const req of p.dependencies) if (!own.has(canonicalizeName(req.name))) out.add(formatRequirement(req));
+  }
+  return [...out].sort();
+}
+
+/** A dependency declared in a pyproject.toml but absent from the lock's closure means the lock is stale. */
+function checkLockIsCurrent(
+  projects: PyProject[],
+  firstPartyNames: string[],
+  locked: Set<string>,
+  target: TargetPlatform,
+  lockFile: string,
+): void {
+  const own = new Set(firstPartyNames);
+  for (const p of projects) {
+    for (const req of p.dependencies) {
+      const name = canonicalizeName(req.name);
+      if (own.has(name) || locked.has(name)) continue;
+      if (req.marker && !evaluateMarker(req.marker, target.markerEnvironment)) continue;
+      throw new UserError(
+        `${p.file} depends on ${req.name}, but ${lockFile} has no ${req.name} for ${p.name} on ${target.id}. ` +
+          `The lock is out of date: run \`uv lock\`.`,
+      );
+    }
+  }
+}
+
 /** Builds one PEX per console script of the project at `projectDir`, from its lock. */
 export async function buildProject(options: BuildProjectOptions): Promise<BuildProjectResult> {
   const log = options.log ?? (() => undefined);
@@ -116,7 +159,6 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
 
   const closure = lockClosure(lock, project.name, target);
   const selected = selectWheels(closure, target, lockFile);
-  const requirements = rootRequirements(closure);
 
   const lockDir = dirname(lockFile);
   const firstParty: PyProject[] = [project];
@@ -125,6 +167,10 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     if (!('path' in pkg.source)) continue;
     firstParty.push(await readPyproject(join(lockDir, pkg.source.path, 'pyproject.toml')));
   }
+  const requirements = closure.root.requiresDist
+    ? rootRequirements(closure)
+    : declaredRequirements(firstParty, closure.firstParty.map((p) => p.name));
+  checkLockIsCurrent(firstParty, closure.firstParty.map((p) => p.name), new Set(closure.thirdParty.map((p) => p.name)), target, lockFile);
   const sources = mergeSources(
     await Promise.all(firstParty.map(async (p) => ({ project: p, files: await collectSources(p) }))),
   );
