@@ -21,10 +21,106 @@ export interface UvSource {
   url?: string;
 }
 
-/** What nx-pex reads from `[tool.nx-pex]`. */
+/**
+ * What nx-pex reads from `[tool.nx-pex]`: the TOML keys are these names in kebab-case
+ * (`inject-args`, `venv-bin-path`, ...); each has the meaning of the pex flag of the same name.
+ */
 export interface NxPexToolConfig {
   /** Console scripts to build, when not every one of `[project.scripts]` is wanted. */
   scripts?: string[];
+  layout?: 'zipapp' | 'packed' | 'loose';
+  preInstallWheels?: boolean;
+  entryPoint?: string;
+  script?: string;
+  injectArgs?: string[];
+  injectEnv?: Record<string, string>;
+  injectPythonArgs?: string[];
+  inheritPath?: 'false' | 'prefer' | 'fallback';
+  stripPexEnv?: boolean;
+  emitWarnings?: boolean;
+  ignoreErrors?: boolean;
+  maxInstallJobs?: number;
+  shebang?: string;
+  interpreterConstraints?: string[];
+  includeTools?: boolean;
+  venv?: boolean;
+  venvBinPath?: 'false' | 'prepend' | 'append';
+  venvCopies?: boolean;
+  venvSitePackagesCopies?: boolean;
+  venvSystemSitePackages?: boolean;
+  venvHermeticScripts?: boolean;
+  compress?: boolean;
+  validateEntryPoint?: boolean;
+  pexPath?: string[];
+  runtimePexRoot?: string;
+  /** Extra source directories (pex's `-D`), as written: relative to the pyproject.toml's directory. */
+  sources?: string[];
+  /** Version of the pex runtime to embed. */
+  pexVersion?: string;
+}
+
+type ToolKind = 'string' | 'strings' | 'bool' | 'int' | 'env' | readonly string[];
+
+/** `[tool.nx-pex]` keys: TOML key → field and value kind (a list of strings is a choice). */
+export const NX_PEX_TOOL_KEYS: Readonly<Record<string, { field: keyof NxPexToolConfig; kind: ToolKind }>> = {
+  scripts: { field: 'scripts', kind: 'strings' },
+  layout: { field: 'layout', kind: ['zipapp', 'packed', 'loose'] },
+  'pre-install-wheels': { field: 'preInstallWheels', kind: 'bool' },
+  'entry-point': { field: 'entryPoint', kind: 'string' },
+  script: { field: 'script', kind: 'string' },
+  'inject-args': { field: 'injectArgs', kind: 'strings' },
+  'inject-env': { field: 'injectEnv', kind: 'env' },
+  'inject-python-args': { field: 'injectPythonArgs', kind: 'strings' },
+  'inherit-path': { field: 'inheritPath', kind: ['false', 'prefer', 'fallback'] },
+  'strip-pex-env': { field: 'stripPexEnv', kind: 'bool' },
+  'emit-warnings': { field: 'emitWarnings', kind: 'bool' },
+  'ignore-errors': { field: 'ignoreErrors', kind: 'bool' },
+  'max-install-jobs': { field: 'maxInstallJobs', kind: 'int' },
+  shebang: { field: 'shebang', kind: 'string' },
+  'interpreter-constraints': { field: 'interpreterConstraints', kind: 'strings' },
+  'include-tools': { field: 'includeTools', kind: 'bool' },
+  venv: { field: 'venv', kind: 'bool' },
+  'venv-bin-path': { field: 'venvBinPath', kind: ['false', 'prepend', 'append'] },
+  'venv-copies': { field: 'venvCopies', kind: 'bool' },
+  'venv-site-packages-copies': { field: 'venvSitePackagesCopies', kind: 'bool' },
+  'venv-system-site-packages': { field: 'venvSystemSitePackages', kind: 'bool' },
+  'venv-hermetic-scripts': { field: 'venvHermeticScripts', kind: 'bool' },
+  compress: { field: 'compress', kind: 'bool' },
+  'validate-entry-point': { field: 'validateEntryPoint', kind: 'bool' },
+  'pex-path': { field: 'pexPath', kind: 'strings' },
+  'runtime-pex-root': { field: 'runtimePexRoot', kind: 'string' },
+  sources: { field: 'sources', kind: 'strings' },
+  'pex-version': { field: 'pexVersion', kind: 'string' },
+};
+
+function toolValue(key: string, kind: ToolKind, value: unknown, file: string): unknown {
+  const where = `[tool.nx-pex] ${key}`;
+  if (Array.isArray(kind)) {
+    if (typeof value !== 'string' || !kind.includes(value)) {
+      throw new PyprojectError(`${file}: ${where} must be one of ${kind.map((k) => `"${k}"`).join(', ')}; it is ${JSON.stringify(value)}.`);
+    }
+    return value;
+  }
+  switch (kind) {
+    case 'string':
+      if (typeof value !== 'string' || value === '') throw new PyprojectError(`${file}: ${where} must be a non-empty string.`);
+      return value;
+    case 'strings':
+      return stringList(value, where, file);
+    case 'bool':
+      if (typeof value !== 'boolean') throw new PyprojectError(`${file}: ${where} must be true or false.`);
+      return value;
+    case 'int':
+      if (typeof value !== 'number' || !Number.isInteger(value)) throw new PyprojectError(`${file}: ${where} must be an integer.`);
+      return value;
+    default: {
+      // env: a table of strings.
+      if (!isTable(value) || Object.values(value).some((v) => typeof v !== 'string')) {
+        throw new PyprojectError(`${file}: ${where} must be a table of strings (NAME = "value").`);
+      }
+      return { ...value };
+    }
+  }
 }
 
 /** The parts of a `pyproject.toml` that packaging needs. */
@@ -159,18 +255,20 @@ export function parsePyproject(text: string, file: string): PyProject {
   const nxPex = tool['nx-pex'];
   if (nxPex !== undefined) {
     if (!isTable(nxPex)) throw new PyprojectError(`${file}: [tool.nx-pex] must be a table.`);
-    const known = new Set(['scripts']);
-    for (const key of Object.keys(nxPex)) {
-      if (!known.has(key)) {
-        throw new PyprojectError(`${file}: [tool.nx-pex] has an unknown key "${key}". Known keys: ${[...known].join(', ')}.`);
+    const config: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(nxPex)) {
+      const spec = Object.prototype.hasOwnProperty.call(NX_PEX_TOOL_KEYS, key) ? NX_PEX_TOOL_KEYS[key] : undefined;
+      if (!spec) {
+        throw new PyprojectError(
+          `${file}: [tool.nx-pex] has an unknown key "${key}". Known keys: ${Object.keys(NX_PEX_TOOL_KEYS).join(', ')}.`,
+        );
       }
+      config[spec.field] = toolValue(key, spec.kind, value, file);
     }
-    if (nxPex.scripts !== undefined) {
-      result.nxPex.scripts = stringList(nxPex.scripts, '[tool.nx-pex] scripts', file);
-      for (const s of result.nxPex.scripts) {
-        if (!(s in result.scripts)) {
-          throw new PyprojectError(`${file}: [tool.nx-pex] scripts names "${s}", which is not in [project.scripts].`);
-        }
+    result.nxPex = config as NxPexToolConfig;
+    for (const s of result.nxPex.scripts ?? []) {
+      if (!(s in result.scripts)) {
+        throw new PyprojectError(`${file}: [tool.nx-pex] scripts names "${s}", which is not in [project.scripts].`);
       }
     }
   }
