@@ -4,3 +4,4 @@ export { sourceKey, isFirstPartySource } from './source';
 export { UV_LOCK_VERSION, parseUvLock, readUvLock } from './uv';
 export type { Closure, ClosureEntry } from './closure';
 export { lockClosure, selectWheels, rootRequirements } from './closure';
+export { requirementsClosure } from './requirements';
