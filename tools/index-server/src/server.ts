@@ -38,8 +38,8 @@ export interface IndexServerOptions {
 export interface IndexServer {
   /** `http://127.0.0.1:PORT/simple` */
   url: string;
-  /** Every request received, in order. */
-  requests: Array<{ method: string; path: string }>;
+  /** Every request received, in order, with the bytes of response body sent for it so far. */
+  requests: Array<{ method: string; path: string; bytes: number }>;
   faults: Map<string, Fault>;
   close(): Promise<void>;
 }
@@ -144,8 +144,16 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
     : undefined;
   let base = '';
 
+  /** The log entry of each response, so body bytes can be counted as they are written. */
+  const entries = new WeakMap<http.ServerResponse, IndexServer['requests'][number]>();
+  const count = (res: http.ServerResponse, n: number) => {
+    const entry = entries.get(res);
+    if (entry) entry.bytes += n;
+  };
+
   const send = (res: http.ServerResponse, status: number, type: string, body: string | Buffer, headers: http.OutgoingHttpHeaders = {}) => {
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...headers });
+    if (res.req.method !== 'HEAD') count(res, Buffer.byteLength(body));
     res.end(body);
   };
 
@@ -168,6 +176,7 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
       case 'truncate': {
         if (!body) return false;
         res.writeHead(200, { 'content-type': type, 'content-length': body.length });
+        count(res, Math.min(fault.afterBytes, body.length));
         res.write(body.subarray(0, fault.afterBytes), () => res.socket?.destroy());
         return true;
       }
@@ -179,7 +188,9 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
         const tick = () => {
           if (res.destroyed) return;
           if (offset >= body.length) return void res.end();
-          res.write(body.subarray(offset, offset + step));
+          const chunk = body.subarray(offset, offset + step);
+          count(res, chunk.length);
+          res.write(chunk);
           offset += step;
           setTimeout(tick, fault.delayMs);
         };
@@ -192,7 +203,9 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = decodeURIComponent(url.pathname);
-    requests.push({ method: req.method ?? 'GET', path: url.pathname });
+    const entry = { method: req.method ?? 'GET', path: url.pathname, bytes: 0 };
+    requests.push(entry);
+    entries.set(res, entry);
     if (expectedAuth && req.headers.authorization !== expectedAuth) {
       return send(res, 401, 'text/plain', 'authentication required\n', { 'www-authenticate': 'Basic realm="index"' });
     }
@@ -242,7 +255,9 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
       }
       res.writeHead(200, { 'content-type': type, 'content-length': f.size });
       if (req.method === 'HEAD') return void res.end();
-      createReadStream(f.path).pipe(res);
+      createReadStream(f.path)
+        .on('data', (chunk) => count(res, chunk.length))
+        .pipe(res);
       return;
     }
     send(res, 404, 'text/plain', 'not found\n');

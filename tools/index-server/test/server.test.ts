@@ -52,4 +52,26 @@ describe('startIndexServer', () => {
       await server.close();
     }
   });
+
+  it('logs the body bytes sent for each request', async () => {
+    const dir = path.join(tmp, 'bytes');
+    const w = await writeFixtureWheel(dir, { name: 'big_one', version: '1.0', padBytes: 300_000 });
+    const server = await startIndexServer({ dir });
+    try {
+      const files = server.url.replace('/simple', '/files/');
+      const body = Buffer.from(await (await fetch(`${files}${w.filename}`)).arrayBuffer());
+      const page = await (await fetch(`${server.url}/big-one/`)).text();
+      await fetch(`${files}${w.filename}`, { method: 'HEAD' });
+      await fetch(`${files}missing.whl`);
+      expect(body.length).toBe(w.size);
+      expect(server.requests.map((r) => [r.method, r.path, r.bytes])).toEqual([
+        ['GET', `/files/${w.filename}`, w.size],
+        ['GET', '/simple/big-one/', Buffer.byteLength(page)],
+        ['HEAD', `/files/${w.filename}`, 0],
+        ['GET', '/files/missing.whl', Buffer.byteLength('no file missing.whl\n')],
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
 });
