@@ -5,12 +5,14 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as zlib from 'node:zlib';
-import { Agent, Dispatcher, Pool, request } from 'undici';
+import { Agent, Dispatcher, EnvHttpProxyAgent, Pool, request } from 'undici';
 import { IndexConfig } from './config';
 import { HashMismatchError, IndexError, IndexResponseError, IndexUnreachableError, TruncatedDownloadError } from './errors';
 import { DistributionFile, isArchiveFilename, parseHtmlPage, parseJsonPage } from './pages';
 import { canonicalizeName, isWheelFilename, parseWheelFilename } from '@nx-pex/pep';
 import { redactText, redactUrl, splitCredentials } from './redact';
+import { Netrc, netrcCredentials, netrcPath, readNetrc } from './netrc';
+import { uvIndexEnvPrefix } from './uv';
 
 export interface IndexClientOptions {
   userAgent?: string;
@@ -22,6 +24,25 @@ export interface IndexClientOptions {
   retries?: number;
   /** First backoff delay; doubles on every retry (default 500 ms). */
   retryDelayMs?: number;
+  /** Longest wait a `Retry-After` header may ask for (default 60 s). */
+  maxRetryAfterMs?: number;
+  /**
+   * Environment for proxies (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), named
+   * index credentials (`UV_INDEX_<NAME>_USERNAME` / `_PASSWORD`) and `NETRC`
+   * (default: process.env).
+   */
+  env?: NodeJS.ProcessEnv;
+  /** Home directory holding `.netrc` (default: $HOME). */
+  home?: string;
+}
+
+/** Progress of one download: called with each received chunk's size. */
+export type DownloadProgress = (deltaBytes: number, totalBytes: number | undefined) => void;
+
+export interface DownloadOptions {
+  sha256?: string;
+  size?: number;
+  onProgress?: DownloadProgress;
 }
 
 const SIMPLE_ACCEPT =
@@ -45,8 +66,51 @@ const RETRYABLE_CODES = new Set([
 
 /** An HTTP answer that may succeed when asked again (5xx, 429). */
 class RetryableStatus extends Error {
-  constructor(readonly status: number) {
+  constructor(
+    readonly status: number,
+    /** What the server's Retry-After header asked for, in ms. */
+    readonly retryAfterMs?: number,
+  ) {
     super(`HTTP ${status}`);
+  }
+}
+
+/** `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 10.2.3), in ms from now. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+async function retryableStatus(res: Fetched): Promise<RetryableStatus> {
+  await res.body.dump();
+  return new RetryableStatus(res.status, parseRetryAfter(res.headers['retry-after']));
+}
+
+/**
+ * Routes each request through the proxy the environment asks for
+ * (HTTPS_PROXY / HTTP_PROXY, except hosts in NO_PROXY), and disables
+ * certificate checks only for pip's trusted hosts.
+ */
+class Router extends Dispatcher {
+  constructor(
+    private readonly verified: Dispatcher,
+    private readonly trusted: Dispatcher,
+    private readonly isTrusted: (origin: URL) => boolean,
+  ) {
+    super();
+  }
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const origin = new URL(String(opts.origin));
+    return (this.isTrusted(origin) ? this.trusted : this.verified).dispatch(opts, handler);
+  }
+  override async close(): Promise<void> {
+    await Promise.all([this.verified.close(), this.trusted.close()]);
+  }
+  override async destroy(): Promise<void> {
+    await Promise.all([this.verified.destroy(), this.trusted.destroy()]);
   }
 }
 
@@ -116,8 +180,12 @@ interface Fetched {
  * auth) only to that URL's origin and never appear in errors or results.
  */
 export class IndexClient {
-  private readonly agent: Agent;
+  private readonly agent: Dispatcher;
   private readonly credentials = new Map<string, string>();
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly home: string | undefined;
+  private netrc: Netrc | undefined | null = null;
+  private readonly maxRetryAfterMs: number;
   private readonly userAgent: string;
   private readonly retries: number;
   private readonly retryDelayMs: number;
@@ -132,7 +200,11 @@ export class IndexClient {
     this.userAgent = opts.userAgent ?? 'nx-pex';
     this.retries = opts.retries ?? 3;
     this.retryDelayMs = opts.retryDelayMs ?? 500;
+    this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
+    this.env = opts.env ?? process.env;
+    this.home = opts.home;
     for (const loc of [config.indexUrl, ...config.extraIndexUrls, ...config.findLinks]) this.rememberCredentials(loc);
+    for (const named of config.namedIndexes ?? []) this.rememberNamedCredentials(named.name, named.url);
     const timeout = opts.timeoutMs ?? 60_000;
     let ca: Buffer | undefined;
     if (config.certFile) {
@@ -145,18 +217,50 @@ export class IndexClient {
       }
     }
     const trusted = config.trustedHosts.map((h) => h.toLowerCase());
-    this.agent = new Agent({
-      connections: opts.connectionsPerHost ?? 4,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      connectTimeout: Math.min(timeout, 30_000),
-      factory: (origin, poolOpts) => {
-        const u = new URL(String(origin));
-        const isTrusted = trusted.includes(u.hostname.toLowerCase()) || trusted.includes(u.host.toLowerCase());
-        const connect = { ...(ca ? { ca } : {}), ...(isTrusted ? { rejectUnauthorized: false } : {}) };
-        return new Pool(origin, { ...poolOpts, connect });
-      },
-    });
+    const env = this.env;
+    const proxyEnv = {
+      httpProxy: env.http_proxy ?? env.HTTP_PROXY ?? '',
+      httpsProxy: env.https_proxy ?? env.HTTPS_PROXY ?? '',
+      noProxy: env.no_proxy ?? env.NO_PROXY ?? '',
+    };
+    const agentFor = (verify: boolean): Dispatcher => {
+      const tls = { ...(ca ? { ca } : {}), ...(verify ? {} : { rejectUnauthorized: false }) };
+      const common = {
+        connections: opts.connectionsPerHost ?? 4,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+        connectTimeout: Math.min(timeout, 30_000),
+      };
+      if (!proxyEnv.httpProxy && !proxyEnv.httpsProxy) {
+        return new Agent({ ...common, factory: (origin, poolOpts) => new Pool(origin, { ...poolOpts, connect: tls }) });
+      }
+      return new EnvHttpProxyAgent({ ...common, ...proxyEnv, connect: tls, requestTls: tls });
+    };
+    this.agent = new Router(agentFor(true), agentFor(false), (u) =>
+      trusted.includes(u.hostname.toLowerCase()) || trusted.includes(u.host.toLowerCase()),
+    );
+  }
+
+  /** `UV_INDEX_<NAME>_USERNAME` / `_PASSWORD` for the index `name`, sent to its origin only. */
+  private rememberNamedCredentials(name: string, url: string): void {
+    if (isFileLocation(url)) return;
+    const prefix = uvIndexEnvPrefix(name);
+    const username = this.env[`${prefix}USERNAME`];
+    const password = this.env[`${prefix}PASSWORD`];
+    if (username === undefined && password === undefined) return;
+    const origin = new URL(splitCredentials(url).url).origin;
+    if (!this.credentials.has(origin)) {
+      this.credentials.set(origin, Buffer.from(`${username ?? ''}:${password ?? ''}`).toString('base64'));
+    }
+  }
+
+  /** Basic credentials for `u`: from a configured URL or named index of its origin, else from netrc. */
+  private authFor(u: URL): string | undefined {
+    const configured = this.credentials.get(u.origin);
+    if (configured) return configured;
+    if (this.netrc === null) this.netrc = readNetrc(netrcPath(this.env, this.home));
+    const found = netrcCredentials(this.netrc, u.hostname);
+    return found ? Buffer.from(`${found.username}:${found.password}`).toString('base64') : undefined;
   }
 
   private rememberCredentials(location: string): void {
@@ -258,7 +362,7 @@ export class IndexClient {
       if (u.protocol !== 'http:' && u.protocol !== 'https:') {
         throw new IndexError(`Unsupported URL scheme in ${redactUrl(current)}; use http(s):// or file://.`);
       }
-      const auth = u.origin === inlineOrigin ? inlineAuth : this.credentials.get(u.origin);
+      const auth = u.origin === inlineOrigin ? inlineAuth : this.authFor(u);
       const res = await request(current, {
         method: 'GET',
         dispatcher: this.agent,
@@ -288,7 +392,9 @@ export class IndexClient {
           if (e instanceof TruncatedDownloadError) throw e;
           throw new IndexUnreachableError(redactUrl(url), `${describe(e)} (after ${i + 1} attempts)`);
         }
-        await sleep(this.retryDelayMs * 2 ** i);
+        const backoff = this.retryDelayMs * 2 ** i;
+        const asked = e instanceof RetryableStatus && e.retryAfterMs !== undefined ? Math.min(e.retryAfterMs, this.maxRetryAfterMs) : 0;
+        await sleep(Math.max(backoff, asked));
       }
     }
   }
@@ -298,7 +404,8 @@ export class IndexClient {
     if (status === 401 || status === 403) {
       return new IndexError(
         `${where} answered HTTP ${status}: the index refused the credentials. ` +
-          `Put user:password in the index URL (PIP_INDEX_URL / pip.conf index-url) and check they are valid.`,
+          `Give credentials in the index URL (PIP_INDEX_URL / pip.conf index-url), in ~/.netrc, or as ` +
+          `UV_INDEX_<NAME>_USERNAME / _PASSWORD for a named index, and check they are valid.`,
       );
     }
     return new IndexError(`${where} answered HTTP ${status}.`);
@@ -312,10 +419,7 @@ export class IndexClient {
         await res.body.dump();
         return undefined;
       }
-      if (res.status >= 500 || res.status === 429) {
-        await res.body.dump();
-        throw new RetryableStatus(res.status);
-      }
+      if (res.status >= 500 || res.status === 429) throw await retryableStatus(res);
       if (res.status !== 200) {
         await res.body.dump();
         throw this.statusError(url, res.status);
@@ -331,12 +435,26 @@ export class IndexClient {
 
   /**
    * Stream `url` (http, https or file) into `dest`, computing its sha256 and
-   * verifying it (and the size) when given. On failure `dest` is removed.
+   * verifying it (and the size) when given. A transfer cut short is resumed
+   * with a Range request when the server supports ranges, else restarted.
+   * On failure `dest` is removed.
    */
-  async download(url: string, dest: string, opts: { sha256?: string; size?: number } = {}): Promise<{ sha256: string; size: number }> {
+  async download(url: string, dest: string, opts: DownloadOptions = {}): Promise<{ sha256: string; size: number }> {
     const expected = opts.sha256?.toLowerCase();
     try {
-      const result = isFileLocation(url) ? await this.copyLocal(url, dest) : await this.withRetries(url, () => this.downloadOnce(url, dest, opts.size));
+      let result: { sha256: string; size: number };
+      if (isFileLocation(url)) result = await this.copyLocal(url, dest, opts.onProgress);
+      else {
+        const resume: ResumeState = { reported: 0 };
+        const onProgress = opts.onProgress;
+        const counted: DownloadProgress | undefined = onProgress
+          ? (delta, total) => {
+              resume.reported += delta;
+              onProgress(delta, total);
+            }
+          : undefined;
+        result = await this.withRetries(url, () => this.downloadOnce(url, dest, { ...opts, onProgress: counted }, resume));
+      }
       if (opts.size !== undefined && result.size !== opts.size) {
         if (result.size < opts.size) throw new TruncatedDownloadError(redactUrl(url), opts.size, result.size);
         throw new IndexError(`${redactUrl(url)} is ${result.size} bytes, but ${opts.size} were expected; the file on the server differs from the locked one.`);
@@ -349,9 +467,9 @@ export class IndexClient {
     }
   }
 
-  private async copyLocal(url: string, dest: string): Promise<{ sha256: string; size: number }> {
+  private async copyLocal(url: string, dest: string, onProgress?: DownloadProgress): Promise<{ sha256: string; size: number }> {
     const src = localPath(url);
-    const hasher = new HashingStream();
+    const hasher = new HashingStream(undefined, onProgress);
     try {
       await pipeline(createReadStream(src), hasher, createWriteStream(dest));
     } catch (e) {
@@ -362,22 +480,38 @@ export class IndexClient {
     return hasher.result();
   }
 
-  private async downloadOnce(url: string, dest: string, size?: number): Promise<{ sha256: string; size: number }> {
-    const res = await this.send(url, { accept: '*/*', 'accept-encoding': 'identity' });
-    if (res.status >= 500 || res.status === 429) {
-      await res.body.dump();
-      throw new RetryableStatus(res.status);
+  private async downloadOnce(url: string, dest: string, opts: DownloadOptions, resume: ResumeState): Promise<{ sha256: string; size: number }> {
+    // After a broken transfer from a server that takes ranges, ask only for the rest.
+    const have = resume.validator !== undefined ? await fs.stat(dest).then((st) => st.size, () => 0) : 0;
+    const headers: Record<string, string> = { accept: '*/*', 'accept-encoding': 'identity' };
+    if (have > 0) {
+      headers.range = `bytes=${have}-`;
+      if (resume.validator) headers['if-range'] = resume.validator;
     }
-    if (res.status !== 200) {
+    const res = await this.send(url, headers);
+    if (res.status >= 500 || res.status === 429) throw await retryableStatus(res);
+    const partial = res.status === 206 && have > 0 && contentRangeStart(res.headers['content-range']) === have;
+    if (res.status !== 200 && !partial) {
       await res.body.dump();
       if (res.status === 404 || res.status === 410) throw new IndexError(`${redactUrl(url)} was not found (HTTP ${res.status}).`);
+      if (res.status === 206) throw new RetryableStatus(res.status); // a range we did not ask for: start over
       throw this.statusError(url, res.status);
     }
+    const validator = firstHeader(res.headers.etag) ?? firstHeader(res.headers['last-modified']);
+    resume.validator = firstHeader(res.headers['accept-ranges'])?.toLowerCase() === 'bytes' ? (validator ?? '') : undefined;
     const header = Number(res.headers['content-length']);
-    const expectedBytes = Number.isFinite(header) && header >= 0 && res.headers['content-length'] !== undefined ? header : size;
-    const hasher = new HashingStream();
+    const bodyBytes = Number.isFinite(header) && header >= 0 && res.headers['content-length'] !== undefined ? header : undefined;
+    const start = partial ? have : 0;
+    const expectedBytes = bodyBytes !== undefined ? start + bodyBytes : opts.size;
+    const hasher = new HashingStream(expectedBytes, opts.onProgress);
+    if (partial) {
+      // Hash what is already on disk, then append the rest.
+      for await (const chunk of createReadStream(dest, { end: have - 1 })) hasher.seed(chunk as Buffer);
+    }
+    // Progress counts what is on disk: take back what an abandoned attempt reported.
+    if (resume.reported !== start) opts.onProgress?.(start - resume.reported, expectedBytes);
     try {
-      await pipeline(res.body, hasher, createWriteStream(dest));
+      await pipeline(res.body, hasher, createWriteStream(dest, { flags: partial ? 'a' : 'w' }));
     } catch (e) {
       if (expectedBytes !== undefined && hasher.bytes < expectedBytes && isRetryable(e)) {
         throw new TruncatedDownloadError(redactUrl(url), expectedBytes, hasher.bytes);
@@ -395,12 +529,41 @@ export class IndexClient {
   }
 }
 
+interface ResumeState {
+  /** Bytes reported to the progress callback so far. */
+  reported: number;
+  /** Set once a response offered byte ranges: its ETag or Last-Modified ('' when it had none). */
+  validator?: string;
+}
+
+function firstHeader(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The first byte position of a `Content-Range: bytes a-b/n` header. */
+function contentRangeStart(v: string | string[] | undefined): number | undefined {
+  const m = /^bytes\s+(\d+)-\d+\/(\d+|\*)$/i.exec(firstHeader(v)?.trim() ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
 class HashingStream extends Transform {
   private readonly hash = createHash('sha256');
   bytes = 0;
+  constructor(
+    private readonly total?: number,
+    private readonly onProgress?: DownloadProgress,
+  ) {
+    super();
+  }
+  /** Count bytes that are already in the destination (a resumed transfer). */
+  seed(chunk: Buffer): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+  }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
+    this.onProgress?.(chunk.length, this.total);
     cb(null, chunk);
   }
   result(): { sha256: string; size: number } {

@@ -14,6 +14,17 @@ export interface IndexConfig {
   noIndex: boolean;
   certFile?: string;
   trustedHosts: string[];
+  /**
+   * Indexes known by name (`[tool.uv.index]`, `UV_INDEX=name=url`): their
+   * credentials may come from `UV_INDEX_<NAME>_USERNAME` / `_PASSWORD`.
+   */
+  namedIndexes?: NamedIndex[];
+}
+
+/** An index with a name, as uv declares them. */
+export interface NamedIndex {
+  name: string;
+  url: string;
 }
 
 export interface ReadPipConfigOptions {

@@ -1,9 +1,13 @@
 export { DEFAULT_INDEX_URL, readPipConfig, pipConfigFiles, defaultIndexConfig } from './config';
-export type { IndexConfig, ReadPipConfigOptions } from './config';
+export type { IndexConfig, NamedIndex, ReadPipConfigOptions } from './config';
+export { readIndexConfig, readUvIndexes, parseUvIndexEnv, uvIndexEnvPrefix } from './uv';
+export type { ReadIndexConfigOptions, UvIndex } from './uv';
+export { parseNetrc, readNetrc, netrcPath, netrcCredentials } from './netrc';
+export type { Netrc, NetrcEntry } from './netrc';
 export { PipConfigError, parseIni } from './ini';
 export { parseHtmlPage, parseJsonPage, isArchiveFilename } from './pages';
 export type { DistributionFile } from './pages';
-export { IndexClient, filenameMatchesProject } from './client';
-export type { IndexClientOptions } from './client';
+export { IndexClient, filenameMatchesProject, parseRetryAfter } from './client';
+export type { IndexClientOptions, DownloadOptions, DownloadProgress } from './client';
 export { redactUrl, redactText } from './redact';
 export { IndexError, HashMismatchError, TruncatedDownloadError, IndexUnreachableError, IndexResponseError } from './errors';

@@ -47,6 +47,20 @@ function filenameOf(u: URL): string {
   }
 }
 
+/**
+ * A file name from an index must be a plain name: no directory parts, no
+ * `..`, no control characters (it may end up in a local path).
+ */
+function checkFilename(filename: string, pageUrl: string): string {
+  if (/[\/\\\x00-\x1f]/.test(filename) || filename === '.' || filename === '..') {
+    throw new IndexResponseError(
+      `${redactUrl(pageUrl)} lists a file named ${JSON.stringify(filename)}, which is not a plain file name ` +
+        `(it holds a path or control characters); refusing to use this index page. Check the index.`,
+    );
+  }
+  return filename;
+}
+
 /** `data-core-metadata` / `data-dist-info-metadata` (PEP 658, PEP 714). */
 function parseMetadataAttr(value: string | undefined): DistributionFile['coreMetadata'] {
   if (value === undefined) return undefined;
@@ -64,6 +78,12 @@ function parseMetadataAttr(value: string | undefined): DistributionFile['coreMet
  * URL or its `<base href>`.
  */
 export function parseHtmlPage(html: string, pageUrl: string, source: string = redactUrl(pageUrl)): DistributionFile[] {
+  if (html.includes('\u0000') || (html.trim() !== '' && !/<[a-zA-Z!/]/.test(html))) {
+    throw new IndexResponseError(
+      `${redactUrl(pageUrl)} did not return an HTML page (${html.includes('\u0000') ? 'binary data' : 'no markup'}); ` +
+        `check that the URL points to a PEP 503 simple index or a find-links page.`,
+    );
+  }
   let base: string | undefined;
   const anchors: Record<string, string>[] = [];
   const parser = new Parser(
@@ -88,7 +108,7 @@ export function parseHtmlPage(html: string, pageUrl: string, source: string = re
     }
     const filename = filenameOf(u);
     if (!filename || !isArchiveFilename(filename)) continue;
-    const file: DistributionFile = { filename, url: cleanUrl(u), source };
+    const file: DistributionFile = { filename: checkFilename(filename, pageUrl), url: cleanUrl(u), source };
     const sha256 = hashFromFragment(u.hash);
     if (sha256) file.sha256 = sha256;
     const rp = a['data-requires-python'];
@@ -148,7 +168,7 @@ export function parseJsonPage(text: string, pageUrl: string, source: string = re
       continue;
     }
     const filename = typeof f.filename === 'string' && f.filename ? f.filename : filenameOf(u);
-    const file: DistributionFile = { filename, url: cleanUrl(u), source };
+    const file: DistributionFile = { filename: checkFilename(filename, pageUrl), url: cleanUrl(u), source };
     const sha = f.hashes?.sha256;
     if (typeof sha === 'string' && SHA256.test(sha)) file.sha256 = sha.toLowerCase();
     if (typeof f['requires-python'] === 'string' && f['requires-python'].trim()) file.requiresPython = f['requires-python'].trim();

@@ -1,4 +1,4 @@
-export { startIndexServer, negotiate } from './server';
+export { startIndexServer, negotiate, parseFault } from './server';
 export type { IndexServer, IndexServerOptions, Fault } from './server';
 export { scanDir, readWheelMetadata } from './wheels';
 export type { ServedFile } from './wheels';

@@ -9,15 +9,42 @@ import { ServedFile, scanDir } from './wheels';
  * A misbehaviour for one request path (e.g. `/files/foo-1.0-py3-none-any.whl`
  * or `/simple/foo/`), for tests of the client's error handling.
  */
-export type Fault =
+export type Fault = (
   /** Send the body in `chunkBytes` pieces, `delayMs` apart. */
   | { kind: 'slow'; chunkBytes?: number; delayMs: number }
   /** Announce the full Content-Length, then close the connection after `afterBytes`. */
   | { kind: 'truncate'; afterBytes: number }
-  /** Answer with `status` for the next `times` requests (all of them when absent). */
-  | { kind: 'status'; status: number; times?: number }
+  /** Answer with `status` (and a `Retry-After` header when given). */
+  | { kind: 'status'; status: number; retryAfter?: string }
+  /** Close the connection without answering. */
+  | { kind: 'reset' }
+  /** Serve the file with one byte changed: same size, different sha256. */
+  | { kind: 'wrong-hash' }
   /** Serve these bytes instead of the file (a changed file behind the same URL). */
-  | { kind: 'body'; body: Buffer; contentType?: string };
+  | { kind: 'body'; body: Buffer; contentType?: string }
+) & {
+  /** Apply to the next `times` requests only (all of them when absent). */
+  times?: number;
+};
+
+/**
+ * A fault from its command-line spelling: `500`, `429:2` (with Retry-After: 2),
+ * `reset`, `truncate:BYTES`, `wrong-hash`, `slow:MS`; a `@N` suffix applies it N times.
+ */
+export function parseFault(spec: string): Fault {
+  const [body, timesText] = spec.split('@');
+  const times = timesText !== undefined ? Number(timesText) : undefined;
+  const [kind, arg] = body.split(':');
+  const withTimes = (f: Fault): Fault => (times !== undefined && Number.isInteger(times) ? { ...f, times } : f);
+  if (/^\d{3}$/.test(kind)) return withTimes({ kind: 'status', status: Number(kind), ...(arg ? { retryAfter: arg } : {}) });
+  if (kind === 'reset') return withTimes({ kind: 'reset' });
+  if (kind === 'wrong-hash') return withTimes({ kind: 'wrong-hash' });
+  if (kind === 'truncate') return withTimes({ kind: 'truncate', afterBytes: Number(arg ?? 1024) });
+  if (kind === 'slow') return withTimes({ kind: 'slow', delayMs: Number(arg ?? 100) });
+  throw new Error(
+    `unknown fault ${JSON.stringify(spec)}: use STATUS[:RETRY_AFTER], reset, truncate:BYTES, wrong-hash or slow:MS, optionally followed by @TIMES`,
+  );
+}
 
 export interface IndexServerOptions {
   /** Directory of .whl / .tar.gz files (read on every request, so tests may add files). */
@@ -33,13 +60,15 @@ export interface IndexServerOptions {
   formats?: 'html+json' | 'html';
   /** Misbehaviours by request path; also changeable later through `IndexServer.faults`. */
   faults?: Record<string, Fault>;
+  /** A fault for every file download that has none of its own (e.g. every wheel slow). */
+  fileFault?: Fault;
 }
 
 export interface IndexServer {
   /** `http://127.0.0.1:PORT/simple` */
   url: string;
   /** Every request received, in order, with the bytes of response body sent for it so far. */
-  requests: Array<{ method: string; path: string; bytes: number }>;
+  requests: Array<{ method: string; path: string; bytes: number; range?: string }>;
   faults: Map<string, Fault>;
   close(): Promise<void>;
 }
@@ -157,17 +186,36 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
     res.end(body);
   };
 
-  /** Apply the fault registered for this path; true when it answered the request. */
-  const applyFault = (path: string, res: http.ServerResponse, body: Buffer | undefined, type: string): boolean => {
-    const fault = faults.get(path);
+  let fileFault = opts.fileFault;
+  /** The fault for this request, counting down its `times`. */
+  const faultFor = (path: string, isFile: boolean): Fault | undefined => {
+    const own = faults.get(path);
+    const fault = own ?? (isFile ? fileFault : undefined);
+    if (!fault) return undefined;
+    if (fault.times !== undefined) {
+      if (fault.times <= 0) return undefined;
+      const next = { ...fault, times: fault.times - 1 };
+      if (own) faults.set(path, next);
+      else fileFault = next;
+    }
+    return fault;
+  };
+
+  /** Apply a fault; true when it answered the request. */
+  const applyFault = (fault: Fault | undefined, res: http.ServerResponse, body: Buffer | undefined, type: string): boolean => {
     if (!fault) return false;
     switch (fault.kind) {
-      case 'status': {
-        if (fault.times !== undefined) {
-          if (fault.times <= 0) return false;
-          faults.set(path, { ...fault, times: fault.times - 1 });
-        }
-        send(res, fault.status, 'text/plain', `fault: HTTP ${fault.status}\n`);
+      case 'status':
+        send(res, fault.status, 'text/plain', `fault: HTTP ${fault.status}\n`, fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
+        return true;
+      case 'reset':
+        res.socket?.destroy();
+        return true;
+      case 'wrong-hash': {
+        if (!body) return false;
+        const changed = Buffer.from(body);
+        changed[changed.length >> 1] ^= 0xff;
+        send(res, 200, type, changed);
         return true;
       }
       case 'body':
@@ -175,7 +223,8 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
         return true;
       case 'truncate': {
         if (!body) return false;
-        res.writeHead(200, { 'content-type': type, 'content-length': body.length });
+        // Offer ranges like the real file route does, so that a client may resume.
+        res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'accept-ranges': 'bytes', etag: `"${sha256(body)}"` });
         count(res, Math.min(fault.afterBytes, body.length));
         res.write(body.subarray(0, fault.afterBytes), () => res.socket?.destroy());
         return true;
@@ -203,14 +252,16 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = decodeURIComponent(url.pathname);
-    const entry = { method: req.method ?? 'GET', path: url.pathname, bytes: 0 };
+    const entry = { method: req.method ?? 'GET', path: url.pathname, bytes: 0, ...(req.headers.range ? { range: req.headers.range } : {}) };
     requests.push(entry);
     entries.set(res, entry);
     if (expectedAuth && req.headers.authorization !== expectedAuth) {
       return send(res, 401, 'text/plain', 'authentication required\n', { 'www-authenticate': 'Basic realm="index"' });
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
-    if (applyFault(path, res, undefined, 'text/plain')) return;
+    const isFile = /^\/files\/[^/]+$/.test(path) && !path.endsWith('.metadata');
+    const fault = faultFor(path, isFile);
+    if (fault && !isFile && applyFault(fault, res, undefined, 'text/plain')) return;
     const files = await scanDir(opts.dir);
 
     if (path === '/simple' || path === '/simple/') {
@@ -249,13 +300,29 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
       const f = files.find((x) => x.filename === name);
       if (!f) return send(res, 404, 'text/plain', `no file ${name}\n`);
       const type = 'application/octet-stream';
-      if (faults.has(path)) {
+      if (fault) {
         const body = await fs.readFile(f.path);
-        if (applyFault(path, res, body, type)) return;
+        if (applyFault(fault, res, body, type)) return;
       }
-      res.writeHead(200, { 'content-type': type, 'content-length': f.size });
-      if (req.method === 'HEAD') return void res.end();
-      createReadStream(f.path)
+      // Byte ranges (RFC 9110 14.2), so that clients can resume a broken transfer.
+      const etag = `"${f.sha256}"`;
+      const headers = { 'content-type': type, 'accept-ranges': 'bytes', etag };
+      const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+      const ifRange = req.headers['if-range'];
+      let start = 0;
+      let end = f.size - 1;
+      if (range && (!ifRange || ifRange === etag)) {
+        start = Number(range[1]);
+        end = range[2] ? Math.min(Number(range[2]), f.size - 1) : f.size - 1;
+        if (start >= f.size || start > end) {
+          return send(res, 416, 'text/plain', 'range not satisfiable\n', { 'content-range': `bytes */${f.size}` });
+        }
+        res.writeHead(206, { ...headers, 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${f.size}` });
+      } else {
+        res.writeHead(200, { ...headers, 'content-length': f.size });
+      }
+      if (req.method === 'HEAD' || f.size === 0) return void res.end();
+      createReadStream(f.path, { start, end })
         .on('data', (chunk) => count(res, chunk.length))
         .pipe(res);
       return;
