@@ -1,6 +1,8 @@
 import { DEFAULT_INDEX_URL, DistributionFile, IndexClient, IndexConfig, IndexError, redactUrl } from '@nx-pex/index';
 import { UserError } from '@nx-pex/pep';
 import { WheelStore } from './store';
+import { checkZipArchive } from './archive';
+import { ProgressReporter } from './progress';
 
 /** One locked file to bring into the store. */
 export interface ArtifactRequest {
@@ -26,6 +28,29 @@ export interface FetchArtifactsOptions {
   log?: FetchLog;
   /** Parallel downloads (default 8). */
   concurrency?: number;
+  /** Take files from the store only; fail listing every missing one. */
+  offline?: boolean;
+  /** Download progress (file names and byte counts only). */
+  progress?: ProgressReporter;
+}
+
+/** Whether the environment asks for offline builds (`NX_PEX_OFFLINE=1`, `true`, `yes` or `on`). */
+export function offlineFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return /^(1|true|yes|on)$/i.test((env.NX_PEX_OFFLINE ?? '').trim());
+}
+
+/** An offline build lacks files that are not in the store. */
+export class OfflineMissingError extends UserError {
+  constructor(
+    readonly missing: ArtifactRequest[],
+    readonly storeRoot: string,
+  ) {
+    super(
+      `Offline build: ${missing.length} locked file${missing.length === 1 ? ' is' : 's are'} not in the wheel store ${storeRoot}:\n` +
+        missing.map((r) => `  ${r.filename} (${r.project} ${r.version}, sha256 ${r.sha256})`).join('\n') +
+        `\nBuild once online (without --offline / NX_PEX_OFFLINE) to fill the store, or point NX_PEX_STORE at a store that has them.`,
+    );
+  }
 }
 
 /** No configured location has the locked file. */
@@ -92,13 +117,23 @@ async function sources(
  * verified against the lock's sha256 before it enters the store.
  */
 export async function fetchArtifacts(requests: ArtifactRequest[], opts: FetchArtifactsOptions): Promise<Map<string, string>> {
-  const { store, client, config, log } = opts;
+  const { store, client, config, log, progress } = opts;
   const unique = new Map<string, ArtifactRequest>();
   for (const r of requests) {
     const h = r.sha256.toLowerCase();
     if (!unique.has(h)) unique.set(h, { ...r, sha256: h });
   }
   const result = new Map<string, string>();
+  if (opts.offline) {
+    const missing: ArtifactRequest[] = [];
+    for (const req of unique.values()) {
+      const p = await store.get(req.sha256);
+      if (p) result.set(req.sha256, p);
+      else missing.push(req);
+    }
+    if (missing.length) throw new OfflineMissingError(missing, store.root);
+    return result;
+  }
   const queue = [...unique.values()];
   let failure: unknown;
 
@@ -113,14 +148,24 @@ export async function fetchArtifacts(requests: ArtifactRequest[], opts: FetchArt
         }
         let lastError: unknown;
         for (const c of candidates) {
-          log?.(`Downloading ${req.filename} from ${redactUrl(c.url)}`);
+          if (!progress) log?.(`Downloading ${req.filename} from ${redactUrl(c.url)}`);
+          progress?.start(req.filename, req.size);
+          let ok = false;
           try {
-            await client.download(c.url, tmp, { sha256: req.sha256, size: req.size });
+            await client.download(c.url, tmp, {
+              sha256: req.sha256,
+              size: req.size,
+              onProgress: progress ? (delta) => progress.advance(req.filename, delta) : undefined,
+            });
+            if (/\.(whl|zip)$/i.test(req.filename)) await checkZipArchive(tmp, req.filename, redactUrl(c.url));
+            ok = true;
             return;
           } catch (e) {
             lastError = e;
             if (!(e instanceof IndexError)) throw e;
-            log?.(`  failed: ${e.message}`);
+            log?.(`  ${req.filename} from ${redactUrl(c.url)} failed: ${e.message}`);
+          } finally {
+            progress?.done(req.filename, ok);
           }
         }
         if (candidates.length === 1) throw lastError;
@@ -146,7 +191,11 @@ export async function fetchArtifacts(requests: ArtifactRequest[], opts: FetchArt
     }
   };
   const n = Math.max(1, Math.min(opts.concurrency ?? 8, queue.length));
-  await Promise.all(Array.from({ length: n }, worker));
+  try {
+    await Promise.all(Array.from({ length: n }, worker));
+  } finally {
+    progress?.finish();
+  }
   if (failure !== undefined) throw failure;
   return result;
 }

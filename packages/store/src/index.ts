@@ -1,3 +1,7 @@
 export { WheelStore, StoreError, defaultStoreRoot } from './store';
-export { fetchArtifacts, ArtifactNotFoundError } from './fetch';
+export type { StoreInfo, PruneOptions, PruneResult } from './store';
+export { fetchArtifacts, ArtifactNotFoundError, OfflineMissingError, offlineFromEnv } from './fetch';
 export type { ArtifactRequest, FetchLog, FetchArtifactsOptions } from './fetch';
+export { BadArchiveError, checkZipArchive, isSafeEntryName } from './archive';
+export { createProgressReporter, lineProgress, streamProgress, formatBytes } from './progress';
+export type { ProgressReporter, ProgressOptions } from './progress';

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs, unlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -46,6 +46,67 @@ function pidAlive(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Lease files of this process, removed when it exits (a killed process's are ignored: its pid is dead). */
+const liveLeases = new Set<string>();
+let exitHook = false;
+function registerLease(file: string): void {
+  liveLeases.add(file);
+  if (exitHook) return;
+  exitHook = true;
+  process.once('exit', () => {
+    for (const f of liveLeases) {
+      try {
+        unlinkSync(f);
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+/** What `WheelStore.info()` reports. */
+export interface StoreInfo {
+  root: string;
+  /** Verified files at their content address. */
+  files: number;
+  bytes: number;
+  /** Partial downloads in `tmp/` (of running or killed processes). */
+  tmpFiles: number;
+  tmpBytes: number;
+  /** Files held by running builds. */
+  inUse: number;
+  /** Last use of the least and most recently used file. */
+  oldest?: Date;
+  newest?: Date;
+}
+
+export interface PruneOptions {
+  /** Remove files not used for this long. */
+  olderThanMs?: number;
+  /** Then remove the least recently used files until the store is at most this big. */
+  maxBytes?: number;
+  /** List what would go without removing anything. */
+  dryRun?: boolean;
+  now?: number;
+}
+
+export interface PruneResult {
+  removed: { sha256: string; bytes: number }[];
+  freedBytes: number;
+  /** Files kept because a running build holds them (or is writing them). */
+  skippedInUse: number;
+  remainingFiles: number;
+  remainingBytes: number;
+}
+
+interface StoredFile {
+  sha256: string;
+  path: string;
+  bytes: number;
+  /** Last use: the file's mtime, refreshed whenever a build takes it from the store. */
+  usedMs: number;
+}
+
 /**
  * Content-addressed store of files (wheels, sdists) keyed by sha256.
  *
@@ -58,6 +119,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class WheelStore {
   readonly root: string;
   private cleaned = false;
+  private leaseFile?: string;
+  private readonly held = new Set<string>();
+  private leaseWrites: Promise<void> = Promise.resolve();
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -83,6 +147,63 @@ export class WheelStore {
     return path.join(this.root, 'locks', `${sha256}.lock`);
   }
 
+  private get leaseDir(): string {
+    return path.join(this.root, 'leases');
+  }
+
+  /**
+   * Mark `hash` as in use by this process until `release()` or exit, so that
+   * `prune` leaves it alone: one lease file per store instance,
+   * `leases/<pid>.<host>.<random>`, listing the hashes it holds.
+   */
+  private hold(hash: string): Promise<void> {
+    if (this.held.has(hash)) return this.leaseWrites;
+    this.held.add(hash);
+    this.leaseWrites = this.leaseWrites.then(async () => {
+      try {
+        if (!this.leaseFile) {
+          await fs.mkdir(this.leaseDir, { recursive: true });
+          this.leaseFile = path.join(this.leaseDir, `${process.pid}.${os.hostname()}.${randomBytes(6).toString('hex')}`);
+          registerLease(this.leaseFile);
+        }
+        await fs.appendFile(this.leaseFile, `${hash}\n`);
+      } catch {
+        // A store on a read-only medium cannot be pruned either.
+      }
+    });
+    return this.leaseWrites;
+  }
+
+  /** Drop this process's hold on every file it took from the store (they may be pruned again). */
+  async release(): Promise<void> {
+    await this.leaseWrites;
+    const file = this.leaseFile;
+    this.leaseFile = undefined;
+    this.held.clear();
+    if (file) {
+      liveLeases.delete(file);
+      await fs.rm(file, { force: true });
+    }
+  }
+
+  /**
+   * The path of `sha256` if the store has it (and hold it for this process),
+   * else undefined. Never fetches.
+   */
+  async get(sha256: string): Promise<string | undefined> {
+    const hash = this.check(sha256);
+    await this.hold(hash);
+    if (!(await this.has(hash))) return undefined;
+    await this.touch(hash);
+    return this.pathFor(hash);
+  }
+
+  /** Record a use of a stored file (its mtime), which `prune` orders by. */
+  private async touch(hash: string): Promise<void> {
+    const now = new Date();
+    await fs.utimes(this.pathFor(hash), now, now).catch(() => undefined);
+  }
+
   async has(sha256: string): Promise<boolean> {
     try {
       return (await fs.stat(this.pathFor(sha256))).isFile();
@@ -104,7 +225,12 @@ export class WheelStore {
   ): Promise<string> {
     const hash = this.check(sha256);
     const dest = this.pathFor(hash);
-    if (await this.has(hash)) return dest;
+    // Hold before looking, so a concurrent prune either sees the hold or removed the file first.
+    await this.hold(hash);
+    if (await this.has(hash)) {
+      await this.touch(hash);
+      return dest;
+    }
     await this.prepare();
     const release = await this.lock(hash, dest);
     try {
@@ -130,6 +256,153 @@ export class WheelStore {
     } finally {
       await release();
     }
+  }
+
+  /** Every verified file in the store. */
+  private async list(): Promise<StoredFile[]> {
+    const base = path.join(this.root, 'wheels', 'sha256');
+    const out: StoredFile[] = [];
+    for (const prefix of await fs.readdir(base).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+      for (const name of await fs.readdir(path.join(base, prefix)).catch(() => [] as string[])) {
+        if (!HEX64.test(name) || !name.startsWith(prefix)) continue;
+        const p = path.join(base, prefix, name);
+        const st = await fs.stat(p).catch(() => undefined);
+        if (st?.isFile()) out.push({ sha256: name, path: p, bytes: st.size, usedMs: st.mtimeMs });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Hashes held by running processes: the lease files of live processes, and
+   * the per-hash locks of downloads under way. Leases of dead processes are removed.
+   */
+  async inUse(): Promise<Set<string>> {
+    const held = new Set<string>();
+    const host = os.hostname();
+    for (const name of await fs.readdir(this.leaseDir).catch(() => [] as string[])) {
+      const file = path.join(this.leaseDir, name);
+      const first = name.indexOf('.');
+      const last = name.lastIndexOf('.');
+      const pid = Number(name.slice(0, first));
+      const leaseHost = name.slice(first + 1, last);
+      let live: boolean;
+      if (leaseHost === host) live = Number.isInteger(pid) && pid > 0 && pidAlive(pid);
+      else {
+        // Another machine sharing the store: trust its lease for a day.
+        const st = await fs.stat(file).catch(() => undefined);
+        live = st !== undefined && Date.now() - st.mtimeMs < DAY_MS;
+      }
+      if (!live) {
+        if (!liveLeases.has(file)) await fs.rm(file, { force: true }).catch(() => undefined);
+        continue;
+      }
+      const text = await fs.readFile(file, 'utf8').catch(() => '');
+      for (const line of text.split('\n')) if (HEX64.test(line)) held.add(line);
+    }
+    for (const name of await fs.readdir(path.join(this.root, 'locks')).catch(() => [] as string[])) {
+      const m = /^([0-9a-f]{64})\.lock$/.exec(name);
+      if (m && !(await this.isStale(path.join(this.root, 'locks', name)))) held.add(m[1]);
+    }
+    return held;
+  }
+
+  /** Size, count and location of the store. */
+  async info(): Promise<StoreInfo> {
+    const [files, held] = await Promise.all([this.list(), this.inUse()]);
+    let tmpFiles = 0;
+    let tmpBytes = 0;
+    for (const name of await fs.readdir(this.tmpDir).catch(() => [] as string[])) {
+      const st = await fs.stat(path.join(this.tmpDir, name)).catch(() => undefined);
+      if (st?.isFile()) {
+        tmpFiles++;
+        tmpBytes += st.size;
+      }
+    }
+    const used = files.map((f) => f.usedMs);
+    return {
+      root: this.root,
+      files: files.length,
+      bytes: files.reduce((n, f) => n + f.bytes, 0),
+      tmpFiles,
+      tmpBytes,
+      inUse: files.filter((f) => held.has(f.sha256)).length,
+      ...(files.length ? { oldest: new Date(Math.min(...used)), newest: new Date(Math.max(...used)) } : {}),
+    };
+  }
+
+  /**
+   * Remove files not used for `olderThanMs`, then the least recently used
+   * ones until the store holds at most `maxBytes`. Files that a running build
+   * holds are never removed: each victim is first moved out of its content
+   * address, the holds are read again, and a file that became held in between
+   * is put back. Leftover partial downloads older than a day go too.
+   */
+  async prune(opts: PruneOptions): Promise<PruneResult> {
+    const now = opts.now ?? Date.now();
+    const files = (await this.list()).sort((a, b) => a.usedMs - b.usedMs || a.sha256.localeCompare(b.sha256));
+    const held = await this.inUse();
+    const victims = new Set<StoredFile>();
+    let skippedInUse = 0;
+    if (opts.olderThanMs !== undefined) {
+      for (const f of files) {
+        if (now - f.usedMs < opts.olderThanMs) continue;
+        if (held.has(f.sha256)) skippedInUse++;
+        else victims.add(f);
+      }
+    }
+    if (opts.maxBytes !== undefined) {
+      let total = files.filter((f) => !victims.has(f)).reduce((n, f) => n + f.bytes, 0);
+      for (const f of files) {
+        if (total <= opts.maxBytes) break;
+        if (victims.has(f)) continue;
+        if (held.has(f.sha256)) {
+          skippedInUse++;
+          continue;
+        }
+        victims.add(f);
+        total -= f.bytes;
+      }
+    }
+    const removed: PruneResult['removed'] = [];
+    if (opts.dryRun) {
+      for (const f of victims) removed.push({ sha256: f.sha256, bytes: f.bytes });
+    } else if (victims.size) {
+      await fs.mkdir(this.tmpDir, { recursive: true });
+      const moved: { file: StoredFile; trash: string }[] = [];
+      for (const f of victims) {
+        const trash = path.join(this.tmpDir, `${f.sha256}.${process.pid}.${randomBytes(6).toString('hex')}.pruned`);
+        try {
+          await fs.rename(f.path, trash);
+          moved.push({ file: f, trash });
+        } catch {
+          // Gone already, or not ours to move.
+        }
+      }
+      const heldNow = await this.inUse();
+      for (const { file, trash } of moved) {
+        if (heldNow.has(file.sha256)) {
+          skippedInUse++;
+          // A build took it meanwhile: put it back (unless it fetched it again already).
+          await fs.link(trash, file.path).catch(() => undefined);
+          await fs.rm(trash, { force: true });
+          continue;
+        }
+        await fs.rm(trash, { force: true });
+        removed.push({ sha256: file.sha256, bytes: file.bytes });
+      }
+    }
+    if (!opts.dryRun) await this.removeOld(this.tmpDir, DAY_MS);
+    const gone = new Set(removed.map((r) => r.sha256));
+    const remaining = files.filter((f) => !gone.has(f.sha256));
+    return {
+      removed,
+      freedBytes: removed.reduce((n, r) => n + r.bytes, 0),
+      skippedInUse,
+      remainingFiles: remaining.length,
+      remainingBytes: remaining.reduce((n, f) => n + f.bytes, 0),
+    };
   }
 
   private async verify(tmp: string, hash: string, opts: { size?: number; label?: string }): Promise<void> {
