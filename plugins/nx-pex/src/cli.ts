@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { UserError } from '@nx-pex/pep';
 import { buildCommand } from './cli/build';
+import { cacheCommand } from './cli/cache';
 import { UsageError } from './cli/errors';
 
 const VERSION: string = require('../package.json').version;
@@ -9,6 +10,7 @@ const MAIN_HELP = `nx-pex ${VERSION}: build PEX files for Python projects from t
 
 Usage:
   nx-pex build --project DIR [options]   Build one PEX per console script of the project in DIR
+  nx-pex cache info|prune [options]      Show or shrink the wheel store (\`nx-pex cache --help\`)
   nx-pex --help | --version
 
 Run \`nx-pex build --help\` for the build options.
@@ -26,6 +28,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'build') return await buildCommand(rest);
+    if (command === 'cache') return await cacheCommand(rest);
     throw new UsageError(`unknown command "${command}". Run \`nx-pex --help\`.`);
   } catch (err) {
     if (err instanceof UserError) {
