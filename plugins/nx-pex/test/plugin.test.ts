@@ -1,0 +1,174 @@
+/**
+ * The Nx plugin surface called directly, as Nx calls it: createNodes over pyproject.toml files,
+ * createDependencies over the resulting projects, and the init generator.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readNxJson } from '@nx/devkit';
+import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
+import { createDependencies, createNodes, createNodesV2 } from '../src';
+import initGenerator from '../src/generators/init/generator';
+import { selfInputs } from '../src/plugin/self-inputs';
+
+let ws: string;
+
+async function write(rel: string, text: string): Promise<void> {
+  await mkdir(join(ws, rel, '..'), { recursive: true });
+  await writeFile(join(ws, rel), text);
+}
+
+const context = () => ({ nxJsonConfiguration: {}, workspaceRoot: ws });
+
+beforeEach(async () => {
+  ws = await mkdtemp(join(tmpdir(), 'nx-pex-plugin-'));
+  await write('py/pyproject.toml', '[tool.uv.workspace]\nmembers = ["svc/*", "lib/*"]\n');
+  await write('py/uv.lock', 'version = 1\n');
+  await write(
+    'py/svc/api/pyproject.toml',
+    '[project]\nname = "api"\ndependencies = ["fastapi", "core"]\n[project.scripts]\napi = "api.main:main"\napi-admin = "api.admin:main"\n[tool.uv.sources]\ncore = { workspace = true }\n',
+  );
+  await write('py/svc/api/src/api/__init__.py', '');
+  await write('py/svc/api/src/api/main.py', 'import core\nfrom util.text import shout\n');
+  await write('py/lib/core/pyproject.toml', '[project]\nname = "core"\n');
+  await write('py/lib/core/src/core/__init__.py', '');
+  await write('py/lib/util/pyproject.toml', '[project]\nname = "util"\n');
+  await write('py/lib/util/src/util/__init__.py', '');
+  await write('py/lib/util/src/util/text.py', 'def shout(s): return s.upper()\n');
+});
+
+afterEach(async () => {
+  await rm(ws, { recursive: true, force: true });
+});
+
+const files = ['py/pyproject.toml', 'py/svc/api/pyproject.toml', 'py/lib/core/pyproject.toml', 'py/lib/util/pyproject.toml'];
+
+describe('createNodes', () => {
+  it('is exported with the v2 signature under both names', () => {
+    expect(createNodes[0]).toBe('**/pyproject.toml');
+    expect(createNodesV2).toBe(createNodes);
+  });
+
+  it('makes a project per [project] table and a cacheable build target per project with scripts', async () => {
+    const results = await createNodes[1](files, { buildTargetName: 'pex' }, context());
+    const byFile = Object.fromEntries(results);
+    expect(byFile['py/pyproject.toml']).toEqual({});
+    const api = byFile['py/svc/api/pyproject.toml'].projects!['py/svc/api'];
+    expect(api.name).toBe('api');
+    expect(api.projectType).toBe('application');
+    expect(api.namedInputs!['python-sources']).toEqual([
+      '{projectRoot}/**/*',
+      '!{projectRoot}/tests/**/*',
+      '!{projectRoot}/test/**/*',
+    ]);
+    const target = api.targets!.pex;
+    expect(target.executor).toBe('nx-pex:build');
+    expect(target.cache).toBe(true);
+    expect(target.options).toEqual({ scripts: ['api', 'api-admin'] });
+    expect(target.outputs).toEqual(['{workspaceRoot}/dist/{projectRoot}']);
+    expect(target.inputs).toEqual([
+      'python-sources',
+      '^python-sources',
+      '{workspaceRoot}/py/uv.lock',
+      { externalDependencies: ['nx-pex'] },
+      { runtime: expect.stringMatching(/^python3 -c ".*sysconfig\.get_platform\(\).*libc_ver/) },
+    ]);
+    const core = byFile['py/lib/core/pyproject.toml'].projects!['py/lib/core'];
+    expect(core.projectType).toBe('library');
+    expect(core.targets).toEqual({});
+  });
+
+  it('passes the python option to the target and its interpreter input', async () => {
+    const results = await createNodes[1](['py/svc/api/pyproject.toml'], { python: 'python3.12' }, context());
+    const target = results[0][1].projects!['py/svc/api'].targets!.build;
+    expect(target.options).toMatchObject({ python: 'python3.12' });
+    expect(target.inputs).toContainEqual({ runtime: expect.stringMatching(/^python3\.12 -c /) });
+  });
+
+  it('reports a broken pyproject.toml with its path', async () => {
+    await write('py/lib/core/pyproject.toml', '[project\nname = "core"\n');
+    const err = await createNodes[1](files, {}, context()).then(
+      () => undefined,
+      (e: { errors?: Array<[string, Error]> }) => e,
+    );
+    expect(err?.errors?.map(([file, e]) => [file, e.message])).toEqual([
+      ['py/lib/core/pyproject.toml', expect.stringMatching(/^py\/lib\/core\/pyproject\.toml:1:\d+: /)],
+    ]);
+  });
+
+  it('rejects an unknown plugin option', async () => {
+    await expect(createNodes[1](files, { buildTarget: 'x' } as never, context())).rejects.toThrow(/unknown plugin option "buildTarget"/);
+  });
+});
+
+describe('selfInputs', () => {
+  it('hashes the linked sources of nx-pex when the workspace links it, else names it as an external dependency', async () => {
+    expect(selfInputs(ws)).toEqual([{ externalDependencies: ['nx-pex'] }]);
+    await write(
+      'package-lock.json',
+      JSON.stringify({
+        packages: {
+          'node_modules/nx-pex': { resolved: 'plugins/nx-pex', link: true },
+          'node_modules/@nx-pex/pep': { resolved: 'packages/pep', link: true },
+          'node_modules/left-pad': { version: '1.0.0' },
+        },
+      }),
+    );
+    expect(selfInputs(ws)).toEqual(['{workspaceRoot}/packages/pep/**/*', '{workspaceRoot}/plugins/nx-pex/**/*']);
+  });
+});
+
+describe('createDependencies', () => {
+  it('links declared workspace dependencies and imports of other projects’ packages', async () => {
+    const projects = {
+      api: { root: 'py/svc/api' },
+      core: { root: 'py/lib/core' },
+      util: { root: 'py/lib/util' },
+    };
+    const deps = await createDependencies(
+      {},
+      {
+        externalNodes: {},
+        projects,
+        nxJsonConfiguration: {},
+        workspaceRoot: ws,
+        fileMap: {
+          projectFileMap: {
+            api: [
+              { file: 'py/svc/api/pyproject.toml', hash: '0' },
+              { file: 'py/svc/api/src/api/__init__.py', hash: '1' },
+              { file: 'py/svc/api/src/api/main.py', hash: '2' },
+            ],
+            core: [{ file: 'py/lib/core/pyproject.toml', hash: '3' }],
+            util: [{ file: 'py/lib/util/pyproject.toml', hash: '4' }],
+          },
+          nonProjectFiles: [],
+        },
+        filesToProcess: {
+          projectFileMap: {
+            api: [
+              { file: 'py/svc/api/src/api/__init__.py', hash: '1' },
+              { file: 'py/svc/api/src/api/main.py', hash: '2' },
+            ],
+          },
+          nonProjectFiles: [],
+        },
+      } as never,
+    );
+    expect(deps).toEqual([
+      { source: 'api', target: 'core', sourceFile: 'py/svc/api/pyproject.toml', type: 'static' },
+      { source: 'api', target: 'core', sourceFile: 'py/svc/api/src/api/main.py', type: 'static' },
+      { source: 'api', target: 'util', sourceFile: 'py/svc/api/src/api/main.py', type: 'static' },
+    ]);
+  });
+});
+
+describe('init generator', () => {
+  it('registers the plugin once', async () => {
+    const tree = createTreeWithEmptyWorkspace();
+    await initGenerator(tree, { skipFormat: true });
+    await initGenerator(tree, { skipFormat: true });
+    const plugins = readNxJson(tree)!.plugins!.filter((p) => (typeof p === 'string' ? p : p.plugin) === 'nx-pex');
+    expect(plugins).toEqual([{ plugin: 'nx-pex', options: { buildTargetName: 'build' } }]);
+  });
+});
