@@ -18,9 +18,11 @@ import {
   type PyProject,
 } from '@nx-pex/project';
 import { readUvLock, lockClosure, rootRequirements, selectWheels } from '@nx-pex/lock';
-import { IndexClient, readPipConfig } from '@nx-pex/index';
-import { WheelStore, defaultStoreRoot, fetchArtifacts, type ArtifactRequest } from '@nx-pex/store';
-import { PINNED_PEX, loadRuntime, writePex, type PexRuntime } from '@nx-pex/pex';
+import { IndexClient, readIndexConfig } from '@nx-pex/index';
+import { WheelStore, defaultStoreRoot, fetchArtifacts, lineProgress, offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx-pex/store';
+import { writePex } from '@nx-pex/pex';
+import { checkOptions, combineSources, directorySources, mergeOptions, toolOptions, writerOptions, type LayeredOptions } from './options';
+import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type IndexOverrides } from './runtime';
 
 export interface BuildProjectOptions {
   /** Directory holding the project's `pyproject.toml`. */
@@ -39,12 +41,24 @@ export interface BuildProjectOptions {
   python?: string;
   /** Wheel store directory; default `defaultStoreRoot()`. */
   storeDir?: string;
+  /**
+   * PEX options from the target or the command line; they win over `[tool.nx-pex]`. `sources`
+   * must be absolute. `scripts` above belongs to the same layer.
+   */
+  pex?: LayeredOptions;
+  /** pex's index flags (`--index-url`, `--find-links`, `--no-pypi`) over pip's configuration. */
+  indexes?: IndexOverrides;
   /** One line per event; default silent. */
   log?: (line: string) => void;
+  /** Take wheels from the store only (also `NX_PEX_OFFLINE=1`); fail naming every missing one. */
+  offline?: boolean;
+  /** Download progress; default one line per downloaded file through `log`. */
+  progress?: ProgressReporter;
   env?: NodeJS.ProcessEnv;
 }
 
 export interface BuiltPex {
+  /** The console script, or the project's name for a PEX with an explicit entry point. */
   script: string;
   path: string;
   bytes: number;
@@ -60,7 +74,6 @@ export interface BuildProjectResult {
 }
 
 const targets = new Map<string, Promise<TargetPlatform>>();
-const runtimes = new Map<string, Promise<PexRuntime>>();
 
 /** The platform an interpreter stands for, probed once per process. */
 export function targetFor(python: string): Promise<TargetPlatform> {
@@ -71,16 +84,6 @@ export function targetFor(python: string): Promise<TargetPlatform> {
     t.catch(() => targets.delete(python));
   }
   return t;
-}
-
-function runtimeFor(path: string): Promise<PexRuntime> {
-  let r = runtimes.get(path);
-  if (!r) {
-    r = loadRuntime(path);
-    runtimes.set(path, r);
-    r.catch(() => runtimes.delete(path));
-  }
-  return r;
 }
 
 /** `module:function [extras]` → `module:function`. */
@@ -123,6 +126,33 @@ function checkLockIsCurrent(
   }
 }
 
+interface PexJob {
+  /** Output name without `.pex`. */
+  name: string;
+  entryPoint?: string;
+  script?: string;
+}
+
+/**
+ * The PEX files a project builds: one for an explicit entry point (named after the project), one
+ * for a single script (a console script of the project becomes its entry point; any other name
+ * is looked up among the distributions, as pex's -c does), else one per console script.
+ */
+function pexJobs(project: PyProject, o: LayeredOptions): PexJob[] {
+  if (o.entryPoint !== undefined) return [{ name: project.name!, entryPoint: o.entryPoint }];
+  if (o.script !== undefined) {
+    const spec = project.scripts[o.script];
+    return [spec !== undefined ? { name: o.script, entryPoint: entryPointOf(spec) } : { name: o.script, script: o.script }];
+  }
+  const scripts = o.scripts ?? buildableScripts(project);
+  for (const script of scripts) {
+    if (!(script in project.scripts)) {
+      throw new UserError(`${project.file}: there is no console script "${script}" in [project.scripts].`);
+    }
+  }
+  return scripts.map((s) => ({ name: s, entryPoint: entryPointOf(project.scripts[s]!) }));
+}
+
 /** Builds one PEX per console script of the project at `projectDir`, from its lock. */
 export async function buildProject(options: BuildProjectOptions): Promise<BuildProjectResult> {
   const log = options.log ?? (() => undefined);
@@ -132,19 +162,20 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   if (!project.name) {
     throw new UserError(`${project.file} has no [project] table, so there is nothing to build.`);
   }
-  const scripts = options.scripts ?? buildableScripts(project);
-  if (scripts.length === 0) {
+  const given: LayeredOptions = { ...options.pex, ...(options.scripts ? { scripts: options.scripts } : {}) };
+  checkOptions(given, 'nx-pex options');
+  const fromTool = toolOptions(project);
+  checkOptions(fromTool, `${project.file} [tool.nx-pex]`);
+  const pexOptions = mergeOptions(given, fromTool);
+  checkOptions(pexOptions, `${project.name}'s options (target or command line over [tool.nx-pex])`);
+  const jobs = pexJobs(project, pexOptions);
+  if (jobs.length === 0) {
     throw new UserError(
-      `${project.file}: ${project.name} has no [project.scripts]; add a console script (name = "module:function") to build a PEX.`,
+      `${project.file}: ${project.name} has no [project.scripts]; add a console script (name = "module:function") to build a PEX, or give an entry point (-e).`,
     );
   }
-  if (options.outputFile && scripts.length !== 1) {
-    throw new UserError(`An output file names one PEX, but ${project.name} builds ${scripts.length}: pick a script (-c).`);
-  }
-  for (const script of scripts) {
-    if (!(script in project.scripts)) {
-      throw new UserError(`${project.file}: there is no console script "${script}" in [project.scripts].`);
-    }
+  if (options.outputFile && jobs.length !== 1) {
+    throw new UserError(`An output file names one PEX, but ${project.name} builds ${jobs.length}: pick a script (-c).`);
   }
 
   const lockFile = options.lockFile ? resolve(options.lockFile) : await findLockFile(projectDir, options.workspaceRoot);
@@ -171,12 +202,13 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     ? rootRequirements(closure)
     : declaredRequirements(firstParty, closure.firstParty.map((p) => p.name));
   checkLockIsCurrent(firstParty, closure.firstParty.map((p) => p.name), new Set(closure.thirdParty.map((p) => p.name)), target, lockFile);
-  const sources = mergeSources(
-    await Promise.all(firstParty.map(async (p) => ({ project: p, files: await collectSources(p) }))),
+  const sources = combineSources(
+    mergeSources(await Promise.all(firstParty.map(async (p) => ({ project: p, files: await collectSources(p) })))),
+    await directorySources(pexOptions.sources ?? []),
   );
 
-  const config = await readPipConfig({ env });
-  const client = new IndexClient(config);
+  const config = applyIndexOverrides(await readIndexConfig({ env, projectRoot: dirname(lockFile) }), options.indexes);
+  const client = new IndexClient(config, { env });
   const store = new WheelStore(options.storeDir ?? defaultStoreRoot(env));
   const requests: ArtifactRequest[] = selected.map(({ pkg, wheel }) => ({
     project: pkg.name,
@@ -187,14 +219,23 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     url: wheel.url,
     registry: pkg.source.kind === 'registry' ? pkg.source.url : undefined,
   }));
-  requests.push({ project: 'pex', version: PINNED_PEX.version, filename: PINNED_PEX.filename, sha256: PINNED_PEX.sha256 });
   let paths: Map<string, string>;
+  let pexWheel;
   try {
-    paths = await fetchArtifacts(requests, { store, client, config, log });
+    pexWheel = await chooseRuntime(pexOptions.pexVersion, { client, store, target, log });
+    requests.push(pexWheel.request);
+    paths = await fetchArtifacts(requests, {
+      store,
+      client,
+      config,
+      log,
+      offline: options.offline ?? offlineFromEnv(env),
+      progress: options.progress ?? (options.log ? lineProgress(options.log) : undefined),
+    });
   } finally {
     await client.close();
   }
-  const runtime = await runtimeFor(paths.get(PINNED_PEX.sha256)!);
+  const runtime = await runtimeFromWheel(paths.get(pexWheel.request.sha256)!, pexWheel.version);
   const dependencies = selected.map(({ wheel }) => ({
     filename: wheel.filename,
     sha256: wheel.sha256,
@@ -205,16 +246,19 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   const outputDir = resolve(options.outputDir);
   if (!options.outputFile) await mkdir(outputDir, { recursive: true });
   const outputs: BuiltPex[] = [];
-  for (const script of scripts) {
+  for (const job of jobs) {
+    const script = job.name;
     const path = options.outputFile ? resolve(options.outputFile) : join(outputDir, `${script}.pex`);
     await mkdir(dirname(path), { recursive: true });
     const result = await writePex(path, {
+      ...writerOptions(pexOptions),
       runtime,
       dependencies,
       sources,
       requirements,
-      entryPoint: entryPointOf(project.scripts[script]),
-      shebang: `#!/usr/bin/env python${major}.${minor}`,
+      entryPoint: job.entryPoint,
+      script: job.script,
+      shebang: pexOptions.shebang ?? `#!/usr/bin/env python${major}.${minor}`,
     });
     outputs.push({ script, path, bytes: result.bytes, pexHash: result.pexHash });
     log(`${project.name}: wrote ${relative(process.cwd(), path) || path} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
@@ -223,8 +267,9 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     // A script removed from pyproject.toml must not leave its old PEX behind.
     const wanted = new Set(outputs.map((o) => `${o.script}.pex`));
     for (const name of await readdir(outputDir)) {
-      if (name.endsWith('.pex') && !wanted.has(name)) await rm(join(outputDir, name), { force: true });
+      if (name.endsWith('.pex') && !wanted.has(name)) await rm(join(outputDir, name), { force: true, recursive: true });
     }
   }
+  await store.release();
   return { project: project.name, target: target.id, lockFile, wheels: dependencies.length, outputs };
 }

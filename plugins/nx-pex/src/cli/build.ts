@@ -1,70 +1,114 @@
-import { parseArgs } from 'node:util';
 import { dirname, resolve } from 'node:path';
+import { streamProgress } from '@nx-pex/store';
 import { buildProject } from '../build/build-project';
+import { buildRequirements } from '../build/build-requirements';
+import { readRequirementsFile } from '../build/requirements-file';
+import type { Layout, InheritPath, LayeredOptions } from '../build/options';
+import type { IndexOverrides } from '../build/runtime';
+import { buildHelp, parseBuildArgs, type BuildArgs } from './build-args';
 import { UsageError } from './errors';
 
-const BUILD_HELP = `Usage: nx-pex build --project DIR [options]
+/** The PEX options of the command line. */
+export function cliPexOptions(a: BuildArgs, cwd = process.cwd()): LayeredOptions {
+  const o: LayeredOptions = {};
+  if (a.layout !== undefined) o.layout = a.layout as Layout;
+  if (a.preInstallWheels !== undefined) o.preInstallWheels = a.preInstallWheels;
+  if (a.entryPoint !== undefined) o.entryPoint = a.entryPoint;
+  if (a.injectArgs) o.injectArgs = a.injectArgs;
+  if (a.injectEnv) o.injectEnv = a.injectEnv;
+  if (a.injectPythonArgs) o.injectPythonArgs = a.injectPythonArgs;
+  if (a.inheritPath !== undefined) o.inheritPath = a.inheritPath as InheritPath;
+  if (a.stripPexEnv !== undefined) o.stripPexEnv = a.stripPexEnv;
+  if (a.emitWarnings !== undefined) o.emitWarnings = a.emitWarnings;
+  if (a.ignoreErrors) o.ignoreErrors = true;
+  if (a.maxInstallJobs !== undefined) {
+    if (!/^-?\d+$/.test(a.maxInstallJobs)) throw new UsageError(`--max-install-jobs takes an integer; given "${a.maxInstallJobs}".`);
+    o.maxInstallJobs = Number(a.maxInstallJobs);
+  }
+  if (a.shebang !== undefined) o.shebang = a.shebang;
+  if (a.interpreterConstraints) o.interpreterConstraints = a.interpreterConstraints;
+  if (a.includeTools) o.includeTools = true;
+  if (a.venv !== undefined) {
+    o.venv = true;
+    o.venvBinPath = a.venv as 'false' | 'prepend' | 'append';
+  }
+  if (a.venvCopies !== undefined) o.venvCopies = a.venvCopies;
+  if (a.venvSitePackagesCopies !== undefined) o.venvSitePackagesCopies = a.venvSitePackagesCopies;
+  if (a.venvSystemSitePackages !== undefined) o.venvSystemSitePackages = a.venvSystemSitePackages;
+  if (a.nonHermeticVenvScripts) o.venvHermeticScripts = false;
+  if (a.compress !== undefined) o.compress = a.compress;
+  if (a.validateEntryPoint) o.validateEntryPoint = true;
+  if (a.pexPath) o.pexPath = a.pexPath;
+  if (a.runtimePexRoot !== undefined) o.runtimePexRoot = a.runtimePexRoot;
+  if (a.sources) o.sources = a.sources.map((d) => resolve(cwd, d));
+  if (a.pexVersion !== undefined) o.pexVersion = a.pexVersion;
+  return o;
+}
 
-Builds DIR/pyproject.toml's console scripts into PEX files, taking third-party
-wheels from the nearest uv.lock and first-party code from the project and the
-workspace projects it depends on.
-
-Options:
-  --project DIR           Project directory (holds pyproject.toml). Required.
-  -c, --script NAME       Console script to build; repeatable. Default: all of
-                          [tool.nx-pex] scripts, else [project.scripts].
-  -o, --output-file FILE  Output file (only with a single script).
-  --output-dir DIR        Output directory for <script>.pex files. Default: dist.
-  --lock FILE             Lock file. Default: the nearest uv.lock above DIR.
-  --python PY             Interpreter whose version and platform the PEX
-                          targets. Default: python3.
-  --store DIR             Wheel store. Default: $NX_PEX_STORE, else
-                          $XDG_CACHE_HOME/nx-pex, else ~/.cache/nx-pex.
-  -q, --quiet             Print nothing but errors.
-  -h, --help              Show this help.
-
-Indexes come from pip's configuration (pip.conf, PIP_INDEX_URL,
-PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS).
-`;
+function indexOverrides(a: BuildArgs): IndexOverrides | undefined {
+  if (!a.indexUrls && !a.findLinks && a.pypi === undefined) return undefined;
+  return { indexUrls: a.indexUrls, findLinks: a.findLinks, noPypi: a.pypi === false };
+}
 
 /** `nx-pex build`. */
 export async function buildCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        project: { type: 'string' },
-        script: { type: 'string', short: 'c', multiple: true },
-        'output-file': { type: 'string', short: 'o' },
-        'output-dir': { type: 'string' },
-        lock: { type: 'string' },
-        python: { type: 'string' },
-        store: { type: 'string' },
-        quiet: { type: 'boolean', short: 'q' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\nRun \`nx-pex build --help\` for the options nx-pex supports.`);
-  }
-  if (values.help) {
-    process.stdout.write(BUILD_HELP);
+  const a = parseBuildArgs(argv);
+  if (a.help) {
+    process.stdout.write(buildHelp());
     return 0;
   }
-  if (!values.project) throw new UsageError('nx-pex build needs --project DIR (the directory of a pyproject.toml).');
-  const outputFile = values['output-file'];
-  await buildProject({
-    projectDir: resolve(values.project),
-    outputDir: resolve(values['output-dir'] ?? (outputFile ? dirname(outputFile) : 'dist')),
-    outputFile: outputFile ? resolve(outputFile) : undefined,
-    scripts: values.script,
-    lockFile: values.lock,
-    python: values.python,
-    storeDir: values.store,
-    log: values.quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
+  const pex = cliPexOptions(a);
+  const indexes = indexOverrides(a);
+  const log = a.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`);
+  const offline = a.offline || undefined;
+  const progress = a.quiet ? undefined : streamProgress(process.stderr);
+  const scripts = a.script ?? [];
+
+  if (a.project !== undefined) {
+    if (a.requirements.length || a.requirementFiles) {
+      throw new UsageError(
+        `--project builds a project from its lock; requirements (${[...a.requirements, ...(a.requirementFiles ?? []).map((f) => `-r ${f}`)].join(' ')}) cannot be added to it. ` +
+          'Declare them in the project\'s pyproject.toml, or build without --project.',
+      );
+    }
+    if (scripts.length === 1) pex.script = scripts[0];
+    else if (scripts.length > 1) pex.scripts = scripts;
+    const outputFile = a.outputFile;
+    await buildProject({
+      projectDir: resolve(a.project),
+      outputDir: resolve(a.outputDir ?? (outputFile ? dirname(outputFile) : 'dist')),
+      outputFile: outputFile ? resolve(outputFile) : undefined,
+      lockFile: a.lock,
+      python: a.python,
+      storeDir: a.store,
+      pex,
+      indexes,
+      offline,
+      progress,
+      log,
+    });
+    return 0;
+  }
+
+  if (a.outputDir !== undefined) throw new UsageError('--output-dir applies to --project builds; give the PEX\'s path with -o.');
+  if (!a.outputFile) {
+    throw new UsageError('nx-pex build needs -o PATH for the PEX (or --project DIR to build a workspace project). Run `nx-pex build --help`.');
+  }
+  if (scripts.length > 1) throw new UsageError(`-c names the one script the PEX runs; it is given ${scripts.length} times (${scripts.join(', ')}).`);
+  if (scripts.length === 1) pex.script = scripts[0];
+  const requirements = [...a.requirements];
+  for (const file of a.requirementFiles ?? []) requirements.push(...(await readRequirementsFile(file)));
+  await buildRequirements({
+    requirements,
+    lockFile: a.lock,
+    outputFile: a.outputFile,
+    python: a.python,
+    storeDir: a.store,
+    pex,
+    indexes,
+    offline,
+    progress,
+    log,
   });
   return 0;
 }
