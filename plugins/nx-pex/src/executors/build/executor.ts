@@ -1,14 +1,23 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { UserError } from '@nx-pex/pep';
 import { buildProject } from '../../build/build-project';
+import { PEX_BUILD_OPTION_NAMES, type PexBuildOptions } from '../../build/options';
 
-export interface BuildExecutorOptions {
+/** Target options: nx-pex's own, and pex's options (see `schemas/build.json`); paths are relative to the workspace root. */
+export interface BuildExecutorOptions extends PexBuildOptions {
   scripts?: string[];
   python?: string;
   lockFile?: string;
   outputPath?: string;
   storeDir?: string;
+}
+
+function pexOptions(options: BuildExecutorOptions, root: string): PexBuildOptions {
+  const out: Record<string, unknown> = {};
+  for (const name of PEX_BUILD_OPTION_NAMES) if (options[name] !== undefined) out[name] = options[name];
+  if (options.sources) out.sources = options.sources.map((d) => resolve(root, d));
+  return out as PexBuildOptions;
 }
 
 export default async function buildExecutor(
@@ -31,6 +40,7 @@ export default async function buildExecutor(
       python: options.python,
       lockFile: options.lockFile ? join(root, options.lockFile) : undefined,
       storeDir: options.storeDir,
+      pex: pexOptions(options, root),
       log: (line) => logger.info(line),
     });
     return { success: true };
