@@ -1,0 +1,224 @@
+/**
+ * Whole builds with the compiled `nx-pex` CLI against the test index server: concurrent builds on
+ * an empty store, a build killed mid-download, offline builds, and `nx-pex cache`.
+ */
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PINNED_PEX } from '@nx-pex/pex';
+import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '../../../tools/index-server/src';
+
+const exec = promisify(execFile);
+const CLI = join(__dirname, '..', 'dist', 'cli.js');
+jest.setTimeout(180_000);
+
+let scratch: string;
+let server: IndexServer;
+let small: FixtureFile;
+let big: FixtureFile;
+let pexWheel: string;
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const baseEnv = (): NodeJS.ProcessEnv => ({
+  ...process.env,
+  PIP_CONFIG_FILE: '/dev/null',
+  PIP_FIND_LINKS: '',
+  PIP_INDEX_URL: server.url,
+  NX_PEX_OFFLINE: '',
+  CI: '1',
+});
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], { env: { ...baseEnv(), ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function lockFor(files: FixtureFile[]): string {
+  const lines = [
+    'version = 1',
+    'revision = 3',
+    'requires-python = ">=3.8"',
+    '',
+    '[[package]]',
+    'name = "app"',
+    'version = "0.1.0"',
+    'source = { editable = "app" }',
+    `dependencies = [${files.map((f) => `{ name = "${f.filename.split('-')[0]}" }`).join(', ')}]`,
+  ];
+  for (const f of files) {
+    lines.push(
+      '',
+      '[[package]]',
+      `name = "${f.filename.split('-')[0]}"`,
+      'version = "1.0"',
+      `source = { registry = "${server.url}" }`,
+      `wheels = [{ url = "${server.url.replace(/\/simple$/, '')}/files/${f.filename}", hash = "sha256:${f.sha256}", size = ${f.size} }]`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+async function workspace(name: string, files: FixtureFile[]): Promise<string> {
+  const ws = join(scratch, name);
+  await mkdir(join(ws, 'app', 'src', 'app'), { recursive: true });
+  const deps = files.map((f) => `"${f.filename.split('-')[0]}"`).join(', ');
+  await writeFile(join(ws, 'app', 'pyproject.toml'), `[project]\nname = "app"\nversion = "0.1.0"\ndependencies = [${deps}]\n\n[project.scripts]\napp = "app.main:main"\n`);
+  await writeFile(join(ws, 'app', 'src', 'app', '__init__.py'), '');
+  await writeFile(join(ws, 'app', 'src', 'app', 'main.py'), 'import smallpkg\n\ndef main():\n    print("ok", smallpkg.__version__)\n');
+  await writeFile(join(ws, 'uv.lock'), lockFor(files));
+  return ws;
+}
+
+/** Every file under `dir`, recursively. */
+function walk(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? walk(p) : [p];
+  });
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** The store's content-addressed files; each one's bytes must hash to its name. */
+function storedWheels(store: string): string[] {
+  const files = walk(join(store, 'wheels'));
+  for (const f of files) expect(sha(readFileSync(f))).toBe(f.split('/').pop());
+  return files.map((f) => f.split('/').pop()!).sort();
+}
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -b\` (npm test does) first.`);
+  scratch = await mkdtemp(join(tmpdir(), 'nx-pex-store-build-'));
+  const wheels = join(scratch, 'wheels');
+  small = await writeFixtureWheel(wheels, { name: 'smallpkg', version: '1.0' });
+  big = await writeFixtureWheel(wheels, { name: 'bigpkg', version: '1.0', padBytes: 600_000 });
+  const cache = join(__dirname, '..', '..', '..', '.cache', 'wheels');
+  const pex = PINNED_PEX.filename;
+  if (!existsSync(join(cache, pex))) throw new Error(`${cache} has no ${pex}: run \`python3 tools/fixtures/fetch.py\` first.`);
+  pexWheel = PINNED_PEX.sha256;
+  await writeFile(join(wheels, pex), await readFile(join(cache, pex)));
+  server = await startIndexServer({ dir: wheels });
+});
+
+afterEach(() => server.faults.clear());
+
+afterAll(async () => {
+  await server?.close();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+it('two concurrent builds of the same target on an empty store both succeed, with one verified copy of each wheel', async () => {
+  const ws = await workspace('concurrent', [small, big]);
+  const store = join(scratch, 'store-concurrent');
+  server.faults.set(`/files/${big.filename}`, { kind: 'slow', chunkBytes: 64 * 1024, delayMs: 40 });
+  const before = server.requests.length;
+  const [a, b] = await Promise.all(
+    ['a', 'b'].map((n) => cli(['build', '--project', join(ws, 'app'), '-o', join(ws, `out-${n}`, 'app.pex'), '--store', store])),
+  );
+  expect([a.code, b.code, a.stderr + b.stderr]).toEqual([0, 0, expect.stringContaining('app: wrote')]);
+  expect(storedWheels(store)).toEqual([small.sha256, big.sha256, pexWheel].sort());
+  expect(walk(join(store, 'tmp'))).toEqual([]);
+  expect(walk(join(store, 'leases'))).toEqual([]);
+  // Each wheel crossed the network once: the second build waited for the first one's download.
+  const downloads = server.requests.slice(before).filter((r) => r.path.startsWith('/files/') && r.bytes > 0);
+  expect(downloads.filter((r) => r.path === `/files/${big.filename}`)).toHaveLength(1);
+  expect(downloads.filter((r) => r.path === `/files/${small.filename}`)).toHaveLength(1);
+  // CI output: one line per downloaded file, no terminal control characters.
+  expect(a.stderr + b.stderr).toMatch(/Downloaded bigpkg-1\.0-py3-none-any\.whl \(/);
+  expect(a.stderr + b.stderr).not.toContain('\x1b[');
+  expect(readFileSync(join(ws, 'out-a', 'app.pex')).equals(readFileSync(join(ws, 'out-b', 'app.pex')))).toBe(true);
+});
+
+it('a build killed with SIGKILL during a download leaves a valid store, and the re-run succeeds', async () => {
+  const ws = await workspace('killed', [small, big]);
+  const store = join(scratch, 'store-killed');
+  const out = join(ws, 'out', 'app.pex');
+  server.faults.set(`/files/${big.filename}`, { kind: 'slow', chunkBytes: 16 * 1024, delayMs: 50 });
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'build', '--project', join(ws, 'app'), '-o', out, '--store', store], {
+    env: baseEnv(),
+    stdio: 'ignore',
+  });
+  const exited = new Promise<string | number | null>((r) => child.on('exit', (code, signal) => r(signal ?? code)));
+  for (let i = 0; ; i++) {
+    const partial = walk(join(store, 'tmp')).filter((f) => f.includes(big.sha256) && statSync(f).size > 0);
+    if (partial.length) break;
+    if (i > 400) throw new Error('the build never started downloading');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  child.kill('SIGKILL');
+  expect(await exited).toBe('SIGKILL');
+  // Nothing partial at a content address; what is there is verified.
+  expect(storedWheels(store)).not.toContain(big.sha256);
+  expect(existsSync(out)).toBe(false);
+
+  server.faults.clear();
+  const again = await cli(['build', '--project', join(ws, 'app'), '-o', out, '--store', store]);
+  expect(again.stderr).toContain('app: wrote');
+  expect(again.code).toBe(0);
+  expect(storedWheels(store)).toEqual([small.sha256, big.sha256, pexWheel].sort());
+  const { stdout } = await exec(out, [], { env: { ...process.env, PEX_ROOT: join(scratch, 'pex-root') } });
+  expect(stdout.trim()).toBe('ok 1.0');
+});
+
+it('builds offline from the store alone, and names every missing wheel when it cannot', async () => {
+  const ws = await workspace('offline', [small, big]);
+  const store = join(scratch, 'store-offline');
+  const dead = { PIP_INDEX_URL: 'http://127.0.0.1:9/simple' };
+  const empty = await cli(['build', '--project', join(ws, 'app'), '--output-dir', join(ws, 'dist'), '--store', store, '--offline'], dead);
+  expect(empty.code).toBe(1);
+  for (const f of [small.filename, big.filename, 'pex-']) expect(empty.stderr).toContain(f);
+  expect(empty.stderr).toMatch(/3 locked files are not in the wheel store/);
+  expect(empty.stderr).not.toMatch(/^\s+at /m);
+
+  expect((await cli(['build', '--project', join(ws, 'app'), '--output-dir', join(ws, 'dist'), '--store', store])).code).toBe(0);
+  const before = server.requests.length;
+  for (const how of [['--offline'], []]) {
+    const env = how.length ? dead : { ...dead, NX_PEX_OFFLINE: '1' };
+    const r = await cli(['build', '--project', join(ws, 'app'), '--output-dir', join(ws, 'dist'), '--store', store, ...how], env);
+    expect(r.stderr).toContain('app: wrote');
+    expect(r.code).toBe(0);
+  }
+  expect(server.requests.length).toBe(before);
+});
+
+it('nx-pex cache info and prune', async () => {
+  const ws = await workspace('cache', [small]);
+  const store = join(scratch, 'store-cache');
+  expect((await cli(['build', '--project', join(ws, 'app'), '--output-dir', join(ws, 'dist'), '--store', store])).code).toBe(0);
+  const info = await cli(['cache', 'info', '--store', store]);
+  expect(info.code).toBe(0);
+  expect(info.stdout).toContain(`Location:  ${store}`);
+  expect(info.stdout).toMatch(/Files:\s+2\n/);
+  const json = JSON.parse((await cli(['cache', 'info', '--json'], { NX_PEX_STORE: store })).stdout);
+  expect(json).toMatchObject({ root: store, files: 2, inUse: 0 });
+  expect(json.bytes).toBe(walk(join(store, 'wheels')).reduce((n, f) => n + statSync(f).size, 0));
+
+  const keep = await cli(['cache', 'prune', '--older-than', '1', '--store', store]);
+  expect(keep.stdout).toMatch(/^Removed 0 files .* 2 files .* remain\.$/m);
+  const dry = await cli(['cache', 'prune', '--max-size', '0', '--dry-run', '--store', store]);
+  expect(dry.stdout).toMatch(/^Would remove 2 files/m);
+  expect(storedWheels(store)).toHaveLength(2);
+  const all = await cli(['cache', 'prune', '--max-size', '0', '--store', store]);
+  expect(all.stdout).toMatch(/^Removed 2 files/m);
+  expect(storedWheels(store)).toEqual([]);
+
+  const bad = await cli(['cache', 'prune', '--store', store]);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toMatch(/needs --older-than DAYS and\/or --max-size SIZE/);
+  expect((await cli(['cache', 'prune', '--max-size', 'lots', '--store', store])).stderr).toMatch(/--max-size "lots" is not a size/);
+});
