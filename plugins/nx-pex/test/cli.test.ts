@@ -135,13 +135,13 @@ it('lists its options', async () => {
   const res = await cli(['build', '--help']);
   expect(res.code).toBe(0);
   expect(res.stdout).toMatch(/--project DIR/);
-  expect(res.stdout).toMatch(/--output-file FILE/);
+  expect(res.stdout).toMatch(/--output-file PATH/);
 });
 
 it('refuses an option it does not know, naming it', async () => {
-  const res = await cli(['build', '--project', '.', '--layout', 'packed']);
+  const res = await cli(['build', '--project', '.', '--frobnicate', 'packed']);
   expect(res.code).toBe(2);
-  expect(res.stderr).toMatch(/Unknown option '--layout'/);
+  expect(res.stderr).toMatch(/Unknown option '--frobnicate'/);
 });
 
 describe('bad input gives one clear message and no stack trace', () => {

@@ -4,7 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { formatRequirement, parseRequirement, RequirementSyntaxError, UserError, type Requirement } from '@nx-pex/pep';
+import { canonicalizeName, formatRequirement, parseRequirement, RequirementSyntaxError, UserError, type Requirement } from '@nx-pex/pep';
 import { collectSources, mergeSources, readPyproject, type PyProject } from '@nx-pex/project';
 import { readUvLock, requirementsClosure, selectWheels } from '@nx-pex/lock';
 import { IndexClient, readIndexConfig } from '@nx-pex/index';
@@ -92,7 +92,12 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
       for (const pkg of closure.firstParty) {
         if ('path' in pkg.source) firstParty.push(await readPyproject(join(dirname(lockFile), pkg.source.path, 'pyproject.toml')));
       }
-      rootRequirements = [...new Set(requirements.map(formatRequirement))].sort();
+      // Workspace projects are in the PEX as code, not distributions: they stand for their own
+      // declared dependencies in PEX-INFO.
+      const own = new Set(closure.firstParty.map((p) => p.name));
+      const roots = requirements.filter((r) => !own.has(canonicalizeName(r.name)));
+      for (const p of firstParty) roots.push(...p.dependencies.filter((d) => !own.has(canonicalizeName(d.name))));
+      rootRequirements = [...new Set(roots.map(formatRequirement))].sort();
     } else {
       if (offline && requirements.length > 0) {
         throw new UserError('Pinned requirements without a lock are looked up on the indexes, which an offline build cannot do: give --lock, or build online.');
@@ -125,8 +130,13 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
   const [major, minor] = target.pythonVersion.split('.');
   const path = resolve(options.outputFile);
   await mkdir(dirname(path), { recursive: true });
+  // A console script of a workspace project taken from the lock: its code is in the PEX as
+  // sources, not as a distribution, so its entry point is set here (as pex's -c would find it).
+  const own = o.script !== undefined ? firstParty.find((p) => o.script! in p.scripts) : undefined;
+  const executable = own ? { entryPoint: own.scripts[o.script!]!.replace(/\s*\[[^\]]*\]\s*$/, '').trim(), script: undefined } : {};
   const result = await writePex(path, {
     ...writerOptions(o),
+    ...executable,
     runtime,
     dependencies,
     sources,
