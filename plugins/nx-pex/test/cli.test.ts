@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
 import { writeFixtureWheel, type FixtureFile } from '../../../tools/index-server/src/fixtures';
+import { PINNED_PEX } from '@nx-pex/pex';
 
 const exec = promisify(execFile);
 const CLI = join(__dirname, '..', 'dist', 'cli.js');
@@ -108,7 +109,7 @@ beforeAll(async () => {
   winWheel = await writeFixtureWheel(wheelsDir, { name: 'winonly', version: '1.0', tag: 'cp311-cp311-win_amd64' });
   // The pinned pex wheel, for the runtime, from the fixture cache.
   const cache = join(__dirname, '..', '..', '..', '.cache', 'wheels');
-  const pex = readdirSync(cache).find((f) => /^pex-.*\.whl$/.test(f));
+  const pex = readdirSync(cache).find((f) => f === PINNED_PEX.filename);
   if (!pex) throw new Error(`${cache} has no pex wheel: run \`python3 tools/fixtures/fetch.py\` first.`);
   await writeFile(join(wheelsDir, pex), await readFile(join(cache, pex)));
   server = await startIndexServer({ dir: wheelsDir });
