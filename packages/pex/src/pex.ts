@@ -4,12 +4,13 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { PexError, UserError } from './errors';
 import { pyCompare, pyJsonDumps, pyReprBool, pyReprStr, pyReprTuple, pySorted, type JsonValue } from './python';
 import { isPycFile, type PexRuntime } from './runtime';
-import { writeZipapp, type ZipItem } from './zipapp';
+import { installWheelChroot, readWheel, walkOrder, type EntryPoint, type WheelContents } from './install';
+import { writeZipapp, zip64Error, type ZipItem } from './zipapp';
 
 export interface PexDependency {
   /** The original wheel file name; the key in PEX-INFO `distributions`. */
@@ -26,31 +27,84 @@ export interface PexSource {
   absPath: string;
 }
 
+export type PexLayout = 'zipapp' | 'packed' | 'loose';
+export type InheritPath = 'false' | 'prefer' | 'fallback';
+export type VenvBinPath = 'false' | 'prepend' | 'append';
+
+/** The options of a PEX build; pex's CLI flag for each is named in its comment. */
 export interface PexOptions {
   runtime: PexRuntime;
-  /** Written as `.deps/<filename>`, stored (never recompressed); fingerprint = sha256. */
+  /** The distributions, as wheel files; see `preInstallWheels` for how they are written. */
   dependencies: PexDependency[];
   sources: PexSource[];
   /** Root requirements, written sorted (pass pex's normalised form for byte parity with pex). */
   requirements: string[];
-  /** `module` or `module:func`. */
+  /** `-e`: `module` or `module:func`. */
   entryPoint?: string;
-  /** The full `#!` line (with or without `#!`); defaults to `#!/usr/bin/env python3`. */
+  /**
+   * `-c`: a console script of any distribution in the PEX (written as `entry_point`, as pex
+   * does), else a distribution script from `.data/scripts` (PEX-INFO `script`).
+   */
+  script?: string;
+  /** `--python-shebang`: the full `#!` line (with or without `#!`); defaults to `#!/usr/bin/env python3`. */
   shebang?: string;
+  /** `--interpreter-constraint`. */
   interpreterConstraints?: string[];
-  layout?: 'zipapp';
-  /** Deflate sources, PEX-INFO and the bootstrap (default true). `.deps` wheels are always stored. */
+  /** `--layout`: a file for zipapp, a directory for packed and loose (default zipapp). */
+  layout?: PexLayout;
+  /**
+   * `--pre-install-wheels`: write each wheel as pex's installed chroot (pex's default). Default
+   * false: wheels as they came (`--no-pre-install-wheels`), stored, fingerprint = sha256.
+   */
+  preInstallWheels?: boolean;
+  /** `--compress` / `--no-compress` (default true). Wheel files in `.deps` are always stored. */
   compress?: boolean;
   /** The `pex_root` baked into the `boot()` call; default `~/.cache/pex` as pex on Linux. */
   pexRoot?: string;
-  /**
-   * Like pex's `--runtime-pex-root`: written to PEX-INFO `pex_root` and used for `boot()`
-   * (takes precedence over `pexRoot`).
-   */
+  /** `--runtime-pex-root`: written to PEX-INFO `pex_root` and used for `boot()` (wins over `pexRoot`). */
   runtimePexRoot?: string;
+  /** `--include-tools`; implied by `venv`. */
   includeTools?: boolean;
-  /** Merged with `{pex_version}` (which always wins, as in pex). */
+  /** `--build-property`; merged with `{pex_version}` (which always wins, as in pex). */
   buildProperties?: Record<string, string>;
+  /** `--inject-args` (already split into words). */
+  injectArgs?: string[];
+  /** `--inject-env KEY=VALUE`. */
+  injectEnv?: Record<string, string>;
+  /** `--inject-python-args` (already split into words). */
+  injectPythonArgs?: string[];
+  /** `--inherit-path` (default 'false'). */
+  inheritPath?: InheritPath;
+  /** `--strip-pex-env` / `--no-strip-pex-env` (default true). */
+  stripPexEnv?: boolean;
+  /** `--emit-warnings` / `--no-emit-warnings` (default true). */
+  emitWarnings?: boolean;
+  /** `--ignore-errors` (default false). */
+  ignoreErrors?: boolean;
+  /** `--max-install-jobs` (default 1; 0 = one per CPU, -1 = pex decides). */
+  maxInstallJobs?: number;
+  /** `--venv`: run from a virtualenv created at first run (needs tools). */
+  venv?: boolean;
+  /** `--venv prepend|append`: put the venv's bin dir on PATH (only with `venv`). */
+  venvBinPath?: VenvBinPath;
+  /** `--venv-copies`. */
+  venvCopies?: boolean;
+  /** `--venv-site-packages-copies`. */
+  venvSitePackagesCopies?: boolean;
+  /** `--venv-system-site-packages`. */
+  venvSystemSitePackages?: boolean;
+  /** `--venv-hermetic-scripts` / `--no-venv-hermetic-scripts` (default true). */
+  venvHermeticScripts?: boolean;
+  /** `--validate-entry-point`: check at build time that the entry point's module (and attribute) exist. */
+  validateEntryPoint?: boolean;
+  /** `--pex-path`: other PEXes merged at run time (PEX-INFO `pex_paths` and `pex_path`). */
+  pexPath?: string[];
+  /** `--bind-resource-path ENV=rel/path`. */
+  bindResourcePaths?: Record<string, string>;
+  /** `--interpreter-selection-strategy` (default 'oldest'). */
+  interpreterSelectionStrategy?: 'oldest' | 'newest';
+  /** `--preamble-file` contents: written on the second line of `__main__.py`. */
+  preamble?: string;
 }
 
 export interface PexResult {
@@ -197,131 +251,297 @@ export function renderBootCall(parameters: readonly string[], values: Record<str
   );
 }
 
-function buildPexInfo(o: {
+interface ResolvedEntry {
+  entryPoint?: string;
+  script?: string;
+}
+
+function checkOptions(o: PexOptions): void {
+  const oneOf = (name: string, value: unknown, allowed: readonly unknown[]) => {
+    if (value !== undefined && !allowed.includes(value)) {
+      throw new PexError(`${name} must be one of ${allowed.map((a) => `'${String(a)}'`).join(', ')}, got '${String(value)}'.`);
+    }
+  };
+  oneOf('layout', o.layout, ['zipapp', 'packed', 'loose']);
+  oneOf('inheritPath', o.inheritPath, ['false', 'prefer', 'fallback']);
+  oneOf('venvBinPath', o.venvBinPath, ['false', 'prepend', 'append']);
+  oneOf('interpreterSelectionStrategy', o.interpreterSelectionStrategy, ['oldest', 'newest']);
+  if (o.entryPoint !== undefined && o.script !== undefined) {
+    throw new PexError(`Give either an entry point ('${o.entryPoint}') or a script ('${o.script}'), not both: pex's -e and -c are mutually exclusive.`);
+  }
+  if (o.entryPoint !== undefined && !ENTRY_POINT.test(o.entryPoint)) {
+    throw new PexError(`Entry point '${o.entryPoint}' is not 'module' or 'module:function'.`);
+  }
+  if (o.script !== undefined && (o.script === '' || /[/\\\0]/.test(o.script))) {
+    throw new PexError(`Script '${o.script}' is not a script name.`);
+  }
+  if (o.validateEntryPoint && o.entryPoint === undefined) {
+    throw new PexError('validateEntryPoint was requested but no entry point was given to validate (pex: --validate-entry-point needs --entry-point).');
+  }
+  if (o.venv && o.includeTools === false) {
+    throw new PexError('The venv execution mode needs the pex tools in the PEX: drop includeTools: false (venv implies --include-tools).');
+  }
+  if (!o.venv && o.venvBinPath !== undefined && o.venvBinPath !== 'false') {
+    throw new PexError(`venvBinPath '${o.venvBinPath}' only applies to the venv execution mode: set venv: true as well (pex: --venv ${o.venvBinPath}).`);
+  }
+  if (o.maxInstallJobs !== undefined && !(Number.isSafeInteger(o.maxInstallJobs) && o.maxInstallJobs >= -1)) {
+    throw new PexError(`maxInstallJobs must be an integer >= -1 (0 or -1 let pex pick), got ${String(o.maxInstallJobs)}.`);
+  }
+  for (const [k, v] of Object.entries(o.injectEnv ?? {})) {
+    if (k === '' || k.includes('=') || k.includes('\0') || typeof v !== 'string' || v.includes('\0')) {
+      throw new PexError(`injectEnv entry ${JSON.stringify(k)}=${JSON.stringify(v)} is not a valid environment variable.`);
+    }
+  }
+  for (const [k, v] of Object.entries(o.bindResourcePaths ?? {})) {
+    if (k === '' || k.includes('=') || typeof v !== 'string' || v === '') {
+      throw new PexError(`bindResourcePaths entry ${JSON.stringify(k)}=${JSON.stringify(v)} must name an environment variable and a resource path.`);
+    }
+  }
+  for (const p of o.pexPath ?? []) {
+    if (p === '' || p.includes(':')) throw new PexError(`pexPath entry '${p}' must be a non-empty path without ':'.`);
+  }
+  for (const [name, list] of [['injectArgs', o.injectArgs], ['injectPythonArgs', o.injectPythonArgs]] as const) {
+    if (list !== undefined && (!Array.isArray(list) || list.some((a) => typeof a !== 'string'))) {
+      throw new PexError(`${name} must be a list of strings.`);
+    }
+  }
+}
+
+/** `-c script`: a console script becomes the entry point; else a dist script becomes PEX-INFO `script`. */
+function resolveScript(script: string, wheels: readonly WheelContents[]): ResolvedEntry {
+  const matches = new Map<string, { wheel: WheelContents; ep: EntryPoint }>();
+  for (const w of wheels) {
+    const ep = w.consoleScripts.find((e) => e.name === script) ?? w.guiScripts.find((e) => e.name === script);
+    if (ep) matches.set(w.projectName.toLowerCase().replace(/[-_.]+/g, '-'), { wheel: w, ep });
+  }
+  if (matches.size > 1) {
+    throw new PexError(
+      `Script '${script}' is ambiguous: it is an entry point of ${[...matches.values()].map((m) => m.wheel.filename).join(' and ')}.`,
+    );
+  }
+  const found = [...matches.values()][0];
+  if (found) {
+    const { ep } = found;
+    return { entryPoint: ep.attrs.length > 0 ? `${ep.module}:${ep.attrs.join('.')}` : ep.module };
+  }
+  if (wheels.some((w) => w.dataScripts.includes(script))) return { script };
+  const known = wheels.flatMap((w) => [
+    ...[...w.consoleScripts, ...w.guiScripts].map((e) => `${e.name} (${w.projectName} entry point)`),
+    ...w.dataScripts.map((s) => `${s} (${w.projectName} script)`),
+  ]);
+  throw new PexError(
+    `Could not find script '${script}' in any distribution of the PEX. ` +
+      (known.length > 0 ? `Available: ${known.join(', ')}.` : 'No distribution in the PEX has scripts or console scripts.'),
+  );
+}
+
+/** A static `--validate-entry-point`: the module must exist among sources or distributions. */
+async function validateEntryPoint(entryPoint: string, sources: readonly PreparedSource[], wheels: readonly WheelContents[]): Promise<void> {
+  const [module, attrs] = entryPoint.split(':') as [string, string | undefined];
+  const rel = module.split('.').join('/');
+  const texts: Array<() => Promise<string>> = [];
+  let found = false;
+  const consider = (names: Iterable<string>, read: (name: string) => Promise<string>) => {
+    for (const name of names) {
+      if (name === `${rel}.py` || name === `${rel}/__init__.py`) {
+        found = true;
+        texts.push(() => read(name));
+      } else if (name.startsWith(`${rel}/`) || (name.startsWith(`${rel}.`) && /\.(so|pyd|pyc)$/.test(name))) {
+        found = true;
+      }
+    }
+  };
+  const byPath = new Map(sources.map((s) => [s.path, s]));
+  consider(byPath.keys(), async (n) => (await readFile(byPath.get(n)!.absPath)).toString('utf8'));
+  for (const w of wheels) {
+    const names = new Map<string, Buffer>();
+    for (const e of w.entries) {
+      let n = e.name;
+      for (const lib of ['purelib', 'platlib']) if (n.startsWith(`${w.dataDir}/${lib}/`)) n = n.slice(`${w.dataDir}/${lib}/`.length);
+      names.set(n, e.data);
+    }
+    consider(names.keys(), async (n) => names.get(n)!.toString('utf8'));
+  }
+  if (!found) {
+    throw new PexError(`Invalid entry point '${entryPoint}': module '${module}' is neither among the PEX's sources nor in any of its distributions.`);
+  }
+  const attr = attrs?.split('.')[0];
+  if (attr === undefined || texts.length === 0) return;
+  const word = new RegExp(`(^|[^\\w])${attr.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w])`, 'mu');
+  for (const t of texts) if (word.test(await t())) return;
+  throw new PexError(`Invalid entry point '${entryPoint}': module '${module}' does not define '${attr}'.`);
+}
+
+function buildPexInfo(o: PexOptions, fields: {
   bootstrapHash: string;
   codeHash: string;
-  buildProperties: Record<string, string>;
   distributions: Record<string, string>;
-  entryPoint?: string;
+  entry: ResolvedEntry;
   includesTools: boolean;
   interpreterConstraints: string[];
-  requirements: string[];
-  runtimePexRoot?: string;
+  depsAreWheelFiles: boolean;
 }): { [key: string]: JsonValue } {
-  // The keys and defaults pex's CLI writes for a `--no-pre-install-wheels` zipapp.
+  // The keys pex's CLI writes, each with the value its flags give.
+  const pexPaths = o.pexPath ?? [];
   const info: { [key: string]: JsonValue } = {
-    bind_resource_paths: {},
-    bootstrap_hash: o.bootstrapHash,
-    build_properties: o.buildProperties,
-    code_hash: o.codeHash,
-    deps_are_wheel_files: true,
-    distributions: o.distributions,
-    emit_warnings: true,
+    bind_resource_paths: { ...(o.bindResourcePaths ?? {}) },
+    bootstrap_hash: fields.bootstrapHash,
+    build_properties: { ...(o.buildProperties ?? {}), pex_version: o.runtime.version },
+    code_hash: fields.codeHash,
+    deps_are_wheel_files: fields.depsAreWheelFiles,
+    distributions: fields.distributions,
+    emit_warnings: o.emitWarnings ?? true,
     excluded: [],
-    ignore_errors: false,
-    includes_tools: o.includesTools,
-    inherit_path: 'false',
-    inject_args: [],
-    inject_env: {},
-    inject_python_args: [],
-    interpreter_constraints: o.interpreterConstraints,
-    interpreter_selection_strategy: 'oldest',
-    max_install_jobs: 1,
+    ignore_errors: o.ignoreErrors ?? false,
+    includes_tools: fields.includesTools,
+    inherit_path: o.inheritPath ?? 'false',
+    inject_args: [...(o.injectArgs ?? [])],
+    inject_env: { ...(o.injectEnv ?? {}) },
+    inject_python_args: [...(o.injectPythonArgs ?? [])],
+    interpreter_constraints: fields.interpreterConstraints,
+    interpreter_selection_strategy: o.interpreterSelectionStrategy ?? 'oldest',
+    max_install_jobs: o.maxInstallJobs ?? 1,
     overridden: [],
-    pex_path: '',
-    pex_paths: [],
-    requirements: o.requirements,
-    strip_pex_env: true,
-    venv: false,
-    venv_bin_path: 'false',
-    venv_copies: false,
-    venv_hermetic_scripts: true,
-    venv_site_packages_copies: false,
-    venv_system_site_packages: false,
+    pex_path: pexPaths.join(':'),
+    pex_paths: [...pexPaths],
+    requirements: pySorted(new Set(o.requirements)),
+    strip_pex_env: o.stripPexEnv ?? true,
+    venv: o.venv ?? false,
+    venv_bin_path: o.venvBinPath ?? 'false',
+    venv_copies: o.venvCopies ?? false,
+    venv_hermetic_scripts: o.venvHermeticScripts ?? true,
+    venv_site_packages_copies: o.venvSitePackagesCopies ?? false,
+    venv_system_site_packages: o.venvSystemSitePackages ?? false,
   };
-  if (o.entryPoint !== undefined) info.entry_point = o.entryPoint;
+  if (fields.entry.entryPoint !== undefined) info.entry_point = fields.entry.entryPoint;
+  if (fields.entry.script !== undefined) info.script = fields.entry.script;
   if (o.runtimePexRoot !== undefined) info.pex_root = o.runtimePexRoot;
   return info;
 }
 
-/** Builds a PEX at `outputPath`, atomically: either the complete file appears or nothing does. */
+/** One file of the PEX chroot, at its chroot path, with the item it belongs to (`group`). */
+interface ChrootEntry extends ZipItem {
+  /** Items sort by this key (pex's chroot item); files of one item keep their given order. */
+  group: string;
+}
+
+interface Chroot {
+  entries: ChrootEntry[];
+  /** Every directory of pre-installed dists (chroot paths), so loose layouts keep empty ones. */
+  distDirs: string[];
+}
+
+/** Builds a PEX at `outputPath`, atomically: either the complete output appears or nothing does. */
 export async function writePex(outputPath: string, options: PexOptions): Promise<PexResult> {
+  checkOptions(options);
   const { runtime } = options;
   const layout = options.layout ?? 'zipapp';
-  if (layout !== 'zipapp') {
-    throw new PexError(`PEX layout '${String(layout)}' is not supported by this writer; use 'zipapp'.`);
-  }
   let shebang = options.shebang ?? DEFAULT_SHEBANG;
   if (!shebang.startsWith('#!')) shebang = `#!${shebang}`;
   if (/[\r\n\0]/.test(shebang) || shebang.trim() === '#!') {
     throw new PexError(`The shebang ${JSON.stringify(shebang)} must be one non-empty line.`);
   }
-  if (options.entryPoint !== undefined && !ENTRY_POINT.test(options.entryPoint)) {
-    throw new PexError(`Entry point '${options.entryPoint}' is not 'module' or 'module:function'.`);
-  }
+  if (options.preamble !== undefined && options.preamble.includes('\0')) throw new PexError('The preamble must be text.');
   const compress = options.compress ?? true;
-  const includeTools = options.includeTools ?? false;
+  const venv = options.venv ?? false;
+  const includeTools = options.includeTools ?? venv;
+  const preInstall = options.preInstallWheels ?? false;
   const bootstrap = includeTools ? runtime.bootstrapWithTools : runtime.bootstrap;
 
   const deps = await prepareDependencies(options.dependencies);
   const sources = await prepareSources(options.sources);
   const interpreterConstraints = pySorted(new Set((options.interpreterConstraints ?? []).map(normalizeInterpreterConstraint)));
 
+  // Read wheels only when their contents matter: pre-installing, finding a script, validating.
+  const needWheels = preInstall || options.script !== undefined || options.validateEntryPoint === true;
+  if (layout === 'zipapp' && !preInstall) checkZip64(outputPath, deps, sources.files, compress);
+  const wheels: WheelContents[] = [];
+  if (needWheels) {
+    for (const d of deps) {
+      const bytes = await readFile(d.path).catch((e: Error) => {
+        throw new UserError(`Cannot read dependency ${d.filename} (${d.path}): ${e.message}`);
+      });
+      const actual = createHash('sha256').update(bytes).digest('hex');
+      if (actual !== d.sha256) throw new UserError(`dependency ${d.filename} changed or is corrupt: expected sha256 ${d.sha256}, read ${actual}`);
+      wheels.push(await readWheel(d.path, d.filename));
+    }
+  }
+  const entry: ResolvedEntry = options.script !== undefined ? resolveScript(options.script, wheels) : { entryPoint: options.entryPoint };
+  if (options.validateEntryPoint) await validateEntryPoint(options.entryPoint!, sources.files, wheels);
+
   const distributions: Record<string, string> = {};
-  for (const d of deps) distributions[d.filename] = d.sha256;
-  const info = buildPexInfo({
+  const chroot: Chroot = { entries: [], distDirs: [] };
+  if (preInstall) {
+    wheels.forEach((w, i) => {
+      const installed = installWheelChroot(w);
+      const key = `.deps/${deps[i]!.filename}`;
+      distributions[deps[i]!.filename] = installed.fingerprint;
+      for (const path of walkOrder([...installed.files.keys()].filter((p) => !isPycFile(p)))) {
+        const f = installed.files.get(path)!;
+        chroot.entries.push({ group: key, path: `${key}/${path}`, executable: f.executable, compress, source: { kind: 'buffer', data: f.data } });
+      }
+      chroot.distDirs.push(key, ...[...installed.dirs].map((d) => `${key}/${d}`));
+    });
+  } else {
+    for (const d of deps) {
+      distributions[d.filename] = d.sha256;
+      const path = `.deps/${d.filename}`;
+      chroot.entries.push({
+        group: path,
+        path,
+        executable: false,
+        compress: false,
+        source: { kind: 'file', path: d.path, size: d.size, sha256: d.sha256, what: `dependency ${d.filename}` },
+      });
+    }
+  }
+
+  const info = buildPexInfo(options, {
     bootstrapHash: bootstrap.hash,
     codeHash: sources.codeHash,
-    buildProperties: { ...(options.buildProperties ?? {}), pex_version: runtime.version },
     distributions,
-    entryPoint: options.entryPoint,
+    entry,
     includesTools: includeTools,
     interpreterConstraints,
-    requirements: pySorted(new Set(options.requirements)),
-    runtimePexRoot: options.runtimePexRoot,
+    depsAreWheelFiles: !preInstall,
   });
   const pexHash = createHash('sha1').update(pyJsonDumps(info), 'utf8').digest('hex');
   info.pex_hash = pexHash;
   const pexInfoJson = pyJsonDumps(info);
 
+  const inheritPath = options.inheritPath ?? 'false';
+  const hermetic = (venv && (options.venvHermeticScripts ?? true)) || (!venv && inheritPath === 'false');
   const bootCall = renderBootCall(runtime.bootParameters, {
     bootstrap_dir: pyReprStr('.bootstrap'),
     pex_root: pyReprStr(options.runtimePexRoot ?? options.pexRoot ?? DEFAULT_PEX_ROOT),
     pex_hash: pyReprStr(pexHash),
-    // Not a venv PEX and inherit_path "false": hermetic.
-    hermetic_boot: pyReprBool(true),
-    hermetic_venv_scripts: pyReprBool(true),
+    hermetic_boot: pyReprBool(hermetic),
+    hermetic_venv_scripts: pyReprBool(hermetic),
     has_interpreter_constraints: pyReprBool(interpreterConstraints.length > 0),
-    pex_path: pyReprTuple([]),
-    is_venv: pyReprBool(false),
-    inject_python_args: pyReprTuple([]),
+    pex_path: pyReprTuple(options.pexPath ?? []),
+    is_venv: pyReprBool(venv),
+    inject_python_args: pyReprTuple(options.injectPythonArgs ?? []),
   });
   const boot = `${runtime.pexBootPy}\n${bootCall}`;
-  const mainPy = `${shebang}\n\n${boot}`;
+  const mainPy = `${shebang}\n${options.preamble ?? ''}\n${boot}`;
 
-  const items: ZipItem[] = [
-    ...bootstrap.files.map((f) => ({
-      path: f.path,
-      executable: f.executable,
-      compress: compress && f.compress,
-      source: { kind: 'buffer' as const, data: f.data },
-    })),
-    ...deps.map((d) => ({
-      path: `.deps/${d.filename}`,
-      executable: false,
-      compress: false,
-      source: { kind: 'file' as const, path: d.path, size: d.size, sha256: d.sha256, what: `dependency ${d.filename}` },
-    })),
-    { path: 'PEX-INFO', executable: false, compress, source: { kind: 'buffer', data: Buffer.from(pexInfoJson, 'utf8') } },
-    { path: '__main__.py', executable: true, compress, source: { kind: 'buffer', data: Buffer.from(mainPy, 'utf8') } },
-    { path: '__pex__/__init__.py', executable: false, compress, source: { kind: 'buffer', data: Buffer.from(boot, 'utf8') } },
-    ...sources.files.map((s) => ({
-      path: s.path,
-      executable: s.executable,
-      compress,
-      source: { kind: 'file' as const, path: s.absPath, size: s.size, sha256: s.sha256, what: `source ${s.path}` },
-    })),
-  ];
+  const single = (e: ZipItem): ChrootEntry => ({ ...e, group: e.path });
+  chroot.entries.push(
+    ...bootstrap.files.map((f) =>
+      single({ path: f.path, executable: f.executable, compress: compress && f.compress, source: { kind: 'buffer', data: f.data } }),
+    ),
+    single({ path: 'PEX-INFO', executable: false, compress, source: { kind: 'buffer', data: Buffer.from(pexInfoJson, 'utf8') } }),
+    single({ path: '__main__.py', executable: true, compress, source: { kind: 'buffer', data: Buffer.from(mainPy, 'utf8') } }),
+    single({ path: '__pex__/__init__.py', executable: false, compress, source: { kind: 'buffer', data: Buffer.from(boot, 'utf8') } }),
+    ...sources.files.map((s) =>
+      single({
+        path: s.path,
+        executable: s.executable,
+        compress,
+        source: { kind: 'file', path: s.absPath, size: s.size, sha256: s.sha256, what: `source ${s.path}` },
+      }),
+    ),
+  );
 
   const outDir = dirname(outputPath);
   try {
@@ -332,11 +552,17 @@ export async function writePex(outputPath: string, options: PexOptions): Promise
   const tmpPath = join(outDir, `.${basename(outputPath)}.${randomBytes(6).toString('hex')}.tmp`);
   let bytes: number;
   try {
-    bytes = await writeZipapp(tmpPath, outputPath, Buffer.from(`${shebang}\n`, 'utf8'), items);
-    await chmod(tmpPath, 0o755);
-    await rename(tmpPath, outputPath);
+    if (layout === 'zipapp') {
+      bytes = await writeZipapp(tmpPath, outputPath, Buffer.from(`${shebang}\n`, 'utf8'), chroot.entries);
+      await chmod(tmpPath, 0o755);
+      await rename(tmpPath, outputPath);
+    } else {
+      bytes = layout === 'packed' ? await writePacked(tmpPath, outputPath, chroot) : await writeLoose(tmpPath, chroot);
+      await symlink('__main__.py', join(tmpPath, 'pex'));
+      await replaceWithDir(tmpPath, outputPath);
+    }
   } catch (e) {
-    await unlink(tmpPath).catch(() => undefined);
+    await rm(tmpPath, { recursive: true, force: true }).catch(() => undefined);
     if (e instanceof UserError) throw e;
     const err = e as NodeJS.ErrnoException;
     if (err.code && err.syscall) throw new UserError(`Cannot write ${outputPath}: ${err.message}`);
@@ -353,6 +579,91 @@ export async function writePex(outputPath: string, options: PexOptions): Promise
   };
 }
 
+function checkZip64(outputPath: string, deps: ReadonlyArray<{ size: number; filename: string }>, sources: readonly PreparedSource[], compress: boolean): void {
+  // Stored bytes alone that cannot fit below 4 GiB doom the zipapp before anything is written.
+  let stored = 0;
+  for (const d of deps) {
+    if (d.size >= 0xffffffff - 1) throw zip64Error(outputPath, `.deps/${d.filename} is ${d.size} bytes`);
+    stored += d.size;
+  }
+  if (!compress) for (const s of sources) stored += s.size;
+  if (stored >= 0xffffffff) throw zip64Error(outputPath, `${stored} bytes of stored entries`);
+}
+
+async function writeFileMode(path: string, data: Buffer, executable: boolean): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, data, { mode: executable ? 0o755 : 0o644, flag: 'wx' });
+}
+
+async function materialize(dir: string, e: ChrootEntry, path = e.path): Promise<number> {
+  const dest = join(dir, ...path.split('/'));
+  if (e.source.kind === 'buffer') {
+    await writeFileMode(dest, e.source.data, e.executable);
+    return e.source.data.length;
+  }
+  const data = await readFile(e.source.path).catch((err: Error) => {
+    throw new UserError(`Cannot read ${(e.source as { what: string }).what} (${(e.source as { path: string }).path}): ${err.message}`);
+  });
+  const actual = createHash('sha256').update(data).digest('hex');
+  if (actual !== e.source.sha256) throw new UserError(`${e.source.what} changed or is corrupt: expected sha256 ${e.source.sha256}, read ${actual}`);
+  await writeFileMode(dest, data, e.executable);
+  return data.length;
+}
+
+/** The packed layout: `.bootstrap` and each `.deps/<whl>` as zips, everything else loose. */
+async function writePacked(tmpDir: string, outputPath: string, chroot: Chroot): Promise<number> {
+  await mkdir(tmpDir, { mode: 0o755 });
+  let bytes = 0;
+  const subZips = new Map<string, ChrootEntry[]>();
+  for (const e of chroot.entries) {
+    if (e.path.startsWith('.bootstrap/')) {
+      const list = subZips.get('.bootstrap') ?? [];
+      list.push({ ...e, path: e.path.slice('.bootstrap/'.length), group: e.group.slice('.bootstrap/'.length) });
+      subZips.set('.bootstrap', list);
+    } else if (e.path.startsWith('.deps/') && e.path !== e.group) {
+      const list = subZips.get(e.group) ?? [];
+      list.push({ ...e, path: e.path.slice(e.group.length + 1), group: '' });
+      subZips.set(e.group, list);
+    } else {
+      bytes += await materialize(tmpDir, e);
+    }
+  }
+  for (const [name, items] of subZips) {
+    const dest = join(tmpDir, ...name.split('/'));
+    await mkdir(dirname(dest), { recursive: true });
+    bytes += await writeZipapp(dest, `${outputPath}/${name}`, Buffer.alloc(0), items);
+  }
+  return bytes;
+}
+
+/** The loose layout: the chroot as plain files (pre-installed dists as directories). */
+async function writeLoose(tmpDir: string, chroot: Chroot): Promise<number> {
+  // pex copies its mkdtemp chroot, so the root directory is private (0700) like pex's.
+  await mkdir(tmpDir, { mode: 0o700 });
+  for (const d of chroot.distDirs) await mkdir(join(tmpDir, ...d.split('/')), { recursive: true });
+  let bytes = 0;
+  for (const e of chroot.entries) bytes += await materialize(tmpDir, e);
+  return bytes;
+}
+
+/** Puts the finished directory `tmpDir` at `outputPath`, replacing a previous output (file or directory). */
+async function replaceWithDir(tmpDir: string, outputPath: string): Promise<void> {
+  const old = await lstat(outputPath).catch(() => undefined);
+  if (!old) {
+    await rename(tmpDir, outputPath);
+    return;
+  }
+  const trash = `${tmpDir}.old`;
+  await rename(outputPath, trash);
+  try {
+    await rename(tmpDir, outputPath);
+  } catch (e) {
+    await rename(trash, outputPath).catch(() => undefined);
+    throw e;
+  }
+  await rm(trash, { recursive: true, force: true });
+}
+
 async function syncDir(dir: string): Promise<void> {
   try {
     const fh = await open(dir, 'r');
@@ -364,4 +675,59 @@ async function syncDir(dir: string): Promise<void> {
   } catch {
     // Directory fsync is best effort (not every filesystem allows it).
   }
+}
+
+export interface PexLayers {
+  /** The dependencies-only PEX: depends only on the closure and build-wide options. */
+  deps: string;
+  /** The sources-only PEX with the entry point; run it with `PEX_PATH=<deps>`. */
+  srcs: string;
+  depsResult: PexResult;
+  srcsResult: PexResult;
+}
+
+/**
+ * Writes the two layers of an application: `deps.pex` (distributions and root requirements,
+ * identical for every application with the same closure) and `srcs.pex` (sources, entry point
+ * and run-time options, no distributions). `PEX_PATH=deps.pex ./srcs.pex` runs the application.
+ * Packed/loose layouts give directories of the same names.
+ */
+export async function writeLayers(outDir: string, options: PexOptions): Promise<PexLayers> {
+  checkOptions(options);
+  let { entryPoint, script } = options;
+  if (script !== undefined || options.validateEntryPoint) {
+    const deps = await prepareDependencies(options.dependencies);
+    const wheels = await Promise.all(deps.map((d) => readWheel(d.path, d.filename)));
+    if (script !== undefined) {
+      ({ entryPoint, script } = resolveScript(script, wheels));
+      if (script !== undefined) {
+        throw new PexError(
+          `Script '${script}' is a distribution script (.data/scripts), which a sources-only layer cannot run; use a console script or an entry point.`,
+        );
+      }
+    }
+    if (options.validateEntryPoint) await validateEntryPoint(options.entryPoint!, (await prepareSources(options.sources)).files, wheels);
+  }
+  const deps = join(outDir, 'deps.pex');
+  const srcs = join(outDir, 'srcs.pex');
+  const depsResult = await writePex(deps, {
+    runtime: options.runtime,
+    dependencies: options.dependencies,
+    sources: [],
+    requirements: options.requirements,
+    shebang: options.shebang,
+    interpreterConstraints: options.interpreterConstraints,
+    layout: options.layout,
+    preInstallWheels: options.preInstallWheels,
+    compress: options.compress,
+    pexRoot: options.pexRoot,
+    runtimePexRoot: options.runtimePexRoot,
+    includeTools: options.includeTools ?? options.venv,
+    buildProperties: options.buildProperties,
+    maxInstallJobs: options.maxInstallJobs,
+  });
+  const srcsOptions: PexOptions = { ...options, dependencies: [], requirements: [], validateEntryPoint: false, entryPoint };
+  delete srcsOptions.script;
+  const srcsResult = await writePex(srcs, srcsOptions);
+  return { deps, srcs, depsResult, srcsResult };
 }

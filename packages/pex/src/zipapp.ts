@@ -21,6 +21,8 @@ export type ZipSource =
 
 export interface ZipItem {
   path: string;
+  /** Entries sort by `group ?? path`; entries of one group keep the order they are given in. */
+  group?: string;
   executable: boolean;
   compress: boolean;
   source: ZipSource;
@@ -75,7 +77,7 @@ export function zipEntryOrder(items: readonly ZipItem[]): Array<{ dir: string } 
     out.push({ dir: `${parent}/` });
     written.add(parent);
   };
-  for (const item of [...items].sort((a, b) => pyCompare(a.path, b.path))) {
+  for (const item of [...items].sort((a, b) => pyCompare(a.group ?? a.path, b.group ?? b.path))) {
     ensureParents(item.path);
     out.push({ item });
   }

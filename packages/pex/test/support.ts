@@ -1,6 +1,6 @@
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -111,4 +111,89 @@ export function pyZipInfo(path: string): Array<{ name: string; attr: number; com
     path,
   ]).check();
   return JSON.parse(out);
+}
+
+export interface WheelEntrySpec {
+  name: string;
+  /** Omit for a directory entry (name ends with '/'). */
+  data?: string | Buffer;
+  /** Unix mode stored in external_attr (default 0o100644; directories 0o40755). */
+  mode?: number;
+}
+
+/**
+ * A wheel with the given entries in the given order; `RECORD` (hashes and sizes of every file,
+ * with its own row where `recordAt` says, `\r\n` line ends when asked) is added under the
+ * `.dist-info` directory named by the METADATA entry.
+ */
+export async function makeWheelFrom(
+  dir: string,
+  filename: string,
+  entries: WheelEntrySpec[],
+  opts: { crlfRecord?: boolean } = {},
+): Promise<FixtureWheel> {
+  await mkdir(dir, { recursive: true });
+  const metadata = entries.find((e) => /\.dist-info\/METADATA$/.test(e.name));
+  if (!metadata) throw new Error('fixture wheel needs a METADATA entry');
+  const distInfo = metadata.name.split('/')[0]!;
+  const eol = opts.crlfRecord ? '\r\n' : '\n';
+  const files = entries.filter((e) => e.data !== undefined).map((e) => [e.name, Buffer.from(e.data!)] as const);
+  const record =
+    files.map(([p, d]) => `${p.includes(',') ? `"${p}"` : p},${recordHash(d)},${d.length}${eol}`).join('') + `${distInfo}/RECORD,,${eol}`;
+  const zip = new yazl.ZipFile();
+  for (const e of [...entries, { name: `${distInfo}/RECORD`, data: record }]) {
+    if (e.data === undefined) zip.addEmptyDirectory(e.name, { mtime: new Date(2021, 5, 7, 8, 9, 10), mode: e.mode ?? 0o40755 });
+    else zip.addBuffer(Buffer.from(e.data), e.name, { mtime: new Date(2021, 5, 7, 8, 9, 10), mode: e.mode ?? 0o100644 });
+  }
+  zip.end();
+  const path = join(dir, filename);
+  await new Promise<void>((res, rej) => {
+    const ws = createWriteStream(path);
+    zip.outputStream.pipe(ws).on('close', () => res()).on('error', rej);
+  });
+  return { path, filename, sha256: sha256(await readFile(path)) };
+}
+
+/** Runs a command asynchronously; resolves with its exit status and output. */
+export function runAsync(
+  cmd: string,
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; cwd?: string } = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONIOENCODING: 'utf-8' };
+  for (const k of Object.keys(env)) if (k.startsWith('PEX_') || k === 'PYTHONPATH') delete env[k];
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { env, cwd: opts.cwd });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (status) => resolvePromise({ status, stdout, stderr }));
+  });
+}
+
+/** The real pex at the pinned version; fails loudly (naming the fixture script) when it is missing. */
+export function realPexBin(): string {
+  if (!existsSync(PEX_VENV_BIN)) {
+    throw new Error(
+      `The real pex is missing at ${PEX_VENV_BIN}. Set it up with: python3 tools/fixtures/fetch.py ` +
+        `(or: python3 -m venv .cache/pex-venv && .cache/pex-venv/bin/pip install pex==${PINNED_PEX.version}).`,
+    );
+  }
+  return PEX_VENV_BIN;
+}
+
+/** A real wheel from the fixture cache; fails loudly when the cache is empty. */
+export function cachedWheel(prefix: string): string {
+  const dir = join(REPO_ROOT, '.cache/wheels');
+  const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(prefix) && n.endsWith('.whl')) : [];
+  if (names.length !== 1) {
+    throw new Error(`The fixture wheel ${prefix}*.whl is missing from ${dir}. Run the fixture download first: python3 tools/fixtures/fetch.py`);
+  }
+  return join(dir, names[0]!);
 }

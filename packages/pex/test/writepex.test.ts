@@ -275,7 +275,12 @@ describe('writePex', () => {
     const dir = await tempDir('nx-pex-bad-');
     const target = join(dir, 'x.pex');
     const cases: Array<[Partial<PexOptions>, RegExp]> = [
-      [{ layout: 'packed' as never }, /layout 'packed'/],
+      [{ layout: 'spread' as never }, /layout must be one of/],
+      [{ script: 'fancy' }, /either an entry point .* or a script/],
+      [{ venv: true, includeTools: false }, /venv execution mode needs the pex tools/],
+      [{ venvBinPath: 'prepend' }, /only applies to the venv execution mode/],
+      [{ maxInstallJobs: -2 }, /maxInstallJobs/],
+      [{ entryPoint: undefined, validateEntryPoint: true }, /no entry point was given/],
       [{ entryPoint: 'service_a.main:' }, /Entry point/],
       [{ sources: [{ path: '../escape.py', absPath: project.sources[0]!.absPath }] }, /'\.\.\/escape\.py'/],
       [{ sources: [{ path: 'PEX-INFO', absPath: project.sources[0]!.absPath }] }, /'PEX-INFO'/],

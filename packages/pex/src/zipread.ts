@@ -1,0 +1,46 @@
+/** Reading zip files (wheels, the pex runtime wheel) with yauzl. */
+import yauzl from 'yauzl';
+
+export interface ZipEntryRead {
+  name: string;
+  entry: yauzl.Entry;
+}
+
+export function openZip(path: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) =>
+    yauzl.open(path, { lazyEntries: true, autoClose: false }, (err, zf) => (err ? reject(err) : resolve(zf!))),
+  );
+}
+
+/** Every entry in central-directory order, directories included (names end with '/'). */
+export function listAllEntries(zf: yauzl.ZipFile): Promise<ZipEntryRead[]> {
+  return new Promise((resolve, reject) => {
+    const out: ZipEntryRead[] = [];
+    zf.on('entry', (entry: yauzl.Entry) => {
+      out.push({ name: entry.fileName, entry });
+      zf.readEntry();
+    });
+    zf.on('end', () => resolve(out));
+    zf.on('error', reject);
+    zf.readEntry();
+  });
+}
+
+export function readZipEntry(zf: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    zf.openReadStream(entry, (err, stream) => {
+      if (err) return reject(err);
+      const chunks: Buffer[] = [];
+      stream!.on('data', (c: Buffer) => chunks.push(c));
+      stream!.on('end', () => resolve(Buffer.concat(chunks)));
+      stream!.on('error', reject);
+    });
+  });
+}
+
+/** Python's `ZipInfo.date_time` for an entry: (Y, M, D, h, m, s) from the DOS fields. */
+export function dosDateTime(entry: yauzl.Entry): [number, number, number, number, number, number] {
+  const d = entry.lastModFileDate;
+  const t = entry.lastModFileTime;
+  return [(d >> 9) + 1980, (d >> 5) & 0xf, d & 0x1f, t >> 11, (t >> 5) & 0x3f, (t & 0x1f) * 2];
+}
