@@ -13,10 +13,16 @@ export {
   DEFAULT_SHEBANG,
   normalizeInterpreterConstraint,
   renderBootCall,
+  writeLayers,
   writePex,
+  type InheritPath,
   type PexDependency,
+  type PexLayers,
+  type PexLayout,
+  type VenvBinPath,
   type PexOptions,
   type PexResult,
   type PexSource,
 } from './pex';
 export { pyCompare, pyJsonDumps, pyReprStr, pyReprTuple } from './python';
+export { installWheelChroot, readWheel, type EntryPoint, type InstalledChroot, type WheelContents } from './install';

@@ -149,6 +149,13 @@ function validateSourcePath(path: string): void {
     parts.some((p) => p === '' || p === '.' || p === '..') ||
     RESERVED_TOP.has(parts[0]!) ||
     (parts.length === 1 && RESERVED_FILES.has(path));
+  const tooLong = parts.find((p) => Buffer.byteLength(p, 'utf8') > 255);
+  if (tooLong !== undefined || Buffer.byteLength(path, 'utf8') > 4095) {
+    throw new PexError(
+      `Source path '${path}' is too long to be written on Linux (a name over 255 bytes or a path over 4095 bytes): ` +
+        `pex cannot build it either; shorten the file name.`,
+    );
+  }
   if (bad) {
     throw new PexError(
       `Source path '${path}' cannot be placed in a PEX: it must be a relative posix path without '.'/'..' ` +
