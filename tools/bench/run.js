@@ -64,7 +64,15 @@ function options() {
   const phases = list(values.phase, ALL_PHASES, 'phase') ?? ALL_PHASES;
   const runs = values.runs ? Number(values.runs) : quick ? 1 : 5;
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs takes a positive integer');
-  return { quick, cases, phases, runs, warmup: !quick, nx: !values['no-nx'], profile: !values['no-profile'] };
+  // Boot is measured for web and data; a quick run boots only those of its cases (else web).
+  const bootCases = !cases.includes('boot')
+    ? []
+    : !quick
+      ? BOOT_CASES
+      : BOOT_CASES.filter((c) => cases.includes(c)).length
+        ? BOOT_CASES.filter((c) => cases.includes(c))
+        : ['web'];
+  return { quick, cases, phases, runs, bootCases, warmup: !quick, nx: !values['no-nx'], profile: !values['no-profile'] };
 }
 
 /** @param {string} line */
@@ -299,7 +307,7 @@ async function benchCase(name, opts, ctx) {
 
     if (opts.profile && opts.phases.includes('warm')) ctx.profiles[name] = await profileWarm(name, projectDir, cliOut, cliStore, env);
 
-    const boot = opts.cases.includes('boot') && BOOT_CASES.includes(name);
+    const boot = opts.bootCases.includes(name);
     if (boot || name === 'small') {
       // Both tools must have built the same program: build both from the same sources, run each
       // once and compare what it prints.
@@ -536,7 +544,7 @@ async function main() {
   /** @type {Row[]} */
   const rows = [];
   for (const name of ['small', 'web', 'data', 'big']) {
-    const wanted = opts.cases.includes(name) || (opts.cases.includes('boot') && BOOT_CASES.includes(name));
+    const wanted = opts.cases.includes(name) || opts.bootCases.includes(name);
     if (!wanted) continue;
     const caseOpts = opts.cases.includes(name) ? opts : { ...opts, phases: [], nx: false };
     rows.push(...(await benchCase(name, caseOpts, ctx)));
@@ -550,8 +558,7 @@ async function main() {
 
   const text = [
     '',
-    textTable(HEADER, tableRows(rows)),
-    '',
+    ...(rows.length ? [textTable(HEADER, tableRows(rows)), ''] : []),
     ...(scale
       ? [
           `scale: ${scale.services} services over ${scale.closures} closures, nx run-many -t build from nothing: ${fmtMs(scale.coldMs)} ` +
@@ -593,7 +600,13 @@ async function main() {
   log(`wrote ${path.relative(REPO, path.join(OUT_DIR, 'results.json'))} and results.md`);
 }
 
-main().catch((e) => {
+main().catch(async (e) => {
   process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+  if (e && typeof e === 'object' && 'output' in e) {
+    const file = path.join(OUT_DIR, 'failure.log');
+    await fs.mkdir(OUT_DIR, { recursive: true });
+    await fs.writeFile(file, String(e.output));
+    process.stderr.write(`bench: the failed command's output is in ${path.relative(REPO, file)}\n`);
+  }
   process.exit(1);
 });

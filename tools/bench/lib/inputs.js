@@ -132,15 +132,16 @@ async function listWheels(dir) {
 async function ensurePex(log) {
   const wheels = path.join(REPO, '.cache', 'wheels');
   const pexBin = path.join(REPO, '.cache', 'pex-venv', 'bin', 'pex');
-  const find = async () => (existsSync(wheels) ? (await fs.readdir(wheels)).find((f) => /^pex-.*\.whl$/.test(f)) : undefined);
-  if (!existsSync(pexBin) || !(await find())) {
-    log('fetching the pinned pex wheel and a real pex (python3 tools/fixtures/fetch.py)');
+  /** @type {{ filename: string, version: string }} */
+  const pinned = require(path.join(REPO, 'packages', 'pex', 'dist')).PINNED_PEX;
+  const pexWheel = path.join(wheels, pinned.filename);
+  const version = async () => (existsSync(pexBin) ? (await run(pexBin, ['--version'], { allowFailure: true })).stdout.trim() : '');
+  if (!existsSync(pexWheel) || (await version()) !== pinned.version) {
+    log(`fetching the pinned pex ${pinned.version} wheel and CLI (python3 tools/fixtures/fetch.py)`);
     await run('python3', [path.join(REPO, 'tools', 'fixtures', 'fetch.py')], { cwd: REPO });
   }
-  const wheel = await find();
-  if (!wheel) throw new Error('tools/fixtures/fetch.py did not leave a pex wheel in .cache/wheels');
-  const { stdout } = await run(pexBin, ['--version']);
-  return { pexBin, pexWheel: path.join(wheels, wheel), pexVersion: stdout.trim() };
+  if (!existsSync(pexWheel)) throw new Error(`tools/fixtures/fetch.py did not leave ${pinned.filename} in .cache/wheels`);
+  return { pexBin, pexWheel, pexVersion: await version() };
 }
 
 /**
@@ -154,16 +155,29 @@ async function ensurePex(log) {
 async function downloadOnce(dir, requirements, pexWheel, log) {
   const marker = path.join(dir, '.complete');
   const want = JSON.stringify(requirements);
-  if (existsSync(marker) && (await fs.readFile(marker, 'utf8')) === want) return;
+  if (existsSync(marker) && (await fs.readFile(marker, 'utf8')) === want) {
+    await placePexWheel(dir, pexWheel);
+    return;
+  }
   await fs.rm(dir, { recursive: true, force: true });
   await fs.mkdir(dir, { recursive: true });
   log(`pip download ${requirements.join(' ')} -> ${path.relative(REPO, dir)}`);
   await run('python3', ['-m', 'pip', 'download', '--quiet', '--only-binary=:all:', '--dest', dir, ...requirements], {
     timeoutMs: 15 * 60_000,
   });
-  // nx-pex fetches its runtime (the pinned pex wheel) from the same index as everything else.
-  await fs.copyFile(pexWheel, path.join(dir, path.basename(pexWheel)));
+  await placePexWheel(dir, pexWheel);
   await fs.writeFile(marker, want);
+}
+
+/**
+ * nx-pex fetches its runtime (the pinned pex wheel) from the same index as everything else: the
+ * served directory holds that wheel and no other pex.
+ * @param {string} dir @param {string} pexWheel
+ */
+async function placePexWheel(dir, pexWheel) {
+  const name = path.basename(pexWheel);
+  for (const f of await fs.readdir(dir)) if (/^pex-.*\.whl$/.test(f) && f !== name) await fs.rm(path.join(dir, f));
+  if (!existsSync(path.join(dir, name))) await fs.copyFile(pexWheel, path.join(dir, name));
 }
 
 /**

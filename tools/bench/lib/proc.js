@@ -38,7 +38,9 @@ function run(cmd, args, opts = {}) {
       if (timer) clearTimeout(timer);
       if (code !== 0 && !opts.allowFailure) {
         const tail = (stderr || stdout).split('\n').slice(-40).join('\n');
-        reject(new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}${opts.cwd ? ` in ${opts.cwd}` : ''}:\n${tail}`));
+        const err = new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}${opts.cwd ? ` in ${opts.cwd}` : ''}:\n${tail}`);
+        Object.assign(err, { output: `${stdout}\n--- stderr ---\n${stderr}` });
+        reject(err);
         return;
       }
       resolve({ ms, code, stdout, stderr });
