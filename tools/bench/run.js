@@ -285,6 +285,8 @@ async function benchCase(name, opts, ctx) {
       if (opts.nx) tools.push(nxTool(phase));
       if (!tools.length) continue;
       log(`${name} ${phase}: ${tools.map((t) => t.name).join(', ')} × ${opts.runs}${opts.warmup ? ' after a warm-up' : ''}`);
+      // A no-op needs the current sources' build in the Nx cache (--skip-nx-cache builds do not store one).
+      if (phase === 'noop') await run(NX, ['build', project], { cwd: ws, env: nxEnv });
       const t0 = performance.now();
       const stats = await measure(tools, opts.runs, opts.warmup);
       if (stats.pex) pexMedian[phase] = stats.pex.median;

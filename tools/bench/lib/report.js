@@ -85,6 +85,54 @@ async function summarizeProfile(file, repo) {
     add(byFunction, `${functionName || '(anonymous)'} ${rel ? `${rel}:${lineNumber + 1}` : ''}`.trim(), ms);
     add(byPlace, placeOf(rel, functionName), ms);
   }
+  // Wall time by stage: each sample goes to the innermost first-party package on its stack (or
+  // to module loading); idle and GC samples go to the stage that ran last, which is the one waiting.
+  /** @type {Map<number, number>} */
+  const parent = new Map();
+  /** @type {Map<number, (typeof prof.nodes)[number]>} */
+  const byId = new Map();
+  for (const node of prof.nodes) {
+    byId.set(node.id, node);
+    for (const c of /** @type {any} */ (node).children ?? []) parent.set(c, node.id);
+  }
+  /** @type {Map<number, string>} */
+  const stageOf = new Map();
+  const stage = (/** @type {number} */ id) => {
+    let s = stageOf.get(id);
+    if (s !== undefined) return s;
+    s = 'other';
+    let loading = false;
+    for (let n = byId.get(id); n; n = byId.get(parent.get(n.id) ?? -1)) {
+      const { url, functionName } = n.callFrame;
+      const rel = url.startsWith('file://') ? path.relative(repo, decodeURIComponent(url.slice(7))) : url;
+      const place = placeOf(rel, functionName);
+      if (/^(packages|plugins|tools)\//.test(place) && !loading) {
+        s = place;
+        break;
+      }
+      if (place === 'node internals' && /modules\/cjs\/loader/.test(rel)) loading = true;
+      if (functionName === '(idle)' || functionName === '(garbage collector)' || functionName === '(program)') {
+        s = functionName;
+        break;
+      }
+    }
+    if (loading && !s.startsWith('(')) s = 'module loading';
+    stageOf.set(id, s);
+    return s;
+  };
+  /** @type {Map<string, number>} */
+  const byStage = new Map();
+  let last = 'start-up';
+  for (let i = 0; i < prof.samples.length; i++) {
+    const dt = (prof.timeDeltas[i + 1] ?? 0) / 1000;
+    const s = stage(prof.samples[i]);
+    if (s.startsWith('(')) add(byStage, `${last}${s === '(idle)' ? ' (waiting)' : ''}`, dt);
+    else {
+      last = s;
+      add(byStage, s, dt);
+    }
+  }
+
   const top = (/** @type {Map<string, number>} */ m, /** @type {number} */ n) =>
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
@@ -92,6 +140,7 @@ async function summarizeProfile(file, repo) {
       .map(([name, ms]) => ({ name, ms: Math.round(ms * 10) / 10 }));
   return {
     profiledMs: Math.round((prof.endTime - prof.startTime) / 100) / 10,
+    byStage: top(byStage, 14),
     byPlace: top(byPlace, 10),
     byFunction: top(byFunction, 12),
   };
