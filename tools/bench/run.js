@@ -581,7 +581,10 @@ async function main() {
     if (!p) continue;
     process.stdout.write(
       `\nprofile of a warm nx-pex build, ${name}: ${p.wallMs} ms wall, ${p.profiledMs} ms profiled, node start-up ${fmtMs(p.nodeStartupMs)}\n` +
-        p.byPlace.map((/** @type {any} */ x) => `  ${String(x.ms).padStart(7)} ms  ${x.name}`).join('\n') +
+        p.byStage
+          .slice(0, 8)
+          .map((/** @type {any} */ x) => `  ${String(x.ms).padStart(7)} ms  ${x.name}`)
+          .join('\n') +
         '\n',
     );
   }
