@@ -31,8 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'cache') return await cacheCommand(rest);
     throw new UsageError(`unknown command "${command}". Run \`nx-pex --help\`.`);
   } catch (err) {
-    // The PEX writer's errors carry `userError` (its UserError is its own class).
-    if (err instanceof UserError || (err as { userError?: unknown } | null)?.userError === true) {
+    if (err instanceof UserError) {
       process.stderr.write(`nx-pex: ${(err as Error).message}\n`);
       return err instanceof UsageError ? 2 : 1;
     }

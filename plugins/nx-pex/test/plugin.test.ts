@@ -78,6 +78,17 @@ describe('createNodes', () => {
     expect(core.targets).toEqual({});
   });
 
+  it('adds [tool.nx-pex] sources outside the project to the inputs', async () => {
+    await write(
+      'py/svc/api/pyproject.toml',
+      '[project]\nname = "api"\n[project.scripts]\napi = "api.main:main"\n[tool.nx-pex]\nsources = ["../../shared/static", "assets"]\n',
+    );
+    const results = await createNodes[1](['py/svc/api/pyproject.toml'], {}, context());
+    const inputs = results[0][1].projects!['py/svc/api'].targets!.build.inputs;
+    expect(inputs).toContain('{workspaceRoot}/py/shared/static/**/*');
+    expect(inputs).not.toContain('{workspaceRoot}/py/svc/api/assets/**/*');
+  });
+
   it('passes the python option to the target and its interpreter input', async () => {
     const results = await createNodes[1](['py/svc/api/pyproject.toml'], { python: 'python3.12' }, context());
     const target = results[0][1].projects!['py/svc/api'].targets!.build;

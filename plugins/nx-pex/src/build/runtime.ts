@@ -77,7 +77,7 @@ export function runtimeFromWheel(path: string, version: string): Promise<PexRunt
   let r = runtimes.get(path);
   if (!r) {
     r = loadRuntime(path).catch((e: unknown) => {
-      if ((e instanceof UserError || (e as { userError?: unknown } | null)?.userError === true) && version !== PINNED_PEX.version) {
+      if ((e instanceof UserError) && version !== PINNED_PEX.version) {
         throw new UserError(`pex runtime ${version} (pexVersion / --pex-version) cannot be embedded: ${(e as Error).message}`);
       }
       throw e;

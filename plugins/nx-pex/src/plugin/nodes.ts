@@ -63,6 +63,12 @@ async function nodesForPyproject(
     const python = options.python ?? 'python3';
     const inputs: TargetInput[] = [SOURCES_INPUT, `^${SOURCES_INPUT}`];
     if (lock) inputs.push(`{workspaceRoot}/${lock}`);
+    // `[tool.nx-pex] sources` directories outside the project are inputs too.
+    for (const dir of pyproject.nxPex.sources ?? []) {
+      const rel = toPosix(relative(context.workspaceRoot, join(dirname(abs), dir)));
+      const inside = projectRoot === '.' ? !rel.startsWith('..') : rel === projectRoot || rel.startsWith(`${projectRoot}/`);
+      if (!inside && !rel.startsWith('..')) inputs.push(`{workspaceRoot}/${rel}/**/*`);
+    }
     inputs.push(...self, interpreterInput(python));
     const targetOptions: Record<string, unknown> = { scripts };
     if (options.python) targetOptions.python = options.python;

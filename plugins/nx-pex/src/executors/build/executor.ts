@@ -45,8 +45,7 @@ export default async function buildExecutor(
     });
     return { success: true };
   } catch (err) {
-    // The PEX writer's errors carry `userError` (its UserError is its own class).
-    if (err instanceof UserError || (err as { userError?: unknown } | null)?.userError === true) {
+    if (err instanceof UserError) {
       logger.error(`nx-pex: ${(err as Error).message}`);
       return { success: false };
     }
