@@ -8,67 +8,15 @@ import { isValidVersion, UserError } from '@nx-pex/pep';
 import type { NxPexToolConfig, PyProject, SourceFile } from '@nx-pex/project';
 import type { PexOptions } from '@nx-pex/pex';
 
-export type Layout = 'zipapp' | 'packed' | 'loose';
-export type InheritPath = 'false' | 'prefer' | 'fallback';
-export type VenvBinPath = 'false' | 'prepend' | 'append';
+export type Layout = NonNullable<NxPexToolConfig['layout']>;
+export type InheritPath = NonNullable<NxPexToolConfig['inheritPath']>;
 
-/** PEX options settable per target, per project (`[tool.nx-pex]`) and on the command line. */
-export interface PexBuildOptions {
-  /** `--layout`. */
-  layout?: Layout;
-  /** `--pre-install-wheels` / `--no-pre-install-wheels` (nx-pex default: false). */
-  preInstallWheels?: boolean;
-  /** `-e/--entry-point`: `module` or `module:function`. */
-  entryPoint?: string;
-  /** `-c/--script`: a console script (of the project, or of any distribution in the PEX). */
-  script?: string;
-  /** `--inject-args`, as separate words. */
-  injectArgs?: string[];
-  /** `--inject-env NAME=VALUE`. */
-  injectEnv?: Record<string, string>;
-  /** `--inject-python-args`, as separate words. */
-  injectPythonArgs?: string[];
-  /** `--inherit-path`. */
-  inheritPath?: InheritPath;
-  /** `--strip-pex-env` / `--no-strip-pex-env`. */
-  stripPexEnv?: boolean;
-  /** `--emit-warnings` / `--no-emit-warnings`. */
-  emitWarnings?: boolean;
-  /** `--ignore-errors`. */
-  ignoreErrors?: boolean;
-  /** `--max-install-jobs`. */
-  maxInstallJobs?: number;
-  /** `--python-shebang`. */
-  shebang?: string;
-  /** `--interpreter-constraint` (repeatable). */
-  interpreterConstraints?: string[];
-  /** `--include-tools`. */
-  includeTools?: boolean;
-  /** `--venv`. */
-  venv?: boolean;
-  /** `--venv prepend|append`. */
-  venvBinPath?: VenvBinPath;
-  /** `--venv-copies`. */
-  venvCopies?: boolean;
-  /** `--venv-site-packages-copies`. */
-  venvSitePackagesCopies?: boolean;
-  /** `--venv-system-site-packages`. */
-  venvSystemSitePackages?: boolean;
-  /** `--non-hermetic-venv-scripts` sets this false. */
-  venvHermeticScripts?: boolean;
-  /** `--compress` / `--no-compress`. */
-  compress?: boolean;
-  /** `--validate-entry-point`. */
-  validateEntryPoint?: boolean;
-  /** `--pex-path` (a `:`-separated list on pex's command line). */
-  pexPath?: string[];
-  /** `--runtime-pex-root`. */
-  runtimePexRoot?: string;
-  /** `-D/--sources-directory`: absolute directories whose contents go to the PEX's root. */
-  sources?: string[];
-  /** Version of the pex runtime to embed (default: the pinned one). */
-  pexVersion?: string;
-}
+/**
+ * PEX options settable per target, per project (`[tool.nx-pex]`) and on the command line: the
+ * keys of `[tool.nx-pex]` but `scripts`, each with the meaning of the pex flag of the same name
+ * (`sources` is `-D`; the README's Options table lists the flag and the Pants field of each).
+ */
+export type PexBuildOptions = Omit<NxPexToolConfig, 'scripts'>;
 
 /** Every option of PexBuildOptions, in the order the README and `--help` list them. */
 export const PEX_BUILD_OPTION_NAMES = [
@@ -105,7 +53,7 @@ export const PEX_BUILD_OPTION_NAMES = [
 const EXECUTABLE = ['entryPoint', 'script', 'scripts'] as const;
 
 /** Build options plus `scripts` (nx-pex's one-PEX-per-console-script list). */
-export type LayeredOptions = PexBuildOptions & { scripts?: string[] };
+export type LayeredOptions = NxPexToolConfig;
 
 /**
  * Merges option layers, the first winning: command line or target options, then
