@@ -5,19 +5,14 @@
  * way they can fail), requirements selected from a uv.lock, [tool.nx-pex], and the pex runtime
  * version option.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import * as yazl from 'yazl';
 import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
-
-const exec = promisify(execFile);
-const CLI = join(__dirname, '..', 'dist', 'cli.js');
-const CACHE = join(__dirname, '..', '..', '..', '.cache', 'wheels');
+import { copyFixtureWheel, copyPinnedPex, exec, FIXTURE_WHEELS, projectToml, requireBuiltCli, runCli, uvLockText, writeWorkspace, type CliResult as Result, type WheelFile } from './support';
 
 jest.setTimeout(180_000);
 
@@ -25,26 +20,10 @@ let scratch: string;
 let wheelsDir: string;
 let server: IndexServer;
 let yankServer: IndexServer;
-const wheels: Record<string, { filename: string; sha256: string; size: number }> = {};
+const wheels: Record<string, WheelFile> = {};
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], {
-      cwd: opts.cwd ?? scratch,
-      env: { ...process.env, PIP_CONFIG_FILE: '/dev/null', PIP_FIND_LINKS: '', PIP_INDEX_URL: server.url, NX_PEX_STORE: join(scratch, 'store'), ...opts.env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Result> =>
+  runCli(args, { cwd: opts.cwd ?? scratch, env: { PIP_INDEX_URL: server.url, NX_PEX_STORE: join(scratch, 'store'), ...opts.env } });
 
 const noStack = (r: Result) => expect(r.stderr).not.toMatch(/^\s+at .*:\d+:\d+\)?$/m);
 
@@ -109,10 +88,11 @@ const run = (pex: string, args: string[] = [], env: NodeJS.ProcessEnv = {}) =>
 const index = () => ['--no-pypi', '--index-url', server.url];
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -b\` (npm test does) first.`);
+  requireBuiltCli();
   scratch = await mkdtemp(join(tmpdir(), 'nx-pex-opts-'));
   wheelsDir = join(scratch, 'wheels');
-  await mkdir(wheelsDir);
+  // The pinned pex wheel for the runtime, and an old one without pex_boot.py.
+  await copyPinnedPex(wheelsDir);
   await wheel('app', '1.0', {
     requires: ['dep>=2', 'extra-only==1.0; extra == "more"', 'windows-only; sys_platform == "win32"'],
     extras: ['more'],
@@ -129,10 +109,9 @@ beforeAll(async () => {
   await wheel('leaf', '1.0');
   await wheel('old', '1.0', { requires: ['dep<2'] });
   await wheel('gone', '1.0');
-  for (const f of readdirSync(CACHE).filter((f) => /^pex-.*\.whl$/.test(f))) await writeFile(join(wheelsDir, f), await readFile(join(CACHE, f)));
-  if (!readdirSync(wheelsDir).some((f) => f.startsWith('pex-2.1.100-'))) {
-    throw new Error(`${CACHE} has no pex 2.1.100 wheel: run \`python3 tools/fixtures/fetch.py\` first.`);
-  }
+  const oldPex = readdirSync(FIXTURE_WHEELS).find((f) => f.startsWith('pex-2.1.100-') && f.endsWith('.whl'));
+  if (!oldPex) throw new Error(`${FIXTURE_WHEELS} has no pex 2.1.100 wheel: run \`python3 tools/fixtures/fetch.py\` first.`);
+  await copyFixtureWheel(wheelsDir, oldPex);
   server = await startIndexServer({ dir: wheelsDir });
   yankServer = await startIndexServer({ dir: wheelsDir, yanked: { [wheels['gone==1.0']!.filename]: 'broken build' } });
 });
@@ -335,35 +314,30 @@ describe('the pex runtime version', () => {
 
 describe('a workspace project and a uv.lock', () => {
   let ws: string;
+  /** The project's pyproject.toml, with `tool` (a [tool.*] table) after it. */
+  const svcToml = (tool: string) => `${projectToml('svc', ['dep>=2'])}\n${tool}`;
   beforeAll(async () => {
-    ws = join(scratch, 'ws');
-    await mkdir(join(ws, 'svc', 'src', 'svc', 'data'), { recursive: true });
-    const dep = wheels['dep==2.0']!;
-    await writeFile(
-      join(ws, 'uv.lock'),
-      [
-        'version = 1', 'revision = 3', 'requires-python = ">=3.8"', '',
-        '[[package]]', 'name = "svc"', 'version = "0.1.0"', 'source = { editable = "svc" }', 'dependencies = [{ name = "dep" }]', '',
-        '[package.metadata]', 'requires-dist = [{ name = "dep", specifier = ">=2" }]', '',
-        '[[package]]', 'name = "dep"', 'version = "2.0"', `source = { registry = "${server.url}" }`,
-        `wheels = [{ url = "${server.url.replace(/\/simple$/, '')}/files/${dep.filename}", hash = "sha256:${dep.sha256}", size = ${dep.size} }]`, '',
-      ].join('\n'),
-    );
-    await writeFile(join(ws, 'svc', 'src', 'svc', '__init__.py'), '');
-    await writeFile(join(ws, 'svc', 'src', 'svc', 'data', 'greeting.txt'), 'hi from a resource\n');
-    await writeFile(
-      join(ws, 'svc', 'src', 'svc', 'main.py'),
-      'import json, os, sys\nfrom importlib import resources\nimport dep\n\ndef main():\n' +
-        '    text = resources.files("svc").joinpath("data/greeting.txt").read_text().strip()\n' +
-        '    print(json.dumps({"argv": sys.argv[1:], "resource": text, "dep": dep.__version__}))\n',
-    );
+    ws = await writeWorkspace(join(scratch, 'ws'), {
+      project: 'svc',
+      pyproject: svcToml(''),
+      sources: {
+        'data/greeting.txt': 'hi from a resource\n',
+        'main.py':
+          'import json, os, sys\nfrom importlib import resources\nimport dep\n\ndef main():\n' +
+          '    text = resources.files("svc").joinpath("data/greeting.txt").read_text().strip()\n' +
+          '    print(json.dumps({"argv": sys.argv[1:], "resource": text, "dep": dep.__version__}))\n',
+      },
+      lock: uvLockText({
+        project: 'svc',
+        dependencies: ['dep'],
+        requiresDist: [{ name: 'dep', specifier: '>=2' }],
+        registry: server.url,
+        wheels: [{ name: 'dep', version: '2.0', file: wheels['dep==2.0']! }],
+      }),
+    });
   });
 
-  const pyproject = (tool: string) =>
-    writeFile(
-      join(ws, 'svc', 'pyproject.toml'),
-      `[project]\nname = "svc"\nversion = "0.1.0"\ndependencies = ["dep>=2"]\n\n[project.scripts]\nsvc = "svc.main:main"\n\n${tool}`,
-    );
+  const pyproject = (tool: string) => writeFile(join(ws, 'svc', 'pyproject.toml'), svcToml(tool));
 
   it('[tool.nx-pex] options apply, resources are included, and the command line wins', async () => {
     await pyproject('[tool.nx-pex]\ninject-args = ["--from-pyproject"]\ninject-env = { A = "1" }\nmax-install-jobs = 3\n');

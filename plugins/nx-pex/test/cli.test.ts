@@ -3,18 +3,13 @@
  * a fixture wheel served from a local index on 127.0.0.1. Checks the PEX it builds by running it,
  * and checks that each kind of bad input gives one clear message and no stack trace.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
 import { writeFixtureWheel, type FixtureFile } from '../../../tools/index-server/src/fixtures';
-import { PINNED_PEX } from '@nx-pex/pex';
-
-const exec = promisify(execFile);
-const CLI = join(__dirname, '..', 'dist', 'cli.js');
+import { copyPinnedPex, exec, listFiles, projectToml, requireBuiltCli, runCli, uvLockText, writeWorkspace, type CliResult as Result } from './support';
 
 jest.setTimeout(120_000);
 
@@ -24,94 +19,36 @@ let server: IndexServer;
 let wheel: FixtureFile;
 let winWheel: FixtureFile;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], {
-      env: { ...process.env, PIP_CONFIG_FILE: '/dev/null', PIP_FIND_LINKS: '', PIP_INDEX_URL: server.url, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> =>
+  runCli(args, { env: { PIP_INDEX_URL: server.url, ...env } });
 
 function lockText(opts: { registry: string; files?: Array<{ name: string; file: FixtureFile; url?: string; sha256?: string }> }): string {
-  const lines = [
-    'version = 1',
-    'revision = 3',
-    'requires-python = ">=3.8"',
-    '',
-    '[[package]]',
-    'name = "app"',
-    'version = "0.1.0"',
-    'source = { editable = "app" }',
-    'dependencies = [{ name = "tinylib" }]',
-    '',
-    '[package.metadata]',
-    'requires-dist = [{ name = "tinylib", specifier = ">=1.0" }]',
-  ];
-  for (const f of opts.files ?? []) {
-    lines.push(
-      '',
-      '[[package]]',
-      `name = "${f.name}"`,
-      `version = "1.0"`,
-      `source = { registry = "${opts.registry}" }`,
-      `wheels = [{ url = "${f.url ?? `${opts.registry.replace(/\/simple$/, '')}/files/${f.file.filename}`}", hash = "sha256:${f.sha256 ?? f.file.sha256}", size = ${f.file.size} }]`,
-    );
-  }
-  return lines.join('\n') + '\n';
+  return uvLockText({
+    dependencies: ['tinylib'],
+    requiresDist: [{ name: 'tinylib', specifier: '>=1.0' }],
+    registry: opts.registry,
+    wheels: opts.files ?? [],
+  });
 }
 
-async function makeWorkspace(name: string, lock: string): Promise<string> {
-  const ws = join(scratch, name);
-  await mkdir(join(ws, 'app', 'src', 'app'), { recursive: true });
-  await writeFile(
-    join(ws, 'app', 'pyproject.toml'),
-    '[project]\nname = "app"\nversion = "0.1.0"\ndependencies = ["tinylib>=1.0"]\n\n[project.scripts]\napp = "app.main:main"\n',
-  );
-  await writeFile(join(ws, 'app', 'src', 'app', '__init__.py'), '');
-  await writeFile(
-    join(ws, 'app', 'src', 'app', 'main.py'),
-    'import json, sys\nimport tinylib\n\ndef main():\n    print(json.dumps({"tinylib": tinylib.__version__, "argv": sys.argv[1:]}))\n',
-  );
-  await writeFile(join(ws, 'uv.lock'), lock);
-  return ws;
-}
+const makeWorkspace = (name: string, lock: string): Promise<string> =>
+  writeWorkspace(join(scratch, name), {
+    pyproject: projectToml('app', ['tinylib>=1.0']),
+    sources: { 'main.py': 'import json, sys\nimport tinylib\n\ndef main():\n    print(json.dumps({"tinylib": tinylib.__version__, "argv": sys.argv[1:]}))\n' },
+    lock,
+  });
 
-function storeFiles(store: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    if (!existsSync(dir)) return;
-    for (const name of readdirSync(dir)) {
-      const full = join(dir, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else out.push(full);
-    }
-  };
-  walk(join(store, 'wheels'));
-  return out;
-}
+const storeFiles = (store: string): string[] => listFiles(join(store, 'wheels'));
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -b\` (npm test does) first.`);
+  requireBuiltCli();
   scratch = await mkdtemp(join(tmpdir(), 'nx-pex-cli-'));
   wheelsDir = join(scratch, 'wheels');
   await mkdir(wheelsDir);
   wheel = await writeFixtureWheel(wheelsDir, { name: 'tinylib', version: '1.0' });
   winWheel = await writeFixtureWheel(wheelsDir, { name: 'winonly', version: '1.0', tag: 'cp311-cp311-win_amd64' });
   // The pinned pex wheel, for the runtime, from the fixture cache.
-  const cache = join(__dirname, '..', '..', '..', '.cache', 'wheels');
-  const pex = readdirSync(cache).find((f) => f === PINNED_PEX.filename);
-  if (!pex) throw new Error(`${cache} has no pex wheel: run \`python3 tools/fixtures/fetch.py\` first.`);
-  await writeFile(join(wheelsDir, pex), await readFile(join(cache, pex)));
+  await copyPinnedPex(wheelsDir);
   server = await startIndexServer({ dir: wheelsDir });
 });
 

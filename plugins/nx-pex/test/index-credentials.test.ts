@@ -3,17 +3,14 @@
  * UV_INDEX_<NAME>_PASSWORD for a [[tool.uv.index]]: builds with the compiled CLI succeed, and the
  * secret appears nowhere: not in any output, the PEX (raw or any entry), the store or the output dir.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { PINNED_PEX } from '@nx-pex/pex';
 import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '../../../tools/index-server/src';
+import { copyPinnedPex, exec, listFiles as walk, projectToml, requireBuiltCli, runCli, uvLockText, writeWorkspace, type CliResult as Result } from './support';
 
-const exec = promisify(execFile);
-const CLI = join(__dirname, '..', 'dist', 'cli.js');
 jest.setTimeout(180_000);
 
 const USER = 'deploy-bot';
@@ -25,62 +22,16 @@ let scratch: string;
 let server: IndexServer;
 let wheel: FixtureFile;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv): Promise<Result> =>
+  runCli(args, { env: { NETRC: join(scratch, 'no-netrc'), HOME: scratch, CI: '1', ...env } });
 
-async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<Result> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], {
-      env: { ...process.env, PIP_CONFIG_FILE: '/dev/null', PIP_FIND_LINKS: '', NETRC: join(scratch, 'no-netrc'), HOME: scratch, CI: '1', ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-async function workspace(name: string, rootPyproject = ''): Promise<string> {
-  const ws = join(scratch, name);
-  await mkdir(join(ws, 'app', 'src', 'app'), { recursive: true });
-  await writeFile(join(ws, 'app', 'pyproject.toml'), '[project]\nname = "app"\nversion = "0.1.0"\ndependencies = ["privlib"]\n\n[project.scripts]\napp = "app.main:main"\n');
-  await writeFile(join(ws, 'app', 'src', 'app', '__init__.py'), '');
-  await writeFile(join(ws, 'app', 'src', 'app', 'main.py'), 'import privlib\n\ndef main():\n    print("private", privlib.__version__)\n');
-  if (rootPyproject) await writeFile(join(ws, 'pyproject.toml'), rootPyproject);
-  await writeFile(
-    join(ws, 'uv.lock'),
-    [
-      'version = 1',
-      'revision = 3',
-      'requires-python = ">=3.8"',
-      '',
-      '[[package]]',
-      'name = "app"',
-      'version = "0.1.0"',
-      'source = { editable = "app" }',
-      'dependencies = [{ name = "privlib" }]',
-      '',
-      '[[package]]',
-      'name = "privlib"',
-      'version = "1.0"',
-      `source = { registry = "${server.url}" }`,
-      `wheels = [{ url = "${server.url.replace(/\/simple$/, '')}/files/${wheel.filename}", hash = "sha256:${wheel.sha256}", size = ${wheel.size} }]`,
-      '',
-    ].join('\n'),
-  );
-  return ws;
-}
-
-function walk(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? walk(p) : [p];
+const workspace = (name: string, rootPyproject = ''): Promise<string> =>
+  writeWorkspace(join(scratch, name), {
+    pyproject: projectToml('app', ['privlib']),
+    sources: { 'main.py': 'import privlib\n\ndef main():\n    print("private", privlib.__version__)\n' },
+    rootPyproject,
+    lock: uvLockText({ dependencies: ['privlib'], registry: server.url, wheels: [{ name: 'privlib', file: wheel }] }),
   });
-}
 
 /** Fails naming where the secret was found: outputs, files (raw bytes) and every PEX entry (decompressed). */
 function expectNoSecret(outputs: string[], dirs: string[]): void {
@@ -104,13 +55,11 @@ function expectNoSecret(outputs: string[], dirs: string[]): void {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -b\` (npm test does) first.`);
+  requireBuiltCli();
   scratch = await mkdtemp(join(tmpdir(), 'nx-pex-creds-'));
   const wheels = join(scratch, 'wheels');
   wheel = await writeFixtureWheel(wheels, { name: 'privlib', version: '1.0' });
-  const cached = join(__dirname, '..', '..', '..', '.cache', 'wheels', PINNED_PEX.filename);
-  if (!existsSync(cached)) throw new Error(`${cached} is missing: run \`python3 tools/fixtures/fetch.py\` first.`);
-  await writeFile(join(wheels, PINNED_PEX.filename), await readFile(cached));
+  await copyPinnedPex(wheels);
   server = await startIndexServer({ dir: wheels, basicAuth: { username: USER, password: SECRET } });
 });
 

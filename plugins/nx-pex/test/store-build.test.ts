@@ -2,18 +2,16 @@
  * Whole builds with the compiled `nx-pex` CLI against the test index server: concurrent builds on
  * an empty store, a build killed mid-download, offline builds, and `nx-pex cache`.
  */
-import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { PINNED_PEX } from '@nx-pex/pex';
 import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '../../../tools/index-server/src';
+import { CLI, cliEnv, copyPinnedPex, exec, listFiles as walk, projectToml, requireBuiltCli, runCli, uvLockText, writeWorkspace, type CliResult as Result } from './support';
 
-const exec = promisify(execFile);
-const CLI = join(__dirname, '..', 'dist', 'cli.js');
 jest.setTimeout(180_000);
 
 let scratch: string;
@@ -22,73 +20,20 @@ let small: FixtureFile;
 let big: FixtureFile;
 let pexWheel: string;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+const overrides = (): NodeJS.ProcessEnv => ({ PIP_INDEX_URL: server.url, NX_PEX_OFFLINE: '', CI: '1' });
+const baseEnv = (): NodeJS.ProcessEnv => cliEnv(overrides());
 
-const baseEnv = (): NodeJS.ProcessEnv => ({
-  ...process.env,
-  PIP_CONFIG_FILE: '/dev/null',
-  PIP_FIND_LINKS: '',
-  PIP_INDEX_URL: server.url,
-  NX_PEX_OFFLINE: '',
-  CI: '1',
-});
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> => runCli(args, { env: { ...overrides(), ...env } });
 
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [CLI, ...args], { env: { ...baseEnv(), ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-function lockFor(files: FixtureFile[]): string {
-  const lines = [
-    'version = 1',
-    'revision = 3',
-    'requires-python = ">=3.8"',
-    '',
-    '[[package]]',
-    'name = "app"',
-    'version = "0.1.0"',
-    'source = { editable = "app" }',
-    `dependencies = [${files.map((f) => `{ name = "${f.filename.split('-')[0]}" }`).join(', ')}]`,
-  ];
-  for (const f of files) {
-    lines.push(
-      '',
-      '[[package]]',
-      `name = "${f.filename.split('-')[0]}"`,
-      'version = "1.0"',
-      `source = { registry = "${server.url}" }`,
-      `wheels = [{ url = "${server.url.replace(/\/simple$/, '')}/files/${f.filename}", hash = "sha256:${f.sha256}", size = ${f.size} }]`,
-    );
-  }
-  return lines.join('\n') + '\n';
-}
+/** The distribution name of a fixture wheel. */
+const nameOf = (f: FixtureFile): string => f.filename.split('-')[0]!;
 
 async function workspace(name: string, files: FixtureFile[]): Promise<string> {
-  const ws = join(scratch, name);
-  await mkdir(join(ws, 'app', 'src', 'app'), { recursive: true });
-  const deps = files.map((f) => `"${f.filename.split('-')[0]}"`).join(', ');
-  await writeFile(join(ws, 'app', 'pyproject.toml'), `[project]\nname = "app"\nversion = "0.1.0"\ndependencies = [${deps}]\n\n[project.scripts]\napp = "app.main:main"\n`);
-  await writeFile(join(ws, 'app', 'src', 'app', '__init__.py'), '');
-  await writeFile(join(ws, 'app', 'src', 'app', 'main.py'), 'import smallpkg\n\ndef main():\n    print("ok", smallpkg.__version__)\n');
-  await writeFile(join(ws, 'uv.lock'), lockFor(files));
-  return ws;
-}
-
-/** Every file under `dir`, recursively. */
-function walk(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? walk(p) : [p];
+  const names = files.map(nameOf);
+  return writeWorkspace(join(scratch, name), {
+    pyproject: projectToml('app', names),
+    sources: { 'main.py': 'import smallpkg\n\ndef main():\n    print("ok", smallpkg.__version__)\n' },
+    lock: uvLockText({ dependencies: names, registry: server.url, wheels: files.map((file) => ({ name: nameOf(file), file })) }),
   });
 }
 
@@ -102,16 +47,13 @@ function storedWheels(store: string): string[] {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -b\` (npm test does) first.`);
+  requireBuiltCli();
   scratch = await mkdtemp(join(tmpdir(), 'nx-pex-store-build-'));
   const wheels = join(scratch, 'wheels');
   small = await writeFixtureWheel(wheels, { name: 'smallpkg', version: '1.0' });
   big = await writeFixtureWheel(wheels, { name: 'bigpkg', version: '1.0', padBytes: 600_000 });
-  const cache = join(__dirname, '..', '..', '..', '.cache', 'wheels');
-  const pex = PINNED_PEX.filename;
-  if (!existsSync(join(cache, pex))) throw new Error(`${cache} has no ${pex}: run \`python3 tools/fixtures/fetch.py\` first.`);
+  await copyPinnedPex(wheels);
   pexWheel = PINNED_PEX.sha256;
-  await writeFile(join(wheels, pex), await readFile(join(cache, pex)));
   server = await startIndexServer({ dir: wheels });
 });
 
