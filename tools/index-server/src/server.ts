@@ -226,7 +226,8 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
         // Offer ranges like the real file route does, so that a client may resume.
         res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'accept-ranges': 'bytes', etag: `"${sha256(body)}"` });
         count(res, Math.min(fault.afterBytes, body.length));
-        res.write(body.subarray(0, fault.afterBytes), () => res.socket?.destroy());
+        // Close with FIN, not RST: an RST may make the client drop bytes it had not read yet.
+        res.write(body.subarray(0, fault.afterBytes), () => res.socket?.end());
         return true;
       }
       case 'slow': {
