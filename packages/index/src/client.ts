@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -511,7 +512,7 @@ export class IndexClient {
     // Progress counts what is on disk: take back what an abandoned attempt reported.
     if (resume.reported !== start) opts.onProgress?.(start - resume.reported, expectedBytes);
     try {
-      await pipeline(res.body, hasher, createWriteStream(dest, { flags: partial ? 'a' : 'w' }));
+      await writeBody(res.body, hasher, dest, partial ? 'a' : 'w');
     } catch (e) {
       if (expectedBytes !== undefined && hasher.bytes < expectedBytes && isRetryable(e)) {
         throw new TruncatedDownloadError(redactUrl(url), expectedBytes, hasher.bytes);
@@ -546,6 +547,32 @@ function contentRangeStart(v: string | string[] | undefined): number | undefined
   return m ? Number(m[1]) : undefined;
 }
 
+/**
+ * Streams a response body into `dest` through `hasher`. When the body breaks off, what was
+ * received is still flushed to disk before the error is passed on, so that a retry can resume
+ * from it (a destroyed file stream would drop its pending writes).
+ */
+async function writeBody(body: AsyncIterable<Buffer>, hasher: HashingStream, dest: string, flags: 'a' | 'w'): Promise<void> {
+  const out = createWriteStream(dest, { flags });
+  const outError = new Promise<never>((_, reject) => out.once('error', reject));
+  outError.catch(() => undefined);
+  let failure: unknown;
+  try {
+    for await (const chunk of body) {
+      hasher.count(chunk);
+      if (!out.write(chunk)) await Promise.race([once(out, 'drain'), outError]);
+    }
+  } catch (e) {
+    failure = e;
+  }
+  await Promise.race([
+    new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve()))),
+    outError,
+  ]);
+  if (out.errored) throw out.errored;
+  if (failure !== undefined) throw failure;
+}
+
 class HashingStream extends Transform {
   private readonly hash = createHash('sha256');
   bytes = 0;
@@ -560,10 +587,14 @@ class HashingStream extends Transform {
     this.hash.update(chunk);
     this.bytes += chunk.length;
   }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+  /** Count and hash a chunk on its way to the destination. */
+  count(chunk: Buffer): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
     this.onProgress?.(chunk.length, this.total);
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    this.count(chunk);
     cb(null, chunk);
   }
   result(): { sha256: string; size: number } {

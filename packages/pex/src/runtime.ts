@@ -9,6 +9,7 @@ import { basename } from 'node:path';
 import yauzl from 'yauzl';
 import { PexError } from './errors';
 import { pyCompare } from './python';
+import { readZipEntry } from './zipread';
 
 /** The pex release whose runtime nx-pex embeds. */
 export const PINNED_PEX = {
@@ -88,17 +89,6 @@ function listEntries(zf: yauzl.ZipFile): Promise<WheelEntry[]> {
   });
 }
 
-function readEntry(zf: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    zf.openReadStream(entry, (err, stream) => {
-      if (err) return reject(err);
-      const chunks: Buffer[] = [];
-      stream!.on('data', (c: Buffer) => chunks.push(c));
-      stream!.on('end', () => resolve(Buffer.concat(chunks)));
-      stream!.on('error', reject);
-    });
-  });
-}
 
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -175,7 +165,7 @@ export async function loadRuntime(pexWheelPath: string): Promise<PexRuntime> {
     const text = async (name: string, version?: string): Promise<string> => {
       const e = byName.get(name);
       if (!e) return fail(`it has no ${name}`, version);
-      return (await readEntry(zf, e.entry)).toString('utf8');
+      return (await readZipEntry(zf, e.entry)).toString('utf8');
     };
 
     const versionPy = await text('pex/version.py');
@@ -266,7 +256,7 @@ export async function loadRuntime(pexWheelPath: string): Promise<PexRuntime> {
       let buf = data.get(name);
       if (!buf) {
         const e = byName.get(name);
-        buf = e ? await readEntry(zf, e.entry) : Buffer.alloc(0);
+        buf = e ? await readZipEntry(zf, e.entry) : Buffer.alloc(0);
         data.set(name, buf);
       }
       return buf;

@@ -17,7 +17,7 @@ import {
   readPyproject,
   type PyProject,
 } from '@nx-pex/project';
-import { readUvLock, lockClosure, rootRequirements, selectWheels } from '@nx-pex/lock';
+import { readUvLock, lockClosure, rootRequirements, selectWheels, type LockedArtifact, type LockedPackage } from '@nx-pex/lock';
 import { IndexClient, readIndexConfig } from '@nx-pex/index';
 import { WheelStore, defaultStoreRoot, fetchArtifacts, lineProgress, offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx-pex/store';
 import { writePex } from '@nx-pex/pex';
@@ -153,6 +153,19 @@ function pexJobs(project: PyProject, o: LayeredOptions): PexJob[] {
   return scripts.map((s) => ({ name: s, entryPoint: entryPointOf(project.scripts[s]!) }));
 }
 
+/** What the store needs to fetch a wheel the lock names. */
+export function lockedArtifactRequest({ pkg, wheel }: { pkg: LockedPackage; wheel: LockedArtifact }): ArtifactRequest {
+  return {
+    project: pkg.name,
+    version: pkg.version ?? '',
+    filename: wheel.filename,
+    sha256: wheel.sha256,
+    size: wheel.size,
+    url: wheel.url,
+    registry: pkg.source.kind === 'registry' ? pkg.source.url : undefined,
+  };
+}
+
 /** Builds one PEX per console script of the project at `projectDir`, from its lock. */
 export async function buildProject(options: BuildProjectOptions): Promise<BuildProjectResult> {
   const log = options.log ?? (() => undefined);
@@ -210,15 +223,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   const config = applyIndexOverrides(await readIndexConfig({ env, projectRoot: dirname(lockFile) }), options.indexes);
   const client = new IndexClient(config, { env });
   const store = new WheelStore(options.storeDir ?? defaultStoreRoot(env));
-  const requests: ArtifactRequest[] = selected.map(({ pkg, wheel }) => ({
-    project: pkg.name,
-    version: pkg.version ?? '',
-    filename: wheel.filename,
-    sha256: wheel.sha256,
-    size: wheel.size,
-    url: wheel.url,
-    registry: pkg.source.kind === 'registry' ? pkg.source.url : undefined,
-  }));
+  const requests: ArtifactRequest[] = selected.map(lockedArtifactRequest);
   let paths: Map<string, string>;
   let pexWheel;
   try {

@@ -10,7 +10,7 @@ import { readUvLock, requirementsClosure, selectWheels } from '@nx-pex/lock';
 import { IndexClient, readIndexConfig } from '@nx-pex/index';
 import { WheelStore, defaultStoreRoot, fetchArtifacts, lineProgress, offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx-pex/store';
 import { writePex, type PexDependency } from '@nx-pex/pex';
-import { targetFor, type BuiltPex } from './build-project';
+import { lockedArtifactRequest, targetFor, type BuiltPex } from './build-project';
 import { checkOptions, combineSources, directorySources, writerOptions, type PexBuildOptions } from './options';
 import { artifactRequest, resolvePinned } from './pinned';
 import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type IndexOverrides } from './runtime';
@@ -78,17 +78,7 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
       const lock = await readUvLock(lockFile);
       log(`target ${target.id} (${python}), lock ${lockFile}`);
       const closure = requirementsClosure(lock, requirements, target);
-      for (const { pkg, wheel } of selectWheels(closure, target, lockFile)) {
-        requests.push({
-          project: pkg.name,
-          version: pkg.version ?? '',
-          filename: wheel.filename,
-          sha256: wheel.sha256,
-          size: wheel.size,
-          url: wheel.url,
-          registry: pkg.source.kind === 'registry' ? pkg.source.url : undefined,
-        });
-      }
+      requests.push(...selectWheels(closure, target, lockFile).map(lockedArtifactRequest));
       for (const pkg of closure.firstParty) {
         if ('path' in pkg.source) firstParty.push(await readPyproject(join(dirname(lockFile), pkg.source.path, 'pyproject.toml')));
       }
