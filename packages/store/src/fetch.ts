@@ -152,14 +152,15 @@ export async function fetchArtifacts(requests: ArtifactRequest[], opts: FetchArt
           progress?.start(req.filename, req.size);
           let ok = false;
           try {
-            await client.download(c.url, tmp, {
+            const written = await client.download(c.url, tmp, {
               sha256: req.sha256,
               size: req.size,
               onProgress: progress ? (delta) => progress.advance(req.filename, delta) : undefined,
             });
             if (/\.(whl|zip)$/i.test(req.filename)) await checkZipArchive(tmp, req.filename, redactUrl(c.url));
             ok = true;
-            return;
+            // Hashed while it streamed to disk: the store checks this digest rather than reading the file again.
+            return written;
           } catch (e) {
             lastError = e;
             if (!(e instanceof IndexError)) throw e;

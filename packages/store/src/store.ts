@@ -23,7 +23,13 @@ const LOCK_STALE_MS = 30_000;
 const LOCK_REFRESH_MS = 5_000;
 const LOCK_POLL_MS = 100;
 
-async function sha256File(file: string): Promise<{ sha256: string; size: number }> {
+/** The sha256 (lower-case hex) and byte count of a file's contents. */
+export interface FileDigest {
+  sha256: string;
+  size: number;
+}
+
+async function sha256File(file: string): Promise<FileDigest> {
   const hash = createHash('sha256');
   let size = 0;
   await pipeline(createReadStream(file), async function* (source: AsyncIterable<Buffer>) {
@@ -216,11 +222,14 @@ export class WheelStore {
    * Return the path of `sha256` in the store, calling `fetch(tmpPath)` to
    * produce it when missing. The fetched file is verified (hash, and size when
    * given) before it enters the store; on mismatch it is deleted and a
-   * HashMismatchError names both hashes.
+   * HashMismatchError names both hashes. A fetcher that hashed the bytes as it
+   * wrote them (as `IndexClient.download` does) returns that digest, and the
+   * store checks it instead of reading the file again; otherwise the store
+   * hashes the file itself.
    */
   async ensure(
     sha256: string,
-    fetch: (tmpPath: string) => Promise<void>,
+    fetch: (tmpPath: string) => Promise<FileDigest | void>,
     opts: { size?: number; label?: string } = {},
   ): Promise<string> {
     const hash = this.check(sha256);
@@ -237,8 +246,8 @@ export class WheelStore {
       if (await this.has(hash)) return dest;
       const tmp = path.join(this.tmpDir, `${hash}.${process.pid}.${randomBytes(6).toString('hex')}.part`);
       try {
-        await fetch(tmp);
-        await this.verify(tmp, hash, opts);
+        const written = await fetch(tmp);
+        await this.verify(tmp, written || undefined, hash, opts);
         const fh = await fs.open(tmp, 'r');
         try {
           await fh.sync();
@@ -405,11 +414,12 @@ export class WheelStore {
     };
   }
 
-  private async verify(tmp: string, hash: string, opts: { size?: number; label?: string }): Promise<void> {
+  /** Check `written` (or, when the fetcher gave none, the file's own digest) against the key. */
+  private async verify(tmp: string, written: FileDigest | undefined, hash: string, opts: { size?: number; label?: string }): Promise<void> {
     const what = opts.label ?? hash;
-    let actual: { sha256: string; size: number };
+    let actual: FileDigest;
     try {
-      actual = await sha256File(tmp);
+      actual = written ?? (await sha256File(tmp));
     } catch (e) {
       throw new StoreError(`The download of ${what} produced no file in the store (${(e as Error).message}).`);
     }

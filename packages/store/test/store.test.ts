@@ -64,6 +64,30 @@ describe('WheelStore', () => {
     expect(await store.has(hash)).toBe(false);
   });
 
+  it('checks the digest a fetcher reports for what it wrote', async () => {
+    const store = new WheelStore(tmp);
+    const wrong = await store
+      .ensure(hash, async (p) => {
+        await fs.writeFile(p, content);
+        return { sha256: sha('other'), size: content.length };
+      })
+      .catch((x) => x);
+    expect(wrong).toBeInstanceOf(HashMismatchError);
+    expect(wrong.message).toContain(sha('other'));
+    await expect(
+      store.ensure(hash, async (p) => {
+        await fs.writeFile(p, content);
+        return { sha256: hash, size: 3 };
+      }, { size: content.length }),
+    ).rejects.toThrow(/is 3 bytes, but the lock says 11/);
+    expect(await store.has(hash)).toBe(false);
+    const p = await store.ensure(hash, async (t) => {
+      await fs.writeFile(t, content);
+      return { sha256: hash, size: content.length };
+    });
+    expect(await fs.readFile(p)).toEqual(content);
+  });
+
   it('cleans up after a failing fetch', async () => {
     const store = new WheelStore(tmp);
     await expect(
