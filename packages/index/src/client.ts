@@ -2,8 +2,6 @@ import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as zlib from 'node:zlib';
 import { Agent, Dispatcher, EnvHttpProxyAgent, Pool, request } from 'undici';
@@ -470,13 +468,13 @@ export class IndexClient {
 
   private async copyLocal(url: string, dest: string, onProgress?: DownloadProgress): Promise<{ sha256: string; size: number }> {
     const src = localPath(url);
-    const hasher = new HashingStream(undefined, onProgress);
+    const hasher = new Hasher(undefined, onProgress);
     try {
-      await pipeline(createReadStream(src), hasher, createWriteStream(dest));
+      await writeBody(createReadStream(src), hasher, dest, 'w');
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new IndexError(`${src} does not exist (listed by a find-links location or the lock).`);
-      throw new IndexError(`Cannot copy ${src}: ${(e as Error).message}`);
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOENT' && err.path === src) throw new IndexError(`${src} does not exist (listed by a find-links location or the lock).`);
+      throw new IndexError(`Cannot copy ${src}: ${err.message}`);
     }
     return hasher.result();
   }
@@ -504,7 +502,7 @@ export class IndexClient {
     const bodyBytes = Number.isFinite(header) && header >= 0 && res.headers['content-length'] !== undefined ? header : undefined;
     const start = partial ? have : 0;
     const expectedBytes = bodyBytes !== undefined ? start + bodyBytes : opts.size;
-    const hasher = new HashingStream(expectedBytes, opts.onProgress);
+    const hasher = new Hasher(expectedBytes, opts.onProgress);
     if (partial) {
       // Hash what is already on disk, then append the rest.
       for await (const chunk of createReadStream(dest, { end: have - 1 })) hasher.seed(chunk as Buffer);
@@ -548,11 +546,11 @@ function contentRangeStart(v: string | string[] | undefined): number | undefined
 }
 
 /**
- * Streams a response body into `dest` through `hasher`. When the body breaks off, what was
- * received is still flushed to disk before the error is passed on, so that a retry can resume
- * from it (a destroyed file stream would drop its pending writes).
+ * Streams a body (an HTTP response or a local file) into `dest`, hashing it on the way. When
+ * the body breaks off, what was received is still flushed to disk before the error is passed
+ * on, so that a retry can resume from it (a destroyed file stream would drop its pending writes).
  */
-async function writeBody(body: AsyncIterable<Buffer>, hasher: HashingStream, dest: string, flags: 'a' | 'w'): Promise<void> {
+async function writeBody(body: AsyncIterable<Buffer>, hasher: Hasher, dest: string, flags: 'a' | 'w'): Promise<void> {
   const out = createWriteStream(dest, { flags });
   const outError = new Promise<never>((_, reject) => out.once('error', reject));
   outError.catch(() => undefined);
@@ -573,15 +571,14 @@ async function writeBody(body: AsyncIterable<Buffer>, hasher: HashingStream, des
   if (failure !== undefined) throw failure;
 }
 
-class HashingStream extends Transform {
+/** sha256 and byte count of a download, reporting progress as chunks arrive. */
+class Hasher {
   private readonly hash = createHash('sha256');
   bytes = 0;
   constructor(
     private readonly total?: number,
     private readonly onProgress?: DownloadProgress,
-  ) {
-    super();
-  }
+  ) {}
   /** Count bytes that are already in the destination (a resumed transfer). */
   seed(chunk: Buffer): void {
     this.hash.update(chunk);
@@ -592,10 +589,6 @@ class HashingStream extends Transform {
     this.hash.update(chunk);
     this.bytes += chunk.length;
     this.onProgress?.(chunk.length, this.total);
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
-    this.count(chunk);
-    cb(null, chunk);
   }
   result(): { sha256: string; size: number } {
     return { sha256: this.hash.digest('hex'), size: this.bytes };
