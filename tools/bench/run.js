@@ -148,6 +148,14 @@ async function nxWorkspace(dir, name) {
 }
 
 /**
+ * Node arguments of a quiet nx-pex CLI build of `projectDir` with its uv.lock.
+ * @param {string} projectDir @param {string} out @param {string} store
+ */
+function cliBuildArgs(projectDir, out, store) {
+  return [CLI, 'build', '--project', projectDir, '--lock', path.join(projectDir, 'uv.lock'), '-o', out, '--store', store, '-q'];
+}
+
+/**
  * @typedef {{ name: string, before: () => Promise<unknown>, run: () => Promise<{ ms: number, stdout: string, stderr: string }>, check?: (r: { stdout: string, stderr: string }) => void }} Tool
  */
 
@@ -221,13 +229,19 @@ async function benchCase(name, opts, ctx) {
     }
 
     let edits = 0;
+    /**
+     * What every tool does before a run: cold empties its caches, cold and warm remove its
+     * output, edit changes the sources it builds from.
+     * @param {string} phase @param {string[]} caches @param {string} output @param {string} sources
+     */
+    const prepare = async (phase, caches, output, sources) => {
+      if (phase === 'cold') await Promise.all(caches.map(rmrf));
+      if (phase === 'cold' || phase === 'warm') await rmrf(output);
+      if (phase === 'edit') await inputs.writeEdited(sources, project, ++edits);
+    };
     const pexTool = (/** @type {string} */ phase) => ({
       name: 'pex',
-      before: async () => {
-        if (phase === 'cold') await rmrf(pexRoot);
-        if (phase === 'cold' || phase === 'warm') await rmrf(pexOut);
-        if (phase === 'edit') await inputs.writeEdited(projectDir, project, ++edits);
-      },
+      before: () => prepare(phase, [pexRoot], pexOut, projectDir),
       run: () =>
         run(
           ctx.pexBin,
@@ -249,24 +263,13 @@ async function benchCase(name, opts, ctx) {
     });
     const cliTool = (/** @type {string} */ phase) => ({
       name: 'nx-pex',
-      before: async () => {
-        if (phase === 'cold') await rmrf(cliStore);
-        if (phase === 'cold' || phase === 'warm') await rmrf(cliOut);
-        if (phase === 'edit') await inputs.writeEdited(projectDir, project, ++edits);
-      },
-      run: () =>
-        run(process.execPath, [CLI, 'build', '--project', projectDir, '--lock', path.join(projectDir, 'uv.lock'), '-o', cliOut, '--store', cliStore, '-q'], {
-          env,
-        }),
+      before: () => prepare(phase, [cliStore], cliOut, projectDir),
+      run: () => run(process.execPath, cliBuildArgs(projectDir, cliOut, cliStore), { env }),
     });
     const nxEnv = { ...env, NX_PEX_STORE: nxStore };
     const nxTool = (/** @type {string} */ phase) => ({
       name: 'nx',
-      before: async () => {
-        if (phase === 'cold') await Promise.all([rmrf(nxStore), rmrf(path.join(ws, '.nx'))]);
-        if (phase === 'cold' || phase === 'warm') await rmrf(path.join(ws, 'dist'));
-        if (phase === 'edit') await inputs.writeEdited(wsProject, project, ++edits);
-      },
+      before: () => prepare(phase, [nxStore, path.join(ws, '.nx')], path.join(ws, 'dist'), wsProject),
       run: () => run(NX, ['build', project, ...(phase === 'cold' || phase === 'warm' ? ['--skip-nx-cache'] : [])], { cwd: ws, env: nxEnv }),
       check: (/** @type {{ stdout: string, stderr: string }} */ r) => {
         const text = r.stdout + r.stderr;
@@ -380,11 +383,7 @@ async function profileWarm(name, projectDir, cliOut, store, env) {
   const dir = path.join(OUT_DIR, 'profiles', name);
   await rmrf(dir);
   await rmrf(cliOut);
-  const r = await run(
-    process.execPath,
-    ['--cpu-prof', '--cpu-prof-dir', dir, CLI, 'build', '--project', projectDir, '--lock', path.join(projectDir, 'uv.lock'), '-o', cliOut, '--store', store, '-q'],
-    { env },
-  );
+  const r = await run(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, ...cliBuildArgs(projectDir, cliOut, store)], { env });
   const file = (await fs.readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
   if (!file) return undefined;
   const summary = await summarizeProfile(path.join(dir, file), REPO);
@@ -442,8 +441,7 @@ async function benchScale(opts, ctx) {
     const pageBytes = server.requests.filter((r) => !wheelRequests.includes(r)).reduce((n, r) => n + r.bytes, 0);
     let built = 0;
     let outputBytes = 0;
-    for (let i = 0; i < SCALE_SERVICES; i++) {
-      const name = `svc-${String(i).padStart(2, '0')}`;
+    for (const { name } of members) {
       const f = path.join(ws, 'dist', 'services', name, `${name}.pex`);
       if (existsSync(f)) {
         built++;

@@ -81,7 +81,7 @@ async function summarizeProfile(file, repo) {
     const ms = self.get(node.id) ?? 0;
     if (!ms) continue;
     const { functionName, url, lineNumber } = node.callFrame;
-    const rel = url.startsWith('file://') ? path.relative(repo, decodeURIComponent(url.slice(7))) : url;
+    const rel = relativeUrl(url, repo);
     add(byFunction, `${functionName || '(anonymous)'} ${rel ? `${rel}:${lineNumber + 1}` : ''}`.trim(), ms);
     add(byPlace, placeOf(rel, functionName), ms);
   }
@@ -104,7 +104,7 @@ async function summarizeProfile(file, repo) {
     let loading = false;
     for (let n = byId.get(id); n; n = byId.get(parent.get(n.id) ?? -1)) {
       const { url, functionName } = n.callFrame;
-      const rel = url.startsWith('file://') ? path.relative(repo, decodeURIComponent(url.slice(7))) : url;
+      const rel = relativeUrl(url, repo);
       const place = placeOf(rel, functionName);
       if (/^(packages|plugins|tools)\//.test(place) && !loading) {
         s = place;
@@ -144,6 +144,11 @@ async function summarizeProfile(file, repo) {
     byPlace: top(byPlace, 10),
     byFunction: top(byFunction, 12),
   };
+}
+
+/** A profiled script's location: relative to the repository for files, else as V8 names it. @param {string} url @param {string} repo */
+function relativeUrl(url, repo) {
+  return url.startsWith('file://') ? path.relative(repo, decodeURIComponent(url.slice(7))) : url;
 }
 
 /** @param {string} rel @param {string} fn */
