@@ -38,6 +38,12 @@ function where(lock: Lockfile, pkg?: LockedPackage): string {
   return pkg?.line !== undefined ? `${lock.path}:${pkg.line}` : lock.path;
 }
 
+/** A test for the workspace's own packages: members of the workspace, and editable / directory / virtual sources. */
+function firstPartyOf(lock: Lockfile): (pkg: LockedPackage) => boolean {
+  const members = new Set(lock.workspaceMembers);
+  return (pkg) => members.has(pkg.name) || isFirstPartySource(pkg.source);
+}
+
 /** Packages of a lock grouped by canonical name. */
 function byName(lock: Lockfile): Map<string, LockedPackage[]> {
   const map = new Map<string, LockedPackage[]>();
@@ -81,11 +87,10 @@ function encodeExtra(pkg: string, extra: string): string {
   return `extra-${pkg.length}-${pkg}-${extra}`;
 }
 
-function findProject(lock: Lockfile, index: Map<string, LockedPackage[]>, project: string): LockedPackage {
+function findProject(lock: Lockfile, index: Map<string, LockedPackage[]>, isFirstParty: (pkg: LockedPackage) => boolean, project: string): LockedPackage {
   const name = canonicalizeName(project);
   const all = index.get(name) ?? [];
-  const members = new Set(lock.workspaceMembers);
-  const own = all.filter((p) => members.has(p.name) || isFirstPartySource(p.source));
+  const own = all.filter(isFirstParty);
   if (own.length === 1) return own[0];
   if (own.length > 1) {
     throw new LockError(
@@ -100,7 +105,7 @@ function findProject(lock: Lockfile, index: Map<string, LockedPackage[]>, projec
       lock.path,
     );
   }
-  const known = lock.packages.filter((p) => members.has(p.name) || isFirstPartySource(p.source)).map((p) => p.name);
+  const known = lock.packages.filter(isFirstParty).map((p) => p.name);
   throw new LockError(
     `${lock.path}: project '${name}' is not in the lock${known.length ? ` (workspace projects in it: ${[...new Set(known)].sort().join(', ')})` : ''}. ` +
       `If it is a new or renamed project, run \`uv lock\` to update the lock.`,
@@ -115,7 +120,8 @@ function findProject(lock: Lockfile, index: Map<string, LockedPackage[]>, projec
  */
 export function lockClosure(lock: Lockfile, project: string, target: TargetPlatform, opts: { extras?: string[] } = {}): Closure {
   const index = byName(lock);
-  const root = findProject(lock, index, project);
+  const isFirstParty = firstPartyOf(lock);
+  const root = findProject(lock, index, isFirstParty, project);
   const env = target.markerEnvironment;
 
   if (lock.requiresPython && !versionSatisfies(target.pythonVersion, lock.requiresPython, { prereleases: true })) {
@@ -195,10 +201,10 @@ export function lockClosure(lock: Lockfile, project: string, target: TargetPlatf
   let result = walk();
   while (hasConflicts && result.grew) result = walk();
 
-  const members = new Set(lock.workspaceMembers);
   const entries: ClosureEntry[] = [...result.extrasOf.entries()].map(([pkg, extras]) => ({
     pkg,
-    firstParty: pkg === root || members.has(pkg.name) || isFirstPartySource(pkg.source),
+    // The root is first-party by construction (findProject).
+    firstParty: isFirstParty(pkg),
     extras: [...extras].sort(),
   }));
   entries.sort((a, b) => cmp(a.pkg.name, b.pkg.name) || cmp(a.pkg.version ?? '', b.pkg.version ?? ''));
@@ -303,9 +309,8 @@ function bindExtras(m: Marker, extras: ReadonlySet<string>): Marker | boolean {
  */
 export function rootRequirements(closure: Closure): string[] {
   const lock = closure.lock;
-  const members = new Set(lock?.workspaceMembers ?? []);
-  const firstPartyNames = new Set(closure.firstParty.map((p) => p.name));
-  for (const p of lock?.packages ?? []) if (members.has(p.name) || isFirstPartySource(p.source)) firstPartyNames.add(p.name);
+  const firstParty = lock ? lock.packages.filter(firstPartyOf(lock)) : [];
+  const firstPartyNames = new Set([...closure.firstParty, ...firstParty].map((p) => p.name));
   const out = new Set<string>();
   for (const entry of closure.packages) {
     if (!entry.firstParty) continue;
