@@ -248,6 +248,10 @@ function compareStrings(lhs: string, op: MarkerOperator, rhs: string): boolean {
 function compareValues(lhs: string, op: MarkerOperator, rhs: string): boolean {
   if (op !== 'in' && op !== 'not in' && op !== '===' && isValidVersion(lhs) && isValidVersion(rhs)) {
     // PEP 440 rules: `lhs` is the candidate version, `op rhs` the specifier.
+    if (op === '~=' && !/\./.test(rhs.split('+')[0])) {
+      // `~=` needs at least two release segments (`~=3` is not a specifier), as packaging says.
+      throw new MarkerEvaluationError(`'${lhs} ~= ${rhs}' cannot be evaluated: ~= needs a version with at least two parts, such as "${rhs}.0".`);
+    }
     return versionSatisfies(lhs, `${op}${rhs}`, { prereleases: true });
   }
   if (op === '==' || op === '!=') {

@@ -166,6 +166,11 @@ describe('PEP 508 marker rules', () => {
     expect(() => evaluateMarker('os_name ~= "posix"', env)).toThrow(MarkerEvaluationError);
   });
 
+  it("raises a marker error for '~=' with a one-part version, as packaging does", () => {
+    expect(() => evaluateMarker('python_version ~= "3"', env)).toThrow(MarkerEvaluationError);
+    expect(evaluateMarker('python_version ~= "3.0"', env)).toBe(true);
+  });
+
   it('evaluates extras as a set: each comparison sees every requested extra', () => {
     expect(evaluateMarker('extra == "a" and extra == "b"', env, ['A', 'b'])).toBe(true);
     expect(evaluateMarker('extra == "a"', env, ['b', 'c'])).toBe(false);
