@@ -1,28 +1,13 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import {
-  canonicalizeName,
-  evaluateMarker,
-  formatRequirement,
-  probeInterpreter,
-  targetFromInterpreter,
-  UserError,
-  type TargetPlatform,
-} from '@nx-pex/pep';
-import {
-  buildableScripts,
-  collectSources,
-  findLockFile,
-  mergeSources,
-  readPyproject,
-  type PyProject,
-} from '@nx-pex/project';
-import { readUvLock, lockClosure, rootRequirements, selectWheels, type LockedArtifact, type LockedPackage } from '@nx-pex/lock';
-import { IndexClient, readIndexConfig } from '@nx-pex/index';
-import { WheelStore, defaultStoreRoot, fetchArtifacts, lineProgress, offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx-pex/store';
+import { canonicalizeName, evaluateMarker, formatRequirement, UserError, type TargetPlatform } from '@nx-pex/pep';
+import { buildableScripts, findLockFile, readPyproject, type PyProject } from '@nx-pex/project';
+import { readUvLock, lockClosure, rootRequirements, selectWheels } from '@nx-pex/lock';
+import type { ProgressReporter } from '@nx-pex/store';
 import { writePex } from '@nx-pex/pex';
-import { checkOptions, combineSources, directorySources, mergeOptions, toolOptions, writerOptions, type LayeredOptions } from './options';
-import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type IndexOverrides } from './runtime';
+import { checkOptions, mergeOptions, toolOptions, writerOptions, type LayeredOptions } from './options';
+import { buildSources, entryPointOf, lockedArtifactRequest, lockedProjects, targetFor, withFetchedInputs } from './pipeline';
+import type { IndexOverrides } from './runtime';
 
 export interface BuildProjectOptions {
   /** Directory holding the project's `pyproject.toml`. */
@@ -71,24 +56,6 @@ export interface BuildProjectResult {
   lockFile: string;
   wheels: number;
   outputs: BuiltPex[];
-}
-
-const targets = new Map<string, Promise<TargetPlatform>>();
-
-/** The platform an interpreter stands for, probed once per process. */
-export function targetFor(python: string): Promise<TargetPlatform> {
-  let t = targets.get(python);
-  if (!t) {
-    t = probeInterpreter(python).then(targetFromInterpreter);
-    targets.set(python, t);
-    t.catch(() => targets.delete(python));
-  }
-  return t;
-}
-
-/** `module:function [extras]` → `module:function`. */
-function entryPointOf(spec: string): string {
-  return spec.replace(/\s*\[[^\]]*\]\s*$/, '').trim();
 }
 
 /**
@@ -153,23 +120,9 @@ function pexJobs(project: PyProject, o: LayeredOptions): PexJob[] {
   return scripts.map((s) => ({ name: s, entryPoint: entryPointOf(project.scripts[s]!) }));
 }
 
-/** What the store needs to fetch a wheel the lock names. */
-export function lockedArtifactRequest({ pkg, wheel }: { pkg: LockedPackage; wheel: LockedArtifact }): ArtifactRequest {
-  return {
-    project: pkg.name,
-    version: pkg.version ?? '',
-    filename: wheel.filename,
-    sha256: wheel.sha256,
-    size: wheel.size,
-    url: wheel.url,
-    registry: pkg.source.kind === 'registry' ? pkg.source.url : undefined,
-  };
-}
-
 /** Builds one PEX per console script of the project at `projectDir`, from its lock. */
 export async function buildProject(options: BuildProjectOptions): Promise<BuildProjectResult> {
   const log = options.log ?? (() => undefined);
-  const env = options.env ?? process.env;
   const projectDir = resolve(options.projectDir);
   const project = await readPyproject(join(projectDir, 'pyproject.toml'));
   if (!project.name) {
@@ -204,70 +157,54 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   const closure = lockClosure(lock, project.name, target);
   const selected = selectWheels(closure, target, lockFile);
 
-  const lockDir = dirname(lockFile);
-  const firstParty: PyProject[] = [project];
-  for (const pkg of closure.firstParty) {
-    if (pkg.name === project.canonicalName) continue;
-    if (!('path' in pkg.source)) continue;
-    firstParty.push(await readPyproject(join(lockDir, pkg.source.path, 'pyproject.toml')));
-  }
+  const firstParty: PyProject[] = [
+    project,
+    ...(await lockedProjects(closure.firstParty.filter((p) => p.name !== project.canonicalName), lockFile)),
+  ];
   const requirements = closure.root.requiresDist
     ? rootRequirements(closure)
     : declaredRequirements(firstParty, closure.firstParty.map((p) => p.name));
   checkLockIsCurrent(firstParty, closure.firstParty.map((p) => p.name), new Set(closure.thirdParty.map((p) => p.name)), target, lockFile);
-  const sources = combineSources(
-    mergeSources(await Promise.all(firstParty.map(async (p) => ({ project: p, files: await collectSources(p) })))),
-    await directorySources(pexOptions.sources ?? []),
-  );
+  const sources = await buildSources(firstParty, pexOptions.sources ?? []);
 
-  const config = applyIndexOverrides(await readIndexConfig({ env, projectRoot: dirname(lockFile) }), options.indexes);
-  const client = new IndexClient(config, { env });
-  const store = new WheelStore(options.storeDir ?? defaultStoreRoot(env));
-  const requests: ArtifactRequest[] = selected.map(lockedArtifactRequest);
-  let paths: Map<string, string>;
-  let pexWheel;
-  try {
-    pexWheel = await chooseRuntime(pexOptions.pexVersion, { client, store, target, log });
-    requests.push(pexWheel.request);
-    paths = await fetchArtifacts(requests, {
-      store,
-      client,
-      config,
-      log,
-      offline: options.offline ?? offlineFromEnv(env),
-      progress: options.progress ?? (options.log ? lineProgress(options.log) : undefined),
-    });
-  } finally {
-    await client.close();
-  }
-  const runtime = await runtimeFromWheel(paths.get(pexWheel.request.sha256)!, pexWheel.version);
-  const dependencies = selected.map(({ wheel }) => ({
-    filename: wheel.filename,
-    sha256: wheel.sha256,
-    path: paths.get(wheel.sha256)!,
-  }));
-
-  const [major, minor] = target.pythonVersion.split('.');
   const outputDir = resolve(options.outputDir);
-  if (!options.outputFile) await mkdir(outputDir, { recursive: true });
-  const outputs: BuiltPex[] = [];
-  for (const job of jobs) {
-    const script = job.name;
-    const path = options.outputFile ? resolve(options.outputFile) : join(outputDir, `${script}.pex`);
-    await mkdir(dirname(path), { recursive: true });
-    const result = await writePex(path, {
-      ...writerOptions(pexOptions),
-      runtime,
-      dependencies,
-      sources,
-      requirements,
-      entryPoint: job.entryPoint,
-      script: job.script,
-      shebang: pexOptions.shebang ?? `#!/usr/bin/env python${major}.${minor}`,
-    });
-    outputs.push({ script, path, bytes: result.bytes, pexHash: result.pexHash });
-    log(`${project.name}: wrote ${relative(process.cwd(), path) || path} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
-  }
+  const fetchOptions = {
+    target,
+    projectRoot: dirname(lockFile),
+    indexes: options.indexes,
+    storeDir: options.storeDir,
+    pexVersion: pexOptions.pexVersion,
+    offline: options.offline,
+    progress: options.progress,
+    log: options.log,
+    env: options.env ?? process.env,
+  };
+  const { outputs, wheels } = await withFetchedInputs(
+    fetchOptions,
+    async () => selected.map(lockedArtifactRequest),
+    async ({ runtime, dependencies, shebang }) => {
+      if (!options.outputFile) await mkdir(outputDir, { recursive: true });
+      const outputs: BuiltPex[] = [];
+      for (const job of jobs) {
+        const script = job.name;
+        const path = options.outputFile ? resolve(options.outputFile) : join(outputDir, `${script}.pex`);
+        await mkdir(dirname(path), { recursive: true });
+        const result = await writePex(path, {
+          ...writerOptions(pexOptions),
+          runtime,
+          dependencies,
+          sources,
+          requirements,
+          entryPoint: job.entryPoint,
+          script: job.script,
+          shebang: pexOptions.shebang ?? shebang,
+        });
+        outputs.push({ script, path, bytes: result.bytes, pexHash: result.pexHash });
+        log(`${project.name}: wrote ${relative(process.cwd(), path) || path} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
+      }
+      return { outputs, wheels: dependencies.length };
+    },
+  );
   if (!options.outputFile) {
     // A script removed from pyproject.toml must not leave its old PEX behind.
     const wanted = new Set(outputs.map((o) => `${o.script}.pex`));
@@ -275,6 +212,5 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
       if (name.endsWith('.pex') && !wanted.has(name)) await rm(join(outputDir, name), { force: true, recursive: true });
     }
   }
-  await store.release();
-  return { project: project.name, target: target.id, lockFile, wheels: dependencies.length, outputs };
+  return { project: project.name, target: target.id, lockFile, wheels, outputs };
 }

@@ -3,17 +3,17 @@
  * source directories (`-D`), an entry point or script, one output file.
  */
 import { mkdir } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { canonicalizeName, formatRequirement, parseRequirement, RequirementSyntaxError, UserError, type Requirement } from '@nx-pex/pep';
-import { collectSources, mergeSources, readPyproject, type PyProject } from '@nx-pex/project';
+import type { PyProject } from '@nx-pex/project';
 import { readUvLock, requirementsClosure, selectWheels } from '@nx-pex/lock';
-import { IndexClient, readIndexConfig } from '@nx-pex/index';
-import { WheelStore, defaultStoreRoot, fetchArtifacts, lineProgress, offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx-pex/store';
-import { writePex, type PexDependency } from '@nx-pex/pex';
-import { lockedArtifactRequest, targetFor, type BuiltPex } from './build-project';
-import { checkOptions, combineSources, directorySources, writerOptions, type PexBuildOptions } from './options';
+import { offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx-pex/store';
+import { writePex } from '@nx-pex/pex';
+import type { BuiltPex } from './build-project';
+import { checkOptions, writerOptions, type PexBuildOptions } from './options';
 import { artifactRequest, resolvePinned } from './pinned';
-import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type IndexOverrides } from './runtime';
+import { buildSources, entryPointOf, lockedArtifactRequest, lockedProjects, targetFor, withFetchedInputs, type IndexContext } from './pipeline';
+import type { IndexOverrides } from './runtime';
 
 export interface BuildRequirementsOptions {
   /** PEP 508 requirements (arguments and `-r` files). */
@@ -60,87 +60,69 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
   const python = options.python ?? 'python3';
   const target = await targetFor(python);
   const offline = options.offline ?? offlineFromEnv(env);
-  const config = applyIndexOverrides(
-    await readIndexConfig({ env, projectRoot: options.lockFile ? dirname(resolve(options.lockFile)) : process.cwd() }),
-    options.indexes,
-  );
-  const client = new IndexClient(config, { env });
-  const store = new WheelStore(options.storeDir ?? defaultStoreRoot(env));
+  const lockFile = options.lockFile ? resolve(options.lockFile) : undefined;
 
-  const requests: ArtifactRequest[] = [];
-  let rootRequirements: string[];
-  const firstParty: PyProject[] = [];
-  let runtimeRequest;
-  let paths: Map<string, string>;
-  try {
-    if (options.lockFile) {
-      const lockFile = resolve(options.lockFile);
+  let rootRequirements: string[] = [];
+  let firstParty: PyProject[] = [];
+  const fetchOptions = {
+    target,
+    projectRoot: lockFile ? dirname(lockFile) : process.cwd(),
+    indexes: options.indexes,
+    storeDir: options.storeDir,
+    pexVersion: o.pexVersion,
+    offline,
+    progress: options.progress,
+    log: options.log,
+    env,
+  };
+  const collect = async ({ client, config, store }: IndexContext): Promise<ArtifactRequest[]> => {
+    if (lockFile) {
       const lock = await readUvLock(lockFile);
       log(`target ${target.id} (${python}), lock ${lockFile}`);
       const closure = requirementsClosure(lock, requirements, target);
-      requests.push(...selectWheels(closure, target, lockFile).map(lockedArtifactRequest));
-      for (const pkg of closure.firstParty) {
-        if ('path' in pkg.source) firstParty.push(await readPyproject(join(dirname(lockFile), pkg.source.path, 'pyproject.toml')));
-      }
+      firstParty = await lockedProjects(closure.firstParty, lockFile);
       // Workspace projects are in the PEX as code, not distributions: they stand for their own
       // declared dependencies in PEX-INFO.
       const own = new Set(closure.firstParty.map((p) => p.name));
       const roots = requirements.filter((r) => !own.has(canonicalizeName(r.name)));
       for (const p of firstParty) roots.push(...p.dependencies.filter((d) => !own.has(canonicalizeName(d.name))));
       rootRequirements = [...new Set(roots.map(formatRequirement))].sort();
-    } else {
-      if (offline && requirements.length > 0) {
-        throw new UserError('Pinned requirements without a lock are looked up on the indexes, which an offline build cannot do: give --lock, or build online.');
-      }
-      log(`target ${target.id} (${python}), pinned requirements without a lock`);
-      const resolved = await resolvePinned(options.requirements, { client, config, store, target, log });
-      requests.push(...resolved.wheels.map(artifactRequest));
-      rootRequirements = resolved.requirements;
+      return selectWheels(closure, target, lockFile).map(lockedArtifactRequest);
     }
-    const runtime = await chooseRuntime(o.pexVersion, { client, store, target, log });
-    runtimeRequest = runtime;
-    paths = await fetchArtifacts([...requests, runtime.request], {
-      store,
-      client,
-      config,
-      log,
-      offline,
-      progress: options.progress ?? (options.log ? lineProgress(options.log) : undefined),
-    });
-  } finally {
-    await client.close();
-  }
-  const runtime = await runtimeFromWheel(paths.get(runtimeRequest.request.sha256)!, runtimeRequest.version);
-  const dependencies: PexDependency[] = requests.map((r) => ({ filename: r.filename, sha256: r.sha256, path: paths.get(r.sha256.toLowerCase())! }));
-  const sources = combineSources(
-    firstParty.length ? mergeSources(await Promise.all(firstParty.map(async (p) => ({ project: p, files: await collectSources(p) })))) : [],
-    await directorySources(o.sources ?? []),
-  );
-
-  const [major, minor] = target.pythonVersion.split('.');
+    if (offline && requirements.length > 0) {
+      throw new UserError('Pinned requirements without a lock are looked up on the indexes, which an offline build cannot do: give --lock, or build online.');
+    }
+    log(`target ${target.id} (${python}), pinned requirements without a lock`);
+    const resolved = await resolvePinned(options.requirements, { client, config, store, target, log });
+    rootRequirements = resolved.requirements;
+    return resolved.wheels.map(artifactRequest);
+  };
   const path = resolve(options.outputFile);
-  await mkdir(dirname(path), { recursive: true });
-  // A console script of a workspace project taken from the lock: its code is in the PEX as
-  // sources, not as a distribution, so its entry point is set here (as pex's -c would find it).
-  const own = o.script !== undefined ? firstParty.find((p) => o.script! in p.scripts) : undefined;
-  const executable = own ? { entryPoint: own.scripts[o.script!]!.replace(/\s*\[[^\]]*\]\s*$/, '').trim(), script: undefined } : {};
-  const result = await writePex(path, {
-    ...writerOptions(o),
-    ...executable,
-    runtime,
-    dependencies,
-    sources,
-    requirements: rootRequirements,
-    shebang: o.shebang ?? `#!/usr/bin/env python${major}.${minor}`,
+  const { result, wheels } = await withFetchedInputs(fetchOptions, collect, async ({ runtime, dependencies, shebang }) => {
+    const sources = await buildSources(firstParty, o.sources ?? []);
+    await mkdir(dirname(path), { recursive: true });
+    // A console script of a workspace project taken from the lock: its code is in the PEX as
+    // sources, not as a distribution, so its entry point is set here (as pex's -c would find it).
+    const own = o.script !== undefined ? firstParty.find((p) => o.script! in p.scripts) : undefined;
+    const executable = own ? { entryPoint: entryPointOf(own.scripts[o.script!]!), script: undefined } : {};
+    const result = await writePex(path, {
+      ...writerOptions(o),
+      ...executable,
+      runtime,
+      dependencies,
+      sources,
+      requirements: rootRequirements,
+      shebang: o.shebang ?? shebang,
+    });
+    log(`wrote ${relative(process.cwd(), path) || path} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
+    return { result, wheels: dependencies.length };
   });
-  log(`wrote ${relative(process.cwd(), path) || path} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
-  await store.release();
   return {
     script: o.script ?? o.entryPoint ?? '',
     path,
     bytes: result.bytes,
     pexHash: result.pexHash,
     target: target.id,
-    wheels: dependencies.length,
+    wheels,
   };
 }

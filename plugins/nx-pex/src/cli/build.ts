@@ -58,10 +58,17 @@ export async function buildCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const pex = cliPexOptions(a);
-  const indexes = indexOverrides(a);
-  const log = a.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`);
-  const offline = a.offline || undefined;
-  const progress = a.quiet ? undefined : streamProgress(process.stderr);
+  // What both kinds of build take from the command line.
+  const common = {
+    lockFile: a.lock,
+    python: a.python,
+    storeDir: a.store,
+    pex,
+    indexes: indexOverrides(a),
+    offline: a.offline || undefined,
+    progress: a.quiet ? undefined : streamProgress(process.stderr),
+    log: a.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`),
+  };
   const scripts = a.script ?? [];
 
   if (a.project !== undefined) {
@@ -78,14 +85,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
       projectDir: resolve(a.project),
       outputDir: resolve(a.outputDir ?? (outputFile ? dirname(outputFile) : 'dist')),
       outputFile: outputFile ? resolve(outputFile) : undefined,
-      lockFile: a.lock,
-      python: a.python,
-      storeDir: a.store,
-      pex,
-      indexes,
-      offline,
-      progress,
-      log,
+      ...common,
     });
     return 0;
   }
@@ -98,17 +98,6 @@ export async function buildCommand(argv: string[]): Promise<number> {
   if (scripts.length === 1) pex.script = scripts[0];
   const requirements = [...a.requirements];
   for (const file of a.requirementFiles ?? []) requirements.push(...(await readRequirementsFile(file)));
-  await buildRequirements({
-    requirements,
-    lockFile: a.lock,
-    outputFile: a.outputFile,
-    python: a.python,
-    storeDir: a.store,
-    pex,
-    indexes,
-    offline,
-    progress,
-    log,
-  });
+  await buildRequirements({ requirements, outputFile: a.outputFile, ...common });
   return 0;
 }
