@@ -61,37 +61,45 @@ export interface NxPexToolConfig {
 
 type ToolKind = 'string' | 'strings' | 'bool' | 'int' | 'env' | readonly string[];
 
-/** `[tool.nx-pex]` keys: TOML key → field and value kind (a list of strings is a choice). */
-export const NX_PEX_TOOL_KEYS: Readonly<Record<string, { field: keyof NxPexToolConfig; kind: ToolKind }>> = {
-  scripts: { field: 'scripts', kind: 'strings' },
-  layout: { field: 'layout', kind: ['zipapp', 'packed', 'loose'] },
-  'pre-install-wheels': { field: 'preInstallWheels', kind: 'bool' },
-  'entry-point': { field: 'entryPoint', kind: 'string' },
-  script: { field: 'script', kind: 'string' },
-  'inject-args': { field: 'injectArgs', kind: 'strings' },
-  'inject-env': { field: 'injectEnv', kind: 'env' },
-  'inject-python-args': { field: 'injectPythonArgs', kind: 'strings' },
-  'inherit-path': { field: 'inheritPath', kind: ['false', 'prefer', 'fallback'] },
-  'strip-pex-env': { field: 'stripPexEnv', kind: 'bool' },
-  'emit-warnings': { field: 'emitWarnings', kind: 'bool' },
-  'ignore-errors': { field: 'ignoreErrors', kind: 'bool' },
-  'max-install-jobs': { field: 'maxInstallJobs', kind: 'int' },
-  shebang: { field: 'shebang', kind: 'string' },
-  'interpreter-constraints': { field: 'interpreterConstraints', kind: 'strings' },
-  'include-tools': { field: 'includeTools', kind: 'bool' },
-  venv: { field: 'venv', kind: 'bool' },
-  'venv-bin-path': { field: 'venvBinPath', kind: ['false', 'prepend', 'append'] },
-  'venv-copies': { field: 'venvCopies', kind: 'bool' },
-  'venv-site-packages-copies': { field: 'venvSitePackagesCopies', kind: 'bool' },
-  'venv-system-site-packages': { field: 'venvSystemSitePackages', kind: 'bool' },
-  'venv-hermetic-scripts': { field: 'venvHermeticScripts', kind: 'bool' },
-  compress: { field: 'compress', kind: 'bool' },
-  'validate-entry-point': { field: 'validateEntryPoint', kind: 'bool' },
-  'pex-path': { field: 'pexPath', kind: 'strings' },
-  'runtime-pex-root': { field: 'runtimePexRoot', kind: 'string' },
-  sources: { field: 'sources', kind: 'strings' },
-  'pex-version': { field: 'pexVersion', kind: 'string' },
+/** The value kind of each `[tool.nx-pex]` field (a list of strings is a choice). */
+const TOOL_KINDS: Readonly<Record<keyof NxPexToolConfig, ToolKind>> = {
+  scripts: 'strings',
+  layout: ['zipapp', 'packed', 'loose'],
+  preInstallWheels: 'bool',
+  entryPoint: 'string',
+  script: 'string',
+  injectArgs: 'strings',
+  injectEnv: 'env',
+  injectPythonArgs: 'strings',
+  inheritPath: ['false', 'prefer', 'fallback'],
+  stripPexEnv: 'bool',
+  emitWarnings: 'bool',
+  ignoreErrors: 'bool',
+  maxInstallJobs: 'int',
+  shebang: 'string',
+  interpreterConstraints: 'strings',
+  includeTools: 'bool',
+  venv: 'bool',
+  venvBinPath: ['false', 'prepend', 'append'],
+  venvCopies: 'bool',
+  venvSitePackagesCopies: 'bool',
+  venvSystemSitePackages: 'bool',
+  venvHermeticScripts: 'bool',
+  compress: 'bool',
+  validateEntryPoint: 'bool',
+  pexPath: 'strings',
+  runtimePexRoot: 'string',
+  sources: 'strings',
+  pexVersion: 'string',
 };
+
+/** `[tool.nx-pex]` keys: TOML key (the field in kebab-case) → field and value kind. */
+export const NX_PEX_TOOL_KEYS: Readonly<Record<string, { field: keyof NxPexToolConfig; kind: ToolKind }>> = Object.fromEntries(
+  (Object.entries(TOOL_KINDS) as Array<[keyof NxPexToolConfig, ToolKind]>).map(([field, kind]) => [
+    field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
+    { field, kind },
+  ]),
+);
 
 function toolValue(key: string, kind: ToolKind, value: unknown, file: string): unknown {
   const where = `[tool.nx-pex] ${key}`;
