@@ -15,19 +15,29 @@ async function exists(path: string): Promise<boolean> {
 
 /**
  * The lock that governs a project: the nearest lock file in the project's directory or one of
- * its parents, stopping at `stopAt` (the workspace root) when given.
+ * its parents, stopping at `stopAt` (the workspace root) when given. Lookups that share `seen`
+ * (and the same `stopAt`) look at each directory once.
  */
-export async function findLockFile(projectDir: string, stopAt?: string): Promise<string | undefined> {
-  let dir = resolve(projectDir);
+export function findLockFile(
+  projectDir: string,
+  stopAt?: string,
+  seen?: Map<string, Promise<string | undefined>>,
+): Promise<string | undefined> {
   const stop = stopAt ? resolve(stopAt) : undefined;
-  for (;;) {
-    for (const name of LOCK_FILE_NAMES) {
-      const candidate = join(dir, name);
-      if (await exists(candidate)) return candidate;
+  const lookup = (dir: string): Promise<string | undefined> => {
+    let found = seen?.get(dir);
+    if (!found) {
+      found = (async () => {
+        for (const name of LOCK_FILE_NAMES) {
+          const candidate = join(dir, name);
+          if (await exists(candidate)) return candidate;
+        }
+        const parent = dirname(dir);
+        return dir === stop || parent === dir ? undefined : lookup(parent);
+      })();
+      seen?.set(dir, found);
     }
-    if (dir === stop) return undefined;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
+    return found;
+  };
+  return lookup(resolve(projectDir));
 }

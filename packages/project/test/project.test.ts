@@ -169,6 +169,16 @@ describe('findLockFile', () => {
     expect(await findLockFile(join(dir, 'ws/services/a'), dir)).toBe(join(dir, 'ws/uv.lock'));
     expect(await findLockFile(join(dir, 'ws/services/a'), join(dir, 'ws/services'))).toBeUndefined();
   });
+
+  it('looks at each directory once across lookups that share their answers', async () => {
+    await write('ws/uv.lock', '');
+    await write('ws/services/b/sub/pyproject.toml', '');
+    const seen = new Map<string, Promise<string | undefined>>();
+    expect(await findLockFile(join(dir, 'ws/services/a'), dir, seen)).toBe(join(dir, 'ws/uv.lock'));
+    expect([...seen.keys()]).toEqual([join(dir, 'ws/services/a'), join(dir, 'ws/services'), join(dir, 'ws')]);
+    expect(await findLockFile(join(dir, 'ws/services/b/sub'), dir, seen)).toBe(join(dir, 'ws/uv.lock'));
+    expect(seen.size).toBe(5);
+  });
 });
 
 describe('importedTopLevelModules', () => {

@@ -174,6 +174,42 @@ describe('createDependencies', () => {
   });
 });
 
+describe('createDependencies over a changing workspace', () => {
+  const contextOf = (files: string[]) => {
+    const projectFileMap: Record<string, Array<{ file: string; hash: string }>> = { api: [], core: [], util: [] };
+    for (const file of files) {
+      const owner = file.startsWith('py/svc/api/') ? 'api' : file.startsWith('py/lib/core/') ? 'core' : 'util';
+      projectFileMap[owner].push({ file, hash: '0' });
+    }
+    const fileMap = { projectFileMap, nonProjectFiles: [] };
+    return {
+      externalNodes: {},
+      projects: { api: { root: 'py/svc/api' }, core: { root: 'py/lib/core' }, util: { root: 'py/lib/util' } },
+      nxJsonConfiguration: {},
+      workspaceRoot: ws,
+      fileMap,
+      filesToProcess: { projectFileMap: { api: projectFileMap.api }, nonProjectFiles: [] },
+    } as never;
+  };
+
+  it('sees a package added to another project', async () => {
+    const files = [
+      'py/svc/api/pyproject.toml',
+      'py/svc/api/src/api/main.py',
+      'py/lib/core/pyproject.toml',
+      'py/lib/core/src/core/__init__.py',
+      'py/lib/util/pyproject.toml',
+      'py/lib/util/src/util/__init__.py',
+    ];
+    await write('py/svc/api/src/api/main.py', 'import core\nimport extra\n');
+    const targets = async (f: string[]) =>
+      (await createDependencies({}, contextOf(f))).filter((d) => 'sourceFile' in d && d.sourceFile.endsWith('.py')).map((d) => d.target);
+    expect(await targets(files)).toEqual(['core']);
+    await write('py/lib/util/src/extra/__init__.py', '');
+    expect(await targets([...files, 'py/lib/util/src/extra/__init__.py'])).toEqual(['core', 'util']);
+  });
+});
+
 describe('init generator', () => {
   it('registers the plugin once', async () => {
     const tree = createTreeWithEmptyWorkspace();

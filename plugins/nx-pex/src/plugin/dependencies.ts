@@ -1,6 +1,13 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DependencyType, validateDependency, type CreateDependencies, type RawProjectGraphDependency } from '@nx/devkit';
+import {
+  DependencyType,
+  validateDependency,
+  type CreateDependencies,
+  type CreateDependenciesContext,
+  type RawProjectGraphDependency,
+} from '@nx/devkit';
 import { canonicalizeName } from '@nx-pex/pep';
 import { findImportRoots, importedTopLevelModules, parsePyproject, type PyProject } from '@nx-pex/project';
 import type { NxPexPluginOptions } from './options';
@@ -27,6 +34,72 @@ function pythonProjects(workspaceRoot: string, projects: Record<string, { root: 
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+interface Layout {
+  projects: PythonProject[];
+  /** Top-level module → the project that provides it (null: more than one does). */
+  owners: Map<string, string | null>;
+}
+
+/**
+ * What the Python projects and their top-level modules depend on: the projects' roots, the
+ * content hash of every pyproject.toml and the path of every file (a package or module appears
+ * or goes only with a path).
+ */
+function layoutKey(context: CreateDependenciesContext): { key: string; pyprojects: Set<string> } {
+  const h = createHash('sha256').update(context.workspaceRoot);
+  for (const name of Object.keys(context.projects).sort()) h.update(`\0${name}\0${context.projects[name].root}`);
+  const pyprojects = new Set<string>();
+  const files = (list: Array<{ file: string; hash: string }>) => {
+    for (const { file, hash } of list) {
+      h.update(`\n${file}`);
+      if (file === 'pyproject.toml' || file.endsWith('/pyproject.toml')) {
+        h.update(`\0${hash}`);
+        pyprojects.add(file);
+      }
+    }
+  };
+  for (const project of Object.keys(context.fileMap.projectFileMap).sort()) {
+    h.update(`\n\n${project}`);
+    files(context.fileMap.projectFileMap[project]);
+  }
+  files(context.fileMap.nonProjectFiles);
+  return { key: h.digest('hex'), pyprojects };
+}
+
+async function scanLayout(context: CreateDependenciesContext): Promise<Layout> {
+  const projects = pythonProjects(context.workspaceRoot, context.projects);
+  const owners = new Map<string, string | null>();
+  for (const p of projects) {
+    let roots;
+    try {
+      roots = await findImportRoots(p.pyproject);
+    } catch {
+      continue;
+    }
+    for (const root of roots) {
+      for (const entry of root.entries) {
+        const module = entry.replace(/\.py$/, '');
+        // A module name two projects provide says nothing about which one is meant.
+        owners.set(module, owners.has(module) && owners.get(module) !== p.name ? null : p.name);
+      }
+    }
+  }
+  return { projects, owners };
+}
+
+// The last layout scanned and its key: unchanged files paths and pyproject.toml contents reuse it.
+let memo: { key: string; layout: Layout } | undefined;
+
+async function layoutOf(context: CreateDependenciesContext): Promise<Layout> {
+  const { key, pyprojects } = layoutKey(context);
+  if (memo?.key === key) return memo.layout;
+  const layout = await scanLayout(context);
+  // A pyproject.toml Nx does not hash (an ignored file) could change unseen: such a layout is not kept.
+  const hashed = layout.projects.every((p) => pyprojects.has(p.root === '.' ? 'pyproject.toml' : `${p.root}/pyproject.toml`));
+  memo = hashed ? { key, layout } : undefined;
+  return layout;
+}
+
 /**
  * Edges between Python projects: a declared dependency on another workspace project (by
  * distribution name or `[tool.uv.sources]` path), and an import of a top-level module that
@@ -34,7 +107,7 @@ function pythonProjects(workspaceRoot: string, projects: Record<string, { root: 
  * Nx keeps the edges of the others.
  */
 export const createDependencies: CreateDependencies<NxPexPluginOptions> = async (_options, context) => {
-  const projects = pythonProjects(context.workspaceRoot, context.projects);
+  const { projects, owners } = await layoutOf(context);
   const byDist = new Map<string, string>();
   const byDir = new Map<string, string>();
   for (const p of projects) {
@@ -59,22 +132,6 @@ export const createDependencies: CreateDependencies<NxPexPluginOptions> = async 
     }
   }
 
-  const owners = new Map<string, string | null>();
-  for (const p of projects) {
-    let roots;
-    try {
-      roots = await findImportRoots(p.pyproject);
-    } catch {
-      continue;
-    }
-    for (const root of roots) {
-      for (const entry of root.entries) {
-        const module = entry.replace(/\.py$/, '');
-        // A module name two projects provide says nothing about which one is meant.
-        owners.set(module, owners.has(module) && owners.get(module) !== p.name ? null : p.name);
-      }
-    }
-  }
   const pythonNames = new Set(projects.map((p) => p.name));
   for (const [project, files] of Object.entries(context.filesToProcess.projectFileMap)) {
     if (!pythonNames.has(project)) continue;

@@ -40,11 +40,12 @@ async function nodesForPyproject(
   options: NormalizedOptions,
   context: CreateNodesContext,
   self: TargetInput[],
+  lockLookups: Map<string, Promise<string | undefined>>,
 ): Promise<CreateNodesResult> {
   const abs = join(context.workspaceRoot, file);
   const text = readFileSync(abs, 'utf8');
   const projectRoot = toPosix(dirname(file));
-  const lockAbs = await findLockFile(dirname(abs), context.workspaceRoot);
+  const lockAbs = await findLockFile(dirname(abs), context.workspaceRoot, lockLookups);
   const lock = lockAbs ? toPosix(relative(context.workspaceRoot, lockAbs)) : undefined;
   const key = createHash('sha256')
     .update(JSON.stringify([text, lock ?? null, options, self]))
@@ -116,9 +117,11 @@ export const createNodes: CreateNodes<NxPexPluginOptions> = [
   async (files, rawOptions, context) => {
     const options = normalizeOptions(rawOptions);
     const self = selfInputs(context.workspaceRoot);
+    // Projects below the same directory share the lock lookups of its parents, within one call.
+    const lockLookups = new Map<string, Promise<string | undefined>>();
     const sorted = [...files].sort();
     return createNodesFromFiles(
-      (file, _opts, ctx) => nodesForPyproject(file, options, ctx, self),
+      (file, _opts, ctx) => nodesForPyproject(file, options, ctx, self, lockLookups),
       sorted,
       options,
       context,

@@ -20,12 +20,27 @@ export function selfInputs(workspaceRoot: string): TargetInput[] {
   return [...dirs].sort().map((dir) => `{workspaceRoot}/${dir}/**/*`);
 }
 
+// The last package-lock.json read, by path and text: it is parsed again only when it changes.
+let parsed: { file: string; text: string; linked: Map<string, string> } | undefined;
+
 /** Packages that the workspace's package-lock.json links from inside the workspace: name → dir. */
 function linkedWorkspacePackages(workspaceRoot: string): Map<string, string> {
+  const file = join(workspaceRoot, 'package-lock.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return new Map();
+  }
+  if (parsed?.file !== file || parsed.text !== text) parsed = { file, text, linked: parseLinked(text) };
+  return parsed.linked;
+}
+
+function parseLinked(text: string): Map<string, string> {
   const out = new Map<string, string>();
   let lock: { packages?: Record<string, { link?: boolean; resolved?: string }> };
   try {
-    lock = JSON.parse(readFileSync(join(workspaceRoot, 'package-lock.json'), 'utf8'));
+    lock = JSON.parse(text);
   } catch {
     return out;
   }
