@@ -1,0 +1,70 @@
+/**
+ * The nx-pex:build executor called in-process, as Nx calls it: paths from the target taken
+ * relative to the workspace root, a user error reported as a failed target.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { logger, type ExecutorContext } from '@nx/devkit';
+import buildExecutor from '../src/executors/build/executor';
+import { copyPinnedPex, uvLockText, writeWorkspace } from './support';
+
+jest.setTimeout(120_000);
+
+let ws: string;
+const savedEnv = { ...process.env };
+
+const context = (projectName: string | undefined): ExecutorContext =>
+  ({
+    root: ws,
+    cwd: ws,
+    isVerbose: false,
+    projectName,
+    projectsConfigurations: { version: 2, projects: { app: { root: 'app' } } },
+  }) as unknown as ExecutorContext;
+
+beforeEach(async () => {
+  ws = await mkdtemp(join(tmpdir(), 'nx-pex-executor-'));
+  // The pex runtime comes from a find-links directory; nothing else is fetched.
+  await copyPinnedPex(join(ws, 'wheels'));
+  process.env.PIP_FIND_LINKS = join(ws, 'wheels');
+  process.env.PIP_NO_INDEX = '1';
+  delete process.env.NX_PEX_OFFLINE;
+  jest.spyOn(logger, 'info').mockImplementation(() => undefined);
+  await writeWorkspace(ws, {
+    pyproject: '[project]\nname = "app"\nversion = "0.1.0"\n\n[project.scripts]\napp = "app.main:main"\n',
+    sources: { 'main.py': 'import pkgutil\n\ndef main():\n    print(pkgutil.get_data("data", "greeting.txt").decode().strip())\n' },
+    lock: uvLockText({ dependencies: [], registry: 'https://pypi.org/simple', wheels: [] }),
+  });
+  await writeWorkspace(join(ws, 'shared'), { project: 'data', pyproject: '', sources: { 'greeting.txt': 'hello from shared\n' }, lock: '' });
+});
+
+afterEach(async () => {
+  process.env = { ...savedEnv };
+  jest.restoreAllMocks();
+  await rm(ws, { recursive: true, force: true });
+});
+
+it('builds the project into its output path, with sources relative to the workspace root', async () => {
+  const result = await buildExecutor(
+    { scripts: ['app'], sources: ['shared/data/src'], storeDir: join(ws, 'store'), outputPath: 'out/app' },
+    context('app'),
+  );
+  expect(result).toEqual({ success: true });
+  const pex = join(ws, 'out/app/app.pex');
+  expect(execFileSync('python3', [pex], { encoding: 'utf8', env: { ...process.env, PEX_ROOT: join(ws, 'pex-root') } }).trim()).toBe(
+    'hello from shared',
+  );
+});
+
+it('reports a user error as a failed target', async () => {
+  const errors: string[] = [];
+  jest.spyOn(logger, 'error').mockImplementation((m) => void errors.push(String(m)));
+  await writeFile(join(ws, 'app/pyproject.toml'), '[project]\nname = "app"\n');
+  expect(await buildExecutor({ storeDir: join(ws, 'store') }, context('app'))).toEqual({ success: false });
+  expect(errors).toEqual([expect.stringMatching(/^nx-pex: .*app\/pyproject\.toml: app has no \[project\.scripts\]/)]);
+  expect(existsSync(join(ws, 'dist'))).toBe(false);
+  expect(await buildExecutor({}, context(undefined))).toEqual({ success: false });
+});
