@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { PexError } from './errors';
 import { pyCompare, pyJsonDumps, pyReprStr, pyReprTuple, type JsonValue } from './python';
-import { isPycFile } from './runtime';
+import { isPycPath } from './runtime';
 import { dosDateTime, listAllEntries, openZip, readZipEntry } from './zipread';
 
 export interface ChrootFile {
@@ -342,10 +342,6 @@ export function walkOrder(paths: Iterable<string>): string[] {
   };
   walk(root, '');
   return out;
-}
-
-function isPycPath(path: string): boolean {
-  return isPycFile(path) || path.split('/').slice(0, -1).includes('__pycache__');
 }
 
 /** pex's sha256/sha1 "dir hash": all names concatenated, then all contents, in sorted path order. */

@@ -8,7 +8,7 @@ import { chmod, lstat, mkdir, open, readFile, rename, rm, stat, symlink, writeFi
 import { basename, dirname, join, posix } from 'node:path';
 import { PexError, UserError } from './errors';
 import { pyCompare, pyJsonDumps, pyReprBool, pyReprStr, pyReprTuple, pySorted, type JsonValue } from './python';
-import { isPycFile, type PexRuntime } from './runtime';
+import { isPycFile, isPycPath, type PexRuntime } from './runtime';
 import { installWheelChroot, readWheel, walkOrder, type EntryPoint, type WheelContents } from './install';
 import { writeZipapp, zip64Error, type ZipItem } from './zipapp';
 
@@ -135,10 +135,6 @@ export function normalizeInterpreterConstraint(constraint: string): string {
   return m[1]! + pySorted(specs).join(',');
 }
 
-function isPycDirMember(path: string): boolean {
-  return path.split('/').slice(0, -1).includes('__pycache__');
-}
-
 function validateSourcePath(path: string): void {
   const parts = path.split('/');
   const bad =
@@ -188,7 +184,7 @@ async function prepareSources(sources: readonly PexSource[]): Promise<{ files: P
     if (seen.has(s.path)) throw new PexError(`Source path '${s.path}' is given twice (last from ${s.absPath}).`);
     seen.add(s.path);
     // pex never packs bytecode (without --compile) nor anything under __pycache__ from -D.
-    if (isPycFile(s.path) || isPycDirMember(s.path)) continue;
+    if (isPycPath(s.path)) continue;
     let st;
     try {
       st = await stat(s.absPath);

@@ -6,10 +6,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import yauzl from 'yauzl';
+import type yauzl from 'yauzl';
 import { PexError } from './errors';
 import { pyCompare } from './python';
-import { readZipEntry } from './zipread';
+import { listAllEntries, openZip, readZipEntry } from './zipread';
 
 /** The pex release whose runtime nx-pex embeds. */
 export const PINNED_PEX = {
@@ -65,30 +65,10 @@ export function isPycFile(path: string): boolean {
   return path.endsWith('.pyc') || path.endsWith('.pyo') || /\.pyc\.[0-9]+$/.test(path);
 }
 
-interface WheelEntry {
-  name: string;
-  entry: yauzl.Entry;
+/** Bytecode, or anything under a `__pycache__` directory: never packed nor hashed. */
+export function isPycPath(path: string): boolean {
+  return isPycFile(path) || path.split('/').slice(0, -1).includes('__pycache__');
 }
-
-function openZip(path: string): Promise<yauzl.ZipFile> {
-  return new Promise((resolve, reject) =>
-    yauzl.open(path, { lazyEntries: true, autoClose: false }, (err, zf) => (err ? reject(err) : resolve(zf!))),
-  );
-}
-
-function listEntries(zf: yauzl.ZipFile): Promise<WheelEntry[]> {
-  return new Promise((resolve, reject) => {
-    const out: WheelEntry[] = [];
-    zf.on('entry', (entry: yauzl.Entry) => {
-      if (!entry.fileName.endsWith('/')) out.push({ name: entry.fileName, entry });
-      zf.readEntry();
-    });
-    zf.on('end', () => resolve(out));
-    zf.on('error', reject);
-    zf.readEntry();
-  });
-}
-
 
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -154,7 +134,7 @@ export async function loadRuntime(pexWheelPath: string): Promise<PexRuntime> {
   }
   try {
     const wheelSha256 = await sha256File(pexWheelPath);
-    const entries = (await listEntries(zf)).filter((e) => e.name.startsWith('pex/'));
+    const entries = (await listAllEntries(zf)).filter((e) => e.name.startsWith('pex/') && !e.name.endsWith('/'));
     const byName = new Map(entries.map((e) => [e.name, e]));
     const fail = (what: string, version = '(unknown version)'): never => {
       throw new PexError(
@@ -219,7 +199,7 @@ export async function loadRuntime(pexWheelPath: string): Promise<PexRuntime> {
       for (const rel of under) {
         const parts = rel.split('/');
         const selected = parts.length === 1 ? modules.includes(rel) : packages.has(parts[0]!);
-        if (!selected || isPycFile(rel) || parts.slice(0, -1).includes('__pycache__')) continue;
+        if (!selected || isPycPath(rel)) continue;
         const name = specPrefix + rel;
         if (!vendored.has(name)) vendored.set(name, { compress: true });
       }
