@@ -135,11 +135,11 @@ function metadataField(text: string, field: string): string | undefined {
   return undefined;
 }
 
-/** Reads a wheel fully into memory, with the metadata pex derives from it. */
-export async function readWheel(path: string, filename: string): Promise<WheelContents> {
+/** Reads a wheel (its file's bytes, read from `path`) fully into memory, with the metadata pex derives from it. */
+export async function readWheel(bytes: Buffer, path: string, filename: string): Promise<WheelContents> {
   let zf;
   try {
-    zf = await openZip(path);
+    zf = await openZip(bytes);
   } catch (e) {
     bad(filename, `it is not a readable zip file (${path}): ${(e as Error).message}`);
   }

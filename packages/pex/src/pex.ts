@@ -10,14 +10,14 @@ import { PexError, UserError } from './errors';
 import { pyCompare, pyJsonDumps, pyReprBool, pyReprStr, pyReprTuple, pySorted, type JsonValue } from './python';
 import { isPycFile, isPycPath, type PexRuntime } from './runtime';
 import { installWheelChroot, readWheel, walkOrder, type EntryPoint, type WheelContents } from './install';
-import { writeZipapp, zip64Error, type ZipItem } from './zipapp';
+import { writeZipapp, zip64Error, type ZipItem, type ZipSource } from './zipapp';
 
 export interface PexDependency {
   /** The original wheel file name; the key in PEX-INFO `distributions`. */
   filename: string;
   /** The wheel on disk (a store file). */
   path: string;
-  /** sha256 hex of the wheel; checked while the wheel is copied into the PEX. */
+  /** sha256 hex of the wheel; checked as the wheel is read (for its contents or to copy it into the PEX). */
   sha256: string;
 }
 
@@ -168,17 +168,19 @@ async function streamInto(path: string, what: string, hashes: Hash[]): Promise<v
   }
 }
 
-interface PreparedSource {
-  path: string;
-  absPath: string;
+interface ListedSource extends PexSource {
   size: number;
   executable: boolean;
+}
+
+interface PreparedSource extends ListedSource {
   sha256: string;
 }
 
-async function prepareSources(sources: readonly PexSource[]): Promise<{ files: PreparedSource[]; codeHash: string }> {
+/** The sources that go into the PEX (bytecode dropped), checked and sized, not yet read. */
+async function listSources(sources: readonly PexSource[]): Promise<ListedSource[]> {
   const seen = new Set<string>();
-  const files: Array<Omit<PreparedSource, 'sha256'>> = [];
+  const files: ListedSource[] = [];
   for (const s of sources) {
     validateSourcePath(s.path);
     if (seen.has(s.path)) throw new PexError(`Source path '${s.path}' is given twice (last from ${s.absPath}).`);
@@ -194,6 +196,11 @@ async function prepareSources(sources: readonly PexSource[]): Promise<{ files: P
     if (!st.isFile()) throw new UserError(`Source ${s.path} (${s.absPath}) is not a regular file.`);
     files.push({ path: s.path, absPath: s.absPath, size: st.size, executable: (st.mode & 0o111) !== 0 });
   }
+  return files;
+}
+
+async function prepareSources(sources: readonly PexSource[]): Promise<{ files: PreparedSource[]; codeHash: string }> {
+  const files = await listSources(sources);
   // code_hash: pex's sha1 dir hash over the user code; files whose basename starts with '.' are
   // packed but not hashed (a pex quirk kept for parity).
   const hashed = files
@@ -236,6 +243,22 @@ async function prepareDependencies(deps: readonly PexDependency[]): Promise<Arra
     }
     if (!st.isFile()) throw new UserError(`Dependency ${d.filename} (${d.path}) is not a regular file.`);
     out.push({ ...d, sha256: d.sha256.toLowerCase(), size: st.size });
+  }
+  return out;
+}
+
+/** Reads each wheel once: its bytes, checked against the expected sha256, and its contents. */
+async function readWheels(deps: ReadonlyArray<PexDependency>): Promise<Array<{ bytes: Buffer; wheel: WheelContents }>> {
+  const out: Array<{ bytes: Buffer; wheel: WheelContents }> = [];
+  for (const d of deps) {
+    const bytes = await readFile(d.path).catch((e: Error) => {
+      throw new UserError(`Cannot read dependency ${d.filename} (${d.path}): ${e.message}`);
+    });
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== d.sha256.toLowerCase()) {
+      throw new UserError(`dependency ${d.filename} changed or is corrupt: expected sha256 ${d.sha256}, read ${actual}`);
+    }
+    out.push({ bytes, wheel: await readWheel(bytes, d.path, d.filename) });
   }
   return out;
 }
@@ -339,7 +362,7 @@ function resolveScript(script: string, wheels: readonly WheelContents[]): Resolv
 }
 
 /** A static `--validate-entry-point`: the module must exist among sources or distributions. */
-async function validateEntryPoint(entryPoint: string, sources: readonly PreparedSource[], wheels: readonly WheelContents[]): Promise<void> {
+async function validateEntryPoint(entryPoint: string, sources: readonly PexSource[], wheels: readonly WheelContents[]): Promise<void> {
   const [module, attrs] = entryPoint.split(':') as [string, string | undefined];
   const rel = module.split('.').join('/');
   const texts: Array<() => Promise<string>> = [];
@@ -458,17 +481,8 @@ export async function writePex(outputPath: string, options: PexOptions): Promise
   // Read wheels only when their contents matter: pre-installing, finding a script, validating.
   const needWheels = preInstall || options.script !== undefined || options.validateEntryPoint === true;
   if (layout === 'zipapp' && !preInstall) checkZip64(outputPath, deps, sources.files, compress);
-  const wheels: WheelContents[] = [];
-  if (needWheels) {
-    for (const d of deps) {
-      const bytes = await readFile(d.path).catch((e: Error) => {
-        throw new UserError(`Cannot read dependency ${d.filename} (${d.path}): ${e.message}`);
-      });
-      const actual = createHash('sha256').update(bytes).digest('hex');
-      if (actual !== d.sha256) throw new UserError(`dependency ${d.filename} changed or is corrupt: expected sha256 ${d.sha256}, read ${actual}`);
-      wheels.push(await readWheel(d.path, d.filename));
-    }
-  }
+  const read = needWheels ? await readWheels(deps) : [];
+  const wheels = read.map((r) => r.wheel);
   const entry: ResolvedEntry = options.script !== undefined ? resolveScript(options.script, wheels) : { entryPoint: options.entryPoint };
   if (options.validateEntryPoint) await validateEntryPoint(options.entryPoint!, sources.files, wheels);
 
@@ -486,17 +500,16 @@ export async function writePex(outputPath: string, options: PexOptions): Promise
       chroot.distDirs.push(key, ...[...installed.dirs].map((d) => `${key}/${d}`));
     });
   } else {
-    for (const d of deps) {
+    deps.forEach((d, i) => {
       distributions[d.filename] = d.sha256;
       const path = `.deps/${d.filename}`;
-      chroot.entries.push({
-        group: path,
-        path,
-        executable: false,
-        compress: false,
-        source: { kind: 'file', path: d.path, size: d.size, sha256: d.sha256, what: `dependency ${d.filename}` },
-      });
-    }
+      // A wheel already read (and checked) is written from memory; any other is checked as it is copied.
+      const bytes = read[i]?.bytes;
+      const source: ZipSource = bytes
+        ? { kind: 'buffer', data: bytes }
+        : { kind: 'file', path: d.path, size: d.size, sha256: d.sha256, what: `dependency ${d.filename}` };
+      chroot.entries.push({ group: path, path, executable: false, compress: false, source });
+    });
   }
 
   const info = buildPexInfo(options, {
@@ -699,8 +712,7 @@ export async function writeLayers(outDir: string, options: PexOptions): Promise<
   checkOptions(options);
   let { entryPoint, script } = options;
   if (script !== undefined || options.validateEntryPoint) {
-    const deps = await prepareDependencies(options.dependencies);
-    const wheels = await Promise.all(deps.map((d) => readWheel(d.path, d.filename)));
+    const wheels = (await readWheels(await prepareDependencies(options.dependencies))).map((r) => r.wheel);
     if (script !== undefined) {
       ({ entryPoint, script } = resolveScript(script, wheels));
       if (script !== undefined) {
@@ -709,7 +721,7 @@ export async function writeLayers(outDir: string, options: PexOptions): Promise<
         );
       }
     }
-    if (options.validateEntryPoint) await validateEntryPoint(options.entryPoint!, (await prepareSources(options.sources)).files, wheels);
+    if (options.validateEntryPoint) await validateEntryPoint(options.entryPoint!, await listSources(options.sources), wheels);
   }
   const deps = join(outDir, 'deps.pex');
   const srcs = join(outDir, 'srcs.pex');

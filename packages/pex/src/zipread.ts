@@ -6,10 +6,13 @@ export interface ZipEntryRead {
   entry: yauzl.Entry;
 }
 
-export function openZip(path: string): Promise<yauzl.ZipFile> {
-  return new Promise((resolve, reject) =>
-    yauzl.open(path, { lazyEntries: true, autoClose: false }, (err, zf) => (err ? reject(err) : resolve(zf!))),
-  );
+/** Opens a zip file on disk, or one already read into memory. */
+export function openZip(source: string | Buffer): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | null, zf: yauzl.ZipFile) => (err ? reject(err) : resolve(zf));
+    if (typeof source === 'string') yauzl.open(source, { lazyEntries: true, autoClose: false }, done);
+    else yauzl.fromBuffer(source, { lazyEntries: true }, done);
+  });
 }
 
 /** Every entry in central-directory order, directories included (names end with '/'). */

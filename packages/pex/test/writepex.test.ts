@@ -259,6 +259,19 @@ describe('writePex', () => {
     expect((await readFile(target)).equals(before)).toBe(true);
   });
 
+  it('checks the sha256 of a wheel read for its contents', async () => {
+    const dir = await tempDir('nx-pex-tampered-read-');
+    const tampered = join(dir, project.deps[1]!.filename);
+    await writeFile(tampered, Buffer.concat([await readFile(project.deps[1]!.path), Buffer.from('junk')]));
+    const deps = [project.deps[0]!, { ...project.deps[1]!, path: tampered }];
+    for (const extra of [{ preInstallWheels: true }, { layout: 'packed' as const, validateEntryPoint: true }]) {
+      const err = await writePex(join(dir, 'x.pex'), options(runtime, project, { dependencies: deps, ...extra })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UserError);
+      expect((err as Error).message).toMatch(/colorless-0\.2-py3-none-any\.whl.*expected sha256/);
+    }
+    expect(await listDir(dir)).toEqual([project.deps[1]!.filename]);
+  });
+
   it('refuses archives that would need ZIP64', async () => {
     const dir = await tempDir('nx-pex-zip64-');
     const huge = join(dir, 'huge-1.0-py3-none-any.whl');
