@@ -4,7 +4,7 @@
  * distribution per pin on the configured indexes and find-links locations.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
@@ -23,8 +23,8 @@ import {
   type Requirement,
   type TargetPlatform,
 } from '@nx-pex/pep';
-import type { DistributionFile, IndexClient, IndexConfig } from '@nx-pex/index';
-import { fetchArtifacts, type ArtifactRequest, type WheelStore } from '@nx-pex/store';
+import { redactUrl, type DistributionFile, type IndexClient, type IndexConfig } from '@nx-pex/index';
+import { checkZipArchive, fetchArtifacts, type ArtifactRequest, type WheelStore } from '@nx-pex/store';
 
 /** Requirements that cannot be taken without a resolver. */
 export class UnpinnedRequirementError extends UserError {}
@@ -293,9 +293,19 @@ async function downloadUnhashed(file: DistributionFile, client: IndexClient, sto
   const dir = await mkdtemp(join(tmpdir(), 'nx-pex-dl-'));
   try {
     const tmp = join(dir, randomBytes(6).toString('hex'));
-    const { sha256 } = await client.download(file.url, tmp);
-    await store.ensure(sha256, (dest) => copyFile(tmp, dest), { label: file.filename });
-    return sha256;
+    const digest = await client.download(file.url, tmp);
+    // The same gate every file passes on its way into the store.
+    if (/\.(whl|zip)$/i.test(file.filename)) await checkZipArchive(tmp, file.filename, redactUrl(file.url));
+    await store.ensure(
+      digest.sha256,
+      async (dest) => {
+        // Move, not copy, where the temporary directory is on the store's filesystem.
+        await rename(tmp, dest).catch((e: NodeJS.ErrnoException) => (e.code === 'EXDEV' ? copyFile(tmp, dest) : Promise.reject(e)));
+        return digest;
+      },
+      { label: file.filename },
+    );
+    return digest.sha256;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
