@@ -46,37 +46,15 @@ export interface FixtureWheel {
   sha256: string;
 }
 
-/** A tiny pure-Python wheel: METADATA, WHEEL, RECORD and the given modules. */
-export async function makeWheel(
-  dir: string,
-  name: string,
-  version: string,
-  modules: Record<string, string>,
-  requiresDist: string[] = [],
-): Promise<FixtureWheel> {
-  await mkdir(dir, { recursive: true });
-  const filename = `${name}-${version}-py3-none-any.whl`;
-  const distInfo = `${name}-${version}.dist-info`;
-  const files: Array<[string, Buffer]> = Object.entries(modules).map(([p, text]) => [p, Buffer.from(text)]);
-  files.push([
-    `${distInfo}/METADATA`,
-    Buffer.from(
-      `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\n` + requiresDist.map((r) => `Requires-Dist: ${r}\n`).join(''),
-    ),
-  ]);
-  files.push([`${distInfo}/WHEEL`, Buffer.from('Wheel-Version: 1.0\nGenerator: nx-pex-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n')]);
-  const record =
-    files.map(([p, d]) => `${p},${recordHash(d)},${d.length}\n`).join('') + `${distInfo}/RECORD,,\n`;
-  files.push([`${distInfo}/RECORD`, Buffer.from(record)]);
-  const zip = new yazl.ZipFile();
-  for (const [p, d] of files) zip.addBuffer(d, p, { mtime: new Date(2020, 0, 1), mode: 0o100644 });
-  zip.end();
-  const path = join(dir, filename);
-  await new Promise<void>((res, rej) => {
-    const ws = createWriteStream(path);
-    zip.outputStream.pipe(ws).on('close', () => res()).on('error', rej);
-  });
-  return { path, filename, sha256: sha256(await readFile(path)) };
+/** The environment of a child process: this one without PEX_* and PYTHONPATH, then `overrides` (undefined deletes). */
+function childEnv(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONIOENCODING: 'utf-8' };
+  for (const k of Object.keys(env)) if (k.startsWith('PEX_') || k === 'PYTHONPATH') delete env[k];
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
 }
 
 export function run(
@@ -84,13 +62,7 @@ export function run(
   args: string[],
   opts: { env?: Record<string, string | undefined>; cwd?: string; input?: string } = {},
 ): SpawnSyncReturns<string> & { check(): string } {
-  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONIOENCODING: 'utf-8' };
-  for (const k of Object.keys(env)) if (k.startsWith('PEX_') || k === 'PYTHONPATH') delete env[k];
-  for (const [k, v] of Object.entries(opts.env ?? {})) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env, cwd: opts.cwd, input: opts.input, timeout: 120_000 });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: childEnv(opts.env), cwd: opts.cwd, input: opts.input, timeout: 120_000 });
   return Object.assign(r, {
     check(): string {
       if (r.status !== 0) {
@@ -154,20 +126,33 @@ export async function makeWheelFrom(
   return { path, filename, sha256: sha256(await readFile(path)) };
 }
 
+/** A tiny pure-Python wheel: METADATA, WHEEL, RECORD and the given modules. */
+export function makeWheel(
+  dir: string,
+  name: string,
+  version: string,
+  modules: Record<string, string>,
+  requiresDist: string[] = [],
+): Promise<FixtureWheel> {
+  const distInfo = `${name}-${version}.dist-info`;
+  return makeWheelFrom(dir, `${name}-${version}-py3-none-any.whl`, [
+    ...Object.entries(modules).map(([p, text]) => ({ name: p, data: text })),
+    {
+      name: `${distInfo}/METADATA`,
+      data: `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\n` + requiresDist.map((r) => `Requires-Dist: ${r}\n`).join(''),
+    },
+    { name: `${distInfo}/WHEEL`, data: 'Wheel-Version: 1.0\nGenerator: nx-pex-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n' },
+  ]);
+}
+
 /** Runs a command asynchronously; resolves with its exit status and output. */
 export function runAsync(
   cmd: string,
   args: string[],
   opts: { env?: Record<string, string | undefined>; cwd?: string } = {},
 ): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONIOENCODING: 'utf-8' };
-  for (const k of Object.keys(env)) if (k.startsWith('PEX_') || k === 'PYTHONPATH') delete env[k];
-  for (const [k, v] of Object.entries(opts.env ?? {})) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { env, cwd: opts.cwd });
+    const child = spawn(cmd, args, { env: childEnv(opts.env), cwd: opts.cwd });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
