@@ -181,6 +181,22 @@ describe('pinned requirements without a lock', () => {
     expect((await pexInfo(out)).entry_point).toBe('app.main:main');
   });
 
+  it('takes wheels from a find-links directory, which gives no hashes: each is hashed as it enters the store', async () => {
+    const out = join(scratch, 'out', 'app-findlinks.pex');
+    const res = await cli(['build', 'app==1.0', 'dep==2.0', '--no-pypi', '-f', wheelsDir, '-e', 'app.main:main', '-o', out], {
+      env: { NX_PEX_STORE: join(scratch, 'store-findlinks') },
+    });
+    expect(res.code).toBe(0);
+    for (const w of [wheels['app==1.0']!, wheels['dep==2.0']!]) {
+      expect(res.stderr).toContain(`${w.filename}: `);
+      expect(res.stderr).toContain(`computed sha256 ${w.sha256}`);
+    }
+    const info = await pexInfo(out);
+    expect(info.distributions[wheels['dep==2.0']!.filename]).toBe(wheels['dep==2.0']!.sha256);
+    const { stdout } = await run(out, []);
+    expect(JSON.parse(stdout).dep).toBe('2.0');
+  });
+
   it('an unpinned requirement is refused: pin it or use --lock', async () => {
     const res = await cli(['build', 'app>=1', ...index(), '-o', join(scratch, 'x.pex')]);
     expect(res.code).toBe(1);
