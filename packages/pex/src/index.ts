@@ -1,7 +1,6 @@
 export { UserError, PexError } from './errors';
 export {
   PINNED_PEX,
-  KNOWN_BOOT_PARAMETERS,
   loadRuntime,
   parseBootParameters,
   type PexRuntime,
@@ -11,8 +10,6 @@ export {
 export {
   DEFAULT_PEX_ROOT,
   DEFAULT_SHEBANG,
-  normalizeInterpreterConstraint,
-  renderBootCall,
   writeLayers,
   writePex,
   type InheritPath,
@@ -25,4 +22,3 @@ export {
   type PexSource,
 } from './pex';
 export { pyCompare, pyJsonDumps, pyReprStr, pyReprTuple } from './python';
-export { installWheelChroot, readWheel, type EntryPoint, type InstalledChroot, type WheelContents } from './install';

@@ -57,7 +57,7 @@ function bad(filename: string, what: string): never {
 const PY_LINE_BREAK = /\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]/;
 
 /** RFC-4180-ish reading of one line as Python's csv.reader (delimiter ',', quotechar '"') does. */
-export function parseCsvLine(line: string): string[] {
+function parseCsvLine(line: string): string[] {
   const out: string[] = [];
   let field = '';
   let quoted = false;
@@ -94,7 +94,7 @@ export function parseCsvLine(line: string): string[] {
 }
 
 /** One row as Python's csv.writer with QUOTE_MINIMAL writes it (without the terminator). */
-export function formatCsvRow(fields: string[]): string {
+function formatCsvRow(fields: string[]): string {
   if (fields.length === 1 && fields[0] === '') return '""';
   return fields.map((f) => (/[,"\r\n]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f)).join(',');
 }
@@ -345,7 +345,7 @@ export function walkOrder(paths: Iterable<string>): string[] {
 }
 
 /** pex's sha256/sha1 "dir hash": all names concatenated, then all contents, in sorted path order. */
-export function treeHash(files: Map<string, ChrootFile>, algorithm: 'sha1' | 'sha256'): string {
+function treeHash(files: Map<string, ChrootFile>, algorithm: 'sha1' | 'sha256'): string {
   const paths = [...files.keys()].filter((p) => !isPycPath(p)).sort(pyCompare);
   const h = createHash(algorithm);
   h.update(Buffer.from(paths.join(''), 'utf8'));

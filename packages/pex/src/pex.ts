@@ -124,7 +124,7 @@ const IDENT = String.raw`[\p{L}\p{Nl}_][\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}]*`;
 const ENTRY_POINT = new RegExp(`^${IDENT}(\\.${IDENT})*(:${IDENT}(\\.${IDENT})*)?$`, 'u');
 
 /** An interpreter constraint as pex writes it: implementation prefix + sorted specifiers. */
-export function normalizeInterpreterConstraint(constraint: string): string {
+function normalizeInterpreterConstraint(constraint: string): string {
   const m = /^([A-Za-z]*)(.*)$/s.exec(constraint.trim())!;
   const specs = new Set(
     m[2]!
@@ -264,7 +264,7 @@ async function readWheels(deps: ReadonlyArray<PexDependency>): Promise<Array<{ b
 }
 
 /** The `boot(...)` call appended to `pex_boot.py`, with one keyword per parameter of the runtime's `boot()`. */
-export function renderBootCall(parameters: readonly string[], values: Record<string, string>): string {
+function renderBootCall(parameters: readonly string[], values: Record<string, string>): string {
   const lines = parameters.map((p) => {
     const v = values[p];
     if (v === undefined) throw new PexError(`The pex runtime's boot() takes '${p}', which this writer cannot fill.`);

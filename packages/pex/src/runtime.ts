@@ -46,7 +46,7 @@ export interface PexRuntime {
 }
 
 /** `boot()` parameters this writer knows how to fill. */
-export const KNOWN_BOOT_PARAMETERS: ReadonlySet<string> = new Set([
+const KNOWN_BOOT_PARAMETERS: ReadonlySet<string> = new Set([
   'bootstrap_dir',
   'pex_root',
   'pex_hash',

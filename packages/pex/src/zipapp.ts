@@ -67,7 +67,7 @@ export function zip64Error(outputPath: string, why: string): PexError {
 }
 
 /** Every entry the zip will hold, in order: ancestor directories (trailing '/') and files. */
-export function zipEntryOrder(items: readonly ZipItem[]): Array<{ dir: string } | { item: ZipItem }> {
+function zipEntryOrder(items: readonly ZipItem[]): Array<{ dir: string } | { item: ZipItem }> {
   const out: Array<{ dir: string } | { item: ZipItem }> = [];
   const written = new Set<string>();
   const ensureParents = (path: string) => {
