@@ -20,3 +20,5 @@ export {
   selectBestWheel,
 } from './tags';
 export { InterpreterProbeError, probeInterpreter, interpreterInfoFromProbe } from './interpreter';
+export type { InterpreterCacheOptions } from './interpreter-cache';
+export { probeInterpreterCached, resolveExecutable } from './interpreter-cache';

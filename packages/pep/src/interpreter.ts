@@ -8,7 +8,11 @@ export class InterpreterProbeError extends UserError {}
 
 // Runs inside the target interpreter; prints one JSON object on stdout.
 // The marker values are computed the way packaging.markers.default_environment() does.
-const PROBE_SCRIPT = String.raw`
+// `inputs` lists the files the answer was read from besides the interpreter itself (the stdlib
+// modules it imported, the shared libraries and data files mapped into the process: libpython,
+// libc and the dynamic loader, plus the loader cache and macOS's version file), so that a
+// cached answer can be checked against them.
+export const PROBE_SCRIPT = String.raw`
 import json, os, platform, sys, sysconfig
 
 def full_version(info):
@@ -50,6 +54,26 @@ if sys.platform.startswith("linux"):
             libc = {"name": "musl", "version": m}
 
 mac = platform.mac_ver()[0] if sys.platform == "darwin" else ""
+
+def inputs():
+    files = set()
+    for mod in list(sys.modules.values()):
+        f = getattr(mod, "__file__", None)
+        if isinstance(f, str) and os.path.isabs(f):
+            files.add(f)
+    try:
+        with open("/proc/self/maps") as fh:
+            for line in fh:
+                parts = line.rstrip("\n").split(None, 5)
+                if len(parts) == 6 and parts[5].startswith("/"):
+                    files.add(parts[5])
+    except OSError:
+        pass
+    for f in ("/etc/ld.so.cache", "/System/Library/CoreServices/SystemVersion.plist"):
+        if os.path.exists(f):
+            files.add(f)
+    return sorted(files)
+
 print(json.dumps({
     "implementation": sys.implementation.name,
     "version": list(sys.version_info[:3]),
@@ -73,6 +97,7 @@ print(json.dumps({
         "python_version": ".".join(platform.python_version_tuple()[:2]),
         "sys_platform": sys.platform,
     },
+    "inputs": inputs(),
 }))
 `;
 
@@ -119,10 +144,13 @@ export function interpreterInfoFromProbe(json: string, python = 'python3'): Inte
   return info;
 }
 
-/** Runs `python` (default 'python3') once and reports what it is and which platform it runs on. */
-export function probeInterpreter(python = 'python3'): Promise<InterpreterInfo> {
+/**
+ * Runs the probe script with `command` (a name looked up on PATH or a path) and returns what it
+ * printed; `python` is the name errors speak of.
+ */
+export function runProbe(command: string, env: NodeJS.ProcessEnv = process.env, python = command): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(python, ['-I', '-S', '-c', PROBE_SCRIPT], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, SYSTEM_VERSION_COMPAT: '0' } }, (err, stdout, stderr) => {
+    execFile(command, ['-I', '-S', '-c', PROBE_SCRIPT], { encoding: 'utf8', timeout: 60_000, env: { ...env, SYSTEM_VERSION_COMPAT: '0' } }, (err, stdout, stderr) => {
       if (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') {
@@ -134,11 +162,12 @@ export function probeInterpreter(python = 'python3'): Promise<InterpreterInfo> {
         }
         return;
       }
-      try {
-        resolve(interpreterInfoFromProbe(stdout.trim(), python));
-      } catch (e) {
-        reject(e);
-      }
+      resolve(stdout.trim());
     });
   });
+}
+
+/** Runs `python` (default 'python3') once and reports what it is and which platform it runs on. */
+export async function probeInterpreter(python = 'python3'): Promise<InterpreterInfo> {
+  return interpreterInfoFromProbe(await runProbe(python, process.env, python), python);
 }

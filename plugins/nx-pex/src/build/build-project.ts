@@ -151,7 +151,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     );
   }
   const python = options.python ?? 'python3';
-  const [target, lock] = await Promise.all([targetFor(python), readUvLock(lockFile)]);
+  const [target, lock] = await Promise.all([targetFor(python, { storeDir: options.storeDir, env: options.env }), readUvLock(lockFile)]);
   log(`${project.name}: target ${target.id} (${python}), lock ${lockFile}`);
 
   const closure = lockClosure(lock, project.name, target);

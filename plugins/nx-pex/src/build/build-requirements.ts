@@ -58,7 +58,7 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
   checkOptions(o, 'nx-pex options');
   const requirements = parseAll(options.requirements);
   const python = options.python ?? 'python3';
-  const target = await targetFor(python);
+  const target = await targetFor(python, { storeDir: options.storeDir, env });
   const offline = options.offline ?? offlineFromEnv(env);
   const lockFile = options.lockFile ? resolve(options.lockFile) : undefined;
 

@@ -2,8 +2,8 @@
  * The steps every build shares, whatever says what goes in: the target platform, the wheels a
  * lock names, first-party sources, index settings, the wheel store, the pex runtime and fetching.
  */
-import { dirname, join } from 'node:path';
-import { probeInterpreter, targetFromInterpreter, type TargetPlatform } from '@nx-pex/pep';
+import { dirname, join, resolve } from 'node:path';
+import { probeInterpreterCached, targetFromInterpreter, type TargetPlatform } from '@nx-pex/pep';
 import { collectSources, mergeSources, readPyproject, type PyProject } from '@nx-pex/project';
 import type { LockedArtifact, LockedPackage } from '@nx-pex/lock';
 import { IndexClient, readIndexConfig, type IndexConfig } from '@nx-pex/index';
@@ -22,11 +22,15 @@ import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type IndexOverrid
 
 const targets = new Map<string, Promise<TargetPlatform>>();
 
-/** The platform an interpreter stands for, probed once per process. */
-export function targetFor(python: string): Promise<TargetPlatform> {
+/**
+ * The platform an interpreter stands for, probed once per process; the probe's answer is kept in
+ * `<store root>/interpreters/` for later processes while the interpreter file is unchanged.
+ */
+export function targetFor(python: string, o: { storeDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TargetPlatform> {
   let t = targets.get(python);
   if (!t) {
-    t = probeInterpreter(python).then(targetFromInterpreter);
+    const cacheDir = join(resolve(o.storeDir ?? defaultStoreRoot(o.env ?? process.env)), 'interpreters');
+    t = probeInterpreterCached(python, { cacheDir }).then(targetFromInterpreter);
     targets.set(python, t);
     t.catch(() => targets.delete(python));
   }
@@ -128,8 +132,9 @@ export async function withFetchedInputs<T>(
     }
     // fetchArtifacts keys its answer by lower-case sha256.
     const pathOf = (sha256: string) => paths.get(sha256.toLowerCase())!;
-    const runtime = await runtimeFromWheel(pathOf(choice.request.sha256), choice.version);
-    const dependencies = requests.map((r) => ({ filename: r.filename, sha256: r.sha256, path: pathOf(r.sha256) }));
+    const runtime = await runtimeFromWheel(pathOf(choice.request.sha256), choice.version, join(store.root, 'runtimes'));
+    // Store files were verified against their sha256 when they entered the store.
+    const dependencies = requests.map((r) => ({ filename: r.filename, sha256: r.sha256, path: pathOf(r.sha256), trusted: true }));
     const [major, minor] = target.pythonVersion.split('.');
     return await write({ runtime, dependencies, shebang: `#!/usr/bin/env python${major}.${minor}` });
   } finally {
