@@ -4,6 +4,7 @@ export {
   loadRuntime,
   parseBootParameters,
   type PexRuntime,
+  type RuntimeCacheOptions,
   type RuntimeBootstrap,
   type RuntimeFile,
 } from './runtime';

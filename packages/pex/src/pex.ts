@@ -4,13 +4,14 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, lstat, mkdir, open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { PexError, UserError } from './errors';
 import { pyCompare, pyJsonDumps, pyReprBool, pyReprStr, pyReprTuple, pySorted, type JsonValue } from './python';
 import { isPycFile, isPycPath, type PexRuntime } from './runtime';
 import { installWheelChroot, readWheel, walkOrder, type EntryPoint, type WheelContents } from './install';
-import { writeZipapp, zip64Error, type ZipItem, type ZipSource } from './zipapp';
+import { readFileSource, writeZipapp, zip64Error, type ZipItem, type ZipSource } from './zipapp';
 
 export interface PexDependency {
   /** The original wheel file name; the key in PEX-INFO `distributions`. */
@@ -19,6 +20,11 @@ export interface PexDependency {
   path: string;
   /** sha256 hex of the wheel; checked as the wheel is read (for its contents or to copy it into the PEX). */
   sha256: string;
+  /**
+   * The file was verified against `sha256` when it entered a content-addressed store and is
+   * not checked again (only its size); copying it then costs no more than the copy itself.
+   */
+  trusted?: boolean;
 }
 
 export interface PexSource {
@@ -254,7 +260,7 @@ async function readWheels(deps: ReadonlyArray<PexDependency>): Promise<Array<{ b
     const bytes = await readFile(d.path).catch((e: Error) => {
       throw new UserError(`Cannot read dependency ${d.filename} (${d.path}): ${e.message}`);
     });
-    const actual = createHash('sha256').update(bytes).digest('hex');
+    const actual = d.trusted ? d.sha256.toLowerCase() : createHash('sha256').update(bytes).digest('hex');
     if (actual !== d.sha256.toLowerCase()) {
       throw new UserError(`dependency ${d.filename} changed or is corrupt: expected sha256 ${d.sha256}, read ${actual}`);
     }
@@ -507,7 +513,7 @@ export async function writePex(outputPath: string, options: PexOptions): Promise
       const bytes = read[i]?.bytes;
       const source: ZipSource = bytes
         ? { kind: 'buffer', data: bytes }
-        : { kind: 'file', path: d.path, size: d.size, sha256: d.sha256, what: `dependency ${d.filename}` };
+        : { kind: 'file', path: d.path, size: d.size, sha256: d.trusted ? undefined : d.sha256, what: `dependency ${d.filename}` };
       chroot.entries.push({ group: path, path, executable: false, compress: false, source });
     });
   }
@@ -544,7 +550,12 @@ export async function writePex(outputPath: string, options: PexOptions): Promise
   const single = (e: ZipItem): ChrootEntry => ({ ...e, group: e.path });
   chroot.entries.push(
     ...bootstrap.files.map((f) =>
-      single({ path: f.path, executable: f.executable, compress: compress && f.compress, source: { kind: 'buffer', data: f.data } }),
+      single({
+        path: f.path,
+        executable: f.executable,
+        compress: compress && f.compress,
+        source: { kind: 'buffer', data: f.data, crc32: f.crc32, deflated: f.deflated },
+      }),
     ),
     single({ path: 'PEX-INFO', executable: false, compress, source: { kind: 'buffer', data: Buffer.from(pexInfoJson, 'utf8') } }),
     single({ path: '__main__.py', executable: true, compress, source: { kind: 'buffer', data: Buffer.from(mainPy, 'utf8') } }),
@@ -613,15 +624,19 @@ async function writeFileMode(path: string, data: Buffer, executable: boolean): P
 
 async function materialize(dir: string, e: ChrootEntry, path = e.path): Promise<number> {
   const dest = join(dir, ...path.split('/'));
-  if (e.source.kind === 'buffer') {
-    await writeFileMode(dest, e.source.data, e.executable);
-    return e.source.data.length;
+  const source = e.source;
+  if (source.kind === 'file' && source.sha256 === undefined) {
+    // A trusted store file: copied by the kernel, checked for its size only.
+    await mkdir(dirname(dest), { recursive: true });
+    await copyFile(source.path, dest, constants.COPYFILE_EXCL).catch((err: Error) => {
+      throw new UserError(`Cannot copy ${source.what} (${source.path}): ${err.message}`);
+    });
+    const { size } = await stat(dest);
+    if (size !== source.size) throw new UserError(`${source.what} (${source.path}) changed: expected ${source.size} bytes, copied ${size}. Run the build again.`);
+    await chmod(dest, e.executable ? 0o755 : 0o644);
+    return size;
   }
-  const data = await readFile(e.source.path).catch((err: Error) => {
-    throw new UserError(`Cannot read ${(e.source as { what: string }).what} (${(e.source as { path: string }).path}): ${err.message}`);
-  });
-  const actual = createHash('sha256').update(data).digest('hex');
-  if (actual !== e.source.sha256) throw new UserError(`${e.source.what} changed or is corrupt: expected sha256 ${e.source.sha256}, read ${actual}`);
+  const data = source.kind === 'buffer' ? source.data : await readFileSource(source);
   await writeFileMode(dest, data, e.executable);
   return data.length;
 }

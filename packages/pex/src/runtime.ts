@@ -3,9 +3,10 @@
  * would copy into a PEX, their `bootstrap_hash`, and `pex_boot.py` with the `boot()` signature
  * the generated `__main__.py` has to call.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { basename } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { crc32, deflateRawSync } from 'node:zlib';
 import type yauzl from 'yauzl';
 import { PexError } from './errors';
 import { pyCompare } from './python';
@@ -25,6 +26,10 @@ export interface RuntimeFile {
   executable: boolean;
   /** False for the empty package markers pex creates itself (it stores those uncompressed). */
   compress: boolean;
+  /** CRC-32 of `data`. */
+  crc32: number;
+  /** `data` as raw deflate at zlib's default level, as written into a compressed PEX (when `compress`). */
+  deflated?: Buffer;
 }
 
 export interface RuntimeBootstrap {
@@ -68,12 +73,6 @@ export function isPycFile(path: string): boolean {
 /** Bytecode, or anything under a `__pycache__` directory: never packed nor hashed. */
 export function isPycPath(path: string): boolean {
   return isPycFile(path) || path.split('/').slice(0, -1).includes('__pycache__');
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** Parses the parameter names of `def boot(...)`; undefined when there is no such function. */
@@ -120,20 +119,47 @@ function parsePyStringList(text: string): string[] {
   return [...text.matchAll(/"([^"]*)"|'([^']*)'/g)].map((m) => m[1] ?? m[2]!);
 }
 
+/** Where and how `loadRuntime` may keep a prepared runtime between builds. */
+export interface RuntimeCacheOptions {
+  /**
+   * A directory for prepared runtimes (one file per pex wheel sha256). Preparing a runtime means
+   * inflating, hashing and deflating every file once; with a cache that is done once per wheel.
+   */
+  cacheDir?: string;
+}
+
 /**
  * Reads a pex wheel and prepares its runtime: the same `.bootstrap` file selection that
- * `pex.pex_builder.PEXBuilder._prepare_bootstrap` makes from an installed pex.
+ * `pex.pex_builder.PEXBuilder._prepare_bootstrap` makes from an installed pex. With `cacheDir`,
+ * a runtime prepared before from a wheel with the same sha256 is read back instead.
  */
-export async function loadRuntime(pexWheelPath: string): Promise<PexRuntime> {
+export async function loadRuntime(pexWheelPath: string, options: RuntimeCacheOptions = {}): Promise<PexRuntime> {
+  let wheel: Buffer;
+  try {
+    wheel = await readFile(pexWheelPath);
+  } catch (e) {
+    throw new PexError(`Cannot read the pex runtime wheel ${pexWheelPath}: ${(e as Error).message}`);
+  }
+  const wheelSha256 = createHash('sha256').update(wheel).digest('hex');
+  const cacheFile = options.cacheDir ? join(options.cacheDir, `${wheelSha256}.${CACHE_FORMAT}.runtime`) : undefined;
+  if (cacheFile) {
+    const cached = await readRuntimeCache(cacheFile, wheelSha256, basename(pexWheelPath));
+    if (cached) return cached;
+  }
+  const runtime = await prepareRuntime(wheel, pexWheelPath, wheelSha256);
+  if (cacheFile) await writeRuntimeCache(cacheFile, runtime);
+  return runtime;
+}
+
+async function prepareRuntime(wheel: Buffer, pexWheelPath: string, wheelSha256: string): Promise<PexRuntime> {
   const wheelFilename = basename(pexWheelPath);
   let zf: yauzl.ZipFile;
   try {
-    zf = await openZip(pexWheelPath);
+    zf = await openZip(wheel);
   } catch (e) {
     throw new PexError(`Cannot read the pex runtime wheel ${pexWheelPath}: ${(e as Error).message}`);
   }
   try {
-    const wheelSha256 = await sha256File(pexWheelPath);
     const entries = (await listAllEntries(zf)).filter((e) => e.name.startsWith('pex/') && !e.name.endsWith('/'));
     const byName = new Map(entries.map((e) => [e.name, e]));
     const fail = (what: string, version = '(unknown version)'): never => {
@@ -231,15 +257,17 @@ export async function loadRuntime(pexWheelPath: string): Promise<PexRuntime> {
       return out.filter((name) => !vendored.has(name));
     };
 
-    const data = new Map<string, Buffer>();
-    const load = async (name: string): Promise<Buffer> => {
-      let buf = data.get(name);
-      if (!buf) {
+    // Each file is read, checksummed and deflated once, however many bootstraps hold it.
+    const data = new Map<string, { data: Buffer; crc32: number; deflated: Buffer }>();
+    const load = async (name: string) => {
+      let loaded = data.get(name);
+      if (!loaded) {
         const e = byName.get(name);
-        buf = e ? await readZipEntry(zf, e.entry) : Buffer.alloc(0);
-        data.set(name, buf);
+        const buf = e ? await readZipEntry(zf, e.entry) : Buffer.alloc(0);
+        loaded = { data: buf, crc32: crc32(buf) >>> 0, deflated: deflateRawSync(buf) };
+        data.set(name, loaded);
       }
-      return buf;
+      return loaded;
     };
     const isExecutable = (name: string) => {
       const e = byName.get(name);
@@ -248,9 +276,12 @@ export async function loadRuntime(pexWheelPath: string): Promise<PexRuntime> {
 
     const vendoredFiles: RuntimeFile[] = [];
     for (const [name, how] of vendored) {
+      const loaded = await load(name);
       vendoredFiles.push({
         path: `${BOOTSTRAP_DIR}/${name}`,
-        data: await load(name),
+        data: loaded.data,
+        crc32: loaded.crc32,
+        ...(how.compress ? { deflated: loaded.deflated } : {}),
         // Copied files keep the installed file's mode; pex creates missing markers as empty files.
         executable: how.compress && isExecutable(name),
         compress: how.compress,
@@ -260,10 +291,10 @@ export async function loadRuntime(pexWheelPath: string): Promise<PexRuntime> {
       const digest = createHash('sha1');
       const own: RuntimeFile[] = [];
       for (const name of walkOrder(packages)) {
-        const buf = await load(name);
-        digest.update(buf);
+        const loaded = await load(name);
+        digest.update(loaded.data);
         // pex writes its own files with a plain open(..., "wb"): never executable.
-        own.push({ path: `${BOOTSTRAP_DIR}/${name}`, data: buf, executable: false, compress: true });
+        own.push({ path: `${BOOTSTRAP_DIR}/${name}`, ...loaded, executable: false, compress: true });
       }
       return { files: [...vendoredFiles, ...own], hash: digest.digest('hex') };
     };
@@ -273,5 +304,133 @@ export async function loadRuntime(pexWheelPath: string): Promise<PexRuntime> {
     return { version, wheelSha256, wheelFilename, bootParameters: boot.names, pexBootPy, bootstrap, bootstrapWithTools };
   } finally {
     zf.close();
+  }
+}
+
+/**
+ * Prepared runtimes on disk: `NXPEXRT1`, the header's length (u32 LE), the header (JSON), then
+ * every distinct file's bytes followed by its deflated bytes. The header names the sha256 of
+ * everything after it, so a damaged file is noticed and prepared again.
+ */
+const CACHE_FORMAT = 'v1';
+const CACHE_MAGIC = Buffer.from('NXPEXRT1', 'latin1');
+
+interface CachedFile {
+  path: string;
+  blob: number;
+  executable: boolean;
+  compress: boolean;
+}
+
+interface CacheHeader {
+  format: string;
+  bodySha256: string;
+  version: string;
+  wheelSha256: string;
+  bootParameters: string[];
+  pexBootPy: string;
+  /** Per distinct file: its size, CRC-32 and deflated size. */
+  blobs: Array<[size: number, crc32: number, deflatedSize: number]>;
+  bootstrap: { hash: string; files: CachedFile[] };
+  bootstrapWithTools: { hash: string; files: CachedFile[] };
+}
+
+function serializeRuntime(runtime: PexRuntime): Buffer {
+  const blobIndex = new Map<Buffer, number>();
+  const blobs: CacheHeader['blobs'] = [];
+  const parts: Buffer[] = [];
+  const encode = (b: RuntimeBootstrap) => ({
+    hash: b.hash,
+    files: b.files.map((f): CachedFile => {
+      let blob = blobIndex.get(f.data);
+      if (blob === undefined) {
+        blob = blobs.length;
+        blobIndex.set(f.data, blob);
+        const deflated = f.deflated ?? deflateRawSync(f.data);
+        blobs.push([f.data.length, f.crc32, deflated.length]);
+        parts.push(f.data, deflated);
+      }
+      return { path: f.path, blob, executable: f.executable, compress: f.compress };
+    }),
+  });
+  const bootstrap = encode(runtime.bootstrap);
+  const bootstrapWithTools = encode(runtime.bootstrapWithTools);
+  const body = Buffer.concat(parts);
+  const header: CacheHeader = {
+    format: CACHE_FORMAT,
+    bodySha256: createHash('sha256').update(body).digest('hex'),
+    version: runtime.version,
+    wheelSha256: runtime.wheelSha256,
+    bootParameters: runtime.bootParameters,
+    pexBootPy: runtime.pexBootPy,
+    blobs,
+    bootstrap,
+    bootstrapWithTools,
+  };
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(json.length, 0);
+  return Buffer.concat([CACHE_MAGIC, length, json, body]);
+}
+
+function deserializeRuntime(file: Buffer, wheelSha256: string, wheelFilename: string): PexRuntime | undefined {
+  if (file.length < 12 || !file.subarray(0, 8).equals(CACHE_MAGIC)) return undefined;
+  const headerEnd = 12 + file.readUInt32LE(8);
+  if (headerEnd > file.length) return undefined;
+  const header = JSON.parse(file.subarray(12, headerEnd).toString('utf8')) as CacheHeader;
+  if (header.format !== CACHE_FORMAT || header.wheelSha256 !== wheelSha256) return undefined;
+  const body = file.subarray(headerEnd);
+  if (createHash('sha256').update(body).digest('hex') !== header.bodySha256) return undefined;
+  const blobs: Array<{ data: Buffer; crc32: number; deflated: Buffer }> = [];
+  let p = 0;
+  for (const [size, crc, deflatedSize] of header.blobs) {
+    if (p + size + deflatedSize > body.length) return undefined;
+    blobs.push({ data: body.subarray(p, p + size), crc32: crc, deflated: body.subarray(p + size, p + size + deflatedSize) });
+    p += size + deflatedSize;
+  }
+  if (p !== body.length) return undefined;
+  const decode = (b: CacheHeader['bootstrap']): RuntimeBootstrap => ({
+    hash: b.hash,
+    files: b.files.map((f) => {
+      const blob = blobs[f.blob];
+      if (!blob) throw new Error(`blob ${f.blob} missing`);
+      return { path: f.path, data: blob.data, crc32: blob.crc32, executable: f.executable, compress: f.compress, ...(f.compress ? { deflated: blob.deflated } : {}) };
+    }),
+  });
+  return {
+    version: header.version,
+    wheelSha256,
+    wheelFilename,
+    bootParameters: header.bootParameters,
+    pexBootPy: header.pexBootPy,
+    bootstrap: decode(header.bootstrap),
+    bootstrapWithTools: decode(header.bootstrapWithTools),
+  };
+}
+
+/** A prepared runtime from the cache, or undefined when there is none or it is damaged. */
+async function readRuntimeCache(path: string, wheelSha256: string, wheelFilename: string): Promise<PexRuntime | undefined> {
+  let file: Buffer;
+  try {
+    file = await readFile(path);
+  } catch {
+    return undefined;
+  }
+  try {
+    return deserializeRuntime(file, wheelSha256, wheelFilename);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keeps a prepared runtime for the next build; best effort (a read-only cache only costs time). */
+async function writeRuntimeCache(path: string, runtime: PexRuntime): Promise<void> {
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await mkdir(join(path, '..'), { recursive: true });
+    await writeFile(tmp, serializeRuntime(runtime), { flag: 'wx' });
+    await rename(tmp, path);
+  } catch {
+    await rm(tmp, { force: true }).catch(() => undefined);
   }
 }

@@ -1,23 +1,28 @@
 /**
  * Writes the zipapp container: a `#!` line followed by a zip whose entries come in pex's order
  * (sorted paths, ancestor directory entries written lazily before the first file below them),
- * with 1980-01-01 timestamps, fixed modes, and central-directory offsets that count the prefix.
+ * with 1980-01-01 timestamps, fixed modes, and offsets counted from the start of the file, as
+ * Python's `zipfile` writes them for pex.
+ *
+ * Every size and CRC-32 is known before an entry's local header is written (wheels are copied
+ * in large blocks and their header patched afterwards), so no data descriptors are needed, and
+ * data that comes already deflated (the pex runtime) is copied as it is.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { once } from 'node:events';
+import { createHash, type Hash } from 'node:crypto';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import yazl from 'yazl';
+import { crc32, deflateRawSync } from 'node:zlib';
 import { PexError, UserError } from './errors';
 import { pyCompare } from './python';
 
 export type ZipSource =
-  | { kind: 'buffer'; data: Buffer }
-  /** Streamed from disk; `sha256` is checked while streaming so the bytes match their hash. */
-  | { kind: 'file'; path: string; size: number; sha256: string; what: string };
+  /** Bytes in memory; `crc32` and `deflated` (raw deflate of `data`) may be given when known. */
+  | { kind: 'buffer'; data: Buffer; crc32?: number; deflated?: Buffer }
+  /**
+   * Read from disk. With `sha256`, the bytes read are checked against it; without, the file is
+   * trusted (a verified content-addressed store file) and only its size is checked.
+   */
+  | { kind: 'file'; path: string; size: number; sha256?: string; what: string };
 
 export interface ZipItem {
   path: string;
@@ -28,36 +33,27 @@ export interface ZipItem {
   source: ZipSource;
 }
 
-/** 1980-01-01 00:00:00 in local time: yazl converts local time to the DOS date/time fields. */
-const DOS_EPOCH = new Date(1980, 0, 1, 0, 0, 0);
 const MAX_ENTRIES = 0xffff;
 const MAX_32 = 0xffffffff;
 
+const LOCAL_SIG = 0x04034b50;
+const CENTRAL_SIG = 0x02014b50;
 const EOCD_SIG = 0x06054b50;
-const ZIP64_LOCATOR_SIG = 0x07064b50;
-const CDH_SIG = 0x02014b50;
+/** Version 2.0 (deflate, directories), made on Unix: what Python's zipfile writes. */
+const VERSION_NEEDED = 20;
+const VERSION_MADE_BY = (3 << 8) | 20;
+const FLAG_UTF8 = 0x800;
+const METHOD_STORED = 0;
+const METHOD_DEFLATED = 8;
+/** DOS date of 1980-01-01 (time 00:00:00 is 0). */
+const DOS_DATE_1980 = (0 << 9) | (1 << 5) | 1;
 const MSDOS_DIR = 0x10;
-
-/** Checks the bytes passing through against an expected sha256. */
-class Sha256Check extends Transform {
-  private readonly hash = createHash('sha256');
-  constructor(
-    private readonly expected: string,
-    private readonly what: string,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    cb(null, chunk);
-  }
-  override _flush(cb: TransformCallback): void {
-    const actual = this.hash.digest('hex');
-    if (actual !== this.expected.toLowerCase()) {
-      cb(new UserError(`${this.what} changed or is corrupt: expected sha256 ${this.expected}, read ${actual}`));
-    } else cb();
-  }
-}
+const LOCAL_HEADER_SIZE = 30;
+const CENTRAL_HEADER_SIZE = 46;
+/** Output is gathered in memory up to this size; larger pieces are written straight through. */
+const WRITE_BUFFER = 1 << 20;
+/** Block size for copying files into the archive. */
+const COPY_BLOCK = 8 << 20;
 
 export function zip64Error(outputPath: string, why: string): PexError {
   return new PexError(
@@ -84,6 +80,180 @@ function zipEntryOrder(items: readonly ZipItem[]): Array<{ dir: string } | { ite
   return out;
 }
 
+/** Sequential writer over a file handle that gathers small pieces into one buffer. */
+class Output {
+  private readonly buf = Buffer.allocUnsafe(WRITE_BUFFER);
+  private used = 0;
+  /** File position of `buf[0]`. */
+  private flushedTo = 0;
+
+  constructor(readonly fh: FileHandle) {}
+
+  /** Position of the next byte. */
+  get offset(): number {
+    return this.flushedTo + this.used;
+  }
+
+  async put(data: Buffer): Promise<void> {
+    if (this.used + data.length > this.buf.length) await this.flush();
+    if (data.length >= this.buf.length) {
+      await writeFully(this.fh, data, this.flushedTo);
+      this.flushedTo += data.length;
+      return;
+    }
+    data.copy(this.buf, this.used);
+    this.used += data.length;
+  }
+
+  async flush(): Promise<void> {
+    if (this.used === 0) return;
+    await writeFully(this.fh, this.buf.subarray(0, this.used), this.flushedTo);
+    this.flushedTo += this.used;
+    this.used = 0;
+  }
+
+  /** Moves the write position past bytes written directly with `fh` (after a `flush`). */
+  skip(n: number): void {
+    if (this.used !== 0) throw new Error('Output.skip with unflushed data');
+    this.flushedTo += n;
+  }
+}
+
+async function writeFully(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+interface CentralRecord {
+  name: Buffer;
+  flags: number;
+  method: number;
+  crc: number;
+  compressedSize: number;
+  size: number;
+  externalAttr: number;
+  offset: number;
+}
+
+function localHeader(r: CentralRecord): Buffer {
+  const h = Buffer.alloc(LOCAL_HEADER_SIZE + r.name.length);
+  h.writeUInt32LE(LOCAL_SIG, 0);
+  h.writeUInt16LE(VERSION_NEEDED, 4);
+  h.writeUInt16LE(r.flags, 6);
+  h.writeUInt16LE(r.method, 8);
+  h.writeUInt16LE(0, 10);
+  h.writeUInt16LE(DOS_DATE_1980, 12);
+  h.writeUInt32LE(r.crc, 14);
+  h.writeUInt32LE(r.compressedSize, 18);
+  h.writeUInt32LE(r.size, 22);
+  h.writeUInt16LE(r.name.length, 26);
+  h.writeUInt16LE(0, 28);
+  r.name.copy(h, LOCAL_HEADER_SIZE);
+  return h;
+}
+
+function centralDirectory(records: readonly CentralRecord[]): Buffer {
+  let size = 0;
+  for (const r of records) size += CENTRAL_HEADER_SIZE + r.name.length;
+  const cd = Buffer.alloc(size);
+  let p = 0;
+  for (const r of records) {
+    cd.writeUInt32LE(CENTRAL_SIG, p);
+    cd.writeUInt16LE(VERSION_MADE_BY, p + 4);
+    cd.writeUInt16LE(VERSION_NEEDED, p + 6);
+    cd.writeUInt16LE(r.flags, p + 8);
+    cd.writeUInt16LE(r.method, p + 10);
+    cd.writeUInt16LE(0, p + 12);
+    cd.writeUInt16LE(DOS_DATE_1980, p + 14);
+    cd.writeUInt32LE(r.crc, p + 16);
+    cd.writeUInt32LE(r.compressedSize, p + 20);
+    cd.writeUInt32LE(r.size, p + 24);
+    cd.writeUInt16LE(r.name.length, p + 28);
+    // extra length, comment length, disk number, internal attributes: all 0.
+    cd.writeUInt32LE(r.externalAttr >>> 0, p + 38);
+    cd.writeUInt32LE(r.offset, p + 42);
+    r.name.copy(cd, p + CENTRAL_HEADER_SIZE);
+    p += CENTRAL_HEADER_SIZE + r.name.length;
+  }
+  return cd;
+}
+
+function endRecord(count: number, cdSize: number, cdOffset: number): Buffer {
+  const e = Buffer.alloc(22);
+  e.writeUInt32LE(EOCD_SIG, 0);
+  e.writeUInt16LE(count, 8);
+  e.writeUInt16LE(count, 10);
+  e.writeUInt32LE(cdSize, 12);
+  e.writeUInt32LE(cdOffset, 16);
+  return e;
+}
+
+function entryName(path: string): { name: Buffer; flags: number } {
+  const name = Buffer.from(path, 'utf8');
+  // Python's zipfile marks names that are not plain ASCII as UTF-8.
+  return { name, flags: name.length === path.length && !/[^\x00-\x7f]/.test(path) ? 0 : FLAG_UTF8 };
+}
+
+function changed(what: string, path: string, detail: string): UserError {
+  return new UserError(`${what} (${path}) changed or is corrupt: ${detail}. Run the build again.`);
+}
+
+/** Reads a whole file source, checking its size and, when given, its sha256. */
+export async function readFileSource(source: Extract<ZipSource, { kind: 'file' }>): Promise<Buffer> {
+  const data = await readFile(source.path).catch((e: Error) => {
+    throw new UserError(`Cannot read ${source.what} (${source.path}): ${e.message}`);
+  });
+  if (data.length !== source.size) throw changed(source.what, source.path, `expected ${source.size} bytes, read ${data.length}`);
+  if (source.sha256 !== undefined) {
+    const actual = createHash('sha256').update(data).digest('hex');
+    if (actual !== source.sha256.toLowerCase()) throw changed(source.what, source.path, `expected sha256 ${source.sha256}, read ${actual}`);
+  }
+  return data;
+}
+
+/**
+ * Copies a file into the archive at the output's position in `COPY_BLOCK` pieces, returning its
+ * CRC-32. The size is checked, and the sha256 when the source names one.
+ */
+async function copyStored(out: Output, source: Extract<ZipSource, { kind: 'file' }>, block: Buffer): Promise<number> {
+  let input: FileHandle;
+  try {
+    input = await open(source.path, 'r');
+  } catch (e) {
+    throw new UserError(`Cannot read ${source.what} (${source.path}): ${(e as Error).message}`);
+  }
+  const hash: Hash | undefined = source.sha256 !== undefined ? createHash('sha256') : undefined;
+  let crc = 0;
+  let copied = 0;
+  try {
+    for (;;) {
+      const { bytesRead } = await input.read(block, 0, block.length, copied);
+      if (bytesRead === 0) break;
+      if (copied + bytesRead > source.size) throw changed(source.what, source.path, `it is now larger than ${source.size} bytes`);
+      const piece = block.subarray(0, bytesRead);
+      crc = crc32(piece, crc);
+      hash?.update(piece);
+      await writeFully(out.fh, piece, out.offset + copied);
+      copied += bytesRead;
+    }
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`Cannot copy ${source.what} (${source.path}): ${(e as Error).message}`);
+  } finally {
+    await input.close();
+  }
+  if (copied !== source.size) throw changed(source.what, source.path, `expected ${source.size} bytes, read ${copied}`);
+  if (hash) {
+    const actual = hash.digest('hex');
+    if (actual !== source.sha256!.toLowerCase()) throw changed(source.what, source.path, `expected sha256 ${source.sha256}, read ${actual}`);
+  }
+  out.skip(copied);
+  return crc >>> 0;
+}
+
 /**
  * Writes `prefix` and the zip of `items` to `tmpPath` (created exclusively). Returns the file size.
  * The caller owns `tmpPath`: on error it is left for the caller to delete.
@@ -104,103 +274,77 @@ export async function writeZipapp(
   }
   if (storedBytes >= MAX_32) throw zip64Error(outputPath, `${storedBytes} bytes of stored entries`);
 
-  const ws = createWriteStream(tmpPath, { flags: 'wx', mode: 0o644 });
-  await once(ws, 'open');
-  let fail!: (e: Error) => void;
-  const failure = new Promise<never>((_, reject) => (fail = reject));
-  failure.catch(() => undefined); // a late error after success must not become unhandled
-  const openStreams = new Set<NodeJS.ReadableStream & { destroy(): void }>();
+  const fh = await open(tmpPath, 'wx', 0o644);
   try {
-    ws.write(prefix);
-    const zip = new yazl.ZipFile();
-    zip.on('error', (e: Error) => fail(e));
-    const written = pipeline(zip.outputStream, ws);
-    written.catch(() => undefined);
+    const out = new Output(fh);
+    await out.put(prefix);
+    const records: CentralRecord[] = [];
+    let block: Buffer | undefined;
+    const checkOffset = (at: number, what: string) => {
+      if (at >= MAX_32) throw zip64Error(outputPath, `${what} would start at byte ${at}`);
+    };
     for (const entry of order) {
+      const offset = out.offset;
       if ('dir' in entry) {
-        zip.addEmptyDirectory(entry.dir, { mtime: DOS_EPOCH, mode: 0o40755, forceDosTimestamp: true });
+        checkOffset(offset, entry.dir);
+        const { name, flags } = entryName(entry.dir);
+        const r: CentralRecord = { name, flags, method: METHOD_STORED, crc: 0, compressedSize: 0, size: 0, offset, externalAttr: ((0o40755 << 16) | MSDOS_DIR) >>> 0 };
+        records.push(r);
+        await out.put(localHeader(r));
         continue;
       }
       const { item } = entry;
-      const options = {
-        mtime: DOS_EPOCH,
-        mode: item.executable ? 0o100755 : 0o100644,
-        compress: item.compress,
-        forceDosTimestamp: true,
-      };
+      checkOffset(offset, item.path);
+      const { name, flags } = entryName(item.path);
+      const externalAttr = ((item.executable ? 0o100755 : 0o100644) << 16) >>> 0;
       const source = item.source;
-      if (source.kind === 'buffer') {
-        zip.addBuffer(source.data, item.path, options);
-      } else {
-        zip.addReadStreamLazy(item.path, { ...options, size: source.size }, (cb) => {
-          const input = createReadStream(source.path);
-          const check = new Sha256Check(source.sha256, source.what);
-          openStreams.add(input);
-          input.on('error', (e) => fail(new UserError(`Cannot read ${source.what} (${source.path}): ${e.message}`)));
-          input.on('close', () => openStreams.delete(input));
-          check.on('error', (e) => fail(e));
-          cb(null, input.pipe(check));
-        });
+      if (source.kind === 'file' && !item.compress) {
+        // Written straight from the file: the header's CRC-32 is filled in once the data is copied.
+        const r: CentralRecord = { name, flags, method: METHOD_STORED, crc: 0, compressedSize: source.size, size: source.size, offset, externalAttr };
+        records.push(r);
+        await out.put(localHeader(r));
+        await out.flush();
+        block ??= Buffer.allocUnsafe(COPY_BLOCK);
+        r.crc = await copyStored(out, source, block);
+        const crcField = Buffer.alloc(4);
+        crcField.writeUInt32LE(r.crc, 0);
+        await writeFully(fh, crcField, offset + 14);
+        continue;
       }
+      let data: Buffer;
+      let crc: number;
+      let deflated: Buffer | undefined;
+      if (source.kind === 'buffer') {
+        data = source.data;
+        crc = source.crc32 ?? crc32(data);
+        deflated = source.deflated;
+      } else {
+        data = await readFileSource(source);
+        crc = crc32(data);
+      }
+      const body = item.compress ? (deflated ?? deflateRawSync(data)) : data;
+      const r: CentralRecord = {
+        name,
+        flags,
+        method: item.compress ? METHOD_DEFLATED : METHOD_STORED,
+        crc: crc >>> 0,
+        compressedSize: body.length,
+        size: data.length,
+        offset,
+        externalAttr,
+      };
+      if (body.length >= MAX_32) throw zip64Error(outputPath, `${item.path} is ${body.length} bytes compressed`);
+      records.push(r);
+      await out.put(localHeader(r));
+      await out.put(body);
     }
-    zip.end();
-    await Promise.race([written, failure]);
-  } catch (e) {
-    for (const s of openStreams) s.destroy();
-    if (!ws.closed) {
-      ws.destroy();
-      await once(ws, 'close').catch(() => undefined);
-    }
-    throw e;
-  }
-  return await absolutizeOffsets(tmpPath, outputPath, prefix.length);
-}
-
-/**
- * yazl counts offsets from the start of its own output; shift every local-header offset in the
- * central directory and the central directory's offset in the end record by the prefix length,
- * so offsets are absolute file offsets as in pex's zipapps. Also marks directory entries with
- * the MS-DOS directory attribute, as Python's zipfile does.
- */
-async function absolutizeOffsets(path: string, outputPath: string, shift: number): Promise<number> {
-  const fh = await open(path, 'r+');
-  try {
-    const { size } = await fh.stat();
-    const eocd = Buffer.alloc(22);
-    await fh.read(eocd, 0, 22, size - 22);
-    if (eocd.readUInt32LE(0) !== EOCD_SIG || eocd.readUInt16LE(20) !== 0) {
-      throw new Error(`zip writer produced an unexpected end record in ${path}`);
-    }
-    if (size >= 42) {
-      const loc = Buffer.alloc(4);
-      await fh.read(loc, 0, 4, size - 22 - 20);
-      if (loc.readUInt32LE(0) === ZIP64_LOCATOR_SIG) throw zip64Error(outputPath, 'ZIP64 end records were needed');
-    }
-    const count = eocd.readUInt16LE(10);
-    const cdSize = eocd.readUInt32LE(12);
-    const cdOffset = eocd.readUInt32LE(16);
-    if (cdOffset + shift >= MAX_32 || cdSize >= MAX_32) throw zip64Error(outputPath, `the archive is ${size} bytes`);
-    const cd = Buffer.alloc(cdSize);
-    await fh.read(cd, 0, cdSize, cdOffset + shift);
-    let p = 0;
-    for (let i = 0; i < count; i++) {
-      if (cd.readUInt32LE(p) !== CDH_SIG) throw new Error(`zip writer produced a malformed central directory in ${path}`);
-      const nameLen = cd.readUInt16LE(p + 28);
-      const extraLen = cd.readUInt16LE(p + 30);
-      const commentLen = cd.readUInt16LE(p + 32);
-      if (extraLen !== 0) throw zip64Error(outputPath, 'an entry needed ZIP64 extra fields');
-      const offset = cd.readUInt32LE(p + 42) + shift;
-      if (offset >= MAX_32) throw zip64Error(outputPath, `an entry starts at byte ${offset}`);
-      cd.writeUInt32LE(offset, p + 42);
-      const name = cd.subarray(p + 46, p + 46 + nameLen);
-      if (name[name.length - 1] === 0x2f) cd.writeUInt32LE((cd.readUInt32LE(p + 38) | MSDOS_DIR) >>> 0, p + 38);
-      p += 46 + nameLen + extraLen + commentLen;
-    }
-    eocd.writeUInt32LE(cdOffset + shift, 16);
-    await fh.write(cd, 0, cdSize, cdOffset + shift);
-    await fh.write(eocd, 0, 22, size - 22);
-    await fh.sync();
-    return size;
+    const cdOffset = out.offset;
+    const cd = centralDirectory(records);
+    if (cdOffset >= MAX_32 || cdOffset + cd.length >= MAX_32) throw zip64Error(outputPath, `the archive is ${cdOffset + cd.length} bytes`);
+    await out.put(cd);
+    await out.put(endRecord(records.length, cd.length, cdOffset));
+    await out.flush();
+    return out.offset;
   } finally {
     await fh.close();
   }

@@ -1,5 +1,6 @@
 import { createWriteStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { crc32, inflateRawSync } from 'node:zlib';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
 import yazl from 'yazl';
@@ -138,5 +139,45 @@ describe('loadRuntime', () => {
     const noPackage = join(dir, 'pex-3.0-py3-none-any.whl');
     await rewriteZip(wheel, noPackage, (name, data) => (name.startsWith('pex/fetcher/') ? null : data));
     await expect(loadRuntime(noPackage)).rejects.toThrow(/no pex\/fetcher\/ package/);
+  });
+  /** A runtime with every buffer replaced by its sha256 (deep equality of buffers is slow in jest). */
+  const summary = (r: PexRuntime) => {
+    const files = (b: PexRuntime['bootstrap']) =>
+      b.files.map((f) => ({ ...f, data: sha256(f.data), deflated: f.deflated && sha256(f.deflated) }));
+    return { ...r, bootstrap: files(r.bootstrap), bootstrapWithTools: files(r.bootstrapWithTools), hashes: [r.bootstrap.hash, r.bootstrapWithTools.hash] };
+  };
+
+  it('keeps the prepared runtime in a cache directory and reads it back unchanged', async () => {
+    const cacheDir = join(await tempDir(), 'runtimes');
+    const first = await loadRuntime(wheel, { cacheDir });
+    const files = await readdir(cacheDir);
+    expect(files).toEqual([`${PINNED_PEX.sha256}.v1.runtime`]);
+    const cacheFile = join(cacheDir, files[0]!);
+    const written = await readFile(cacheFile);
+    const second = await loadRuntime(wheel, { cacheDir });
+    for (const r of [first, second]) {
+      expect(summary(r)).toEqual(summary(runtime));
+      for (const f of [...r.bootstrap.files, ...r.bootstrapWithTools.files]) {
+        expect(f.crc32).toBe(crc32(f.data));
+        if (f.compress) expect(inflateRawSync(f.deflated!).equals(f.data)).toBe(true);
+        else expect(f.deflated).toBeUndefined();
+      }
+    }
+    // A damaged cache file is prepared again from the wheel and replaced.
+    const damaged = Buffer.from(written);
+    damaged[damaged.length - 100] ^= 0xff;
+    await writeFile(cacheFile, damaged);
+    expect(summary(await loadRuntime(wheel, { cacheDir }))).toEqual(summary(runtime));
+    expect((await readFile(cacheFile)).equals(written)).toBe(true);
+    await writeFile(cacheFile, 'garbage');
+    expect(summary(await loadRuntime(wheel, { cacheDir }))).toEqual(summary(runtime));
+    expect((await readFile(cacheFile)).equals(written)).toBe(true);
+    expect(await readdir(cacheDir)).toEqual(files);
+  });
+
+  it('prepares the runtime without a writable cache directory', async () => {
+    const blocker = join(await tempDir(), 'file');
+    await writeFile(blocker, 'a file where the cache directory would go');
+    expect(summary(await loadRuntime(wheel, { cacheDir: join(blocker, 'runtimes') }))).toEqual(summary(runtime));
   });
 });

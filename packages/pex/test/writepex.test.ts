@@ -272,6 +272,33 @@ describe('writePex', () => {
     expect(await listDir(dir)).toEqual([project.deps[1]!.filename]);
   });
 
+  it('copies trusted store wheels without hashing them again, in every layout', async () => {
+    const dir = await tempDir('nx-pex-trusted-');
+    const trusted = project.deps.map((d) => ({ ...d, trusted: true }));
+    const filesOf = async (root: string): Promise<Record<string, string>> => {
+      const out: Record<string, string> = {};
+      for (const e of await readdir(root, { recursive: true, withFileTypes: true })) {
+        if (e.isFile()) out[join(e.parentPath ?? e.path, e.name).slice(root.length)] = createHash('sha256').update(await readFile(join(e.parentPath ?? e.path, e.name))).digest('hex');
+      }
+      return out;
+    };
+    for (const layout of ['zipapp', 'packed', 'loose'] as const) {
+      const a = join(dir, `${layout}-checked`);
+      const b = join(dir, `${layout}-trusted`);
+      await writePex(a, options(runtime, project, { layout }));
+      await writePex(b, options(runtime, project, { layout, dependencies: trusted }));
+      if (layout === 'zipapp') expect((await readFile(a)).equals(await readFile(b))).toBe(true);
+      else expect(await filesOf(b)).toEqual(await filesOf(a));
+    }
+    // Same size, other bytes: a trusted file is taken as it is; a checked one is refused.
+    const swapped = join(dir, project.deps[1]!.filename);
+    const original = await readFile(project.deps[1]!.path);
+    await writeFile(swapped, Buffer.from(original).fill(0x20, original.length - 4));
+    await writePex(join(dir, 'swapped.pex'), options(runtime, project, { dependencies: [trusted[0]!, { ...trusted[1]!, path: swapped }] }));
+    const err = await writePex(join(dir, 'refused.pex'), options(runtime, project, { dependencies: [project.deps[0]!, { ...project.deps[1]!, path: swapped }] })).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/expected sha256/);
+  });
+
   it('refuses archives that would need ZIP64', async () => {
     const dir = await tempDir('nx-pex-zip64-');
     const huge = join(dir, 'huge-1.0-py3-none-any.whl');

@@ -72,11 +72,14 @@ export async function chooseRuntime(
 
 const runtimes = new Map<string, Promise<PexRuntime>>();
 
-/** Loads (once per process) the runtime of a pex wheel in the store. */
-export function runtimeFromWheel(path: string, version: string): Promise<PexRuntime> {
+/**
+ * Loads (once per process) the runtime of a pex wheel in the store; `cacheDir` keeps the prepared
+ * runtime between processes.
+ */
+export function runtimeFromWheel(path: string, version: string, cacheDir?: string): Promise<PexRuntime> {
   let r = runtimes.get(path);
   if (!r) {
-    r = loadRuntime(path).catch((e: unknown) => {
+    r = loadRuntime(path, { cacheDir }).catch((e: unknown) => {
       if ((e instanceof UserError) && version !== PINNED_PEX.version) {
         throw new UserError(`pex runtime ${version} (pexVersion / --pex-version) cannot be embedded: ${(e as Error).message}`);
       }
