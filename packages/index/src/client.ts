@@ -4,7 +4,7 @@ import { createReadStream, createWriteStream, promises as fs, readFileSync } fro
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as zlib from 'node:zlib';
-import { Agent, Dispatcher, EnvHttpProxyAgent, Pool, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { IndexConfig } from './config';
 import { HashMismatchError, IndexError, IndexResponseError, IndexUnreachableError, TruncatedDownloadError } from './errors';
 import { DistributionFile, isArchiveFilename, parseHtmlPage, parseJsonPage } from './pages';
@@ -88,29 +88,36 @@ async function retryableStatus(res: Fetched): Promise<RetryableStatus> {
   return new RetryableStatus(res.status, parseRetryAfter(res.headers['retry-after']));
 }
 
+type Undici = typeof import('undici');
+let undiciModule: Undici | undefined;
+
 /**
- * Routes each request through the proxy the environment asks for
- * (HTTPS_PROXY / HTTP_PROXY, except hosts in NO_PROXY), and disables
- * certificate checks only for pip's trusted hosts.
+ * The HTTP client, loaded on the first request: a build whose wheels are all in the store (or
+ * come from find-links directories) never pays for loading it.
  */
-class Router extends Dispatcher {
-  constructor(
-    private readonly verified: Dispatcher,
-    private readonly trusted: Dispatcher,
-    private readonly isTrusted: (origin: URL) => boolean,
-  ) {
-    super();
+function undici(): Undici {
+  return (undiciModule ??= require('undici') as Undici);
+}
+
+/**
+ * A dispatcher that routes each request through the proxy the environment asks for
+ * (HTTPS_PROXY / HTTP_PROXY, except hosts in NO_PROXY), and disables certificate checks only
+ * for pip's trusted hosts.
+ */
+function router(verified: Dispatcher, trusted: Dispatcher, isTrusted: (origin: URL) => boolean): Dispatcher {
+  class Router extends undici().Dispatcher {
+    override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+      const origin = new URL(String(opts.origin));
+      return (isTrusted(origin) ? trusted : verified).dispatch(opts, handler);
+    }
+    override async close(): Promise<void> {
+      await Promise.all([verified.close(), trusted.close()]);
+    }
+    override async destroy(): Promise<void> {
+      await Promise.all([verified.destroy(), trusted.destroy()]);
+    }
   }
-  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const origin = new URL(String(opts.origin));
-    return (this.isTrusted(origin) ? this.trusted : this.verified).dispatch(opts, handler);
-  }
-  override async close(): Promise<void> {
-    await Promise.all([this.verified.close(), this.trusted.close()]);
-  }
-  override async destroy(): Promise<void> {
-    await Promise.all([this.verified.destroy(), this.trusted.destroy()]);
-  }
+  return new Router();
 }
 
 function errorCode(e: unknown): string | undefined {
@@ -179,7 +186,8 @@ interface Fetched {
  * auth) only to that URL's origin and never appear in errors or results.
  */
 export class IndexClient {
-  private readonly agent: Dispatcher;
+  private agentInstance: Dispatcher | undefined;
+  private readonly makeAgent: () => Dispatcher;
   private readonly credentials = new Map<string, string>();
   private readonly env: NodeJS.ProcessEnv;
   private readonly home: string | undefined;
@@ -223,6 +231,7 @@ export class IndexClient {
       noProxy: env.no_proxy ?? env.NO_PROXY ?? '',
     };
     const agentFor = (verify: boolean): Dispatcher => {
+      const { Agent, EnvHttpProxyAgent, Pool } = undici();
       const tls = { ...(ca ? { ca } : {}), ...(verify ? {} : { rejectUnauthorized: false }) };
       const common = {
         connections: opts.connectionsPerHost ?? 4,
@@ -235,9 +244,13 @@ export class IndexClient {
       }
       return new EnvHttpProxyAgent({ ...common, ...proxyEnv, connect: tls, requestTls: tls });
     };
-    this.agent = new Router(agentFor(true), agentFor(false), (u) =>
-      trusted.includes(u.hostname.toLowerCase()) || trusted.includes(u.host.toLowerCase()),
-    );
+    this.makeAgent = () =>
+      router(agentFor(true), agentFor(false), (u) => trusted.includes(u.hostname.toLowerCase()) || trusted.includes(u.host.toLowerCase()));
+  }
+
+  /** The connection pools, created on the first HTTP request. */
+  private get agent(): Dispatcher {
+    return (this.agentInstance ??= this.makeAgent());
   }
 
   /** `UV_INDEX_<NAME>_USERNAME` / `_PASSWORD` for the index `name`, sent to its origin only. */
@@ -362,7 +375,7 @@ export class IndexClient {
         throw new IndexError(`Unsupported URL scheme in ${redactUrl(current)}; use http(s):// or file://.`);
       }
       const auth = u.origin === inlineOrigin ? inlineAuth : this.authFor(u);
-      const res = await request(current, {
+      const res = await undici().request(current, {
         method: 'GET',
         dispatcher: this.agent,
         headers: { 'user-agent': this.userAgent, ...headers, ...(auth ? { authorization: `Basic ${auth}` } : {}) },
@@ -524,7 +537,7 @@ export class IndexClient {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    await this.agentInstance?.close();
   }
 }
 

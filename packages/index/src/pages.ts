@@ -1,4 +1,4 @@
-import { Parser } from 'htmlparser2';
+import type { Parser as HtmlParser } from 'htmlparser2';
 import { IndexResponseError } from './errors';
 import { redactUrl, splitCredentials } from './redact';
 
@@ -86,6 +86,8 @@ export function parseHtmlPage(html: string, pageUrl: string, source: string = re
   }
   let base: string | undefined;
   const anchors: Record<string, string>[] = [];
+  // Loaded when a page is first parsed (a warm build parses none).
+  const { Parser } = require('htmlparser2') as { Parser: typeof HtmlParser };
   const parser = new Parser(
     {
       onopentag(name, attribs) {
