@@ -216,9 +216,10 @@ export async function readFileSource(source: Extract<ZipSource, { kind: 'file' }
 
 /**
  * Copies a file into the archive at the output's position in `COPY_BLOCK` pieces, returning its
- * CRC-32. The size is checked, and the sha256 when the source names one.
+ * CRC-32. Two blocks alternate so that reading the next piece overlaps writing the last one. The
+ * size is checked, and the sha256 when the source names one.
  */
-async function copyStored(out: Output, source: Extract<ZipSource, { kind: 'file' }>, block: Buffer): Promise<number> {
+async function copyStored(out: Output, source: Extract<ZipSource, { kind: 'file' }>, blocks: [Buffer, Buffer]): Promise<number> {
   let input: FileHandle;
   try {
     input = await open(source.path, 'r');
@@ -226,20 +227,26 @@ async function copyStored(out: Output, source: Extract<ZipSource, { kind: 'file'
     throw new UserError(`Cannot read ${source.what} (${source.path}): ${(e as Error).message}`);
   }
   const hash: Hash | undefined = source.sha256 !== undefined ? createHash('sha256') : undefined;
+  const start = out.offset;
   let crc = 0;
   let copied = 0;
+  let writing: Promise<void> = Promise.resolve();
   try {
-    for (;;) {
+    for (let i = 0; ; i++) {
+      const block = blocks[i % 2]!;
       const { bytesRead } = await input.read(block, 0, block.length, copied);
       if (bytesRead === 0) break;
       if (copied + bytesRead > source.size) throw changed(source.what, source.path, `it is now larger than ${source.size} bytes`);
       const piece = block.subarray(0, bytesRead);
       crc = crc32(piece, crc);
       hash?.update(piece);
-      await writeFully(out.fh, piece, out.offset + copied);
+      await writing;
+      writing = writeFully(out.fh, piece, start + copied);
       copied += bytesRead;
     }
+    await writing;
   } catch (e) {
+    await writing.catch(() => undefined);
     if (e instanceof UserError) throw e;
     throw new UserError(`Cannot copy ${source.what} (${source.path}): ${(e as Error).message}`);
   } finally {
@@ -279,7 +286,7 @@ export async function writeZipapp(
     const out = new Output(fh);
     await out.put(prefix);
     const records: CentralRecord[] = [];
-    let block: Buffer | undefined;
+    let blocks: [Buffer, Buffer] | undefined;
     const checkOffset = (at: number, what: string) => {
       if (at >= MAX_32) throw zip64Error(outputPath, `${what} would start at byte ${at}`);
     };
@@ -304,8 +311,8 @@ export async function writeZipapp(
         records.push(r);
         await out.put(localHeader(r));
         await out.flush();
-        block ??= Buffer.allocUnsafe(COPY_BLOCK);
-        r.crc = await copyStored(out, source, block);
+        blocks ??= [Buffer.allocUnsafe(COPY_BLOCK), Buffer.allocUnsafe(COPY_BLOCK)];
+        r.crc = await copyStored(out, source, blocks);
         const crcField = Buffer.alloc(4);
         crcField.writeUInt32LE(r.crc, 0);
         await writeFully(fh, crcField, offset + 14);
