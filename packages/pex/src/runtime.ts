@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { crc32, deflateRawSync } from 'node:zlib';
+import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type yauzl from 'yauzl';
 import { PexError } from './errors';
 import { pyCompare } from './python';
@@ -257,14 +257,20 @@ async function prepareRuntime(wheel: Buffer, pexWheelPath: string, wheelSha256: 
       return out.filter((name) => !vendored.has(name));
     };
 
-    // Each file is read, checksummed and deflated once, however many bootstraps hold it.
+    // Each file is read once, however many bootstraps hold it. A file the wheel holds deflated
+    // keeps those deflated bytes (the wheel is pinned by its sha256, so they are fixed); any
+    // other is deflated here.
     const data = new Map<string, { data: Buffer; crc32: number; deflated: Buffer }>();
     const load = async (name: string) => {
       let loaded = data.get(name);
       if (!loaded) {
         const e = byName.get(name);
-        const buf = e ? await readZipEntry(zf, e.entry) : Buffer.alloc(0);
-        loaded = { data: buf, crc32: crc32(buf) >>> 0, deflated: deflateRawSync(buf) };
+        const stored = e ? await readZipEntry(zf, e.entry, true) : Buffer.alloc(0);
+        const deflatedInWheel = e?.entry.compressionMethod === 8;
+        const buf = deflatedInWheel ? inflateRawSync(stored) : stored;
+        const crc = crc32(buf) >>> 0;
+        if (e && crc !== e.entry.crc32 >>> 0) fail(`${name} does not match its CRC-32`, version);
+        loaded = { data: buf, crc32: crc, deflated: deflatedInWheel ? stored : deflateRawSync(buf) };
         data.set(name, loaded);
       }
       return loaded;
@@ -312,7 +318,7 @@ async function prepareRuntime(wheel: Buffer, pexWheelPath: string, wheelSha256: 
  * every distinct file's bytes followed by its deflated bytes. The header names the sha256 of
  * everything after it, so a damaged file is noticed and prepared again.
  */
-const CACHE_FORMAT = 'v1';
+const CACHE_FORMAT = 'v2';
 const CACHE_MAGIC = Buffer.from('NXPEXRT1', 'latin1');
 
 interface CachedFile {

@@ -29,9 +29,10 @@ export function listAllEntries(zf: yauzl.ZipFile): Promise<ZipEntryRead[]> {
   });
 }
 
-export function readZipEntry(zf: yauzl.ZipFile, entry: yauzl.Entry): Promise<Buffer> {
+/** An entry's bytes; with `raw`, as stored in the archive (still deflated for a deflated entry). */
+export function readZipEntry(zf: yauzl.ZipFile, entry: yauzl.Entry, raw = false): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    zf.openReadStream(entry, (err, stream) => {
+    zf.openReadStream(entry, { decompress: raw && entry.compressionMethod === 8 ? false : true, decrypt: null, start: null, end: null }, (err, stream) => {
       if (err) return reject(err);
       const chunks: Buffer[] = [];
       stream!.on('data', (c: Buffer) => chunks.push(c));

@@ -151,7 +151,7 @@ describe('loadRuntime', () => {
     const cacheDir = join(await tempDir(), 'runtimes');
     const first = await loadRuntime(wheel, { cacheDir });
     const files = await readdir(cacheDir);
-    expect(files).toEqual([`${PINNED_PEX.sha256}.v1.runtime`]);
+    expect(files).toEqual([`${PINNED_PEX.sha256}.v2.runtime`]);
     const cacheFile = join(cacheDir, files[0]!);
     const written = await readFile(cacheFile);
     const second = await loadRuntime(wheel, { cacheDir });
