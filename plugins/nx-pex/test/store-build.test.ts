@@ -164,3 +164,37 @@ it('nx-pex cache info and prune', async () => {
   expect(bad.stderr).toMatch(/needs --older-than DAYS and\/or --max-size SIZE/);
   expect((await cli(['cache', 'prune', '--max-size', 'lots', '--store', store])).stderr).toMatch(/--max-size "lots" is not a size/);
 });
+
+it('a build from a filled store loads no HTTP client and reuses the prepared runtime and the interpreter probe', async () => {
+  const ws = await workspace('warm', [small]);
+  const store = join(scratch, 'store-warm');
+  const python = (await exec('python3', ['-c', 'import sys; print(sys.executable)'])).stdout.trim();
+  const modules = join(scratch, 'warm-modules.json');
+  const args = ['build', '--project', join(ws, 'app'), '-o', join(ws, 'out', 'app.pex'), '--store', store, '--python', python, '-q'];
+  // The CLI's main() in a process that records every module it loaded.
+  const build = () =>
+    exec(
+      process.execPath,
+      ['-e', `require(${JSON.stringify(CLI)}).main(${JSON.stringify(args)}).then((code) => { require('node:fs').writeFileSync(${JSON.stringify(modules)}, JSON.stringify(Object.keys(require.cache))); process.exit(code); })`],
+      { env: baseEnv() },
+    );
+  await build();
+  const cold: string[] = JSON.parse(readFileSync(modules, 'utf8'));
+  expect(cold.some((m) => m.includes('/undici/'))).toBe(true);
+  const cacheFiles = () => [...walk(join(store, 'runtimes')), ...walk(join(store, 'interpreters'))];
+  const [runtimeFile, probeFile] = cacheFiles();
+  expect(runtimeFile).toMatch(new RegExp(`${PINNED_PEX.sha256}\\.v\\d+\\.runtime$`));
+  expect(probeFile).toMatch(/\.json$/);
+  const stamps = cacheFiles().map((f) => statSync(f).mtimeMs);
+  const first = readFileSync(join(ws, 'out', 'app.pex'));
+
+  const requests = server.requests.length;
+  await build();
+  const warm: string[] = JSON.parse(readFileSync(modules, 'utf8'));
+  expect(warm.filter((m) => /\/(undici|htmlparser2)\//.test(m))).toEqual([]);
+  expect(server.requests.length).toBe(requests);
+  expect(cacheFiles().map((f) => statSync(f).mtimeMs)).toEqual(stamps);
+  expect(readFileSync(join(ws, 'out', 'app.pex')).equals(first)).toBe(true);
+  const { stdout } = await exec(join(ws, 'out', 'app.pex'), [], { env: { ...process.env, PEX_ROOT: join(scratch, 'pex-root') } });
+  expect(stdout.trim()).toBe('ok 1.0');
+});
