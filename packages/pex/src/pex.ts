@@ -11,7 +11,7 @@ import { PexError, UserError } from './errors';
 import { pyCompare, pyJsonDumps, pyReprBool, pyReprStr, pyReprTuple, pySorted, type JsonValue } from './python';
 import { isPycFile, isPycPath, type PexRuntime } from './runtime';
 import { installWheelChroot, readWheel, walkOrder, type EntryPoint, type WheelContents } from './install';
-import { readFileSource, writeZipapp, zip64Error, type ZipItem, type ZipSource } from './zipapp';
+import { changedError, readFileSource, writeZipapp, zip64Error, type ZipItem, type ZipSource } from './zipapp';
 
 export interface PexDependency {
   /** The original wheel file name; the key in PEX-INFO `distributions`. */
@@ -260,9 +260,11 @@ async function readWheels(deps: ReadonlyArray<PexDependency>): Promise<Array<{ b
     const bytes = await readFile(d.path).catch((e: Error) => {
       throw new UserError(`Cannot read dependency ${d.filename} (${d.path}): ${e.message}`);
     });
-    const actual = d.trusted ? d.sha256.toLowerCase() : createHash('sha256').update(bytes).digest('hex');
-    if (actual !== d.sha256.toLowerCase()) {
-      throw new UserError(`dependency ${d.filename} changed or is corrupt: expected sha256 ${d.sha256}, read ${actual}`);
+    if (!d.trusted) {
+      const actual = createHash('sha256').update(bytes).digest('hex');
+      if (actual !== d.sha256.toLowerCase()) {
+        throw new UserError(`dependency ${d.filename} changed or is corrupt: expected sha256 ${d.sha256}, read ${actual}`);
+      }
     }
     out.push({ bytes, wheel: await readWheel(bytes, d.path, d.filename) });
   }
@@ -632,7 +634,7 @@ async function materialize(dir: string, e: ChrootEntry, path = e.path): Promise<
       throw new UserError(`Cannot copy ${source.what} (${source.path}): ${err.message}`);
     });
     const { size } = await stat(dest);
-    if (size !== source.size) throw new UserError(`${source.what} (${source.path}) changed: expected ${source.size} bytes, copied ${size}. Run the build again.`);
+    if (size !== source.size) throw changedError(source.what, source.path, `expected ${source.size} bytes, copied ${size}`);
     await chmod(dest, e.executable ? 0o755 : 0o644);
     return size;
   }

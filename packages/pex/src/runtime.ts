@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type yauzl from 'yauzl';
 import { PexError } from './errors';
@@ -433,7 +433,7 @@ async function readRuntimeCache(path: string, wheelSha256: string, wheelFilename
 async function writeRuntimeCache(path: string, runtime: PexRuntime): Promise<void> {
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await mkdir(join(path, '..'), { recursive: true });
+    await mkdir(dirname(path), { recursive: true });
     await writeFile(tmp, serializeRuntime(runtime), { flag: 'wx' });
     await rename(tmp, path);
   } catch {

@@ -197,8 +197,11 @@ function entryName(path: string): { name: Buffer; flags: number } {
   return { name, flags: name.length === path.length && !/[^\x00-\x7f]/.test(path) ? 0 : FLAG_UTF8 };
 }
 
-function changed(what: string, path: string, detail: string): UserError {
-  return new UserError(`${what} (${path}) changed or is corrupt: ${detail}. Run the build again.`);
+/** A file that no longer is what the build was told (edited during the build, or a damaged store file). */
+export function changedError(what: string, path: string, detail: string): UserError {
+  return new UserError(
+    `${what} (${path}) changed or is corrupt: ${detail}. Build again; if the file is in the wheel store, delete it first so that it is fetched again.`,
+  );
 }
 
 /** Reads a whole file source, checking its size and, when given, its sha256. */
@@ -206,10 +209,10 @@ export async function readFileSource(source: Extract<ZipSource, { kind: 'file' }
   const data = await readFile(source.path).catch((e: Error) => {
     throw new UserError(`Cannot read ${source.what} (${source.path}): ${e.message}`);
   });
-  if (data.length !== source.size) throw changed(source.what, source.path, `expected ${source.size} bytes, read ${data.length}`);
+  if (data.length !== source.size) throw changedError(source.what, source.path, `expected ${source.size} bytes, read ${data.length}`);
   if (source.sha256 !== undefined) {
     const actual = createHash('sha256').update(data).digest('hex');
-    if (actual !== source.sha256.toLowerCase()) throw changed(source.what, source.path, `expected sha256 ${source.sha256}, read ${actual}`);
+    if (actual !== source.sha256.toLowerCase()) throw changedError(source.what, source.path, `expected sha256 ${source.sha256}, read ${actual}`);
   }
   return data;
 }
@@ -236,7 +239,7 @@ async function copyStored(out: Output, source: Extract<ZipSource, { kind: 'file'
       const block = blocks[i % 2]!;
       const { bytesRead } = await input.read(block, 0, block.length, copied);
       if (bytesRead === 0) break;
-      if (copied + bytesRead > source.size) throw changed(source.what, source.path, `it is now larger than ${source.size} bytes`);
+      if (copied + bytesRead > source.size) throw changedError(source.what, source.path, `it is now larger than ${source.size} bytes`);
       const piece = block.subarray(0, bytesRead);
       crc = crc32(piece, crc);
       hash?.update(piece);
@@ -252,10 +255,10 @@ async function copyStored(out: Output, source: Extract<ZipSource, { kind: 'file'
   } finally {
     await input.close();
   }
-  if (copied !== source.size) throw changed(source.what, source.path, `expected ${source.size} bytes, read ${copied}`);
+  if (copied !== source.size) throw changedError(source.what, source.path, `expected ${source.size} bytes, read ${copied}`);
   if (hash) {
     const actual = hash.digest('hex');
-    if (actual !== source.sha256!.toLowerCase()) throw changed(source.what, source.path, `expected sha256 ${source.sha256}, read ${actual}`);
+    if (actual !== source.sha256!.toLowerCase()) throw changedError(source.what, source.path, `expected sha256 ${source.sha256}, read ${actual}`);
   }
   out.skip(copied);
   return crc >>> 0;
