@@ -126,6 +126,11 @@ export interface RuntimeCacheOptions {
    * inflating, hashing and deflating every file once; with a cache that is done once per wheel.
    */
   cacheDir?: string;
+  /**
+   * The wheel's sha256 when the caller already verified it (a content-addressed store file): a
+   * cached runtime is then found without reading the wheel at all.
+   */
+  sha256?: string;
 }
 
 /**
@@ -134,6 +139,12 @@ export interface RuntimeCacheOptions {
  * a runtime prepared before from a wheel with the same sha256 is read back instead.
  */
 export async function loadRuntime(pexWheelPath: string, options: RuntimeCacheOptions = {}): Promise<PexRuntime> {
+  const cacheFile = (sha256: string) => join(options.cacheDir!, `${sha256}.${CACHE_FORMAT}.runtime`);
+  const known = options.sha256?.toLowerCase();
+  if (options.cacheDir && known) {
+    const cached = await readRuntimeCache(cacheFile(known), known, basename(pexWheelPath));
+    if (cached) return cached;
+  }
   let wheel: Buffer;
   try {
     wheel = await readFile(pexWheelPath);
@@ -141,13 +152,15 @@ export async function loadRuntime(pexWheelPath: string, options: RuntimeCacheOpt
     throw new PexError(`Cannot read the pex runtime wheel ${pexWheelPath}: ${(e as Error).message}`);
   }
   const wheelSha256 = createHash('sha256').update(wheel).digest('hex');
-  const cacheFile = options.cacheDir ? join(options.cacheDir, `${wheelSha256}.${CACHE_FORMAT}.runtime`) : undefined;
-  if (cacheFile) {
-    const cached = await readRuntimeCache(cacheFile, wheelSha256, basename(pexWheelPath));
+  if (known && known !== wheelSha256) {
+    throw new PexError(`The pex runtime wheel ${pexWheelPath} is damaged: expected sha256 ${known}, read ${wheelSha256}. Delete it so that it is fetched again.`);
+  }
+  if (options.cacheDir && !known) {
+    const cached = await readRuntimeCache(cacheFile(wheelSha256), wheelSha256, basename(pexWheelPath));
     if (cached) return cached;
   }
   const runtime = await prepareRuntime(wheel, pexWheelPath, wheelSha256);
-  if (cacheFile) await writeRuntimeCache(cacheFile, runtime);
+  if (options.cacheDir) await writeRuntimeCache(cacheFile(wheelSha256), runtime);
   return runtime;
 }
 

@@ -173,6 +173,12 @@ describe('loadRuntime', () => {
     expect(summary(await loadRuntime(wheel, { cacheDir }))).toEqual(summary(runtime));
     expect((await readFile(cacheFile)).equals(written)).toBe(true);
     expect(await readdir(cacheDir)).toEqual(files);
+    // With the sha256 vouched for, a cached runtime is found without reading the wheel.
+    const gone = join(cacheDir, '..', PINNED_PEX.filename);
+    expect(summary(await loadRuntime(gone, { cacheDir, sha256: PINNED_PEX.sha256 }))).toEqual(summary(runtime));
+    await expect(loadRuntime(wheel, { cacheDir: join(cacheDir, '..', 'other'), sha256: '0'.repeat(64) })).rejects.toThrow(
+      /is damaged: expected sha256 0{64}, read 5a4d73fb/,
+    );
   });
 
   it('prepares the runtime without a writable cache directory', async () => {

@@ -132,7 +132,10 @@ export async function withFetchedInputs<T>(
     }
     // fetchArtifacts keys its answer by lower-case sha256.
     const pathOf = (sha256: string) => paths.get(sha256.toLowerCase())!;
-    const runtime = await runtimeFromWheel(pathOf(choice.request.sha256), choice.version, join(store.root, 'runtimes'));
+    const runtime = await runtimeFromWheel(pathOf(choice.request.sha256), choice.version, {
+      cacheDir: join(store.root, 'runtimes'),
+      sha256: choice.request.sha256,
+    });
     // Store files were verified against their sha256 when they entered the store.
     const dependencies = requests.map((r) => ({ filename: r.filename, sha256: r.sha256, path: pathOf(r.sha256), trusted: true }));
     const [major, minor] = target.pythonVersion.split('.');

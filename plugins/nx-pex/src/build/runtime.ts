@@ -73,13 +73,13 @@ export async function chooseRuntime(
 const runtimes = new Map<string, Promise<PexRuntime>>();
 
 /**
- * Loads (once per process) the runtime of a pex wheel in the store; `cacheDir` keeps the prepared
- * runtime between processes.
+ * Loads (once per process) the runtime of a pex wheel; for a store file (verified, named by its
+ * sha256), `store.cacheDir` keeps the prepared runtime between processes.
  */
-export function runtimeFromWheel(path: string, version: string, cacheDir?: string): Promise<PexRuntime> {
+export function runtimeFromWheel(path: string, version: string, store?: { cacheDir: string; sha256: string }): Promise<PexRuntime> {
   let r = runtimes.get(path);
   if (!r) {
-    r = loadRuntime(path, { cacheDir }).catch((e: unknown) => {
+    r = loadRuntime(path, { cacheDir: store?.cacheDir, sha256: store?.sha256 }).catch((e: unknown) => {
       if ((e instanceof UserError) && version !== PINNED_PEX.version) {
         throw new UserError(`pex runtime ${version} (pexVersion / --pex-version) cannot be embedded: ${(e as Error).message}`);
       }
