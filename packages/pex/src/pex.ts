@@ -3,8 +3,7 @@
  * runtime's `pex_boot.py`, and the zipapp container, written atomically.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { constants } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { PexError, UserError } from './errors';
@@ -253,22 +252,19 @@ async function prepareDependencies(deps: readonly PexDependency[]): Promise<Arra
   return out;
 }
 
-/** Reads each wheel once: its bytes, checked against the expected sha256, and its contents. */
-async function readWheels(deps: ReadonlyArray<PexDependency>): Promise<Array<{ bytes: Buffer; wheel: WheelContents }>> {
+/** Reads each wheel once: its bytes (checked like any file source: size, and sha256 unless trusted) and its contents. */
+async function readWheels(deps: ReadonlyArray<PexDependency & { size: number }>): Promise<Array<{ bytes: Buffer; wheel: WheelContents }>> {
   const out: Array<{ bytes: Buffer; wheel: WheelContents }> = [];
   for (const d of deps) {
-    const bytes = await readFile(d.path).catch((e: Error) => {
-      throw new UserError(`Cannot read dependency ${d.filename} (${d.path}): ${e.message}`);
-    });
-    if (!d.trusted) {
-      const actual = createHash('sha256').update(bytes).digest('hex');
-      if (actual !== d.sha256.toLowerCase()) {
-        throw new UserError(`dependency ${d.filename} changed or is corrupt: expected sha256 ${d.sha256}, read ${actual}`);
-      }
-    }
+    const bytes = await readFileSource(dependencySource(d));
     out.push({ bytes, wheel: await readWheel(bytes, d.path, d.filename) });
   }
   return out;
+}
+
+/** A dependency as a file the zip writer copies: trusted store files are not hashed again. */
+function dependencySource(d: PexDependency & { size: number }): Extract<ZipSource, { kind: 'file' }> {
+  return { kind: 'file', path: d.path, size: d.size, sha256: d.trusted ? undefined : d.sha256, what: `dependency ${d.filename}` };
 }
 
 /** The `boot(...)` call appended to `pex_boot.py`, with one keyword per parameter of the runtime's `boot()`. */
@@ -515,7 +511,7 @@ export async function writePex(outputPath: string, options: PexOptions): Promise
       const bytes = read[i]?.bytes;
       const source: ZipSource = bytes
         ? { kind: 'buffer', data: bytes }
-        : { kind: 'file', path: d.path, size: d.size, sha256: d.trusted ? undefined : d.sha256, what: `dependency ${d.filename}` };
+        : dependencySource(d);
       chroot.entries.push({ group: path, path, executable: false, compress: false, source });
     });
   }

@@ -139,28 +139,28 @@ export interface RuntimeCacheOptions {
  * a runtime prepared before from a wheel with the same sha256 is read back instead.
  */
 export async function loadRuntime(pexWheelPath: string, options: RuntimeCacheOptions = {}): Promise<PexRuntime> {
-  const cacheFile = (sha256: string) => join(options.cacheDir!, `${sha256}.${CACHE_FORMAT}.runtime`);
-  const known = options.sha256?.toLowerCase();
-  if (options.cacheDir && known) {
-    const cached = await readRuntimeCache(cacheFile(known), known, basename(pexWheelPath));
+  const readWheel = () =>
+    readFile(pexWheelPath).catch((e: Error) => {
+      throw new PexError(`Cannot read the pex runtime wheel ${pexWheelPath}: ${e.message}`);
+    });
+  const sha256Of = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+  // A wheel whose hash the caller vouches for is read only when its runtime is not cached.
+  let wheel = options.sha256 === undefined ? await readWheel() : undefined;
+  const wheelSha256 = options.sha256?.toLowerCase() ?? sha256Of(wheel!);
+  const cacheFile = options.cacheDir && join(options.cacheDir, `${wheelSha256}.${CACHE_FORMAT}.runtime`);
+  if (cacheFile) {
+    const cached = await readRuntimeCache(cacheFile, wheelSha256, basename(pexWheelPath));
     if (cached) return cached;
   }
-  let wheel: Buffer;
-  try {
-    wheel = await readFile(pexWheelPath);
-  } catch (e) {
-    throw new PexError(`Cannot read the pex runtime wheel ${pexWheelPath}: ${(e as Error).message}`);
-  }
-  const wheelSha256 = createHash('sha256').update(wheel).digest('hex');
-  if (known && known !== wheelSha256) {
-    throw new PexError(`The pex runtime wheel ${pexWheelPath} is damaged: expected sha256 ${known}, read ${wheelSha256}. Delete it so that it is fetched again.`);
-  }
-  if (options.cacheDir && !known) {
-    const cached = await readRuntimeCache(cacheFile(wheelSha256), wheelSha256, basename(pexWheelPath));
-    if (cached) return cached;
+  if (!wheel) {
+    wheel = await readWheel();
+    const actual = sha256Of(wheel);
+    if (actual !== wheelSha256) {
+      throw new PexError(`The pex runtime wheel ${pexWheelPath} is damaged: expected sha256 ${wheelSha256}, read ${actual}. Delete it so that it is fetched again.`);
+    }
   }
   const runtime = await prepareRuntime(wheel, pexWheelPath, wheelSha256);
-  if (options.cacheDir) await writeRuntimeCache(cacheFile(wheelSha256), runtime);
+  if (cacheFile) await writeRuntimeCache(cacheFile, runtime);
   return runtime;
 }
 

@@ -22,6 +22,11 @@ import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type IndexOverrid
 
 const targets = new Map<string, Promise<TargetPlatform>>();
 
+/** The wheel store's root directory: the `storeDir` option, else the default for `env`. */
+function storeRoot(storeDir: string | undefined, env: NodeJS.ProcessEnv): string {
+  return resolve(storeDir ?? defaultStoreRoot(env));
+}
+
 /**
  * The platform an interpreter stands for, probed once per process; the probe's answer is kept in
  * `<store root>/interpreters/` for later processes while the interpreter file is unchanged.
@@ -29,8 +34,8 @@ const targets = new Map<string, Promise<TargetPlatform>>();
 export function targetFor(python: string, o: { storeDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TargetPlatform> {
   let t = targets.get(python);
   if (!t) {
-    const cacheDir = join(resolve(o.storeDir ?? defaultStoreRoot(o.env ?? process.env)), 'interpreters');
-    t = probeInterpreterCached(python, { cacheDir }).then(targetFromInterpreter);
+    const cacheDir = join(storeRoot(o.storeDir, o.env ?? process.env), 'interpreters');
+    t = probeInterpreterCached(python, { cacheDir, env: o.env }).then(targetFromInterpreter);
     targets.set(python, t);
     t.catch(() => targets.delete(python));
   }
@@ -111,7 +116,7 @@ export async function withFetchedInputs<T>(
   const { env, target, log } = o;
   const config = applyIndexOverrides(await readIndexConfig({ env, projectRoot: o.projectRoot }), o.indexes);
   const client = new IndexClient(config, { env });
-  const store = new WheelStore(o.storeDir ?? defaultStoreRoot(env));
+  const store = new WheelStore(storeRoot(o.storeDir, env));
   try {
     let requests: ArtifactRequest[];
     let choice;
