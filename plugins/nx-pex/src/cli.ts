@@ -39,8 +39,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
+/** Runs the command line and exits with its status; a stack trace only for nx-pex's own bugs. */
+export function run(argv: string[]): void {
+  main(argv).then(
     (code) => process.exit(code),
     (err) => {
       process.stderr.write(`nx-pex: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
@@ -48,3 +49,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) run(process.argv.slice(2));

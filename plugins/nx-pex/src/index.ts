@@ -5,4 +5,3 @@ export { createNodes };
 export const createNodesV2 = createNodes;
 export { createDependencies } from './plugin/dependencies';
 export type { NxPexPluginOptions } from './plugin/options';
-export { buildProject, type BuildProjectOptions, type BuildProjectResult } from './build/build-project';

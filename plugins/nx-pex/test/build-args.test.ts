@@ -1,8 +1,6 @@
 import { parseBuildArgs, PEX_FLAGS, UNSUPPORTED_PEX_FLAGS, SPECS } from '../src/cli/build-args';
 import { cliPexOptions } from '../src/cli/build';
-import { checkOptions, mergeOptions, PEX_BUILD_OPTION_NAMES } from '../src/build/options';
-import { applyIndexOverrides } from '../src/build/runtime';
-import { pinnedVersion, requiresDist } from '../src/build/pinned';
+import { applyIndexOverrides, checkOptions, mergeOptions, pinnedVersion, PEX_BUILD_OPTION_NAMES, requiresDist } from '@nx-pex/engine';
 import { NX_PEX_TOOL_KEYS } from '@nx-pex/project';
 import { defaultIndexConfig } from '@nx-pex/index';
 import { parseRequirement } from '@nx-pex/pep';

@@ -1,10 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { streamProgress } from '@nx-pex/store';
-import { buildProject } from '../build/build-project';
-import { buildRequirements } from '../build/build-requirements';
-import { readRequirementsFile } from '../build/requirements-file';
-import type { Layout, InheritPath, LayeredOptions } from '../build/options';
-import type { IndexOverrides } from '../build/runtime';
+import { buildProject, buildRequirements, readRequirementsFile, type IndexOverrides, type InheritPath, type LayeredOptions, type Layout } from '@nx-pex/engine';
 import { buildHelp, parseBuildArgs, type BuildArgs } from './build-args';
 import { UsageError } from './errors';
 

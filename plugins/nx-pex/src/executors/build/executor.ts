@@ -1,8 +1,7 @@
 import { join, resolve } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { UserError } from '@nx-pex/pep';
-import { buildProject } from '../../build/build-project';
-import { PEX_BUILD_OPTION_NAMES, type PexBuildOptions } from '../../build/options';
+import { buildProject, PEX_BUILD_OPTION_NAMES, type PexBuildOptions } from '@nx-pex/engine';
 
 /** Target options: nx-pex's own, and pex's options (see `schemas/build.json`); paths are relative to the workspace root. */
 export interface BuildExecutorOptions extends PexBuildOptions {

@@ -1,0 +1,20 @@
+/**
+ * The build engine: one call per user command. `buildProject` builds the PEX files of a project
+ * from its lock; `buildRequirements` builds one PEX from pinned requirements (pex's command line).
+ * Option layering (target, `[tool.nx-pex]`, command line), the fetch pipeline and the choice of
+ * the pex runtime live here, so that nx-pex works as a library without Nx.
+ */
+export { buildProject, type BuildProjectOptions, type BuildProjectResult, type BuiltPex } from './build-project';
+export { buildRequirements, type BuildRequirementsOptions, type BuildRequirementsResult } from './build-requirements';
+export { readRequirementsFile } from './requirements-file';
+export {
+  PEX_BUILD_OPTION_NAMES,
+  checkOptions,
+  mergeOptions,
+  type InheritPath,
+  type LayeredOptions,
+  type Layout,
+  type PexBuildOptions,
+} from './options';
+export { applyIndexOverrides, type IndexOverrides } from './runtime';
+export { pinnedVersion, requiresDist } from './pinned';
