@@ -18,7 +18,7 @@ const { stat, fmtMs, fmtRatio, fmtStat, textTable, markdownTable, summarizeProfi
 
 const { REPO, CACHE, CASES, SCALE_CLOSURES } = inputs;
 const OUT_DIR = path.join(REPO, 'dist', 'bench');
-const CLI = path.join(REPO, 'plugins', 'nx-pex', 'dist', 'cli.js');
+const CLI = path.join(REPO, 'plugins', 'nx-pex', 'lib', 'cli.js');
 const NX = path.join(REPO, 'node_modules', '.bin', 'nx');
 const INDEX_SERVER = path.join(REPO, 'tools', 'index-server', 'dist', 'index.js');
 /**
@@ -126,8 +126,8 @@ async function machine(pexBin) {
 
 async function ensureBuilt() {
   if (existsSync(CLI) && existsSync(INDEX_SERVER)) return;
-  log('compiling the TypeScript (npx tsc -b)');
-  await run(path.join(REPO, 'node_modules', '.bin', 'tsc'), ['-b'], { cwd: REPO });
+  log('building nx-pex (npm run build)');
+  await run('npm', ['run', 'build'], { cwd: REPO });
 }
 
 /**

@@ -26,6 +26,8 @@ export interface BuildProjectOptions {
   python?: string;
   /** Wheel store directory; default `defaultStoreRoot()`. */
   storeDir?: string;
+  /** A local copy of the pinned pex wheel (the one the nx-pex package ships): the pinned runtime comes from it, not an index. */
+  pexWheel?: string;
   /**
    * PEX options from the target or the command line; they win over `[tool.nx-pex]`. `sources`
    * must be absolute. `scripts` above belongs to the same layer.
@@ -174,6 +176,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     indexes: options.indexes,
     storeDir: options.storeDir,
     pexVersion: pexOptions.pexVersion,
+    pexWheel: options.pexWheel,
     offline: options.offline,
     progress: options.progress,
     log: options.log,

@@ -24,6 +24,8 @@ export interface BuildRequirementsOptions {
   /** Interpreter whose version and platform the PEX targets; default `python3`. */
   python?: string;
   storeDir?: string;
+  /** A local copy of the pinned pex wheel (the one the nx-pex package ships): the pinned runtime comes from it, not an index. */
+  pexWheel?: string;
   /** `sources` must be absolute. */
   pex?: PexBuildOptions;
   indexes?: IndexOverrides;
@@ -70,6 +72,7 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
     indexes: options.indexes,
     storeDir: options.storeDir,
     pexVersion: o.pexVersion,
+    pexWheel: options.pexWheel,
     offline,
     progress: options.progress,
     log: options.log,

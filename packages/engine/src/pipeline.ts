@@ -84,6 +84,8 @@ export interface FetchOptions {
   indexes?: IndexOverrides;
   storeDir?: string;
   pexVersion?: string;
+  /** A local copy of the pinned pex wheel; the pinned runtime is taken from it without any index. */
+  pexWheel?: string;
   offline?: boolean;
   progress?: ProgressReporter;
   log?: (line: string) => void;
@@ -123,15 +125,26 @@ export async function withFetchedInputs<T>(
     let paths: Map<string, string>;
     try {
       requests = await collect({ client, config, store });
-      choice = await chooseRuntime(o.pexVersion, { client, store, target, log });
-      paths = await fetchArtifacts([...requests, choice.request], {
+      choice = await chooseRuntime(o.pexVersion, { client, store, target, log, localWheel: o.pexWheel });
+      const fetchOptions = {
         store,
         client,
         config,
         log,
         offline: o.offline ?? offlineFromEnv(env),
         progress: o.progress ?? (log ? lineProgress(log) : undefined),
-      });
+      };
+      if (choice.local) {
+        // The shipped wheel is copied into the store (verified like any download), never looked
+        // up on an index, so air-gapped and offline builds have their runtime.
+        const local = { ...config, indexUrl: '', extraIndexUrls: [], findLinks: [], noIndex: true };
+        paths = new Map([
+          ...(await fetchArtifacts(requests, fetchOptions)),
+          ...(await fetchArtifacts([choice.request], { ...fetchOptions, config: local, offline: false })),
+        ]);
+      } else {
+        paths = await fetchArtifacts([...requests, choice.request], fetchOptions);
+      }
     } finally {
       await client.close();
     }

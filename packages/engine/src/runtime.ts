@@ -2,6 +2,7 @@
  * What every build shares: the pex runtime (pinned, or another version from the index), the
  * index settings given on the command line, and the output paths of PEX files and directories.
  */
+import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { UserError, type TargetPlatform } from '@nx-pex/pep';
@@ -45,6 +46,8 @@ export function applyIndexOverrides(config: IndexConfig, o: IndexOverrides | und
 export interface RuntimeChoice {
   version: string;
   request: ArtifactRequest;
+  /** The request's URL is a local copy of the pinned wheel, to be taken without any index. */
+  local?: boolean;
 }
 
 /**
@@ -53,13 +56,14 @@ export interface RuntimeChoice {
  */
 export async function chooseRuntime(
   version: string | undefined,
-  ctx: { client: IndexClient; store: WheelStore; target: TargetPlatform; log?: (line: string) => void },
+  ctx: { client: IndexClient; store: WheelStore; target: TargetPlatform; log?: (line: string) => void; localWheel?: string },
 ): Promise<RuntimeChoice> {
   if (version === undefined || version === PINNED_PEX.version) {
-    return {
-      version: PINNED_PEX.version,
-      request: { project: 'pex', version: PINNED_PEX.version, filename: PINNED_PEX.filename, sha256: PINNED_PEX.sha256 },
-    };
+    const request: ArtifactRequest = { project: 'pex', version: PINNED_PEX.version, filename: PINNED_PEX.filename, sha256: PINNED_PEX.sha256 };
+    if (ctx.localWheel && existsSync(ctx.localWheel)) {
+      return { version: PINNED_PEX.version, request: { ...request, url: pathToFileURL(resolve(ctx.localWheel)).href }, local: true };
+    }
+    return { version: PINNED_PEX.version, request };
   }
   try {
     const wheel = await pickWheel('pex', version, ctx.client, ctx.store, ctx.target, ctx.log);

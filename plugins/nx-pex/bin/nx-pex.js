@@ -1,15 +1,13 @@
 #!/usr/bin/env node
-// The `nx-pex` command. This file is committed (the compiled CLI is not), so that npm links the
-// bin on the first `npm ci` of a fresh clone, before `dist/` exists.
+// The `nx-pex` command. This file is committed (the bundled CLI in lib/ is not), so that npm links
+// the bin on the first `npm ci` of a fresh clone, before lib/ exists.
 'use strict';
-let cli;
-try {
-  cli = require('../dist/cli.js');
-} catch (err) {
-  if (err && err.code === 'MODULE_NOT_FOUND' && String(err.message).includes('dist/cli')) {
-    process.stderr.write('nx-pex: the CLI is not compiled yet; run `npm run build` (or `npx tsc -b`) in the nx-pex repository first.\n');
-    process.exit(70);
-  }
-  throw err;
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+
+const cli = join(__dirname, '..', 'lib', 'cli.js');
+if (!existsSync(cli)) {
+  process.stderr.write('nx-pex: the CLI is not built yet; run `npm run build` in the nx-pex repository first.\n');
+  process.exit(70);
 }
-cli.run(process.argv.slice(2));
+require(cli).run(process.argv.slice(2));

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readNxJson } from '@nx/devkit';
-import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
+import { createTree, createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { createDependencies, createNodes, createNodesV2 } from '../src';
 import initGenerator from '../src/generators/init/generator';
 import { selfInputs } from '../src/plugin/self-inputs';
@@ -217,5 +217,22 @@ describe('init generator', () => {
     await initGenerator(tree, { skipFormat: true });
     const plugins = readNxJson(tree)!.plugins!.filter((p) => (typeof p === 'string' ? p : p.plugin) === 'nx-pex');
     expect(plugins).toEqual([{ plugin: 'nx-pex', options: { buildTargetName: 'build' } }]);
+  });
+
+  it('creates nx.json in a directory without one, and ignores dist once', async () => {
+    const tree = createTree();
+    tree.write('.gitignore', 'node_modules');
+    await initGenerator(tree, { skipFormat: true });
+    await initGenerator(tree, { skipFormat: true });
+    expect(tree.exists('nx.json')).toBe(true);
+    expect(readNxJson(tree)!.plugins).toEqual([{ plugin: 'nx-pex', options: { buildTargetName: 'build' } }]);
+    expect(tree.read('.gitignore', 'utf8')).toBe('node_modules\n# nx-pex build outputs\ndist\n');
+  });
+
+  it('leaves a .gitignore that already ignores dist alone', async () => {
+    const tree = createTreeWithEmptyWorkspace();
+    tree.write('.gitignore', '/dist\n');
+    await initGenerator(tree, { skipFormat: true });
+    expect(tree.read('.gitignore', 'utf8')).toBe('/dist\n');
   });
 });

@@ -12,11 +12,14 @@ import { PINNED_PEX } from '@nx-pex/pex';
 
 export const exec = promisify(execFile);
 
-/** The compiled CLI, built by `npx tsc -b`. */
-export const CLI = join(__dirname, '..', 'dist', 'cli.js');
+/** The repository's root directory. */
+export const REPO = join(__dirname, '..', '..', '..');
+
+/** The bundled CLI, built by `npm run build` (npm test's pretest runs it). */
+export const CLI = join(__dirname, '..', 'lib', 'cli.js');
 
 /** Real wheels fetched by `python3 tools/fixtures/fetch.py`, including the pinned pex wheel. */
-export const FIXTURE_WHEELS = join(__dirname, '..', '..', '..', '.cache', 'wheels');
+export const FIXTURE_WHEELS = join(REPO, '.cache', 'wheels');
 
 export interface CliResult {
   code: number;
@@ -26,7 +29,7 @@ export interface CliResult {
 
 /** Throws with what to run when the CLI has not been compiled. */
 export function requireBuiltCli(): void {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -b\` (npm test does) first.`);
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does) first.`);
 }
 
 /**

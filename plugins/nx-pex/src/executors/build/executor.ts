@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { UserError } from '@nx-pex/pep';
+import { shippedPexWheel } from '../../pex-wheel';
 import { buildProject, PEX_BUILD_OPTION_NAMES, type PexBuildOptions } from '@nx-pex/engine';
 
 /** Target options: nx-pex's own, and pex's options (see `schemas/build.json`); paths are relative to the workspace root. */
@@ -39,6 +40,7 @@ export default async function buildExecutor(
       python: options.python,
       lockFile: options.lockFile ? join(root, options.lockFile) : undefined,
       storeDir: options.storeDir,
+      pexWheel: shippedPexWheel(),
       pex: pexOptions(options, root),
       log: (line) => logger.info(line),
     });

@@ -1,17 +1,36 @@
-import { formatFiles, readNxJson, updateNxJson, type Tree } from '@nx/devkit';
+import { formatFiles, readNxJson, updateNxJson, writeJson, type NxJsonConfiguration, type Tree } from '@nx/devkit';
 
 export interface InitGeneratorOptions {
   skipFormat?: boolean;
 }
 
-/** Registers nx-pex in nx.json (once), so `nx add nx-pex` makes every pyproject.toml a project. */
+const PLUGIN_ENTRY = { plugin: 'nx-pex', options: { buildTargetName: 'build' } };
+
+/**
+ * Registers nx-pex in nx.json (once; creating nx.json when the workspace has none), so that
+ * `nx add nx-pex` makes every pyproject.toml a project, and keeps build outputs (`dist`) out of git.
+ */
 export default async function initGenerator(tree: Tree, options: InitGeneratorOptions): Promise<void> {
-  const nxJson = readNxJson(tree) ?? {};
-  const plugins = nxJson.plugins ?? [];
-  const present = plugins.some((p) => (typeof p === 'string' ? p : p.plugin) === 'nx-pex');
-  if (!present) {
-    nxJson.plugins = [...plugins, { plugin: 'nx-pex', options: { buildTargetName: 'build' } }];
-    updateNxJson(tree, nxJson);
+  if (!tree.exists('nx.json')) {
+    const nxJson: NxJsonConfiguration = { $schema: './node_modules/nx/schemas/nx-schema.json', plugins: [PLUGIN_ENTRY] };
+    writeJson(tree, 'nx.json', nxJson);
+  } else {
+    const nxJson = readNxJson(tree) ?? {};
+    const plugins = nxJson.plugins ?? [];
+    if (!plugins.some((p) => (typeof p === 'string' ? p : p.plugin) === 'nx-pex')) {
+      nxJson.plugins = [...plugins, PLUGIN_ENTRY];
+      updateNxJson(tree, nxJson);
+    }
   }
+  ignoreDist(tree);
   if (!options.skipFormat) await formatFiles(tree);
+}
+
+/** Adds `dist` to the root .gitignore unless a line already ignores it. */
+function ignoreDist(tree: Tree): void {
+  const text = tree.exists('.gitignore') ? tree.read('.gitignore', 'utf8') ?? '' : '';
+  const ignored = text.split(/\r?\n/).some((line) => /^\/?dist\/?$/.test(line.trim()));
+  if (ignored) return;
+  const sep = text === '' || text.endsWith('\n') ? '' : '\n';
+  tree.write('.gitignore', `${text}${sep}# nx-pex build outputs\ndist\n`);
 }

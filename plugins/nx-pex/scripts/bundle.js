@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/**
+ * Bundles the plugin's entry points into `lib/`, one CommonJS file each, with nx-pex's internal
+ * packages (`@nx-pex/*`, compiled from their TypeScript sources) inlined and every third-party
+ * package left as a `require` of a declared dependency. `lib/` is what the repository's own Nx
+ * workspace, the `nx-pex` bin and the published package all run.
+ *
+ * Entry points: the plugin (`index`), the CLI, the engine as a library, and every executor and
+ * generator named in executors.json / generators.json (so a new one is bundled without editing
+ * this file). A third-party import that package.json does not declare fails the bundle.
+ *
+ * Usage: node scripts/bundle.js [--metafile]
+ */
+'use strict';
+const { builtinModules } = require('node:module');
+const { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
+const { join, relative } = require('node:path');
+const esbuild = require('esbuild');
+
+const PLUGIN = join(__dirname, '..');
+const REPO = join(PLUGIN, '..', '..');
+const OUT = join(PLUGIN, 'lib');
+
+const pkg = JSON.parse(readFileSync(join(PLUGIN, 'package.json'), 'utf8'));
+const declared = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]);
+const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+/** `./lib/executors/build/executor` → `executors/build/executor`. */
+function entryOf(implementation) {
+  const m = /^\.\/lib\/(.+?)(\.js)?$/.exec(implementation);
+  if (!m) throw new Error(`bundle: ${implementation} does not point into ./lib/`);
+  return m[1];
+}
+
+function entries() {
+  const names = new Set(['index', 'cli', 'engine']);
+  const executors = JSON.parse(readFileSync(join(PLUGIN, 'executors.json'), 'utf8')).executors ?? {};
+  for (const e of Object.values(executors)) {
+    names.add(entryOf(e.implementation));
+    if (e.batchImplementation) names.add(entryOf(e.batchImplementation));
+  }
+  const generators = JSON.parse(readFileSync(join(PLUGIN, 'generators.json'), 'utf8')).generators ?? {};
+  for (const g of Object.values(generators)) names.add(entryOf(g.factory));
+  const out = {};
+  for (const name of names) {
+    const src = join(PLUGIN, 'src', `${name}.ts`);
+    if (!existsSync(src)) throw new Error(`bundle: no source for entry ${name} (${relative(REPO, src)})`);
+    out[name] = src;
+  }
+  return out;
+}
+
+/** `@nx-pex/<name>` → its TypeScript sources; any other bare import stays a require, if declared. */
+const resolvePackages = {
+  name: 'nx-pex-packages',
+  setup(build) {
+    const undeclared = new Set();
+    build.onResolve({ filter: /^[^./]/ }, (args) => {
+      const internal = /^@nx-pex\/([a-z-]+)$/.exec(args.path);
+      if (internal) {
+        const dir = join(REPO, 'packages', internal[1]);
+        if (!existsSync(join(dir, 'src', 'index.ts'))) return { errors: [{ text: `unknown internal package ${args.path}` }] };
+        return { path: join(dir, 'src', 'index.ts') };
+      }
+      if (builtins.has(args.path)) return { path: args.path, external: true };
+      const name = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0];
+      if (!declared.has(name)) undeclared.add(`${name} (imported by ${relative(REPO, args.importer)})`);
+      return { path: args.path, external: true };
+    });
+    build.onEnd((result) => {
+      for (const u of undeclared) {
+        result.errors.push({ text: `${u} is not a dependency or peer dependency of ${pkg.name}: declare it in plugins/nx-pex/package.json` });
+      }
+    });
+  },
+};
+
+async function main() {
+  rmSync(OUT, { recursive: true, force: true });
+  mkdirSync(OUT, { recursive: true });
+  const result = await esbuild.build({
+    entryPoints: entries(),
+    outdir: OUT,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: 'linked',
+    sourcesContent: false,
+    legalComments: 'none',
+    logLevel: 'warning',
+    metafile: process.argv.includes('--metafile'),
+    plugins: [resolvePackages],
+  });
+  if (result.metafile) writeFileSync(join(OUT, 'meta.json'), JSON.stringify(result.metafile));
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err && err.errors ? '' : (err && err.stack) || err}\n`);
+  process.exit(1);
+});
