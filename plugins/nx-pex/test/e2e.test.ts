@@ -221,4 +221,12 @@ describe('nx build of the example monorepo', () => {
     expect(theirs.length).toBe(mine.length);
     expect(theirs.equals(mine)).toBe(true);
   });
+
+  it('builds every service in one process with --batch, giving the same bytes', async () => {
+    const before = { a: await readFile(serviceA()), b: await readFile(serviceB()) };
+    const log = await nx(ws, 'run-many', '-t', 'build', '--batch', '--skip-nx-cache');
+    expect(log).toMatch(/Successfully ran target build for 2 projects/);
+    expect((await readFile(serviceA())).equals(before.a)).toBe(true);
+    expect((await readFile(serviceB())).equals(before.b)).toBe(true);
+  });
 });

@@ -31,10 +31,11 @@ function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...e, ...extra };
 }
 
-async function sh(cmd: string, args: string[], cwd: string, extra: NodeJS.ProcessEnv = {}): Promise<string> {
+/** Runs a command; its stdout and stderr, or (`stdoutOnly`) its stdout alone; a failure throws with both. */
+async function sh(cmd: string, args: string[], cwd: string, extra: NodeJS.ProcessEnv = {}, stdoutOnly = false): Promise<string> {
   try {
     const { stdout, stderr } = await exec(cmd, args, { cwd, env: env(extra), maxBuffer: 64 << 20 });
-    return stdout + stderr;
+    return stdoutOnly ? stdout : stdout + stderr;
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
     throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${e.stdout ?? ''}\n${e.stderr ?? ''}\n${e.message}`);
@@ -63,8 +64,8 @@ beforeAll(async () => {
   if (!existsSync(join(FIXTURE_WHEELS, SIX))) throw new Error(`${SIX} is missing: run \`python3 tools/fixtures/fetch.py\` first.`);
   scratch = await mkdtemp(join(tmpdir(), 'nx-pex-package-'));
   // npm pack runs the package's prepack: the bundle and the checked pex wheel.
-  const packed = await sh('npm', ['pack', '--json', '--pack-destination', scratch], PLUGIN);
-  const [info] = JSON.parse(packed.slice(packed.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  const packed = await sh('npm', ['pack', '--json', '--pack-destination', scratch], PLUGIN, {}, true);
+  const [info] = JSON.parse(packed) as Array<{ filename: string; files: Array<{ path: string }> }>;
   tarball = join(scratch, info!.filename);
   expect(info!.files.map((f) => f.path)).toEqual(expect.arrayContaining(['bin/nx-pex.js', 'lib/cli.js', 'lib/index.js', `pex/${PINNED_PEX.filename}`]));
 });

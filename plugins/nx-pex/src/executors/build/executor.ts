@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { UserError } from '@nx-pex/pep';
-import { shippedPexWheel } from '../../pex-wheel';
 import { buildProject, PEX_BUILD_OPTION_NAMES, type PexBuildOptions } from '@nx-pex/engine';
+import { shippedPexWheel } from '../../pex-wheel';
 
 /** Target options: nx-pex's own, and pex's options (see `schemas/build.json`); paths are relative to the workspace root. */
 export interface BuildExecutorOptions extends PexBuildOptions {
@@ -20,6 +20,45 @@ function pexOptions(options: BuildExecutorOptions, root: string): PexBuildOption
   return out as PexBuildOptions;
 }
 
+/** Where a build's lines go: Nx's logger for a single task, the task's own output in a batch. */
+export interface BuildLog {
+  info(line: string): void;
+  error(line: string): void;
+}
+
+/**
+ * Builds one project's target; a user's mistake is reported through `log` as a failed target,
+ * anything else (a bug of nx-pex) is thrown.
+ */
+export async function buildTarget(
+  options: BuildExecutorOptions,
+  workspaceRoot: string,
+  project: { name: string; root: string },
+  log: BuildLog,
+): Promise<boolean> {
+  try {
+    await buildProject({
+      projectDir: join(workspaceRoot, project.root),
+      workspaceRoot,
+      outputDir: join(workspaceRoot, options.outputPath ?? join('dist', project.root)),
+      scripts: options.scripts,
+      python: options.python,
+      lockFile: options.lockFile ? join(workspaceRoot, options.lockFile) : undefined,
+      storeDir: options.storeDir,
+      pexWheel: shippedPexWheel(),
+      pex: pexOptions(options, workspaceRoot),
+      log: (line) => log.info(line),
+    });
+    return true;
+  } catch (err) {
+    if (err instanceof UserError) {
+      log.error(`nx-pex: ${(err as Error).message}`);
+      return false;
+    }
+    throw err;
+  }
+}
+
 export default async function buildExecutor(
   options: BuildExecutorOptions,
   context: ExecutorContext,
@@ -30,26 +69,5 @@ export default async function buildExecutor(
     logger.error('nx-pex:build must run as the target of a project.');
     return { success: false };
   }
-  const root = context.root;
-  try {
-    await buildProject({
-      projectDir: join(root, project.root),
-      workspaceRoot: root,
-      outputDir: join(root, options.outputPath ?? join('dist', project.root)),
-      scripts: options.scripts,
-      python: options.python,
-      lockFile: options.lockFile ? join(root, options.lockFile) : undefined,
-      storeDir: options.storeDir,
-      pexWheel: shippedPexWheel(),
-      pex: pexOptions(options, root),
-      log: (line) => logger.info(line),
-    });
-    return { success: true };
-  } catch (err) {
-    if (err instanceof UserError) {
-      logger.error(`nx-pex: ${(err as Error).message}`);
-      return { success: false };
-    }
-    throw err;
-  }
+  return { success: await buildTarget(options, context.root, { name, root: project.root }, logger) };
 }
