@@ -15,6 +15,7 @@ const { performance } = require('node:perf_hooks');
 const { run } = require('./lib/proc');
 const inputs = require('./lib/inputs');
 const { stat, fmtMs, fmtRatio, fmtStat, textTable, markdownTable, summarizeProfile } = require('./lib/report');
+const { benchNxPath, nxPathReport } = require('./lib/nxpath');
 
 const { REPO, CACHE, CASES, SCALE_CLOSURES } = inputs;
 const OUT_DIR = path.join(REPO, 'dist', 'bench');
@@ -27,7 +28,7 @@ const INDEX_SERVER = path.join(REPO, 'tools', 'index-server', 'dist', 'index.js'
  * pyenv shim, say, that costs every run of it ~70 ms which pex never pays).
  */
 const PYTHON = path.join(REPO, '.cache', 'pex-venv', 'bin', 'python3');
-const ALL_CASES = ['small', 'web', 'data', 'big', 'scale', 'boot'];
+const ALL_CASES = ['small', 'web', 'data', 'big', 'scale', 'boot', 'nx'];
 const ALL_PHASES = ['cold', 'warm', 'edit', 'noop'];
 const BOOT_CASES = ['web', 'data'];
 const SCALE_SERVICES = 50;
@@ -556,8 +557,21 @@ async function main() {
     rows.push(...(await benchCase(name, caseOpts, ctx)));
   }
   const scale = opts.cases.includes('scale') ? await benchScale(opts, ctx) : undefined;
+  const layersSupported = (await fs.readFile(path.join(REPO, 'plugins', 'nx-pex', 'schemas', 'build.json'), 'utf8')).includes('"layers"');
+  const nxPath = opts.cases.includes('nx')
+    ? await benchNxPath({ runs: opts.runs, quick: opts.quick, nxSizes: opts.quick ? [50] : [50, 200] }, ctx, {
+        log,
+        NX,
+        INDEX_SERVER,
+        PYTHON,
+        nxWorkspace,
+        childEnv,
+        layersSupported,
+      })
+    : undefined;
+  const nxReport = nxPath ? nxPathReport(nxPath, fmtMs) : undefined;
 
-  const checks = targets(rows, scale);
+  const checks = [...targets(rows, scale), ...(nxReport?.checks ?? [])];
   const durationMs = performance.now() - started;
   const loadavgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const date = new Date().toISOString();
@@ -574,6 +588,7 @@ async function main() {
           '',
         ]
       : []),
+    ...(nxReport ? [...nxReport.lines, ''] : []),
     'targets:',
     ...checks.map((c) => `  ${c.met ? 'met   ' : 'MISSED'}  ${c.target}: ${c.measured}`),
     '',
@@ -601,6 +616,7 @@ async function main() {
     durationMs: Math.round(durationMs),
     results: rows.map((r) => ({ ...r, ratio: Object.fromEntries(Object.entries(r.ratio).map(([k, v]) => [k, Math.round(v * 100) / 100])) })),
     scale,
+    nx: nxPath,
     targets: checks,
     profiles: ctx.profiles,
   };

@@ -235,8 +235,9 @@ const q = (s) => JSON.stringify(s);
 
 /**
  * `uv.lock` text (version 1, revision 3) for workspace members that depend directly on the given
- * distributions, each from the index at `indexUrl` with exactly one wheel.
- * @param {{ name: string, editable: string, requirements: string[], wheels: WheelFile[] }[]} members
+ * distributions (and on the workspace members named in `workspaceDeps`), each from the index at
+ * `indexUrl` with exactly one wheel.
+ * @param {{ name: string, editable: string, requirements: string[], wheels: WheelFile[], workspaceDeps?: string[] }[]} members
  * @param {string} indexUrl `http://127.0.0.1:PORT/simple`
  */
 function lockText(members, indexUrl) {
@@ -247,7 +248,7 @@ function lockText(members, indexUrl) {
   /** @type {[string, string][]} */
   const blocks = [];
   for (const m of members) {
-    const deps = [...new Set(m.wheels.map((w) => w.name))].sort();
+    const deps = [...new Set([...m.wheels.map((w) => w.name), ...(m.workspaceDeps ?? [])])].sort();
     const reqs = m.requirements.map((r) => canonical(r)).sort();
     blocks.push([
       m.name,
