@@ -61,7 +61,12 @@ const REFERENCE = new RegExp(`^(${NAME})(?::(${TAG}))?(?:@(${DIGEST}))?$`);
  */
 export function isImageReference(ref: string): boolean {
   const m = REFERENCE.exec(ref);
-  return m !== null && m[1]!.length <= 255;
+  if (m === null || m[1]!.length > 255) return false;
+  // A first component without '.' or ':' (and not localhost) is part of the path, not a registry.
+  const slash = m[1]!.indexOf('/');
+  const first = slash < 0 ? m[1]! : m[1]!.slice(0, slash);
+  const registry = slash >= 0 && (/[.:]/.test(first) || first === 'localhost' || first.startsWith('['));
+  return registry || first === first.toLowerCase();
 }
 
 /** One application in a Docker context: its sources layer, by file name in the context. */
