@@ -68,3 +68,21 @@ it('reports a user error as a failed target', async () => {
   expect(existsSync(join(ws, 'dist'))).toBe(false);
   expect(await buildExecutor({}, context(undefined))).toEqual({ success: false });
 });
+
+it('writes layers/ and a Docker context when the target asks for them, and reports a bad base image as a failed target', async () => {
+  const opts = { scripts: ['app'], sources: ['shared/data/src'], storeDir: join(ws, 'store'), outputPath: 'out/app' };
+  expect(await buildExecutor({ ...opts, layers: true, docker: true, dockerBaseImage: 'python:3.11-bookworm' }, context('app'))).toEqual({ success: true });
+  for (const f of ['app.pex', 'layers/deps.pex', 'layers/app.pex', 'docker/Dockerfile', 'docker/.dockerignore', 'docker/deps.pex', 'docker/app.pex']) {
+    expect(existsSync(join(ws, 'out/app', f))).toBe(true);
+  }
+  const env = { ...process.env, PEX_ROOT: join(ws, 'pex-root'), PEX_PATH: join(ws, 'out/app/layers/deps.pex') };
+  expect(execFileSync('python3', [join(ws, 'out/app/layers/app.pex')], { encoding: 'utf8', env }).trim()).toBe('hello from shared');
+
+  const error = jest.spyOn(logger, 'error').mockImplementation(() => undefined);
+  expect(await buildExecutor({ ...opts, docker: true, dockerBaseImage: 'python:3.11 slim' }, context('app'))).toEqual({ success: false });
+  expect(error.mock.calls.flat().join('\n')).toMatch(/app: dockerBaseImage .* is "python:3\.11 slim", which is not a Docker image reference/);
+  // Without layers and docker, the outputs of the earlier build are gone.
+  expect(await buildExecutor(opts, context('app'))).toEqual({ success: true });
+  expect(existsSync(join(ws, 'out/app/layers'))).toBe(false);
+  expect(existsSync(join(ws, 'out/app/docker'))).toBe(false);
+});
