@@ -4,7 +4,7 @@
  * context after pex's container recipe.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { UserError, type TargetPlatform } from '@nx-pex/pep';
 import {
@@ -160,6 +160,7 @@ export async function writeProjectLayers(o: ProjectLayersOptions): Promise<Proje
   const key = depsLayerKey(deps, o.target.id);
   const layer = await ensureLayer(o.store, key, async (dir) => {
     await writePex(join(dir, DEPS_LAYER), deps);
+    if ((deps.layout ?? 'zipapp') !== 'zipapp' && !deps.preInstallWheels) await linkWheels(join(dir, DEPS_LAYER), deps);
     await writeFile(
       join(dir, 'layer.json'),
       `${JSON.stringify({ kind: 'deps', target: o.target.id, pex: deps.runtime.version, layout: deps.layout ?? 'zipapp', wheels: deps.dependencies.map((d) => d.filename) }, null, 1)}\n`,
@@ -216,6 +217,26 @@ export async function writeProjectLayers(o: ProjectLayersOptions): Promise<Proje
     result.dockerDir = dest;
   }
   return result;
+}
+
+/**
+ * In a packed or loose deps layer, each `.deps/<wheel>` is the store's wheel file byte for byte:
+ * a hard link to it (where the filesystem allows) keeps one copy of the bytes in the store.
+ */
+async function linkWheels(layerDir: string, deps: PexOptions): Promise<void> {
+  for (const d of deps.dependencies) {
+    if (!d.trusted) continue;
+    const dest = join(layerDir, '.deps', d.filename);
+    const [a, b] = await Promise.all([stat(dest).catch(() => undefined), stat(d.path).catch(() => undefined)]);
+    if (!a || !b || a.size !== b.size) continue;
+    const tmp = `${dest}.${randomBytes(6).toString('hex')}.link`;
+    try {
+      await link(d.path, tmp);
+      await rename(tmp, dest);
+    } catch {
+      await rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
 }
 
 /** Removes `layers/` and `docker/` of an earlier build that asked for them, when this one does not. */

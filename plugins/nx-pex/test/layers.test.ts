@@ -119,6 +119,12 @@ describe('the deps layer, built once per closure', () => {
       expect(st.nlink).toBeGreaterThan(1);
       expect(st.mode & 0o222).toBe(0);
     }
+    // In the store, the layer's wheels are the store's wheel files themselves.
+    const storeWheels = new Set<number>();
+    for (const dir of await readdir(join(store(), 'wheels/sha256'))) {
+      for (const f of await readdir(join(store(), 'wheels/sha256', dir))) storeWheels.add((await stat(join(store(), 'wheels/sha256', dir, f))).ino);
+    }
+    for (const w of wheels) expect(storeWheels.has((await stat(join(deps, '.deps', w))).ino)).toBe(true);
     expect((await readdir(join(store(), 'layers'))).filter((n) => /^[0-9a-f]{64}$/.test(n))).toHaveLength(2);
     const again = await build('services/service-a', 'a-packed', '--layers', '--layout', 'packed');
     expect(again.stderr).toMatch(/service-a: deps layer [0-9a-f]{12} \(14 wheels\) reused from the store/);
