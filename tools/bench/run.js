@@ -466,6 +466,7 @@ async function benchScale(opts, ctx) {
     })();
     log('scale: nx run-many -t build again (every target a cache hit)');
     const noop = await run(NX, ['run-many', '-t', 'build'], { cwd: ws, env, timeoutMs: 10 * 60_000 });
+    const layers = await benchScaleLayers(ws, env, store, members);
     return {
       services: SCALE_SERVICES,
       closures: sets.length,
@@ -481,10 +482,66 @@ async function benchScale(opts, ctx) {
       uniqueWheelBytes: idealBytes,
       sumOfClosureBytes: sumOfClosures + SCALE_CLOSURES.length * pexWheelBytes,
       bytesRatio: fetchedBytes / idealBytes,
+      layers,
     };
   } finally {
     await server.close();
   }
+}
+
+/**
+ * The scale workspace again with `layers = true` in every service (wheels in the store, no
+ * layers yet): time, bytes written to dist/ (hard links to the store write none), and the deps
+ * layers written (one per closure is the ideal).
+ * @param {string} ws @param {NodeJS.ProcessEnv} env @param {string} store @param {Array<{ name: string }>} members
+ */
+async function benchScaleLayers(ws, env, store, members) {
+  for (const { name } of members) {
+    const file = path.join(ws, 'services', name, 'pyproject.toml');
+    await fs.appendFile(file, '\n[tool.nx-pex]\nlayers = true\n');
+  }
+  await rmrf(path.join(ws, 'dist'));
+  log(`scale: layers = true in all ${members.length} services, nx run-many -t build (wheels in the store, no layers)`);
+  const r = await run(NX, ['run-many', '-t', 'build'], { cwd: ws, env, timeoutMs: 20 * 60_000 });
+  /** @type {Set<number>} */
+  const seen = new Set();
+  let distBytes = 0;
+  let writtenBytes = 0;
+  /** @param {string} dir */
+  const walk = async (dir) => {
+    for (const e of await fs.readdir(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) {
+        const st = await fs.stat(p);
+        distBytes += st.size;
+        // A file linked from the store (nlink > 1) was written once, into the store, if at all.
+        if (st.nlink === 1) writtenBytes += st.size;
+        else if (!seen.has(st.ino)) seen.add(st.ino);
+      }
+    }
+  };
+  await walk(path.join(ws, 'dist'));
+  const depsInodes = new Set();
+  for (const { name } of members) {
+    const f = path.join(ws, 'dist', 'services', name, 'layers', 'deps.pex');
+    if (!existsSync(f)) throw new Error(`scale layers: ${f} was not written`);
+    depsInodes.add((await fs.stat(f)).ino);
+  }
+  const storeLayers = (await fs.readdir(path.join(store, 'layers')).catch(() => [])).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  let layerBytes = 0;
+  for (const key of storeLayers) {
+    const st = await fs.stat(path.join(store, 'layers', key, 'deps.pex')).catch(() => undefined);
+    layerBytes += st ? st.size : 0;
+  }
+  return {
+    ms: Math.round(r.ms),
+    distBytes,
+    writtenBytes,
+    depsLayersWritten: storeLayers.length,
+    depsLayerBytes: layerBytes,
+    distinctDepsFiles: depsInodes.size,
+  };
 }
 
 /** @param {Row[]} rows @param {any} scale */
@@ -515,6 +572,7 @@ function targets(rows, scale) {
   }
   if (scale) {
     out.push({ target: 'scale: bytes fetched / unique wheel bytes = 1.0', measured: scale.bytesRatio.toFixed(3), met: Math.abs(scale.bytesRatio - 1) < 0.0005 });
+    out.push({ target: `scale layers: deps layers written = closures (${scale.closures})`, measured: String(scale.layers.depsLayersWritten), met: scale.layers.depsLayersWritten === scale.closures });
   }
   return out;
 }
@@ -585,6 +643,9 @@ async function main() {
             `(${fmtMs(scale.perServiceMs)} per service; cp of all outputs ${fmtMs(scale.cpFloorMs)}); again, all cache hits: ${fmtMs(scale.noopMs)}`,
           `scale: wheel bytes fetched ${(scale.fetchedBytes / 1e6).toFixed(1)} MB in ${scale.wheelRequests} requests / unique wheel bytes ${(scale.uniqueWheelBytes / 1e6).toFixed(1)} MB = ${scale.bytesRatio.toFixed(3)}` +
             ` (the closures add up to ${(scale.sumOfClosureBytes / 1e6).toFixed(1)} MB; pages: ${scale.pageRequests} requests, ${(scale.pageBytes / 1e3).toFixed(1)} kB)`,
+          `scale layers: layers = true, nx run-many -t build: ${fmtMs(scale.layers.ms)}; deps layers written ${scale.layers.depsLayersWritten} ` +
+            `(${(scale.layers.depsLayerBytes / 1e6).toFixed(1)} MB, into the store; ideal ${scale.closures}), distinct layers/deps.pex files in dist ${scale.layers.distinctDepsFiles}; ` +
+            `dist holds ${(scale.layers.distBytes / 1e6).toFixed(1)} MB of which ${(scale.layers.writtenBytes / 1e6).toFixed(1)} MB written (the rest hard links to the store)`,
           '',
         ]
       : []),

@@ -7,6 +7,7 @@ import type { ProgressReporter } from '@nx-pex/store';
 import { writePex } from '@nx-pex/pex';
 import { checkOptions, mergeOptions, toolOptions, writerOptions, type LayeredOptions } from './options';
 import { buildSources, entryPointOf, lockedArtifactRequest, lockedProjects, targetFor, withFetchedInputs } from './pipeline';
+import { checkLayerOptions, removeStaleLayers, writeProjectLayers } from './layers';
 import type { IndexOverrides } from './runtime';
 
 export interface BuildProjectOptions {
@@ -137,6 +138,8 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   const pexOptions = mergeOptions(given, fromTool);
   checkOptions(pexOptions, `${project.name}'s options (target or command line over [tool.nx-pex])`);
   const jobs = pexJobs(project, pexOptions);
+  const layers = { layers: pexOptions.layers === true, docker: pexOptions.docker === true };
+  checkLayerOptions(project.name, pexOptions, jobs);
   if (jobs.length === 0) {
     throw new UserError(
       `${project.file}: ${project.name} has no [project.scripts]; add a console script (name = "module:function") to build a PEX, or give an entry point (-e).`,
@@ -185,7 +188,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   const { outputs, wheels } = await withFetchedInputs(
     fetchOptions,
     async () => selected.map(lockedArtifactRequest),
-    async ({ runtime, dependencies, shebang }) => {
+    async ({ runtime, dependencies, shebang, store }) => {
       if (!options.outputFile) await mkdir(outputDir, { recursive: true });
       const outputs: BuiltPex[] = [];
       for (const job of jobs) {
@@ -205,6 +208,20 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
         outputs.push({ script, path, bytes: result.bytes, pexHash: result.pexHash });
         log(`${project.name}: wrote ${relative(process.cwd(), path) || path} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
       }
+      if (layers.layers || layers.docker) {
+        await writeProjectLayers({
+          project: project.name!,
+          outputDir: options.outputFile ? dirname(resolve(options.outputFile)) : outputDir,
+          ...layers,
+          dockerBaseImage: pexOptions.dockerBaseImage,
+          pex: { ...writerOptions(pexOptions), runtime, dependencies, sources, requirements, shebang: pexOptions.shebang ?? shebang },
+          closureRequirements: [...new Set(selected.map(({ pkg }) => (pkg.version ? `${pkg.name}==${pkg.version}` : pkg.name)))],
+          jobs,
+          target,
+          store,
+          log,
+        });
+      }
       return { outputs, wheels: dependencies.length };
     },
   );
@@ -214,6 +231,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     for (const name of await readdir(outputDir)) {
       if (name.endsWith('.pex') && !wanted.has(name)) await rm(join(outputDir, name), { force: true, recursive: true });
     }
+    await removeStaleLayers(outputDir, layers);
   }
   return { project: project.name, target: target.id, lockFile, wheels, outputs };
 }

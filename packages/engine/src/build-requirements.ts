@@ -58,6 +58,12 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
   const env = options.env ?? process.env;
   const o = options.pex ?? {};
   checkOptions(o, 'nx-pex options');
+  if (o.layers || o.docker || o.dockerBaseImage !== undefined) {
+    throw new UserError(
+      `${o.docker ? '--docker' : o.layers ? '--layers' : '--docker-base-image'} applies to project builds: give --project DIR (or use the Nx target), ` +
+        'so that the sources layer holds the project\'s code.',
+    );
+  }
   const requirements = parseAll(options.requirements);
   const python = options.python ?? 'python3';
   const target = await targetFor(python, { storeDir: options.storeDir, env });

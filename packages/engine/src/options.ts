@@ -47,6 +47,9 @@ export const PEX_BUILD_OPTION_NAMES = [
   'pexPath',
   'runtimePexRoot',
   'pexVersion',
+  'layers',
+  'docker',
+  'dockerBaseImage',
 ] as const satisfies ReadonlyArray<keyof PexBuildOptions>;
 
 /** Options that say what the PEX runs; a layer that sets one of them replaces all of them below it. */

@@ -104,6 +104,8 @@ export interface FetchedInputs {
   runtime: PexRuntime;
   dependencies: PexDependency[];
   shebang: string;
+  /** The store the inputs lie in, held until `write` returns. */
+  store: WheelStore;
 }
 
 /**
@@ -157,7 +159,7 @@ export async function withFetchedInputs<T>(
     // Store files were verified against their sha256 when they entered the store.
     const dependencies = requests.map((r) => ({ filename: r.filename, sha256: r.sha256, path: pathOf(r.sha256), trusted: true }));
     const [major, minor] = target.pythonVersion.split('.');
-    return await write({ runtime, dependencies, shebang: `#!/usr/bin/env python${major}.${minor}` });
+    return await write({ runtime, dependencies, shebang: `#!/usr/bin/env python${major}.${minor}`, store });
   } finally {
     await store.release();
   }

@@ -11,6 +11,8 @@ export {
 export {
   DEFAULT_PEX_ROOT,
   DEFAULT_SHEBANG,
+  depsLayerOptions,
+  sourcesLayerOptions,
   writeLayers,
   writePex,
   type InheritPath,
@@ -23,3 +25,4 @@ export {
   type PexSource,
 } from './pex';
 export { pyCompare, pyJsonDumps, pyReprStr, pyReprTuple } from './python';
+export { LAYER_FORMAT, depsLayerKey, dockerfile, dockerignore, isImageReference, type DockerApp, type DockerfileOptions } from './layers';

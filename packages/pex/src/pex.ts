@@ -716,29 +716,12 @@ export interface PexLayers {
 }
 
 /**
- * Writes the two layers of an application: `deps.pex` (distributions and root requirements,
- * identical for every application with the same closure) and `srcs.pex` (sources, entry point
- * and run-time options, no distributions). `PEX_PATH=deps.pex ./srcs.pex` runs the application.
- * Packed/loose layouts give directories of the same names.
+ * The options of an application's dependencies layer: its distributions, root requirements and
+ * the build-wide options, nothing of its sources or entry point; identical for every application
+ * with the same closure and build options.
  */
-export async function writeLayers(outDir: string, options: PexOptions): Promise<PexLayers> {
-  checkOptions(options);
-  let { entryPoint, script } = options;
-  if (script !== undefined || options.validateEntryPoint) {
-    const wheels = (await readWheels(await prepareDependencies(options.dependencies))).map((r) => r.wheel);
-    if (script !== undefined) {
-      ({ entryPoint, script } = resolveScript(script, wheels));
-      if (script !== undefined) {
-        throw new PexError(
-          `Script '${script}' is a distribution script (.data/scripts), which a sources-only layer cannot run; use a console script or an entry point.`,
-        );
-      }
-    }
-    if (options.validateEntryPoint) await validateEntryPoint(options.entryPoint!, await listSources(options.sources), wheels);
-  }
-  const deps = join(outDir, 'deps.pex');
-  const srcs = join(outDir, 'srcs.pex');
-  const depsResult = await writePex(deps, {
+export function depsLayerOptions(options: PexOptions): PexOptions {
+  return {
     runtime: options.runtime,
     dependencies: options.dependencies,
     sources: [],
@@ -753,9 +736,45 @@ export async function writeLayers(outDir: string, options: PexOptions): Promise<
     includeTools: options.includeTools ?? options.venv,
     buildProperties: options.buildProperties,
     maxInstallJobs: options.maxInstallJobs,
-  });
+  };
+}
+
+/**
+ * The options of an application's sources layer: sources, entry point and run-time options, no
+ * distributions. A console script of a distribution becomes the entry point; a distribution's
+ * `.data/scripts` file cannot be run from a layer without the distribution, and is refused.
+ */
+export async function sourcesLayerOptions(options: PexOptions): Promise<PexOptions> {
+  checkOptions(options);
+  let { entryPoint, script } = options;
+  if (script !== undefined || options.validateEntryPoint) {
+    const wheels = (await readWheels(await prepareDependencies(options.dependencies))).map((r) => r.wheel);
+    if (script !== undefined) {
+      ({ entryPoint, script } = resolveScript(script, wheels));
+      if (script !== undefined) {
+        throw new PexError(
+          `Script '${script}' is a distribution script (.data/scripts), which a sources-only layer cannot run; use a console script or an entry point.`,
+        );
+      }
+    }
+    if (options.validateEntryPoint) await validateEntryPoint(options.entryPoint!, await listSources(options.sources), wheels);
+  }
   const srcsOptions: PexOptions = { ...options, dependencies: [], requirements: [], validateEntryPoint: false, entryPoint };
   delete srcsOptions.script;
+  return srcsOptions;
+}
+
+/**
+ * Writes the two layers of an application: `deps.pex` (distributions and root requirements,
+ * identical for every application with the same closure) and `srcs.pex` (sources, entry point
+ * and run-time options, no distributions). `PEX_PATH=deps.pex ./srcs.pex` runs the application.
+ * Packed/loose layouts give directories of the same names.
+ */
+export async function writeLayers(outDir: string, options: PexOptions): Promise<PexLayers> {
+  const srcsOptions = await sourcesLayerOptions(options);
+  const deps = join(outDir, 'deps.pex');
+  const srcs = join(outDir, 'srcs.pex');
+  const depsResult = await writePex(deps, depsLayerOptions(options));
   const srcsResult = await writePex(srcs, srcsOptions);
   return { deps, srcs, depsResult, srcsResult };
 }

@@ -57,6 +57,12 @@ export interface NxPexToolConfig {
   sources?: string[];
   /** Version of the pex runtime to embed. */
   pexVersion?: string;
+  /** Also write `layers/deps.pex` (third-party closure) and `layers/<script>.pex` (first-party code). */
+  layers?: boolean;
+  /** Also write `docker/`, a Docker build context whose deps layer is built before the sources. */
+  docker?: boolean;
+  /** The Docker base image; default `python:X.Y-slim` for the target's X.Y. */
+  dockerBaseImage?: string;
 }
 
 type ToolKind = 'string' | 'strings' | 'bool' | 'int' | 'env' | readonly string[];
@@ -91,6 +97,9 @@ const TOOL_KINDS: Readonly<Record<keyof NxPexToolConfig, ToolKind>> = {
   runtimePexRoot: 'string',
   sources: 'strings',
   pexVersion: 'string',
+  layers: 'bool',
+  docker: 'bool',
+  dockerBaseImage: 'string',
 };
 
 /** `[tool.nx-pex]` keys: TOML key (the field in kebab-case) → field and value kind. */

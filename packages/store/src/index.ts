@@ -5,3 +5,5 @@ export type { ArtifactRequest, FetchLog, FetchArtifactsOptions } from './fetch';
 export { BadArchiveError, checkZipArchive, isSafeEntryName } from './archive';
 export { createProgressReporter, lineProgress, streamProgress, formatBytes } from './progress';
 export type { ProgressReporter, ProgressOptions } from './progress';
+export { ensureLayer, layerInfo, layerPath, linkFromStore, pruneLayers } from './layers';
+export type { EnsuredLayer, LayerInfo, LayerPruneOptions, LayerPruneResult, LinkResult } from './layers';

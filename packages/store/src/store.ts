@@ -160,9 +160,10 @@ export class WheelStore {
   /**
    * Mark `hash` as in use by this process until `release()` or exit, so that
    * `prune` leaves it alone: one lease file per store instance,
-   * `leases/<pid>.<host>.<random>`, listing the hashes it holds.
+   * `leases/<pid>.<host>.<random>`, listing the hashes it holds. Layers (keyed
+   * by a sha256 as well) are held the same way.
    */
-  private hold(hash: string): Promise<void> {
+  hold(hash: string): Promise<void> {
     if (this.held.has(hash)) return this.leaseWrites;
     this.held.add(hash);
     this.leaseWrites = this.leaseWrites.then(async () => {
@@ -457,7 +458,7 @@ export class WheelStore {
    * it. Returns early when the file appears. Locks of dead processes (same
    * host) or locks not refreshed for LOCK_STALE_MS are taken over.
    */
-  private async lock(hash: string, dest: string): Promise<() => Promise<void>> {
+  async lock(hash: string, dest: string): Promise<() => Promise<void>> {
     const lockFile = this.lockPath(hash);
     const me = `${process.pid}\n${os.hostname()}\n${randomBytes(6).toString('hex')}\n`;
     for (;;) {

@@ -4,11 +4,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
 import buildExecutor from '../src/executors/build/executor';
+import { makeWheelFrom } from '../../../packages/pex/test/support';
 import { copyPinnedPex, uvLockText, writeWorkspace } from './support';
 
 jest.setTimeout(120_000);
@@ -67,4 +68,44 @@ it('reports a user error as a failed target', async () => {
   expect(errors).toEqual([expect.stringMatching(/^nx-pex: .*app\/pyproject\.toml: app has no \[project\.scripts\]/)]);
   expect(existsSync(join(ws, 'dist'))).toBe(false);
   expect(await buildExecutor({}, context(undefined))).toEqual({ success: false });
+});
+
+it('writes layers/ and a Docker context when the target asks for them, and reports a bad base image as a failed target', async () => {
+  const opts = { scripts: ['app'], sources: ['shared/data/src'], storeDir: join(ws, 'store'), outputPath: 'out/app' };
+  expect(await buildExecutor({ ...opts, layers: true, docker: true, dockerBaseImage: 'python:3.11-bookworm' }, context('app'))).toEqual({ success: true });
+  for (const f of ['app.pex', 'layers/deps.pex', 'layers/app.pex', 'docker/Dockerfile', 'docker/.dockerignore', 'docker/deps.pex', 'docker/app.pex']) {
+    expect(existsSync(join(ws, 'out/app', f))).toBe(true);
+  }
+  const env = { ...process.env, PEX_ROOT: join(ws, 'pex-root'), PEX_PATH: join(ws, 'out/app/layers/deps.pex') };
+  expect(execFileSync('python3', [join(ws, 'out/app/layers/app.pex')], { encoding: 'utf8', env }).trim()).toBe('hello from shared');
+
+  const error = jest.spyOn(logger, 'error').mockImplementation(() => undefined);
+  expect(await buildExecutor({ ...opts, docker: true, dockerBaseImage: 'python:3.11 slim' }, context('app'))).toEqual({ success: false });
+  expect(error.mock.calls.flat().join('\n')).toMatch(/app: dockerBaseImage .* is "python:3\.11 slim", which is not a Docker image reference/);
+  // Without layers and docker, the outputs of the earlier build are gone.
+  expect(await buildExecutor(opts, context('app'))).toEqual({ success: true });
+  expect(existsSync(join(ws, 'out/app/layers'))).toBe(false);
+  expect(existsSync(join(ws, 'out/app/docker'))).toBe(false);
+});
+
+it("refuses layers for a script that is a distribution's .data/scripts file, naming the project and the option", async () => {
+  const w = await makeWheelFrom(join(ws, 'wheels'), 'tool-1.0-py3-none-any.whl', [
+    { name: 'tool/__init__.py', data: '' },
+    { name: 'tool-1.0.data/scripts/tool-run', data: '#!python\nprint("tool-run")\n', mode: 0o100755 },
+    { name: 'tool-1.0.dist-info/METADATA', data: 'Metadata-Version: 2.1\nName: tool\nVersion: 1.0\n' },
+    { name: 'tool-1.0.dist-info/WHEEL', data: 'Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n' },
+  ]);
+  const { size } = await stat(w.path);
+  await writeWorkspace(ws, {
+    pyproject: '[project]\nname = "app"\nversion = "0.1.0"\ndependencies = ["tool"]\n\n[project.scripts]\napp = "app.main:main"\n',
+    sources: { 'main.py': 'def main():\n    pass\n' },
+    lock: uvLockText({ dependencies: ['tool'], registry: 'https://pypi.org/simple', wheels: [{ name: 'tool', file: { filename: w.filename, sha256: w.sha256, size } }] }),
+  });
+  const error = jest.spyOn(logger, 'error').mockImplementation(() => undefined);
+  const opts = { script: 'tool-run', storeDir: join(ws, 'store'), outputPath: 'out/app' };
+  expect(await buildExecutor(opts, context('app'))).toEqual({ success: true });
+  expect(await buildExecutor({ ...opts, layers: true }, context('app'))).toEqual({ success: false });
+  expect(error.mock.calls.flat().join('\n')).toMatch(
+    /app: layers \(--layers\) cannot run script "tool-run": it is a file in a distribution's \.data\/scripts/,
+  );
 });

@@ -12,7 +12,8 @@ const path = require('node:path');
 const { run } = require('./proc');
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const CACHE = path.join(REPO, '.cache', 'bench');
+// NX_PEX_BENCH_CACHE puts the bench's scratch workspaces and stores elsewhere (downloads too).
+const CACHE = process.env.NX_PEX_BENCH_CACHE ? path.resolve(process.env.NX_PEX_BENCH_CACHE) : path.join(REPO, '.cache', 'bench');
 
 /**
  * @typedef {{ requirements: string[], imports: string[], body: string }} CaseSpec

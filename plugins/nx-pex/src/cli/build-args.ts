@@ -61,6 +61,9 @@ export interface BuildArgs {
   pypi?: boolean;
   python?: string;
   pexVersion?: string;
+  layers?: boolean;
+  docker?: boolean;
+  dockerBaseImage?: string;
   store?: string;
   offline?: boolean;
   quiet?: boolean;
@@ -103,6 +106,9 @@ export const SPECS: Spec[] = [
   { key: 'pypi', names: ['--pypi'], kind: { type: 'bool', negations: ['--no-pypi', '--no-index'] }, group: 'index', help: 'Use PyPI (default) or not.' },
   { key: 'python', names: ['--python'], kind: { type: 'string' }, metavar: 'PYTHON', group: 'nx-pex', help: 'Interpreter whose version and platform the PEX targets. Default: python3.' },
   { key: 'pexVersion', names: ['--pex-version'], kind: { type: 'string' }, metavar: 'VERSION', group: 'nx-pex', help: 'The pex release whose runtime the PEX embeds (from the index). Default: the pinned one.' },
+  { key: 'layers', names: ['--layers'], kind: { type: 'flag' }, group: 'nx-pex', help: 'With --project: also write layers/deps.pex (the third-party closure, built once per closure in the store) and layers/<script>.pex (first-party code); PEX_PATH=layers/deps.pex layers/<script>.pex runs it.' },
+  { key: 'docker', names: ['--docker'], kind: { type: 'flag' }, group: 'nx-pex', help: 'With --project: also write docker/, a Docker build context whose deps layer is built before the sources (pex\'s container recipe).' },
+  { key: 'dockerBaseImage', names: ['--docker-base-image'], kind: { type: 'string' }, metavar: 'IMAGE', group: 'nx-pex', help: 'The base image of the Docker context. Default: python:X.Y-slim for the target\'s X.Y.' },
   { key: 'store', names: ['--store'], kind: { type: 'string' }, metavar: 'DIR', group: 'nx-pex', help: 'Wheel store. Default: $NX_PEX_STORE, else $XDG_CACHE_HOME/nx-pex, else ~/.cache/nx-pex.' },
   { key: 'offline', names: ['--offline'], kind: { type: 'flag' }, group: 'nx-pex', help: 'Take wheels from the store only, never the network (also NX_PEX_OFFLINE=1); fail naming every missing one.' },
   { key: 'quiet', names: ['-q', '--quiet'], kind: { type: 'flag' }, group: 'nx-pex', help: 'Print nothing but errors.' },

@@ -1,18 +1,21 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { WheelStore, defaultStoreRoot, formatBytes } from '@nx-pex/store';
+import { WheelStore, defaultStoreRoot, formatBytes, layerInfo, pruneLayers } from '@nx-pex/store';
 import { UsageError } from './errors';
 
 const CACHE_HELP = `Usage: nx-pex cache info [--store DIR] [--json]
        nx-pex cache prune [--older-than DAYS] [--max-size SIZE] [--dry-run] [--store DIR]
 
-The wheel store holds every downloaded wheel once, by sha256.
+The wheel store holds every downloaded wheel once, by sha256, and every
+dependencies layer (--layers, --docker) once, by the hash of what went into it.
 
-  info                 Location, number of files and size of the store.
-  prune                Remove files not used for DAYS days (--older-than), then
-                       the least recently used ones until the store is at most
-                       SIZE (--max-size, e.g. 500M, 2G, 1.5GiB, or bytes).
-                       Files held by a running build are never removed.
+  info                 Location, number of files and layers, and their size.
+  prune                Remove files and layers not used for DAYS days
+                       (--older-than), then the least recently used ones until
+                       the store is at most SIZE (--max-size, e.g. 500M, 2G,
+                       1.5GiB, or bytes); layers go before wheels, since they
+                       are made again without the network. Files and layers
+                       held by a running build are never removed.
 
 Options:
   --store DIR          Wheel store. Default: $NX_PEX_STORE, else
@@ -70,8 +73,9 @@ export async function cacheCommand(argv: string[]): Promise<number> {
   const store = new WheelStore(values.store ? resolve(values.store) : defaultStoreRoot());
   if (sub === 'info') {
     const info = await store.info();
+    const layers = await layerInfo(store);
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ ...info, oldest: info.oldest?.toISOString(), newest: info.newest?.toISOString() }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...info, oldest: info.oldest?.toISOString(), newest: info.newest?.toISOString(), layers }, null, 2)}\n`);
       return 0;
     }
     const lines = [
@@ -79,6 +83,7 @@ export async function cacheCommand(argv: string[]): Promise<number> {
       `Files:     ${info.files}${info.inUse ? ` (${info.inUse} held by running builds)` : ''}`,
       `Size:      ${formatBytes(info.bytes)} (${info.bytes} bytes)`,
     ];
+    lines.push(`Layers:    ${layers.layers}${layers.inUse ? ` (${layers.inUse} held by running builds)` : ''}, ${formatBytes(layers.bytes)} (${layers.bytes} bytes)`);
     if (info.tmpFiles) lines.push(`Partial:   ${info.tmpFiles} unfinished downloads, ${formatBytes(info.tmpBytes)}`);
     if (info.oldest && info.newest) lines.push(`Last used: ${info.oldest.toISOString()} .. ${info.newest.toISOString()}`);
     process.stdout.write(`${lines.join('\n')}\n`);
@@ -90,16 +95,19 @@ export async function cacheCommand(argv: string[]): Promise<number> {
     if (olderThan === undefined && maxSize === undefined) {
       throw new UsageError('nx-pex cache prune needs --older-than DAYS and/or --max-size SIZE.');
     }
-    const result = await store.prune({
-      olderThanMs: olderThan !== undefined ? parseDays(olderThan) * 86_400_000 : undefined,
-      maxBytes: maxSize !== undefined ? parseSize(maxSize) : undefined,
-      dryRun: values['dry-run'],
-    });
-    const verb = values['dry-run'] ? 'Would remove' : 'Removed';
+    const olderThanMs = olderThan !== undefined ? parseDays(olderThan) * 86_400_000 : undefined;
+    const maxBytes = maxSize !== undefined ? parseSize(maxSize) : undefined;
+    const dryRun = values['dry-run'];
+    // Layers first: the wheels' bytes count against --max-size, and only layers go until they fit.
+    const wheelBytes = (await store.info()).bytes;
+    const layers = await pruneLayers(store, { olderThanMs, maxBytes: maxBytes !== undefined ? Math.max(0, maxBytes - wheelBytes) : undefined, dryRun });
+    const result = await store.prune({ olderThanMs, maxBytes: maxBytes !== undefined ? Math.max(0, maxBytes - layers.remainingBytes) : undefined, dryRun });
+    const verb = dryRun ? 'Would remove' : 'Removed';
+    const kept = result.skippedInUse + layers.skippedInUse;
     process.stdout.write(
-      `${verb} ${result.removed.length} files (${formatBytes(result.freedBytes)}) from ${store.root}; ` +
-        `${result.remainingFiles} files (${formatBytes(result.remainingBytes)}) ${values['dry-run'] ? 'would remain' : 'remain'}` +
-        (result.skippedInUse ? `, ${result.skippedInUse} kept because running builds hold them` : '') +
+      `${verb} ${result.removed.length} files (${formatBytes(result.freedBytes)}) and ${layers.removed.length} layers (${formatBytes(layers.freedBytes)}) from ${store.root}; ` +
+        `${result.remainingFiles} files (${formatBytes(result.remainingBytes)}) and ${layers.remainingLayers} layers (${formatBytes(layers.remainingBytes)}) ${dryRun ? 'would remain' : 'remain'}` +
+        (kept ? `, ${kept} kept because running builds hold them` : '') +
         '.\n',
     );
     return 0;

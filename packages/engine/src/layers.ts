@@ -1,0 +1,246 @@
+/**
+ * The `layers` and `docker` outputs of a project build: the dependencies layer built once per
+ * key into the store and linked into `dist/`, a sources layer per script, and a Docker build
+ * context after pex's container recipe.
+ */
+import { randomBytes } from 'node:crypto';
+import { link, lstat, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { UserError, type TargetPlatform } from '@nx-pex/pep';
+import {
+  PexError,
+  depsLayerKey,
+  depsLayerOptions,
+  dockerfile,
+  dockerignore,
+  isImageReference,
+  sourcesLayerOptions,
+  writePex,
+  type PexOptions,
+} from '@nx-pex/pex';
+import { ensureLayer, linkFromStore, type LinkResult, type WheelStore } from '@nx-pex/store';
+
+/** The name of the dependencies layer in `layers/` and in the Docker context. */
+export const DEPS_LAYER = 'deps.pex';
+
+export interface LayerJob {
+  /** Output name without `.pex`. */
+  name: string;
+  entryPoint?: string;
+  script?: string;
+}
+
+export interface ProjectLayersOptions {
+  /** The project's name, for messages. */
+  project: string;
+  /** `dist/<project root>`: `layers/` and `docker/` go here. */
+  outputDir: string;
+  layers: boolean;
+  docker: boolean;
+  dockerBaseImage?: string;
+  /** What the project's full PEX files are written from (entry point and script aside). */
+  pex: PexOptions;
+  /** The dependencies layer's requirements: every distribution of the closure, pinned. */
+  closureRequirements: string[];
+  jobs: LayerJob[];
+  target: TargetPlatform;
+  store: WheelStore;
+  log: (line: string) => void;
+}
+
+export interface ProjectLayersResult {
+  /** The dependencies layer's key in the store. */
+  depsKey: string;
+  /** The store had the dependencies layer already. */
+  reused: boolean;
+  layersDir?: string;
+  dockerDir?: string;
+}
+
+/** The option names a user gave, for messages: target option, `[tool.nx-pex]` key, CLI flag. */
+function optionName(o: { layers: boolean; docker: boolean }): string {
+  return o.docker && !o.layers ? 'docker (--docker)' : 'layers (--layers)';
+}
+
+/** Refuses option values the layer outputs cannot be built with, naming the project and the option. */
+export function checkLayerOptions(
+  project: string,
+  o: { layers?: boolean; docker?: boolean; dockerBaseImage?: string; includeTools?: boolean },
+  jobs: readonly LayerJob[],
+): void {
+  const on = { layers: o.layers === true, docker: o.docker === true };
+  if (o.dockerBaseImage !== undefined && !isImageReference(o.dockerBaseImage)) {
+    throw new UserError(
+      `${project}: dockerBaseImage (\`docker-base-image\` in [tool.nx-pex], --docker-base-image) is "${o.dockerBaseImage}", ` +
+        'which is not a Docker image reference; write e.g. python:3.11-slim or registry.example.com:5000/team/python:3.11@sha256:<digest>.',
+    );
+  }
+  if (!on.layers && !on.docker) return;
+  if (o.includeTools === false) {
+    throw new UserError(
+      `${project}: ${optionName(on)} needs the pex tools in both layers (PEX_TOOLS=1 ... venv --scope=deps|srcs); drop includeTools: false.`,
+    );
+  }
+  if (on.docker && jobs.length === 0) {
+    throw new UserError(
+      `${project}: docker (--docker) needs something for the image to run, but ${project} has no console script or entry point; ` +
+        'add one to [project.scripts] (name = "module:function") or give an entry point (-e / entryPoint).',
+    );
+  }
+  const deps = jobs.find((j) => `${j.name}.pex` === DEPS_LAYER);
+  if (deps) {
+    throw new UserError(
+      `${project}: ${optionName(on)} writes the dependencies layer as ${DEPS_LAYER}, so a script cannot be named "${deps.name}"; ` +
+        'rename the script or build without layers.',
+    );
+  }
+}
+
+/** Puts the finished directory `tmp` at `dest`, replacing what was there. */
+async function replaceDir(tmp: string, dest: string): Promise<void> {
+  const old = await lstat(dest).catch(() => undefined);
+  if (!old) {
+    await rename(tmp, dest);
+    return;
+  }
+  const trash = `${tmp}.old`;
+  await rename(dest, trash);
+  try {
+    await rename(tmp, dest);
+  } catch (e) {
+    await rename(trash, dest).catch(() => undefined);
+    throw e;
+  }
+  await rm(trash, { recursive: true, force: true });
+}
+
+/** A scratch directory next to `dest`, filled by `fill`, then put at `dest`. */
+async function writeDir(dest: string, fill: (dir: string) => Promise<void>): Promise<void> {
+  const tmp = join(dest, '..', `.${relative(join(dest, '..'), dest)}.${randomBytes(6).toString('hex')}.tmp`);
+  await mkdir(tmp, { mode: 0o755 });
+  try {
+    await fill(tmp);
+    await replaceDir(tmp, dest);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw e;
+  }
+}
+
+function describeLink(r: LinkResult): string {
+  if (r.copied === 0) return 'hard-linked';
+  if (r.linked === 0) return 'copied (no hard links across these filesystems)';
+  return `${r.linked} files hard-linked, ${r.copied} copied`;
+}
+
+/**
+ * Writes `layers/` and/or `docker/` under `outputDir`. The dependencies layer comes from the
+ * store (`layers/<key>`), written there first when no build has made it yet.
+ */
+export async function writeProjectLayers(o: ProjectLayersOptions): Promise<ProjectLayersResult> {
+  const option = optionName(o);
+  // Both layers carry the tools, so that `venv --scope=deps` and `--scope=srcs` work on them.
+  const base: PexOptions = { ...o.pex, includeTools: true };
+  const srcs = new Map<string, PexOptions>();
+  for (const job of o.jobs) {
+    try {
+      srcs.set(job.name, await sourcesLayerOptions({ ...base, entryPoint: job.entryPoint, script: job.script }));
+    } catch (e) {
+      if (e instanceof PexError && job.script !== undefined) {
+        throw new UserError(
+          `${o.project}: ${option} cannot run script "${job.script}": it is a file in a distribution's .data/scripts, which a sources layer ` +
+            'without that distribution cannot run. Use a console script or an entry point (-e / entryPoint), or build without layers.',
+        );
+      }
+      throw e;
+    }
+  }
+
+  const deps = depsLayerOptions({ ...base, requirements: o.closureRequirements });
+  const key = depsLayerKey(deps, o.target.id);
+  const layer = await ensureLayer(o.store, key, async (dir) => {
+    await writePex(join(dir, DEPS_LAYER), deps);
+    if ((deps.layout ?? 'zipapp') !== 'zipapp' && !deps.preInstallWheels) await linkWheels(join(dir, DEPS_LAYER), deps);
+    await writeFile(
+      join(dir, 'layer.json'),
+      `${JSON.stringify({ kind: 'deps', target: o.target.id, pex: deps.runtime.version, layout: deps.layout ?? 'zipapp', wheels: deps.dependencies.map((d) => d.filename) }, null, 1)}\n`,
+    );
+  });
+  const short = key.slice(0, 12);
+  const wheels = deps.dependencies.length;
+  o.log(
+    layer.reused
+      ? `${o.project}: deps layer ${short} (${wheels} wheels) reused from the store (${layer.path})`
+      : `${o.project}: deps layer ${short} (${wheels} wheels) written to the store (${layer.path})`,
+  );
+  const storeDeps = join(layer.path, DEPS_LAYER);
+  const result: ProjectLayersResult = { depsKey: key, reused: layer.reused };
+
+  if (o.layers) {
+    const dest = join(o.outputDir, 'layers');
+    let how: LinkResult | undefined;
+    await writeDir(dest, async (dir) => {
+      how = await linkFromStore(storeDeps, join(dir, DEPS_LAYER));
+      for (const [name, options] of srcs) await writePex(join(dir, `${name}.pex`), options);
+    });
+    o.log(`${o.project}: wrote ${dest} (${DEPS_LAYER} ${describeLink(how!)} from the store; ${[...srcs.keys()].map((n) => `${n}.pex`).join(', ')})`);
+    result.layersDir = dest;
+  }
+
+  if (o.docker) {
+    const dest = join(o.outputDir, 'docker');
+    const [major, minor] = o.target.pythonVersion.split('.');
+    const baseImage = o.dockerBaseImage ?? `python:${major}.${minor}-slim`;
+    await writeDir(dest, async (dir) => {
+      await linkFromStore(storeDeps, join(dir, DEPS_LAYER));
+      for (const [name, options] of srcs) {
+        const file = `${name}.pex`;
+        // The sources layer just written to layers/ has the same bytes: link it rather than write it again.
+        if (result.layersDir) await linkFromStore(join(result.layersDir, file), join(dir, file));
+        else await writePex(join(dir, file), options);
+      }
+      const apps = [...srcs.keys()].map((name) => ({ name, srcsLayer: `${name}.pex` }));
+      const text = dockerfile({
+        baseImage,
+        pythonVersion: `${major}.${minor}`,
+        depsLayer: DEPS_LAYER,
+        apps,
+        header:
+          `Built by nx-pex for ${o.project} (target ${o.target.id}), after pex's container recipe.\n` +
+          `docker build -t ${o.project.toLowerCase()} <this directory>` +
+          (apps.length > 1 ? `\nOne image per script: docker build --target <stage> (the last stage, ${apps[0]!.name}, is the default).` : ''),
+      });
+      await writeFile(join(dir, 'Dockerfile'), text, { mode: 0o644 });
+      await writeFile(join(dir, '.dockerignore'), dockerignore([DEPS_LAYER, ...apps.map((a) => a.srcsLayer)]), { mode: 0o644 });
+    });
+    o.log(`${o.project}: wrote Docker context ${dest} (FROM ${baseImage})`);
+    result.dockerDir = dest;
+  }
+  return result;
+}
+
+/**
+ * In a packed or loose deps layer, each `.deps/<wheel>` is the store's wheel file byte for byte:
+ * a hard link to it (where the filesystem allows) keeps one copy of the bytes in the store.
+ */
+async function linkWheels(layerDir: string, deps: PexOptions): Promise<void> {
+  for (const d of deps.dependencies) {
+    if (!d.trusted) continue;
+    const dest = join(layerDir, '.deps', d.filename);
+    const [a, b] = await Promise.all([stat(dest).catch(() => undefined), stat(d.path).catch(() => undefined)]);
+    if (!a || !b || a.size !== b.size) continue;
+    const tmp = `${dest}.${randomBytes(6).toString('hex')}.link`;
+    try {
+      await link(d.path, tmp);
+      await rename(tmp, dest);
+    } catch {
+      await rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
+}
+
+/** Removes `layers/` and `docker/` of an earlier build that asked for them, when this one does not. */
+export async function removeStaleLayers(outputDir: string, o: { layers: boolean; docker: boolean }): Promise<void> {
+  if (!o.layers) await rm(join(outputDir, 'layers'), { recursive: true, force: true });
+  if (!o.docker) await rm(join(outputDir, 'docker'), { recursive: true, force: true });
+}
