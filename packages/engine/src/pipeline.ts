@@ -102,6 +102,8 @@ export interface FetchedInputs {
   runtime: PexRuntime;
   dependencies: PexDependency[];
   shebang: string;
+  /** The wheel store's root (its `tmp/` holds temporary outputs). */
+  storeRoot: string;
 }
 
 /**
@@ -144,7 +146,7 @@ export async function withFetchedInputs<T>(
     // Store files were verified against their sha256 when they entered the store.
     const dependencies = requests.map((r) => ({ filename: r.filename, sha256: r.sha256, path: pathOf(r.sha256), trusted: true }));
     const [major, minor] = target.pythonVersion.split('.');
-    return await write({ runtime, dependencies, shebang: `#!/usr/bin/env python${major}.${minor}` });
+    return await write({ runtime, dependencies, shebang: `#!/usr/bin/env python${major}.${minor}`, storeRoot: store.root });
   } finally {
     await store.release();
   }

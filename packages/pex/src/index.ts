@@ -23,3 +23,4 @@ export {
   type PexSource,
 } from './pex';
 export { pyCompare, pyJsonDumps, pyReprStr, pyReprTuple } from './python';
+export { assertInside, checkReplaceable, isInside, isReplaceableOutput } from './output';
