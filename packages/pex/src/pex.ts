@@ -4,13 +4,13 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
-import { chmod, copyFile, mkdir, open, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, open, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { PexError, UserError } from './errors';
 import { pyCompare, pyJsonDumps, pyReprBool, pyReprStr, pyReprTuple, pySorted, type JsonValue } from './python';
 import { isPycFile, isPycPath, type PexRuntime } from './runtime';
 import { installWheelChroot, readWheel, walkOrder, type EntryPoint, type WheelContents } from './install';
-import { changedError, readFileSource, writeZipapp, zip64Error, type ZipItem, type ZipSource } from './zipapp';
+import { changedError, hasIdentity, readFileSource, writeZipapp, zip64Error, type FileIdentity, type ZipItem, type ZipSource } from './zipapp';
 import { assertInside, checkReplaceable, moveIntoPlace, sweepStaleTemps, tempPathFor, untrack } from './output';
 
 export interface PexDependency {
@@ -25,6 +25,13 @@ export interface PexDependency {
    * not checked again (only its size); copying it then costs no more than the copy itself.
    */
   trusted?: boolean;
+  /**
+   * With `trusted`: the file's identity when the store last verified it. The sha256 is then
+   * skipped only while the file still has it; a file that changed since is hashed as it is read.
+   */
+  identity?: FileIdentity;
+  /** The size the lock and the store record; a file of another size is refused. */
+  size?: number;
 }
 
 export interface PexSource {
@@ -254,6 +261,9 @@ async function prepareDependencies(deps: readonly PexDependency[]): Promise<Arra
       throw new UserError(`Cannot read dependency ${d.filename} (${d.path}): ${(e as Error).message}`);
     }
     if (!st.isFile()) throw new UserError(`Dependency ${d.filename} (${d.path}) is not a regular file.`);
+    if (d.size !== undefined && st.size !== d.size) {
+      throw changedError(`dependency ${d.filename}`, d.path, `it is ${st.size} bytes, but the lock says ${d.size}`);
+    }
     out.push({ ...d, sha256: d.sha256.toLowerCase(), size: st.size });
   }
   return out;
@@ -271,7 +281,8 @@ async function readWheels(deps: ReadonlyArray<PexDependency & { size: number }>)
 
 /** A dependency as a file the zip writer copies: trusted store files are not hashed again. */
 function dependencySource(d: PexDependency & { size: number }): Extract<ZipSource, { kind: 'file' }> {
-  return { kind: 'file', path: d.path, size: d.size, sha256: d.trusted ? undefined : d.sha256, what: `dependency ${d.filename}` };
+  const sha256 = d.trusted && !d.identity ? undefined : d.sha256;
+  return { kind: 'file', path: d.path, size: d.size, sha256, identity: d.trusted ? d.identity : undefined, what: `dependency ${d.filename}` };
 }
 
 /** The `boot(...)` call appended to `pex_boot.py`, with one keyword per parameter of the runtime's `boot()`. */
@@ -633,6 +644,11 @@ function checkZip64(outputPath: string, deps: ReadonlyArray<{ size: number; file
   if (stored >= 0xffffffff) throw zip64Error(outputPath, `${stored} bytes of stored entries`);
 }
 
+async function unchangedSince(path: string, identity: FileIdentity): Promise<boolean> {
+  const st = await lstat(path, { bigint: true }).catch(() => undefined);
+  return st !== undefined && hasIdentity(st, identity);
+}
+
 async function writeFileMode(path: string, data: Buffer, executable: boolean): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, data, { mode: executable ? 0o755 : 0o644, flag: 'wx' });
@@ -642,7 +658,7 @@ async function materialize(dir: string, e: ChrootEntry, path = e.path): Promise<
   const dest = join(dir, ...path.split('/'));
   assertInside(dir, dest, `PEX entry ${path}`);
   const source = e.source;
-  if (source.kind === 'file' && source.sha256 === undefined) {
+  if (source.kind === 'file' && (source.sha256 === undefined || (source.identity && (await unchangedSince(source.path, source.identity))))) {
     // A trusted store file: copied by the kernel, checked for its size only.
     await mkdir(dirname(dest), { recursive: true });
     await copyFile(source.path, dest, constants.COPYFILE_EXCL).catch((err: Error) => {

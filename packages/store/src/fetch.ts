@@ -127,7 +127,7 @@ export async function fetchArtifacts(requests: ArtifactRequest[], opts: FetchArt
   if (opts.offline) {
     const missing: ArtifactRequest[] = [];
     for (const req of unique.values()) {
-      const p = await store.get(req.sha256);
+      const p = await store.get(req.sha256, { label: req.filename });
       if (p) result.set(req.sha256, p);
       else missing.push(req);
     }
@@ -177,7 +177,7 @@ export async function fetchArtifacts(requests: ArtifactRequest[], opts: FetchArt
           `Last error: ${(lastError as Error).message}`,
         );
       },
-      { size: req.size, label: req.filename },
+      { size: req.size, label: req.filename, onDamaged: log },
     );
     result.set(req.sha256, path);
   };

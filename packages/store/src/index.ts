@@ -1,5 +1,5 @@
-export { WheelStore, StoreError, defaultStoreRoot } from './store';
-export type { FileDigest, StoreInfo, PruneOptions, PruneResult } from './store';
+export { WheelStore, StoreError, DamagedStoreFileError, defaultStoreRoot } from './store';
+export type { FileIdentity, FileDigest, StoreInfo, PruneOptions, PruneResult } from './store';
 export { fetchArtifacts, ArtifactNotFoundError, OfflineMissingError, offlineFromEnv } from './fetch';
 export type { ArtifactRequest, FetchLog, FetchArtifactsOptions } from './fetch';
 export { BadArchiveError, checkZipArchive, isSafeEntryName } from './archive';
