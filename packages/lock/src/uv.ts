@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { canonicalizeName, formatRequirement, parseMarker, Requirement, UserError } from '@nx-pex/pep';
+import { canonicalizeName, formatRequirement, maskCredentials, parseMarker, Requirement, UserError } from '@nx-pex/pep';
 import { LockError } from './errors';
 import type { ConflictItem, LockedArtifact, LockedDependency, LockedPackage, LockedSource, Lockfile } from './types';
 import { sourceKey } from './source';
@@ -316,7 +316,8 @@ export function parseUvLock(text: string, path: string): Lockfile {
     if (e instanceof TomlError) {
       const first = e.message.split('\n')[0].replace(/^Invalid TOML document:\s*/, '');
       throw new LockError(
-        `${path}:${e.line}:${e.column}: not valid TOML: ${first}\n${e.codeblock}\nFix the file by hand or regenerate it with \`uv lock\`.`,
+        // The quoted lines may hold index URLs with credentials: masked.
+        maskCredentials(`${path}:${e.line}:${e.column}: not valid TOML: ${first}\n${e.codeblock}\nFix the file by hand or regenerate it with \`uv lock\`.`),
         path,
         e.line,
         e.column,
