@@ -107,6 +107,59 @@ function registerLease(file: string): void {
   });
 }
 
+/** Partial downloads of this process, removed if it is interrupted (SIGINT, SIGTERM). */
+const partials = new Set<string>();
+let signalHook = false;
+function removePartials(): void {
+  for (const f of partials) {
+    try {
+      unlinkSync(f);
+    } catch {
+      // already gone
+    }
+  }
+  partials.clear();
+}
+function onSignal(signal: NodeJS.Signals): void {
+  removePartials();
+  process.removeListener(signal, onSignal);
+  // With nobody else listening, die of the signal as the process would have without us.
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+function trackPartial(file: string): void {
+  partials.add(file);
+  if (signalHook) return;
+  signalHook = true;
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+/** `tmp/<sha256>.<pid>.<random>.part` (a download) or `.pruned` (a file on its way out). */
+const TMP_NAME = /^[0-9a-f]{64}\.(\d+)\.[0-9a-f]{12}\.(part|pruned)$/;
+
+/** A failure to write into the store, as one message saying what to do; undefined for other errors. */
+export function storeWriteError(e: unknown, root: string, label: string): StoreError | undefined {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new StoreError(
+        `No space left for ${label} in the wheel store ${root} (${code}): free disk space (\`nx-pex cache prune\` removes old wheels), or set NX_PEX_STORE to a disk with room.`,
+      );
+    case 'EROFS':
+      return new StoreError(
+        `The wheel store ${root} is on a read-only file system (EROFS), so ${label} cannot be added: set NX_PEX_STORE to a writable directory, or build --offline from a store that has every wheel.`,
+      );
+    case 'EACCES':
+    case 'EPERM':
+      return new StoreError(
+        `No permission to write ${label} into the wheel store ${root} (${code}): fix the directory's owner or permissions, or set NX_PEX_STORE to a directory you may write to.`,
+      );
+    default:
+      return undefined;
+  }
+}
+
 /** What `WheelStore.info()` reports. */
 export interface StoreInfo {
   root: string;
@@ -374,8 +427,14 @@ export class WheelStore {
     try {
       if ((await this.verifyStored(hash)).kind === 'ok') return dest;
       const tmp = path.join(this.tmpDir, `${hash}.${process.pid}.${randomBytes(6).toString('hex')}.part`);
+      trackPartial(tmp);
       try {
-        const written = await fetch(tmp);
+        let written: FileDigest | void;
+        try {
+          written = await fetch(tmp);
+        } catch (e) {
+          throw storeWriteError(e, this.root, label) ?? storeWriteError((e as { cause?: unknown })?.cause, this.root, label) ?? e;
+        }
         await this.verify(tmp, written || undefined, hash, opts);
         const fh = await fs.open(tmp, 'r');
         try {
@@ -383,13 +442,18 @@ export class WheelStore {
         } finally {
           await fh.close();
         }
-        await fs.chmod(tmp, 0o444);
-        await fs.mkdir(path.dirname(dest), { recursive: true });
-        await fs.rename(tmp, dest);
+        try {
+          await fs.chmod(tmp, 0o444);
+          await fs.mkdir(path.dirname(dest), { recursive: true });
+          await fs.rename(tmp, dest);
+        } catch (e) {
+          throw storeWriteError(e, this.root, label) ?? e;
+        }
         await syncDir(path.dirname(dest));
         await this.writeRecord(hash, identityOf(await fs.lstat(dest, { bigint: true })));
       } finally {
-        await fs.rm(tmp, { force: true });
+        await fs.rm(tmp, { force: true }).catch(() => undefined);
+        partials.delete(tmp);
       }
       return dest;
     } finally {
@@ -564,11 +628,24 @@ export class WheelStore {
       await fs.mkdir(this.tmpDir, { recursive: true });
       await fs.mkdir(path.dirname(this.lockPath(''.padEnd(64, '0'))), { recursive: true });
     } catch (e) {
-      throw new StoreError(`Cannot create the wheel store at ${this.root}: ${(e as Error).message}. Set NX_PEX_STORE to a writable directory.`);
+      throw storeWriteError(e, this.root, 'files') ??
+        new StoreError(`Cannot create the wheel store at ${this.root}: ${(e as Error).message}. Set NX_PEX_STORE to a writable directory.`);
     }
     if (!this.cleaned) {
       this.cleaned = true;
+      await this.removeDead(this.tmpDir);
       await this.removeOld(this.tmpDir, DAY_MS);
+    }
+  }
+
+  /** Partial downloads of processes on this host that are gone (killed): they are never resumed, so they go at once. */
+  private async removeDead(dir: string): Promise<void> {
+    for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+      const m = TMP_NAME.exec(name);
+      if (!m) continue;
+      const pid = Number(m[1]);
+      if (pid === process.pid || pidAlive(pid)) continue;
+      await fs.rm(path.join(dir, name), { force: true }).catch(() => undefined);
     }
   }
 
