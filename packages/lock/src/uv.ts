@@ -174,6 +174,10 @@ function parseArtifact(ctx: Ctx, t: Table, source: LockedSource, what: 'wheel' |
   if (size !== undefined) art.size = size;
   if (uploadTime !== undefined) art.uploadTime = uploadTime instanceof Date ? uploadTime.toISOString() : String(uploadTime);
   if (what === 'wheel' && !art.filename.endsWith('.whl')) ctx.fail(`wheel entry '${art.filename}' is not a .whl file`);
+  // The name becomes a file name (`.deps/<wheel>` in a PEX): a path is not a file name.
+  if (art.filename && (/[/\\\0]/.test(art.filename) || art.filename.startsWith('.'))) {
+    ctx.fail(`${what} file name ${JSON.stringify(art.filename)} is not a file name (it holds a path separator or NUL, or starts with '.')`);
+  }
   return art;
 }
 

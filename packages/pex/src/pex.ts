@@ -785,6 +785,7 @@ export async function writeLayers(outDir: string, options: PexOptions): Promise<
     includeTools: options.includeTools ?? options.venv,
     buildProperties: options.buildProperties,
     maxInstallJobs: options.maxInstallJobs,
+    tmpDir: options.tmpDir,
   });
   const srcsOptions: PexOptions = { ...options, dependencies: [], requirements: [], validateEntryPoint: false, entryPoint };
   delete srcsOptions.script;
