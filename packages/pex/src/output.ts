@@ -2,15 +2,24 @@
  * Where a PEX is written before it is moved into place, what may be replaced at the output path,
  * and the removal of temporary files on SIGINT/SIGTERM and after a killed build.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { rmSync } from 'node:fs';
 import { cp, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import yauzl from 'yauzl';
 import { UserError } from './errors';
 
-/** `<output name>.<pid>.<12 hex>.tmp`, and `.old` for a replaced output on its way out. */
-const TEMP_NAME = /^\..+\.(\d+)\.([0-9a-f]{12})\.tmp(\.old)?$/;
+/**
+ * This host, in temporary names: a pid says whether a build is alive only on its own host, and
+ * a store (where temporary outputs go) may be shared between machines.
+ */
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+
+/** `.<output name>.<host tag>-<pid>.<12 hex>.tmp`, and `.old` for a replaced output on its way out. */
+const TEMP_NAME = /^\..+\.([0-9a-f]{8})-(\d+)\.([0-9a-f]{12})\.tmp(\.old)?$/;
+/** Another host's temporary output is taken for abandoned after this long. */
+const FOREIGN_STALE_MS = 24 * 60 * 60 * 1000;
 /** What earlier versions left in the output directory: `.<output name>.<12 hex>.tmp`. */
 const LEGACY_TEMP_NAME = /^\..+\.[0-9a-f]{12}\.tmp(\.old)?$/;
 
@@ -43,7 +52,10 @@ function removeTracked(): void {
 
 function onSignal(signal: NodeJS.Signals): void {
   removeTracked();
-  process.removeListener(signal, onSignal);
+  process.removeListener('SIGINT', onSignal);
+  process.removeListener('SIGTERM', onSignal);
+  process.removeListener('exit', removeTracked);
+  hooked = false;
   // With nobody else listening, die of the signal as the process would have without us.
   if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
 }
@@ -78,17 +90,19 @@ function pidAlive(pid: number): boolean {
 export async function sweepStaleTemps(dir: string, opts: { legacy?: boolean } = {}): Promise<void> {
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const m = TEMP_NAME.exec(name);
-    const stale = m ? Number(m[1]) !== process.pid && !pidAlive(Number(m[1])) : opts.legacy === true && LEGACY_TEMP_NAME.test(name);
-    if (!stale) continue;
     const p = join(dir, name);
-    if (tracked.has(p)) continue;
+    let stale: boolean;
+    if (!m) stale = opts.legacy === true && LEGACY_TEMP_NAME.test(name);
+    else if (m[1] === HOST_TAG) stale = Number(m[2]) !== process.pid && !pidAlive(Number(m[2]));
+    else stale = Date.now() - ((await lstat(p).catch(() => undefined))?.mtimeMs ?? Date.now()) > FOREIGN_STALE_MS;
+    if (!stale || tracked.has(p)) continue;
     await rm(p, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
 /** A fresh temporary path for `outputPath` in `dir`, removed on SIGINT/SIGTERM until `untrack`. */
 export function tempPathFor(dir: string, outputPath: string): string {
-  const p = join(dir, `.${basename(outputPath)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const p = join(dir, `.${basename(outputPath)}.${HOST_TAG}-${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   track(p);
   return p;
 }
@@ -159,7 +173,7 @@ export async function moveIntoPlace(tmp: string, outputPath: string): Promise<vo
     const isDir = (await lstat(from)).isDirectory();
     if (!isDir && !old?.isDirectory()) return rename(from, outputPath);
     if (!old) return rename(from, outputPath);
-    const trash = join(outDir, `.${basename(outputPath)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp.old`);
+    const trash = join(outDir, `.${basename(outputPath)}.${HOST_TAG}-${process.pid}.${randomBytes(6).toString('hex')}.tmp.old`);
     track(trash);
     await rename(outputPath, trash);
     try {

@@ -1,4 +1,4 @@
-export { WheelStore, StoreError, DamagedStoreFileError, defaultStoreRoot, storeWriteError } from './store';
+export { WheelStore, StoreError, DamagedStoreFileError, defaultStoreRoot, storeWriteError, HOST_TAG } from './store';
 export type { FileIdentity, FileDigest, StoreInfo, PruneOptions, PruneResult } from './store';
 export { fetchArtifacts, ArtifactNotFoundError, OfflineMissingError, offlineFromEnv } from './fetch';
 export type { ArtifactRequest, FetchLog, FetchArtifactsOptions } from './fetch';

@@ -122,7 +122,9 @@ function removePartials(): void {
 }
 function onSignal(signal: NodeJS.Signals): void {
   removePartials();
-  process.removeListener(signal, onSignal);
+  process.removeListener('SIGINT', onSignal);
+  process.removeListener('SIGTERM', onSignal);
+  signalHook = false;
   // With nobody else listening, die of the signal as the process would have without us.
   if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
 }
@@ -134,8 +136,14 @@ function trackPartial(file: string): void {
   process.on('SIGTERM', onSignal);
 }
 
-/** `tmp/<sha256>.<pid>.<random>.part` (a download) or `.pruned` (a file on its way out). */
-const TMP_NAME = /^[0-9a-f]{64}\.(\d+)\.[0-9a-f]{12}\.(part|pruned)$/;
+/**
+ * This host, in the names of temporary files (a store may be shared between machines, and a pid
+ * says whether a process is alive only on its own host).
+ */
+export const HOST_TAG = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+
+/** `tmp/<sha256>.<host tag>-<pid>.<random>.part` (a download) or `.pruned` (a file on its way out). */
+const TMP_NAME = /^[0-9a-f]{64}\.([0-9a-f]{8})-(\d+)\.[0-9a-f]{12}\.(part|pruned)$/;
 
 /** A failure to write into the store, as one message saying what to do; undefined for other errors. */
 export function storeWriteError(e: unknown, root: string, label: string): StoreError | undefined {
@@ -426,7 +434,7 @@ export class WheelStore {
     const release = await this.lock(hash, dest);
     try {
       if ((await this.verifyStored(hash)).kind === 'ok') return dest;
-      const tmp = path.join(this.tmpDir, `${hash}.${process.pid}.${randomBytes(6).toString('hex')}.part`);
+      const tmp = path.join(this.tmpDir, `${hash}.${HOST_TAG}-${process.pid}.${randomBytes(6).toString('hex')}.part`);
       trackPartial(tmp);
       try {
         let written: FileDigest | void;
@@ -575,7 +583,7 @@ export class WheelStore {
       await fs.mkdir(this.tmpDir, { recursive: true });
       const moved: { file: StoredFile; trash: string }[] = [];
       for (const f of victims) {
-        const trash = path.join(this.tmpDir, `${f.sha256}.${process.pid}.${randomBytes(6).toString('hex')}.pruned`);
+        const trash = path.join(this.tmpDir, `${f.sha256}.${HOST_TAG}-${process.pid}.${randomBytes(6).toString('hex')}.pruned`);
         try {
           await fs.rename(f.path, trash);
           moved.push({ file: f, trash });
@@ -593,6 +601,7 @@ export class WheelStore {
           continue;
         }
         await fs.rm(trash, { force: true });
+        await fs.rm(this.recordPath(file.sha256), { force: true }).catch(() => undefined);
         removed.push({ sha256: file.sha256, bytes: file.bytes });
       }
     }
@@ -642,8 +651,8 @@ export class WheelStore {
   private async removeDead(dir: string): Promise<void> {
     for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
       const m = TMP_NAME.exec(name);
-      if (!m) continue;
-      const pid = Number(m[1]);
+      if (!m || m[1] !== HOST_TAG) continue;
+      const pid = Number(m[2]);
       if (pid === process.pid || pidAlive(pid)) continue;
       await fs.rm(path.join(dir, name), { force: true }).catch(() => undefined);
     }

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { defaultIndexConfig, IndexClient } from '@nx-pex/index';
-import { StoreError, WheelStore, fetchArtifacts } from '@nx-pex/store';
+import { HOST_TAG, StoreError, WheelStore, fetchArtifacts } from '@nx-pex/store';
 import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '../../../tools/index-server/src';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -101,13 +101,15 @@ describe('partial downloads', () => {
     // A pid that is certainly gone: a child that has exited.
     const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }));
     const h = 'ab'.repeat(32);
-    const deadPart = path.join(root, 'tmp', `${h}.${dead}.0123456789ab.part`);
-    const livePart = path.join(root, 'tmp', `${h}.${process.ppid}.0123456789ab.part`);
-    await fs.writeFile(deadPart, Buffer.alloc(1000));
-    await fs.writeFile(livePart, Buffer.alloc(1000));
+    const deadPart = path.join(root, 'tmp', `${h}.${HOST_TAG}-${dead}.0123456789ab.part`);
+    const livePart = path.join(root, 'tmp', `${h}.${HOST_TAG}-${process.ppid}.0123456789ab.part`);
+    // Another machine sharing the store: its pids mean nothing here, so its file stays (a day).
+    const otherHost = path.join(root, 'tmp', `${h}.00000000-${dead}.0123456789ab.part`);
+    for (const f of [deadPart, livePart, otherHost]) await fs.writeFile(f, Buffer.alloc(1000));
     await new WheelStore(root).ensure(wheel.sha256, (p) => fs.copyFile(wheel.path, p));
     expect(existsSync(deadPart)).toBe(false);
     expect(existsSync(livePart)).toBe(true);
+    expect(existsSync(otherHost)).toBe(HOST_TAG !== '00000000');
   });
 
   it.each(['SIGINT', 'SIGTERM'] as const)('are removed when the process is interrupted (%s)', async (signal) => {
