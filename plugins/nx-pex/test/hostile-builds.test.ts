@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import yauzl from 'yauzl';
 import { writeFixtureWheel, type FixtureFile } from '../../../tools/index-server/src';
 import { CLI, cliEnv, copyPinnedPex, exec, projectToml, requireBuiltCli, runCli, uvLockText, writeWorkspace } from './support';
@@ -119,7 +119,8 @@ describe('a build stopped while it writes the PEX', () => {
     let done = false;
     void exited.then(() => (done = true));
     while (!done) {
-      if (tempIn(outputs).length > 0) {
+      // Wherever the build keeps it (earlier versions wrote it inside the output directory).
+      if (tempIn(outputs).length > 0 || tempIn(dirname(out)).length > 0) {
         sawTemp = true;
         child.kill(signal);
         break;
