@@ -87,6 +87,17 @@ it('PIP_NO_INDEX with find-links never connects to the host a lock names', async
   expect(res.stderr).toContain(tiny.filename);
 });
 
+it('--no-pypi with pinned requirements never fetches a file a find-links page lists on another host', async () => {
+  const page = join(scratch, 'links.html');
+  // No hash in the link: the wheel would be downloaded to learn its sha256.
+  await writeFile(page, `<html><body><a href="${trapUrl}/files/${tiny.filename}">${tiny.filename}</a></body></html>\n`);
+  const res = await runCli(['build', 'tinylib==1.0', '--no-pypi', '-i', mirror.url, '-f', page, '-o', join(scratch, 'pinned.pex'), '--store', join(scratch, 'store5')]);
+  expect(connections).toEqual([]);
+  expect(res.code).toBe(1);
+  expect(res.stderr).toMatch(/tinylib/);
+  expect(res.stderr).not.toMatch(/^\s+at /m);
+});
+
 it('a TOML syntax error in uv.lock masks the credentials of the URLs it quotes', async () => {
   const ws = await workspace('toml', 'http://deploy:S3CRET-token@127.0.0.1:9/files/tinylib-1.0-py3-none-any.whl');
   const lock = uvLockText({
