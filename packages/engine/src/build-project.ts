@@ -4,11 +4,12 @@ import { canonicalizeName, evaluateMarker, formatRequirement, UserError, type Ta
 import { buildableScripts, findLockFile, readPyproject, type PyProject } from '@nx-pex/project';
 import { readUvLock, lockClosure, rootRequirements, selectWheels } from '@nx-pex/lock';
 import type { ProgressReporter } from '@nx-pex/store';
-import { writePex } from '@nx-pex/pex';
+import { assertInside, isReplaceableOutput, writePex } from '@nx-pex/pex';
 import { checkOptions, mergeOptions, toolOptions, writerOptions, type LayeredOptions } from './options';
 import { buildSources, entryPointOf, lockedArtifactRequest, lockedProjects, targetFor, withFetchedInputs } from './pipeline';
 import { checkLayerOptions, removeStaleLayers, writeProjectLayers } from './layers';
 import type { IndexOverrides } from './runtime';
+import { checkOutputName, checkUtf8Path, outputTmpDir } from './outputs';
 
 export interface BuildProjectOptions {
   /** Directory holding the project's `pyproject.toml`. */
@@ -109,9 +110,13 @@ interface PexJob {
  * is looked up among the distributions, as pex's -c does), else one per console script.
  */
 function pexJobs(project: PyProject, o: LayeredOptions): PexJob[] {
-  if (o.entryPoint !== undefined) return [{ name: project.name!, entryPoint: o.entryPoint }];
+  if (o.entryPoint !== undefined) {
+    checkOutputName(project.name!, `${project.file} [project] name`);
+    return [{ name: project.name!, entryPoint: o.entryPoint }];
+  }
   if (o.script !== undefined) {
     const spec = project.scripts[o.script];
+    checkOutputName(o.script, spec !== undefined ? `${project.file} [project.scripts]` : 'the script option (-c)');
     return [spec !== undefined ? { name: o.script, entryPoint: entryPointOf(spec) } : { name: o.script, script: o.script }];
   }
   const scripts = o.scripts ?? buildableScripts(project);
@@ -119,6 +124,7 @@ function pexJobs(project: PyProject, o: LayeredOptions): PexJob[] {
     if (!(script in project.scripts)) {
       throw new UserError(`${project.file}: there is no console script "${script}" in [project.scripts].`);
     }
+    checkOutputName(script, `${project.file} [project.scripts]`);
   }
   return scripts.map((s) => ({ name: s, entryPoint: entryPointOf(project.scripts[s]!) }));
 }
@@ -126,6 +132,8 @@ function pexJobs(project: PyProject, o: LayeredOptions): PexJob[] {
 /** Builds one PEX per console script of the project at `projectDir`, from its lock. */
 export async function buildProject(options: BuildProjectOptions): Promise<BuildProjectResult> {
   const log = options.log ?? (() => undefined);
+  checkUtf8Path(options.outputDir, 'The output directory');
+  if (options.outputFile !== undefined) checkUtf8Path(options.outputFile, 'The output path');
   const projectDir = resolve(options.projectDir);
   const project = await readPyproject(join(projectDir, 'pyproject.toml'));
   if (!project.name) {
@@ -188,14 +196,17 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   const { outputs, wheels } = await withFetchedInputs(
     fetchOptions,
     async () => selected.map(lockedArtifactRequest),
-    async ({ runtime, dependencies, shebang, store }) => {
+    async ({ runtime, dependencies, shebang, store, storeRoot }) => {
       if (!options.outputFile) await mkdir(outputDir, { recursive: true });
       const outputs: BuiltPex[] = [];
       for (const job of jobs) {
         const script = job.name;
         const path = options.outputFile ? resolve(options.outputFile) : join(outputDir, `${script}.pex`);
+        // The names were checked; this is the last word before anything is written.
+        if (!options.outputFile) assertInside(outputDir, path, `the PEX of ${script}`);
         await mkdir(dirname(path), { recursive: true });
         const result = await writePex(path, {
+          tmpDir: await outputTmpDir(storeRoot, dirname(path)),
           ...writerOptions(pexOptions),
           runtime,
           dependencies,
@@ -229,7 +240,11 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     // A script removed from pyproject.toml must not leave its old PEX behind.
     const wanted = new Set(outputs.map((o) => `${o.script}.pex`));
     for (const name of await readdir(outputDir)) {
-      if (name.endsWith('.pex') && !wanted.has(name)) await rm(join(outputDir, name), { force: true, recursive: true });
+      if (!name.endsWith('.pex') || wanted.has(name)) continue;
+      const stale = join(outputDir, name);
+      assertInside(outputDir, stale, 'an earlier PEX');
+      // Only an earlier PEX goes; anything else named *.pex is not ours to delete.
+      if (await isReplaceableOutput(stale)) await rm(stale, { force: true, recursive: true });
     }
     await removeStaleLayers(outputDir, layers);
   }

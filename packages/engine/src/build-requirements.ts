@@ -14,6 +14,7 @@ import { checkOptions, writerOptions, type PexBuildOptions } from './options';
 import { artifactRequest, resolvePinned } from './pinned';
 import { buildSources, entryPointOf, lockedArtifactRequest, lockedProjects, targetFor, withFetchedInputs, type IndexContext } from './pipeline';
 import type { IndexOverrides } from './runtime';
+import { checkUtf8Path, outputTmpDir } from './outputs';
 
 export interface BuildRequirementsOptions {
   /** PEP 508 requirements (arguments and `-r` files). */
@@ -106,8 +107,9 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
     rootRequirements = resolved.requirements;
     return resolved.wheels.map(artifactRequest);
   };
+  checkUtf8Path(options.outputFile, 'The output path');
   const path = resolve(options.outputFile);
-  const { result, wheels } = await withFetchedInputs(fetchOptions, collect, async ({ runtime, dependencies, shebang }) => {
+  const { result, wheels } = await withFetchedInputs(fetchOptions, collect, async ({ runtime, dependencies, shebang, storeRoot }) => {
     const sources = await buildSources(firstParty, o.sources ?? []);
     await mkdir(dirname(path), { recursive: true });
     // A console script of a workspace project taken from the lock: its code is in the PEX as
@@ -115,6 +117,7 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
     const own = o.script !== undefined ? firstParty.find((p) => o.script! in p.scripts) : undefined;
     const executable = own ? { entryPoint: entryPointOf(own.scripts[o.script!]!), script: undefined } : {};
     const result = await writePex(path, {
+      tmpDir: await outputTmpDir(storeRoot, dirname(path)),
       ...writerOptions(o),
       ...executable,
       runtime,

@@ -4,8 +4,8 @@
  * context after pex's container recipe.
  */
 import { randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { link, lstat, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { UserError, type TargetPlatform } from '@nx-pex/pep';
 import {
   PexError,
@@ -14,11 +14,16 @@ import {
   dockerfile,
   dockerignore,
   isImageReference,
+  isReplaceableOutput,
   sourcesLayerOptions,
+  sweepStaleTemps,
+  tempPathFor,
+  untrack,
   writePex,
   type PexOptions,
 } from '@nx-pex/pex';
 import { ensureLayer, linkFromStore, type LinkResult, type WheelStore } from '@nx-pex/store';
+import { outputTmpDir } from './outputs';
 
 /** The name of the dependencies layer in `layers/` and in the Docker context. */
 export const DEPS_LAYER = 'deps.pex';
@@ -114,9 +119,31 @@ async function replaceDir(tmp: string, dest: string): Promise<void> {
   await rm(trash, { recursive: true, force: true });
 }
 
-/** A scratch directory next to `dest`, filled by `fill`, then put at `dest`. */
-async function writeDir(dest: string, fill: (dir: string) => Promise<void>): Promise<void> {
-  const tmp = join(dest, '..', `.${relative(join(dest, '..'), dest)}.${randomBytes(6).toString('hex')}.tmp`);
+/**
+ * Whether `dir` may be replaced or removed as nx-pex's own `layers/` or `docker/`: it does not
+ * exist, is empty, or holds a deps layer that is a PEX. A directory of the user's that happens to
+ * have that name (next to an `-o` path) is never touched.
+ */
+async function isLayerDir(dir: string): Promise<boolean> {
+  const st = await lstat(dir).catch(() => undefined);
+  if (!st) return true;
+  if (!st.isDirectory()) return false;
+  if ((await readdir(dir)).length === 0) return true;
+  return (await lstat(join(dir, DEPS_LAYER)).catch(() => undefined)) !== undefined && (await isReplaceableOutput(join(dir, DEPS_LAYER)));
+}
+
+/**
+ * A scratch directory where Nx does not collect outputs (the store's `tmp/outputs`, or a sibling
+ * of the output directory), filled by `fill`, then put at `dest`; removed on SIGINT/SIGTERM and
+ * swept by a later build when this process is killed.
+ */
+async function writeDir(dest: string, tmpRoot: string, fill: (dir: string) => Promise<void>): Promise<void> {
+  if (!(await isLayerDir(dest))) {
+    throw new UserError(`Refusing to replace ${dest}: it exists and is not an nx-pex layers or Docker directory. Move it, or write the PEX elsewhere.`);
+  }
+  await mkdir(tmpRoot, { recursive: true });
+  await sweepStaleTemps(tmpRoot);
+  const tmp = tempPathFor(tmpRoot, dest);
   await mkdir(tmp, { mode: 0o755 });
   try {
     await fill(tmp);
@@ -124,6 +151,8 @@ async function writeDir(dest: string, fill: (dir: string) => Promise<void>): Pro
   } catch (e) {
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     throw e;
+  } finally {
+    untrack(tmp);
   }
 }
 
@@ -174,12 +203,13 @@ export async function writeProjectLayers(o: ProjectLayersOptions): Promise<Proje
       : `${o.project}: deps layer ${short} (${wheels} wheels) written to the store (${layer.path})`,
   );
   const storeDeps = join(layer.path, DEPS_LAYER);
+  const tmpRoot = await outputTmpDir(o.store.root, o.outputDir);
   const result: ProjectLayersResult = { depsKey: key, reused: layer.reused };
 
   if (o.layers) {
     const dest = join(o.outputDir, 'layers');
     let how: LinkResult | undefined;
-    await writeDir(dest, async (dir) => {
+    await writeDir(dest, tmpRoot, async (dir) => {
       how = await linkFromStore(storeDeps, join(dir, DEPS_LAYER));
       for (const [name, options] of srcs) await writePex(join(dir, `${name}.pex`), options);
     });
@@ -191,7 +221,7 @@ export async function writeProjectLayers(o: ProjectLayersOptions): Promise<Proje
     const dest = join(o.outputDir, 'docker');
     const [major, minor] = o.target.pythonVersion.split('.');
     const baseImage = o.dockerBaseImage ?? `python:${major}.${minor}-slim`;
-    await writeDir(dest, async (dir) => {
+    await writeDir(dest, tmpRoot, async (dir) => {
       await linkFromStore(storeDeps, join(dir, DEPS_LAYER));
       for (const [name, options] of srcs) {
         const file = `${name}.pex`;
@@ -241,6 +271,8 @@ async function linkWheels(layerDir: string, deps: PexOptions): Promise<void> {
 
 /** Removes `layers/` and `docker/` of an earlier build that asked for them, when this one does not. */
 export async function removeStaleLayers(outputDir: string, o: { layers: boolean; docker: boolean }): Promise<void> {
-  if (!o.layers) await rm(join(outputDir, 'layers'), { recursive: true, force: true });
-  if (!o.docker) await rm(join(outputDir, 'docker'), { recursive: true, force: true });
+  for (const [on, name] of [[o.layers, 'layers'], [o.docker, 'docker']] as const) {
+    const dir = join(outputDir, name);
+    if (!on && (await isLayerDir(dir))) await rm(dir, { recursive: true, force: true });
+  }
 }

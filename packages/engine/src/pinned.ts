@@ -24,7 +24,7 @@ import {
   type TargetPlatform,
 } from '@nx-pex/pep';
 import { redactUrl, type DistributionFile, type IndexClient, type IndexConfig } from '@nx-pex/index';
-import { checkZipArchive, fetchArtifacts, type ArtifactRequest, type WheelStore } from '@nx-pex/store';
+import { allowedOrigins, checkZipArchive, fetchArtifacts, type ArtifactRequest, type WheelStore } from '@nx-pex/store';
 
 /** Requirements that cannot be taken without a resolver. */
 export class UnpinnedRequirementError extends UserError {}
@@ -230,6 +230,14 @@ export async function resolvePinned(texts: readonly string[], opts: ResolvePinne
   };
 }
 
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '';
+  }
+}
+
 export async function pickWheel(
   name: string,
   version: string,
@@ -238,7 +246,9 @@ export async function pickWheel(
   target: TargetPlatform,
   log: ResolvePinnedOptions['log'],
 ): Promise<PinnedWheel> {
-  const files = await client.projectFiles(name);
+  // With --no-pypi / no-index, a file listed on another host than the configured ones is not fetched.
+  const allowed = allowedOrigins(client.config);
+  const files = (await client.projectFiles(name)).filter((f) => !allowed || f.url.startsWith('file:') || allowed.has(originOf(f.url)));
   const ofVersion = files.filter((f) => {
     if (!isWheelFilename(f.filename)) return false;
     const w = parseWheelFilename(f.filename);

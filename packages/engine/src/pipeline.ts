@@ -106,6 +106,8 @@ export interface FetchedInputs {
   shebang: string;
   /** The store the inputs lie in, held until `write` returns. */
   store: WheelStore;
+  /** The wheel store's root (its `tmp/` holds temporary outputs). */
+  storeRoot: string;
 }
 
 /**
@@ -156,10 +158,19 @@ export async function withFetchedInputs<T>(
       cacheDir: join(store.root, 'runtimes'),
       sha256: choice.request.sha256,
     });
-    // Store files were verified against their sha256 when they entered the store.
-    const dependencies = requests.map((r) => ({ filename: r.filename, sha256: r.sha256, path: pathOf(r.sha256), trusted: true }));
+    // Store files were verified against their sha256 when they entered the store, and checked
+    // unchanged since (size and identity) just now; the writer checks the identity again as it
+    // opens each one and hashes any file that differs.
+    const dependencies = requests.map((r) => ({
+      filename: r.filename,
+      sha256: r.sha256,
+      path: pathOf(r.sha256),
+      trusted: true,
+      size: r.size,
+      identity: store.identityOf(r.sha256),
+    }));
     const [major, minor] = target.pythonVersion.split('.');
-    return await write({ runtime, dependencies, shebang: `#!/usr/bin/env python${major}.${minor}`, store });
+    return await write({ runtime, dependencies, shebang: `#!/usr/bin/env python${major}.${minor}`, store, storeRoot: store.root });
   } finally {
     await store.release();
   }

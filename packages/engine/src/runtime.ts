@@ -36,6 +36,7 @@ export function applyIndexOverrides(config: IndexConfig, o: IndexOverrides | und
     out.indexUrl = indexes[0] ?? DEFAULT_INDEX_URL;
     out.extraIndexUrls = indexes.slice(1);
     out.noIndex = indexes.length === 0;
+    if (o.noPypi) out.onlyConfiguredHosts = true;
   }
   if (o.findLinks?.length) {
     out.findLinks = [...o.findLinks.map((l) => (isUrl(l) ? l : resolve(cwd, l))), ...config.findLinks];

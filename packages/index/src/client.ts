@@ -137,9 +137,15 @@ function isRetryable(e: unknown): boolean {
   return code !== undefined && RETRYABLE_CODES.has(code);
 }
 
+/** Errors only a local file system gives (a write to a stream carries no path). */
+const LOCAL_FS_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EFBIG']);
+
 /** A failure of the local file system (e.g. writing the destination), not of the network. */
 function isLocalFsError(e: unknown): boolean {
-  return typeof (e as { path?: unknown })?.path === 'string' && typeof (e as { syscall?: unknown }).syscall === 'string';
+  const err = e as { path?: unknown; syscall?: unknown; code?: unknown };
+  if (typeof err?.code === 'string' && LOCAL_FS_CODES.has(err.code)) return true;
+  if ((err?.code === 'EACCES' || err?.code === 'EPERM') && err.syscall !== 'connect') return typeof err.syscall === 'string';
+  return typeof err?.path === 'string' && typeof err.syscall === 'string';
 }
 
 function describe(e: unknown): string {
@@ -487,6 +493,8 @@ export class IndexClient {
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'ENOENT' && err.path === src) throw new IndexError(`${src} does not exist (listed by a find-links location or the lock).`);
+      // Writing the destination failed (a full disk, a read-only store): the caller's to explain.
+      if (err.path === dest || (err.code !== undefined && LOCAL_FS_CODES.has(err.code) && err.path !== src)) throw e;
       throw new IndexError(`Cannot copy ${src}: ${err.message}`);
     }
     return hasher.result();

@@ -19,6 +19,11 @@ export interface IndexConfig {
    * credentials may come from `UV_INDEX_<NAME>_USERNAME` / `_PASSWORD`.
    */
   namedIndexes?: NamedIndex[];
+  /**
+   * Contact no host but the configured indexes and find-links locations (pex's `--no-pypi`;
+   * implied by `noIndex`): a file a lock names elsewhere is not fetched from there.
+   */
+  onlyConfiguredHosts?: boolean;
 }
 
 /** An index with a name, as uv declares them. */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { canonicalizeName, formatRequirement, parseMarker, Requirement, UserError } from '@nx-pex/pep';
+import { canonicalizeName, formatRequirement, maskCredentials, parseMarker, Requirement, UserError } from '@nx-pex/pep';
 import { LockError } from './errors';
 import type { ConflictItem, LockedArtifact, LockedDependency, LockedPackage, LockedSource, Lockfile } from './types';
 import { sourceKey } from './source';
@@ -174,6 +174,10 @@ function parseArtifact(ctx: Ctx, t: Table, source: LockedSource, what: 'wheel' |
   if (size !== undefined) art.size = size;
   if (uploadTime !== undefined) art.uploadTime = uploadTime instanceof Date ? uploadTime.toISOString() : String(uploadTime);
   if (what === 'wheel' && !art.filename.endsWith('.whl')) ctx.fail(`wheel entry '${art.filename}' is not a .whl file`);
+  // The name becomes a file name (`.deps/<wheel>` in a PEX): a path is not a file name.
+  if (art.filename && (/[/\\\0]/.test(art.filename) || art.filename.startsWith('.'))) {
+    ctx.fail(`${what} file name ${JSON.stringify(art.filename)} is not a file name (it holds a path separator or NUL, or starts with '.')`);
+  }
   return art;
 }
 
@@ -316,7 +320,8 @@ export function parseUvLock(text: string, path: string): Lockfile {
     if (e instanceof TomlError) {
       const first = e.message.split('\n')[0].replace(/^Invalid TOML document:\s*/, '');
       throw new LockError(
-        `${path}:${e.line}:${e.column}: not valid TOML: ${first}\n${e.codeblock}\nFix the file by hand or regenerate it with \`uv lock\`.`,
+        // The quoted lines may hold index URLs with credentials: masked.
+        maskCredentials(`${path}:${e.line}:${e.column}: not valid TOML: ${first}\n${e.codeblock}\nFix the file by hand or regenerate it with \`uv lock\`.`),
         path,
         e.line,
         e.column,

@@ -1,4 +1,4 @@
-export { UserError } from './errors';
+export { UserError, maskCredentials } from './errors';
 export { canonicalizeName } from './names';
 export { isValidVersion, compareVersions, versionSatisfies, isValidSpecifier, normalizeSpecifier, InvalidSpecifier } from './version';
 export type { MarkerEnvironment, Marker, MarkerCompare, MarkerBoolean, MarkerValue, MarkerOperator, MarkerVariableName } from './markers';

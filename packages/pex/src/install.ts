@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { PexError } from './errors';
 import { pyCompare, pyJsonDumps, pyReprStr, pyReprTuple, type JsonValue } from './python';
 import { isPycPath } from './runtime';
@@ -146,12 +147,10 @@ export async function readWheel(bytes: Buffer, path: string, filename: string): 
   const entries: WheelContents['entries'] = [];
   try {
     for (const { name, entry } of await listAllEntries(zf)) {
-      entries.push({
-        name,
-        dateTime: dosDateTime(entry),
-        externalAttr: entry.externalFileAttributes >>> 0,
-        data: name.endsWith('/') ? Buffer.alloc(0) : await readZipEntry(zf, entry),
-      });
+      const data = name.endsWith('/') ? Buffer.alloc(0) : await readZipEntry(zf, entry);
+      // yauzl checks sizes, not CRC-32s; Python's zipfile checks both when the PEX runs.
+      if ((crc32(data) >>> 0) !== entry.crc32 >>> 0) throw new Error(`entry ${name} does not match its CRC-32`);
+      entries.push({ name, dateTime: dosDateTime(entry), externalAttr: entry.externalFileAttributes >>> 0, data });
     }
   } catch (e) {
     bad(filename, `${path} is a corrupt zip: ${(e as Error).message}`);

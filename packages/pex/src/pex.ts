@@ -2,15 +2,16 @@
  * The PEX writer: PEX-INFO and its hashes, `__main__.py` / `__pex__/__init__.py` from the
  * runtime's `pex_boot.py`, and the zipapp container, written atomically.
  */
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, posix } from 'node:path';
+import { chmod, copyFile, lstat, mkdir, open, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
 import { PexError, UserError } from './errors';
 import { pyCompare, pyJsonDumps, pyReprBool, pyReprStr, pyReprTuple, pySorted, type JsonValue } from './python';
 import { isPycFile, isPycPath, type PexRuntime } from './runtime';
 import { installWheelChroot, readWheel, walkOrder, type EntryPoint, type WheelContents } from './install';
-import { changedError, readFileSource, writeZipapp, zip64Error, type ZipItem, type ZipSource } from './zipapp';
+import { changedError, hasIdentity, readFileSource, writeZipapp, zip64Error, type FileIdentity, type ZipItem, type ZipSource } from './zipapp';
+import { assertInside, checkReplaceable, moveIntoPlace, sweepStaleTemps, tempPathFor, untrack } from './output';
 
 export interface PexDependency {
   /** The original wheel file name; the key in PEX-INFO `distributions`. */
@@ -24,6 +25,13 @@ export interface PexDependency {
    * not checked again (only its size); copying it then costs no more than the copy itself.
    */
   trusted?: boolean;
+  /**
+   * With `trusted`: the file's identity when the store last verified it. The sha256 is then
+   * skipped only while the file still has it; a file that changed since is hashed as it is read.
+   */
+  identity?: FileIdentity;
+  /** The size the lock and the store record; a file of another size is refused. */
+  size?: number;
 }
 
 export interface PexSource {
@@ -110,6 +118,12 @@ export interface PexOptions {
   interpreterSelectionStrategy?: 'oldest' | 'newest';
   /** `--preamble-file` contents: written on the second line of `__main__.py`. */
   preamble?: string;
+  /**
+   * Where the output is written before it is moved into place (not a pex option). Default: the
+   * output's directory. Give a directory outside what a build system caches, on the same
+   * filesystem, so that a killed build leaves nothing among the outputs.
+   */
+  tmpDir?: string;
 }
 
 export interface PexResult {
@@ -247,6 +261,9 @@ async function prepareDependencies(deps: readonly PexDependency[]): Promise<Arra
       throw new UserError(`Cannot read dependency ${d.filename} (${d.path}): ${(e as Error).message}`);
     }
     if (!st.isFile()) throw new UserError(`Dependency ${d.filename} (${d.path}) is not a regular file.`);
+    if (d.size !== undefined && st.size !== d.size) {
+      throw changedError(`dependency ${d.filename}`, d.path, `it is ${st.size} bytes, but the lock says ${d.size}`);
+    }
     out.push({ ...d, sha256: d.sha256.toLowerCase(), size: st.size });
   }
   return out;
@@ -264,7 +281,8 @@ async function readWheels(deps: ReadonlyArray<PexDependency & { size: number }>)
 
 /** A dependency as a file the zip writer copies: trusted store files are not hashed again. */
 function dependencySource(d: PexDependency & { size: number }): Extract<ZipSource, { kind: 'file' }> {
-  return { kind: 'file', path: d.path, size: d.size, sha256: d.trusted ? undefined : d.sha256, what: `dependency ${d.filename}` };
+  const sha256 = d.trusted && !d.identity ? undefined : d.sha256;
+  return { kind: 'file', path: d.path, size: d.size, sha256, identity: d.trusted ? d.identity : undefined, what: `dependency ${d.filename}` };
 }
 
 /** The `boot(...)` call appended to `pex_boot.py`, with one keyword per parameter of the runtime's `boot()`. */
@@ -574,24 +592,35 @@ export async function writePex(outputPath: string, options: PexOptions): Promise
   } catch (e) {
     throw new UserError(`Cannot create the output directory ${outDir}: ${(e as Error).message}`);
   }
-  const tmpPath = join(outDir, `.${basename(outputPath)}.${randomBytes(6).toString('hex')}.tmp`);
+  // Refuse before anything is written: an existing path that is not a PEX is never replaced.
+  await checkReplaceable(outputPath);
+  // Temporary files live outside the output directory when the caller names a place for them
+  // (outputs are what Nx caches); either way they go on SIGINT/SIGTERM, and a killed build's are
+  // swept here by the next one.
+  let tmpDir = outDir;
+  if (options.tmpDir !== undefined) {
+    // A place that cannot be made falls back to the output's directory.
+    if (await mkdir(options.tmpDir, { recursive: true }).then(() => true, () => false)) tmpDir = options.tmpDir;
+    await sweepStaleTemps(options.tmpDir);
+  }
+  await sweepStaleTemps(outDir, { legacy: true });
+  const tmpPath = tempPathFor(tmpDir, outputPath);
   let bytes: number;
   try {
     if (layout === 'zipapp') {
       bytes = await writeZipapp(tmpPath, outputPath, Buffer.from(`${shebang}\n`, 'utf8'), chroot.entries);
       await chmod(tmpPath, 0o755);
-      await rename(tmpPath, outputPath);
     } else {
       bytes = layout === 'packed' ? await writePacked(tmpPath, outputPath, chroot) : await writeLoose(tmpPath, chroot);
       await symlink('__main__.py', join(tmpPath, 'pex'));
-      await replaceWithDir(tmpPath, outputPath);
     }
+    await moveIntoPlace(tmpPath, outputPath);
   } catch (e) {
     await rm(tmpPath, { recursive: true, force: true }).catch(() => undefined);
     if (e instanceof UserError) throw e;
-    const err = e as NodeJS.ErrnoException;
-    if (err.code && err.syscall) throw new UserError(`Cannot write ${outputPath}: ${err.message}`);
-    throw e;
+    throw outputWriteError(outputPath, e);
+  } finally {
+    untrack(tmpPath);
   }
   await syncDir(outDir);
 
@@ -615,6 +644,11 @@ function checkZip64(outputPath: string, deps: ReadonlyArray<{ size: number; file
   if (stored >= 0xffffffff) throw zip64Error(outputPath, `${stored} bytes of stored entries`);
 }
 
+async function unchangedSince(path: string, identity: FileIdentity): Promise<boolean> {
+  const st = await lstat(path, { bigint: true }).catch(() => undefined);
+  return st !== undefined && hasIdentity(st, identity);
+}
+
 async function writeFileMode(path: string, data: Buffer, executable: boolean): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, data, { mode: executable ? 0o755 : 0o644, flag: 'wx' });
@@ -622,8 +656,9 @@ async function writeFileMode(path: string, data: Buffer, executable: boolean): P
 
 async function materialize(dir: string, e: ChrootEntry, path = e.path): Promise<number> {
   const dest = join(dir, ...path.split('/'));
+  assertInside(dir, dest, `PEX entry ${path}`);
   const source = e.source;
-  if (source.kind === 'file' && source.sha256 === undefined) {
+  if (source.kind === 'file' && (source.sha256 === undefined || (source.identity && (await unchangedSince(source.path, source.identity))))) {
     // A trusted store file: copied by the kernel, checked for its size only.
     await mkdir(dirname(dest), { recursive: true });
     await copyFile(source.path, dest, constants.COPYFILE_EXCL).catch((err: Error) => {
@@ -659,6 +694,7 @@ async function writePacked(tmpDir: string, outputPath: string, chroot: Chroot): 
   }
   for (const [name, items] of subZips) {
     const dest = join(tmpDir, ...name.split('/'));
+    assertInside(tmpDir, dest, `PEX entry ${name}`);
     await mkdir(dirname(dest), { recursive: true });
     bytes += await writeZipapp(dest, `${outputPath}/${name}`, Buffer.alloc(0), items);
   }
@@ -675,22 +711,18 @@ async function writeLoose(tmpDir: string, chroot: Chroot): Promise<number> {
   return bytes;
 }
 
-/** Puts the finished directory `tmpDir` at `outputPath`, replacing a previous output (file or directory). */
-async function replaceWithDir(tmpDir: string, outputPath: string): Promise<void> {
-  const old = await lstat(outputPath).catch(() => undefined);
-  if (!old) {
-    await rename(tmpDir, outputPath);
-    return;
-  }
-  const trash = `${tmpDir}.old`;
-  await rename(outputPath, trash);
-  try {
-    await rename(tmpDir, outputPath);
-  } catch (e) {
-    await rename(trash, outputPath).catch(() => undefined);
-    throw e;
-  }
-  await rm(trash, { recursive: true, force: true });
+/** A system error while writing the output, as one clear message (a full disk, a read-only or forbidden place). */
+function outputWriteError(outputPath: string, e: unknown): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (!err?.code || !err.syscall) return e;
+  const hint: Record<string, string> = {
+    ENOSPC: 'the disk is full; free some space and build again',
+    EDQUOT: 'the disk quota is exhausted; free some space and build again',
+    EROFS: 'the file system is read-only; choose a writable output path',
+    EACCES: 'permission denied; choose an output path you may write to',
+    EPERM: 'the operation is not permitted; choose an output path you may write to',
+  };
+  return new UserError(`Cannot write ${outputPath}: ${hint[err.code] ?? err.message}${hint[err.code] ? ` (${err.code})` : ''}.`);
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -736,6 +768,7 @@ export function depsLayerOptions(options: PexOptions): PexOptions {
     includeTools: options.includeTools ?? options.venv,
     buildProperties: options.buildProperties,
     maxInstallJobs: options.maxInstallJobs,
+    tmpDir: options.tmpDir,
   };
 }
 

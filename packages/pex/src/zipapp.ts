@@ -9,7 +9,8 @@
  * data that comes already deflated (the pex runtime) is copied as it is.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { crc32, deflateRawSync } from 'node:zlib';
 import { PexError, UserError } from './errors';
@@ -20,9 +21,24 @@ export type ZipSource =
   | { kind: 'buffer'; data: Buffer; crc32?: number; deflated?: Buffer }
   /**
    * Read from disk. With `sha256`, the bytes read are checked against it; without, the file is
-   * trusted (a verified content-addressed store file) and only its size is checked.
+   * trusted (a verified content-addressed store file) and only its size is checked. With
+   * `identity` too, the sha256 is not computed while the opened file still has that identity
+   * (as the store recorded it when it verified the file).
    */
-  | { kind: 'file'; path: string; size: number; sha256?: string; what: string };
+  | { kind: 'file'; path: string; size: number; sha256?: string; identity?: FileIdentity; what: string };
+
+/** A file's size, inode, mtime and ctime (ns), as the wheel store records them for a verified file. */
+export interface FileIdentity {
+  size: number;
+  ino: string;
+  mtimeNs: string;
+  ctimeNs: string;
+}
+
+/** Whether `st` (of an open file) shows the file as it was when its identity was recorded. */
+export function hasIdentity(st: BigIntStats, id: FileIdentity): boolean {
+  return st.isFile() && Number(st.size) === id.size && st.ino.toString() === id.ino && st.mtimeNs.toString() === id.mtimeNs && st.ctimeNs.toString() === id.ctimeNs;
+}
 
 export interface ZipItem {
   path: string;
@@ -206,11 +222,20 @@ export function changedError(what: string, path: string, detail: string): UserEr
 
 /** Reads a whole file source, checking its size and, when given, its sha256. */
 export async function readFileSource(source: Extract<ZipSource, { kind: 'file' }>): Promise<Buffer> {
-  const data = await readFile(source.path).catch((e: Error) => {
+  let unchanged = false;
+  const data = await (async () => {
+    const fh = await open(source.path, 'r');
+    try {
+      if (source.identity) unchanged = hasIdentity(await fh.stat({ bigint: true }), source.identity);
+      return await fh.readFile();
+    } finally {
+      await fh.close();
+    }
+  })().catch((e: Error) => {
     throw new UserError(`Cannot read ${source.what} (${source.path}): ${e.message}`);
   });
   if (data.length !== source.size) throw changedError(source.what, source.path, `expected ${source.size} bytes, read ${data.length}`);
-  if (source.sha256 !== undefined) {
+  if (source.sha256 !== undefined && !unchanged) {
     const actual = createHash('sha256').update(data).digest('hex');
     if (actual !== source.sha256.toLowerCase()) throw changedError(source.what, source.path, `expected sha256 ${source.sha256}, read ${actual}`);
   }
@@ -229,7 +254,12 @@ async function copyStored(out: Output, source: Extract<ZipSource, { kind: 'file'
   } catch (e) {
     throw new UserError(`Cannot read ${source.what} (${source.path}): ${(e as Error).message}`);
   }
-  const hash: Hash | undefined = source.sha256 !== undefined ? createHash('sha256') : undefined;
+  let hash: Hash | undefined = source.sha256 !== undefined ? createHash('sha256') : undefined;
+  // A store file still as the store verified it is not hashed again.
+  if (hash && source.identity) {
+    const st = await input.stat({ bigint: true }).catch(() => undefined);
+    if (st && hasIdentity(st, source.identity)) hash = undefined;
+  }
   const start = out.offset;
   let crc = 0;
   let copied = 0;

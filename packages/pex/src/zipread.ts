@@ -29,10 +29,15 @@ export function listAllEntries(zf: yauzl.ZipFile): Promise<ZipEntryRead[]> {
   });
 }
 
-/** An entry's bytes; with `raw`, as stored in the archive (still deflated for a deflated entry). */
+/**
+ * An entry's bytes; with `raw`, as stored in the archive (still deflated for a deflated entry).
+ * Stored (method 0) entries are read as they are: yauzl takes a `decompress` choice only for
+ * compressed entries.
+ */
 export function readZipEntry(zf: yauzl.ZipFile, entry: yauzl.Entry, raw = false): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    zf.openReadStream(entry, { decompress: raw && entry.compressionMethod === 8 ? false : true, decrypt: null, start: null, end: null }, (err, stream) => {
+    const decompress = entry.isCompressed() ? !raw : null;
+    zf.openReadStream(entry, { decompress, decrypt: null, start: null, end: null }, (err, stream) => {
       if (err) return reject(err);
       const chunks: Buffer[] = [];
       stream!.on('data', (c: Buffer) => chunks.push(c));

@@ -91,6 +91,8 @@ export interface WheelEntrySpec {
   data?: string | Buffer;
   /** Unix mode stored in external_attr (default 0o100644; directories 0o40755). */
   mode?: number;
+  /** false: a stored (method 0) entry; default deflated. */
+  compress?: boolean;
 }
 
 /**
@@ -102,7 +104,7 @@ export async function makeWheelFrom(
   dir: string,
   filename: string,
   entries: WheelEntrySpec[],
-  opts: { crlfRecord?: boolean } = {},
+  opts: { crlfRecord?: boolean; compressRecord?: boolean } = {},
 ): Promise<FixtureWheel> {
   await mkdir(dir, { recursive: true });
   const metadata = entries.find((e) => /\.dist-info\/METADATA$/.test(e.name));
@@ -113,9 +115,9 @@ export async function makeWheelFrom(
   const record =
     files.map(([p, d]) => `${p.includes(',') ? `"${p}"` : p},${recordHash(d)},${d.length}${eol}`).join('') + `${distInfo}/RECORD,,${eol}`;
   const zip = new yazl.ZipFile();
-  for (const e of [...entries, { name: `${distInfo}/RECORD`, data: record }]) {
+  for (const e of [...entries, { name: `${distInfo}/RECORD`, data: record, compress: opts.compressRecord } as WheelEntrySpec]) {
     if (e.data === undefined) zip.addEmptyDirectory(e.name, { mtime: new Date(2021, 5, 7, 8, 9, 10), mode: e.mode ?? 0o40755 });
-    else zip.addBuffer(Buffer.from(e.data), e.name, { mtime: new Date(2021, 5, 7, 8, 9, 10), mode: e.mode ?? 0o100644 });
+    else zip.addBuffer(Buffer.from(e.data), e.name, { mtime: new Date(2021, 5, 7, 8, 9, 10), mode: e.mode ?? 0o100644, compress: e.compress ?? true });
   }
   zip.end();
   const path = join(dir, filename);

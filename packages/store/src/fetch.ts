@@ -73,17 +73,51 @@ const trimSlash = (u: string) => u.replace(/\/+$/, '');
 const isDefaultIndex = (u: string) => trimSlash(u) === DEFAULT_INDEX_URL;
 const isLocal = (u: string) => u.startsWith('file:');
 
+function originOf(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'file:' ? 'file:' : u.origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * With PyPI left out (`--no-pypi`, or no index at all), the origins a build may contact: those of
+ * the configured indexes and find-links locations (local ones need none). Undefined: any.
+ */
+export function allowedOrigins(config: IndexConfig): Set<string> | undefined {
+  if (!config.noIndex && !config.onlyConfiguredHosts) return undefined;
+  const indexes = config.noIndex ? [] : [config.indexUrl, ...config.extraIndexUrls];
+  const out = new Set<string>(['file:']);
+  for (const u of [...indexes, ...config.findLinks]) {
+    const o = originOf(u);
+    if (o) out.add(o);
+  }
+  return out;
+}
+
 /** Where one request's file should come from, in order of preference. */
 async function sources(
   req: ArtifactRequest,
   client: IndexClient,
   config: IndexConfig,
   tried: string[],
+  refused: string[],
 ): Promise<{ url: string; from: string }[]> {
   const out: { url: string; from: string }[] = [];
+  const allowed = allowedOrigins(config);
+  const permitted = (url: string) => {
+    if (!allowed || isLocal(url) || allowed.has(originOf(url) ?? '')) return true;
+    refused.push(redactUrl(url));
+    return false;
+  };
+  const add = (url: string, from: string) => {
+    if (permitted(url)) out.push({ url, from });
+  };
   const byName = (files: DistributionFile[]) => files.filter((f) => f.filename === req.filename);
 
-  for (const f of byName(await client.findLinksFiles(req.project))) out.push({ url: f.url, from: f.source });
+  for (const f of byName(await client.findLinksFiles(req.project))) add(f.url, f.source);
   tried.push(...config.findLinks.map(redactUrl));
   if (out.length) return out;
 
@@ -92,20 +126,25 @@ async function sources(
   const lockNamesPyPI = req.registry === undefined || isDefaultIndex(req.registry);
   const lookUp = async (index: string) => {
     tried.push(redactUrl(index));
-    for (const f of byName(await client.indexProjectFiles(index, req.project))) out.push({ url: f.url, from: f.source });
+    for (const f of byName(await client.indexProjectFiles(index, req.project))) add(f.url, f.source);
   };
+  // A lock URL on a host the build may not contact: look for the file on the configured indexes.
+  const lockUrlRefused = req.url !== undefined && allowed !== undefined && !isLocal(req.url) && !allowed.has(originOf(req.url) ?? '');
 
-  if (lockNamesPyPI && mirrored) {
+  if ((lockNamesPyPI && mirrored) || (lockUrlRefused && indexes.length > 0)) {
     for (const index of indexes) await lookUp(index);
   } else if (!req.url) {
     // The lock has no URL (e.g. poetry.lock): ask the lock's registry, then the configured indexes.
-    const candidates = [...new Set([...(req.registry && !config.noIndex ? [req.registry] : []), ...indexes].map(trimSlash))];
+    const registry = req.registry && !config.noIndex && (!allowed || allowed.has(originOf(req.registry) ?? '')) ? [req.registry] : [];
+    const candidates = [...new Set([...registry, ...indexes].map(trimSlash))];
     for (const index of candidates) await lookUp(index);
   }
-  if (req.url && !out.some((s) => s.url === req.url)) {
-    if (!config.noIndex || isLocal(req.url)) out.push({ url: req.url, from: 'the lock' });
+  if (req.url && !lockUrlRefused) {
+    if (!out.some((s) => s.url === req.url)) add(req.url, 'the lock');
+    tried.push(redactUrl(req.url));
+  } else if (req.url) {
+    refused.push(redactUrl(req.url));
   }
-  if (req.url) tried.push(redactUrl(req.url));
   return out;
 }
 
@@ -127,7 +166,7 @@ export async function fetchArtifacts(requests: ArtifactRequest[], opts: FetchArt
   if (opts.offline) {
     const missing: ArtifactRequest[] = [];
     for (const req of unique.values()) {
-      const p = await store.get(req.sha256);
+      const p = await store.get(req.sha256, { label: req.filename });
       if (p) result.set(req.sha256, p);
       else missing.push(req);
     }
@@ -142,9 +181,16 @@ export async function fetchArtifacts(requests: ArtifactRequest[], opts: FetchArt
       req.sha256,
       async (tmp) => {
         const tried: string[] = [];
-        const candidates = await sources(req, client, config, tried);
+        const refused: string[] = [];
+        const candidates = await sources(req, client, config, tried, refused);
         if (!candidates.length) {
-          throw new ArtifactNotFoundError(req.project, req.filename, [...new Set(tried)], config.noIndex ? 'Indexes are disabled (no-index).' : undefined);
+          const why = [
+            ...(config.noIndex ? ['Indexes are disabled (no-index).'] : []),
+            ...(refused.length
+              ? [`Not contacted, as ${config.noIndex ? 'no-index' : '--no-pypi'} allows only the configured indexes and find-links: ${[...new Set(refused)].join(', ')}.`]
+              : []),
+          ];
+          throw new ArtifactNotFoundError(req.project, req.filename, [...new Set(tried)], why.length ? why.join(' ') : undefined);
         }
         let lastError: unknown;
         for (const c of candidates) {
@@ -177,7 +223,7 @@ export async function fetchArtifacts(requests: ArtifactRequest[], opts: FetchArt
           `Last error: ${(lastError as Error).message}`,
         );
       },
-      { size: req.size, label: req.filename },
+      { size: req.size, label: req.filename, onDamaged: log },
     );
     result.set(req.sha256, path);
   };

@@ -29,6 +29,43 @@ export interface FileDigest {
   size: number;
 }
 
+/**
+ * What a store file looked like when it was last verified: enough to notice a change without
+ * reading it (a truncation, an edit, a file swapped for another or for a symlink changes one of
+ * these; `ctime` cannot be set back by anyone).
+ */
+export interface FileIdentity {
+  size: number;
+  ino: string;
+  mtimeNs: string;
+  ctimeNs: string;
+}
+
+function identityOf(st: import('node:fs').BigIntStats): FileIdentity {
+  return { size: Number(st.size), ino: st.ino.toString(), mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString() };
+}
+
+function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
+  return a.size === b.size && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+}
+
+/** A use of a store file is recorded (its mtime) at most this often, so warm builds write nothing. */
+const TOUCH_EVERY_MS = 60 * 60 * 1000;
+
+/** A store file that is no longer what entered the store. */
+export class DamagedStoreFileError extends UserError {
+  constructor(
+    readonly file: string,
+    readonly label: string,
+    readonly reason: string,
+  ) {
+    super(
+      `The wheel store's copy of ${label} (${file}) is damaged: ${reason}. ` +
+        `Build once online (without --offline / NX_PEX_OFFLINE) to fetch it again, or delete the file.`,
+    );
+  }
+}
+
 async function sha256File(file: string): Promise<FileDigest> {
   const hash = createHash('sha256');
   let size = 0;
@@ -68,6 +105,67 @@ function registerLease(file: string): void {
       }
     }
   });
+}
+
+/** Partial downloads of this process, removed if it is interrupted (SIGINT, SIGTERM). */
+const partials = new Set<string>();
+let signalHook = false;
+function removePartials(): void {
+  for (const f of partials) {
+    try {
+      unlinkSync(f);
+    } catch {
+      // already gone
+    }
+  }
+  partials.clear();
+}
+function onSignal(signal: NodeJS.Signals): void {
+  removePartials();
+  process.removeListener('SIGINT', onSignal);
+  process.removeListener('SIGTERM', onSignal);
+  signalHook = false;
+  // With nobody else listening, die of the signal as the process would have without us.
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+function trackPartial(file: string): void {
+  partials.add(file);
+  if (signalHook) return;
+  signalHook = true;
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+/**
+ * This host, in the names of temporary files (a store may be shared between machines, and a pid
+ * says whether a process is alive only on its own host).
+ */
+export const HOST_TAG = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+
+/** `tmp/<sha256>.<host tag>-<pid>.<random>.part` (a download) or `.pruned` (a file on its way out). */
+const TMP_NAME = /^[0-9a-f]{64}\.([0-9a-f]{8})-(\d+)\.[0-9a-f]{12}\.(part|pruned)$/;
+
+/** A failure to write into the store, as one message saying what to do; undefined for other errors. */
+export function storeWriteError(e: unknown, root: string, label: string): StoreError | undefined {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new StoreError(
+        `No space left for ${label} in the wheel store ${root} (${code}): free disk space (\`nx-pex cache prune\` removes old wheels), or set NX_PEX_STORE to a disk with room.`,
+      );
+    case 'EROFS':
+      return new StoreError(
+        `The wheel store ${root} is on a read-only file system (EROFS), so ${label} cannot be added: set NX_PEX_STORE to a writable directory, or build --offline from a store that has every wheel.`,
+      );
+    case 'EACCES':
+    case 'EPERM':
+      return new StoreError(
+        `No permission to write ${label} into the wheel store ${root} (${code}): fix the directory's owner or permissions, or set NX_PEX_STORE to a directory you may write to.`,
+      );
+    default:
+      return undefined;
+  }
 }
 
 /** What `WheelStore.info()` reports. */
@@ -128,6 +226,10 @@ export class WheelStore {
   private leaseFile?: string;
   private readonly held = new Set<string>();
   private leaseWrites: Promise<void> = Promise.resolve();
+  /** Identities this process found (or made) true, by hash. */
+  private readonly checked = new Map<string, FileIdentity>();
+  /** How many store files this instance had to read again to verify them (unchanged files are not read). */
+  rehashed = 0;
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -194,21 +296,106 @@ export class WheelStore {
   }
 
   /**
-   * The path of `sha256` if the store has it (and hold it for this process),
-   * else undefined. Never fetches.
+   * The path of `sha256` if the store has it intact (and hold it for this process), else
+   * undefined. Never fetches; a damaged file is removed and reported (DamagedStoreFileError).
    */
-  async get(sha256: string): Promise<string | undefined> {
+  async get(sha256: string, opts: { label?: string } = {}): Promise<string | undefined> {
     const hash = this.check(sha256);
     await this.hold(hash);
-    if (!(await this.has(hash))) return undefined;
-    await this.touch(hash);
+    const state = await this.verifyStored(hash);
+    if (state.kind === 'missing') return undefined;
+    if (state.kind === 'damaged') {
+      await this.discard(hash, opts.label ?? hash, state.reason);
+      throw new DamagedStoreFileError(this.pathFor(hash), opts.label ?? hash, `${state.reason}; it was removed`);
+    }
     return this.pathFor(hash);
   }
 
-  /** Record a use of a stored file (its mtime), which `prune` orders by. */
-  private async touch(hash: string): Promise<void> {
-    const now = new Date();
-    await fs.utimes(this.pathFor(hash), now, now).catch(() => undefined);
+  /**
+   * The identity of a store file as this process last verified it (by `get` or `ensure`): a
+   * reader that finds the file so (`fstat` of its open handle) reads what entered the store.
+   */
+  identityOf(sha256: string): FileIdentity | undefined {
+    return this.checked.get(sha256.toLowerCase());
+  }
+
+  private recordPath(hash: string): string {
+    return path.join(this.root, 'records', hash.slice(0, 2), hash);
+  }
+
+  private async readRecord(hash: string): Promise<FileIdentity | undefined> {
+    try {
+      const r = JSON.parse(await fs.readFile(this.recordPath(hash), 'utf8')) as FileIdentity;
+      return typeof r.size === 'number' && typeof r.ino === 'string' ? r : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Record what `hash`'s file looks like now (after it was verified), atomically. */
+  private async writeRecord(hash: string, identity: FileIdentity): Promise<void> {
+    this.checked.set(hash, identity);
+    const file = this.recordPath(hash);
+    const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
+    try {
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      await fs.writeFile(tmp, JSON.stringify(identity));
+      await fs.rename(tmp, file);
+    } catch {
+      // A read-only store cannot keep records: its files are hashed again at each use.
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Whether the file at `hash`'s address is still what entered the store: a regular file whose
+   * size and identity match its record. When they do not (or there is no record), the file is
+   * hashed again; if its sha256 still matches, the record is renewed, else it is damaged.
+   * Also records a use (for `prune`) at most once an hour.
+   */
+  private async verifyStored(hash: string): Promise<{ kind: 'ok' } | { kind: 'missing' } | { kind: 'damaged'; reason: string }> {
+    const file = this.pathFor(hash);
+    let st = await fs.lstat(file, { bigint: true }).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : e));
+    if (st === undefined) return { kind: 'missing' };
+    if (st instanceof Error) return { kind: 'damaged', reason: `it cannot be examined (${st.code ?? st.message})` };
+    if (!st.isFile()) return { kind: 'damaged', reason: st.isSymbolicLink() ? 'it was replaced by a symbolic link' : 'it is not a regular file' };
+    let now = identityOf(st);
+    const known = this.checked.get(hash) ?? (await this.readRecord(hash));
+    if (!known || !sameIdentity(known, now)) {
+      this.rehashed++;
+      let digest: FileDigest;
+      try {
+        digest = await sha256File(file);
+      } catch (e) {
+        return { kind: 'damaged', reason: `it cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+      }
+      if (digest.sha256 !== hash) {
+        const was = known ? `${known.size} bytes when it entered the store, ` : '';
+        return { kind: 'damaged', reason: `${was}${digest.size} bytes now, with sha256 ${digest.sha256}` };
+      }
+    }
+    if (Date.now() - Number(st.mtimeNs / 1_000_000n) > TOUCH_EVERY_MS) {
+      const t = new Date();
+      if (await fs.utimes(file, t, t).then(() => true, () => false)) {
+        st = await fs.lstat(file, { bigint: true }).catch(() => st as import('node:fs').BigIntStats);
+        now = identityOf(st);
+      }
+    }
+    if (!known || !sameIdentity(known, now)) await this.writeRecord(hash, now);
+    else this.checked.set(hash, now);
+    return { kind: 'ok' };
+  }
+
+  /** Moves a damaged file out of its content address (so it is fetched again), or explains why it cannot. */
+  private async discard(hash: string, label: string, reason: string): Promise<void> {
+    const file = this.pathFor(hash);
+    this.checked.delete(hash);
+    try {
+      await fs.rm(file, { force: true });
+    } catch (e) {
+      throw new DamagedStoreFileError(file, label, `${reason}, and it cannot be removed (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    await fs.rm(this.recordPath(hash), { force: true }).catch(() => undefined);
   }
 
   async has(sha256: string): Promise<boolean> {
@@ -231,23 +418,32 @@ export class WheelStore {
   async ensure(
     sha256: string,
     fetch: (tmpPath: string) => Promise<FileDigest | void>,
-    opts: { size?: number; label?: string } = {},
+    opts: { size?: number; label?: string; onDamaged?: (message: string) => void } = {},
   ): Promise<string> {
     const hash = this.check(sha256);
     const dest = this.pathFor(hash);
+    const label = opts.label ?? hash;
     // Hold before looking, so a concurrent prune either sees the hold or removed the file first.
     await this.hold(hash);
-    if (await this.has(hash)) {
-      await this.touch(hash);
-      return dest;
+    const found = await this.verifyStored(hash);
+    if (found.kind === 'ok') return dest;
+    if (found.kind === 'damaged') {
+      await this.discard(hash, label, found.reason);
+      opts.onDamaged?.(`The wheel store's copy of ${label} was damaged (${found.reason}); fetching it again.`);
     }
     await this.prepare();
     const release = await this.lock(hash, dest);
     try {
-      if (await this.has(hash)) return dest;
-      const tmp = path.join(this.tmpDir, `${hash}.${process.pid}.${randomBytes(6).toString('hex')}.part`);
+      if ((await this.verifyStored(hash)).kind === 'ok') return dest;
+      const tmp = path.join(this.tmpDir, `${hash}.${HOST_TAG}-${process.pid}.${randomBytes(6).toString('hex')}.part`);
+      trackPartial(tmp);
       try {
-        const written = await fetch(tmp);
+        let written: FileDigest | void;
+        try {
+          written = await fetch(tmp);
+        } catch (e) {
+          throw storeWriteError(e, this.root, label) ?? storeWriteError((e as { cause?: unknown })?.cause, this.root, label) ?? e;
+        }
         await this.verify(tmp, written || undefined, hash, opts);
         const fh = await fs.open(tmp, 'r');
         try {
@@ -255,12 +451,18 @@ export class WheelStore {
         } finally {
           await fh.close();
         }
-        await fs.chmod(tmp, 0o444);
-        await fs.mkdir(path.dirname(dest), { recursive: true });
-        await fs.rename(tmp, dest);
+        try {
+          await fs.chmod(tmp, 0o444);
+          await fs.mkdir(path.dirname(dest), { recursive: true });
+          await fs.rename(tmp, dest);
+        } catch (e) {
+          throw storeWriteError(e, this.root, label) ?? e;
+        }
         await syncDir(path.dirname(dest));
+        await this.writeRecord(hash, identityOf(await fs.lstat(dest, { bigint: true })));
       } finally {
-        await fs.rm(tmp, { force: true });
+        await fs.rm(tmp, { force: true }).catch(() => undefined);
+        partials.delete(tmp);
       }
       return dest;
     } finally {
@@ -382,7 +584,7 @@ export class WheelStore {
       await fs.mkdir(this.tmpDir, { recursive: true });
       const moved: { file: StoredFile; trash: string }[] = [];
       for (const f of victims) {
-        const trash = path.join(this.tmpDir, `${f.sha256}.${process.pid}.${randomBytes(6).toString('hex')}.pruned`);
+        const trash = path.join(this.tmpDir, `${f.sha256}.${HOST_TAG}-${process.pid}.${randomBytes(6).toString('hex')}.pruned`);
         try {
           await fs.rename(f.path, trash);
           moved.push({ file: f, trash });
@@ -400,6 +602,7 @@ export class WheelStore {
           continue;
         }
         await fs.rm(trash, { force: true });
+        await fs.rm(this.recordPath(file.sha256), { force: true }).catch(() => undefined);
         removed.push({ sha256: file.sha256, bytes: file.bytes });
       }
     }
@@ -435,11 +638,24 @@ export class WheelStore {
       await fs.mkdir(this.tmpDir, { recursive: true });
       await fs.mkdir(path.dirname(this.lockPath(''.padEnd(64, '0'))), { recursive: true });
     } catch (e) {
-      throw new StoreError(`Cannot create the wheel store at ${this.root}: ${(e as Error).message}. Set NX_PEX_STORE to a writable directory.`);
+      throw storeWriteError(e, this.root, 'files') ??
+        new StoreError(`Cannot create the wheel store at ${this.root}: ${(e as Error).message}. Set NX_PEX_STORE to a writable directory.`);
     }
     if (!this.cleaned) {
       this.cleaned = true;
+      await this.removeDead(this.tmpDir);
       await this.removeOld(this.tmpDir, DAY_MS);
+    }
+  }
+
+  /** Partial downloads of processes on this host that are gone (killed): they are never resumed, so they go at once. */
+  private async removeDead(dir: string): Promise<void> {
+    for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+      const m = TMP_NAME.exec(name);
+      if (!m || m[1] !== HOST_TAG) continue;
+      const pid = Number(m[2]);
+      if (pid === process.pid || pidAlive(pid)) continue;
+      await fs.rm(path.join(dir, name), { force: true }).catch(() => undefined);
     }
   }
 
