@@ -7,7 +7,7 @@
  * on 127.0.0.1 serving the fixture cache.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
@@ -199,6 +199,27 @@ describe('the Docker context', () => {
 });
 
 describe('bad input', () => {
+  it('never replaces or removes a docker/ or layers/ directory that is not nx-pex\'s', async () => {
+    // -o puts layers/ and docker/ next to the PEX: a project directory may have its own.
+    const dir = join(scratch, 'users-own');
+    for (const [name, file] of [['docker', 'Dockerfile'], ['layers', 'notes.txt']]) {
+      await rm(join(dir, name), { recursive: true, force: true });
+      await mkdir(join(dir, name), { recursive: true });
+      await writeFile(join(dir, name, file), 'mine\n');
+    }
+    const out = join(dir, 'service-a.pex');
+    const refused = await cli('build', '--project', join(ws, 'services/service-a'), '-o', out, '--docker');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(`Refusing to replace ${join(dir, 'docker')}: it exists and is not an nx-pex layers or Docker directory`);
+    noStack(refused);
+    // Without the options, the stale-output cleanup leaves them alone too.
+    const plain = await cli('build', '--project', join(ws, 'services/service-a'), '-o', out);
+    expect(plain.code).toBe(0);
+    expect(await readFile(join(dir, 'docker', 'Dockerfile'), 'utf8')).toBe('mine\n');
+    expect(await readFile(join(dir, 'layers', 'notes.txt'), 'utf8')).toBe('mine\n');
+    expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
   it('refuses a base image that is not an image reference, naming the project and the option', async () => {
     for (const bad of ['Python:3.11', 'python:3.11 slim', 'python:', 'python@sha256:abc', '${BASE}']) {
       const r = await cli('build', '--project', join(ws, 'services/service-a'), '--output-dir', join(scratch, 'bad'), '--docker', '--docker-base-image', bad);
