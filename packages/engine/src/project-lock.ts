@@ -4,10 +4,11 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { UserError, type TargetPlatform } from '@nx-pex/pep';
+import { canonicalizeName, UserError, type TargetPlatform } from '@nx-pex/pep';
 import { findLockFile } from '@nx-pex/project';
 import {
   generatedPylockHeader,
+  isFirstPartySource,
   generatedPylockText,
   isPylockFileName,
   lockClosure,
@@ -90,6 +91,16 @@ export async function openProjectLock(r: ProjectLockRequest): Promise<ProjectLoc
   } else if (r.lockPerProject !== false && (await exists(ownLock))) {
     pylockPath = ownLock;
   } else if (r.lockPerProject === true) {
+    const found = await findLockFile(projectDir, r.workspaceRoot);
+    if (found) {
+      // A project the uv.lock does not cover gets no pylock.toml from `nx sync`: say what to run first.
+      const lock = await readUvLock(found);
+      if (!lock.packages.some((p) => p.name === canonicalizeName(r.project) && (lock.workspaceMembers.includes(p.name) || isFirstPartySource(p.source)))) {
+        throw new UserError(
+          `${found} does not cover the project ${r.project} (${join(projectDir, 'pyproject.toml')}): run \`uv lock\` to add it, then \`nx sync\` to write its pylock.toml.`,
+        );
+      }
+    }
     throw new UserError(
       `${ownLock} does not exist. nx-pex builds ${r.project} from its own lock, which \`nx sync\` writes from the workspace's uv.lock: run \`nx sync\` (and commit the file), ` +
         `or set the plugin option lockPerProject: false to build from the uv.lock directly.`,

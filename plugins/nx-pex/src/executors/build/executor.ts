@@ -8,6 +8,8 @@ export interface BuildExecutorOptions extends PexBuildOptions {
   scripts?: string[];
   python?: string;
   lockFile?: string;
+  /** true: build from the project's pylock.toml (kept by `nx sync`); false: from the uv.lock; default: the pylock.toml when there is one. */
+  lockPerProject?: boolean;
   outputPath?: string;
   storeDir?: string;
 }
@@ -38,6 +40,7 @@ export default async function buildExecutor(
       scripts: options.scripts,
       python: options.python,
       lockFile: options.lockFile ? join(root, options.lockFile) : undefined,
+      lockPerProject: options.lockPerProject,
       storeDir: options.storeDir,
       pex: pexOptions(options, root),
       log: (line) => logger.info(line),
