@@ -192,7 +192,17 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   checkLockIsCurrent(firstParty, closure.firstParty.map((p) => p.name), new Set(closure.thirdParty.map((p) => p.name)), target, lockFile);
   if (projectLock.uvLock) {
     const uvLock = projectLock.uvLock;
-    const workspace = await lockedProjects(uvLock.packages.filter((p) => uvLock.workspaceMembers.includes(p.name) && 'path' in p.source && p.source.kind !== 'virtual'), uvLock.path);
+    // Every other workspace project, for the modules they provide; one that cannot be read (a broken
+    // pyproject.toml) provides nothing here and is reported by its own build.
+    const members = uvLock.packages.filter((p) => uvLock.workspaceMembers.includes(p.name) && 'path' in p.source && p.source.kind !== 'virtual');
+    const workspace: PyProject[] = [];
+    for (const member of members) {
+      try {
+        workspace.push(...(await lockedProjects([member], uvLock.path)));
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e;
+      }
+    }
     await checkWorkspaceImports(project, firstParty, workspace, options.workspaceRoot ?? dirname(uvLock.path));
   }
   const sources = await buildSources(firstParty, pexOptions.sources ?? []);

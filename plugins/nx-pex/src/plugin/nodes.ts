@@ -150,6 +150,10 @@ async function nodesForPyproject(
       if (!inside && !rel.startsWith('..')) inputs.push(`{workspaceRoot}/${rel}/**/*`);
     }
     inputs.push(...self, interpreterInput(python));
+    // Without an externalDependencies input Nx hashes every external node of the workspace, so any
+    // lock bump would rebuild everything; the closure's own packages are hashed through the
+    // pylock.toml and the project's edges to its pypi:<name> nodes.
+    if (!self.some((i) => typeof i === 'object' && 'externalDependencies' in i)) inputs.push({ externalDependencies: [] });
     const targetOptions: Record<string, unknown> = problem ? {} : { scripts };
     if (options.python) targetOptions.python = options.python;
     if (options.storeDir) targetOptions.storeDir = options.storeDir;
