@@ -40,9 +40,9 @@ async function sh(cwd: string, cmd: string, args: string[], extraEnv: NodeJS.Pro
 
 const nx = (root: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) => sh(root, NX, args, extraEnv);
 
-async function nxFails(root: string, args: string[]): Promise<string> {
+async function nxFails(root: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
   try {
-    await run(NX, args, { cwd: root, env, maxBuffer: 64 * 1024 * 1024 });
+    await run(NX, args, { cwd: root, env: { ...env, ...extraEnv }, maxBuffer: 64 * 1024 * 1024 });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
     return `${e.stdout ?? ''}${e.stderr ?? ''}`;
@@ -249,7 +249,7 @@ function startRemoteCache(token: string): Promise<{ url: string; server: Server;
   const server = createServer(async (req, res) => {
     const m = /^\/v1\/cache\/([^/?]+)$/.exec(req.url ?? '');
     if (req.headers.authorization !== `Bearer ${token}`) {
-      res.writeHead(401).end();
+      res.writeHead(401, { 'content-type': 'text/plain' }).end('the access token is not valid');
       return;
     }
     if (!m) {
@@ -307,11 +307,11 @@ describe("Nx's self-hosted remote cache across two clones", () => {
       }
       const out = JSON.parse(await sh(second, pexOf(second, 'service-b'), ['1', '2', '3'], two));
       expect(out).toMatchObject({ mean: 2, greeting: 'Hello from greeting, service-b!' });
-      // A wrong token gets nothing: the build runs.
+      // A wrong token is refused, and Nx says so.
       await rm(join(second, 'dist'), { recursive: true, force: true });
       await rm(join(second, '.nx'), { recursive: true, force: true });
-      const denied = taskStatus(await nx(second, ['build', 'service-b'], { ...two, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: 'wrong' }));
-      expect(cached(denied['service-b'])).toBe(false);
+      const denied = await nxFails(second, ['build', 'service-b'], { ...two, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: 'wrong' });
+      expect(denied).toMatch(/the access token is not valid/);
     } finally {
       cache.server.close();
     }
