@@ -98,6 +98,37 @@ afterEach(() => rmSync(ws, { recursive: true, force: true }));
     expect(result.wheels).toBe(1);
   });
 
+  it("takes a wheel a user's pylock.toml gives by path, relative to the lock", async () => {
+    const numpy = 'numpy-2.4.6-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl';
+    const dir = join(ws, 'services/service-b');
+    cpSync(join(WHEELS, numpy), join(dir, 'vendor', numpy));
+    const sha = require('node:crypto').createHash('sha256').update(readFileSync(join(WHEELS, numpy))).digest('hex');
+    writeFileSync(
+      join(dir, 'pylock.toml'),
+      [
+        'lock-version = "1.0"',
+        'requires-python = ">=3.11"',
+        '',
+        '[[packages]]',
+        'name = "numpy"',
+        'version = "2.4.6"',
+        `wheels = [{ path = "vendor/${numpy}", hashes = { sha256 = "${sha}" } }]`,
+        '',
+        '[[packages]]',
+        'name = "greeting"',
+        'directory = { path = "../../libs/greeting" }',
+        '',
+      ].join('\n'),
+    );
+    // Only the pex runtime comes from find-links: numpy must come from the path the lock gives.
+    const pexOnly = join(ws, 'pex-only');
+    for (const f of require('node:fs').readdirSync(WHEELS).filter((f: string) => f.startsWith('pex-2.105.2'))) cpSync(join(WHEELS, f), join(pexOnly, f));
+    const result = await build({ lockPerProject: true, env: { ...env(), PIP_FIND_LINKS: pexOnly } });
+    expect(result.wheels).toBe(1);
+    const out = execFileSync('python3', [result.outputs[0].path, '4'], { encoding: 'utf8', env: { ...process.env, PEX_ROOT: join(ws, 'pex-root') } });
+    expect(out).toMatch(/Hello from greeting, service-b!/);
+  });
+
   it('stops on an import of a workspace project that is not declared, naming file, line and the fix', async () => {
     // service-b's own code imports service_a, which only the workspace project service-a provides.
     const main = join(ws, 'services/service-b/src/service_b/main.py');
