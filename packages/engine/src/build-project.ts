@@ -10,6 +10,7 @@ import { buildSources, entryPointOf, lockedArtifactRequest, lockedProjects, targ
 import type { IndexOverrides } from './runtime';
 import { openProjectLock } from './project-lock';
 import { checkWorkspaceImports } from './undeclared-imports';
+import { checkWorkspaceDependencies } from './workspace-checks';
 import { pathToFileURL } from 'node:url';
 
 export interface BuildProjectOptions {
@@ -176,6 +177,22 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   const lockFile = projectLock.path;
   log(`${project.name}: target ${target.id} (${python}), lock ${lockFile}`);
 
+  // Every other workspace project (from the uv.lock's members), for the checks of how projects
+  // depend on each other; one that cannot be read (a broken pyproject.toml) is reported by its own build.
+  const workspace: PyProject[] = [];
+  const wsRoot = options.workspaceRoot ?? (projectLock.uvLock ? dirname(projectLock.uvLock.path) : projectDir);
+  if (projectLock.uvLock) {
+    const uvLock = projectLock.uvLock;
+    const members = uvLock.packages.filter((p) => uvLock.workspaceMembers.includes(p.name) && 'path' in p.source && p.source.kind !== 'virtual');
+    for (const member of members) {
+      try {
+        workspace.push(...(await lockedProjects([member], uvLock.path)));
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e;
+      }
+    }
+    checkWorkspaceDependencies(project, workspace, wsRoot);
+  }
   const closure = projectLock.closure(target);
   const selected = selectWheels(closure, target, lockFile).map(({ pkg, wheel }) => ({
     pkg,
@@ -190,21 +207,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     ? rootRequirements(closure)
     : declaredRequirements(firstParty, closure.firstParty.map((p) => p.name));
   checkLockIsCurrent(firstParty, closure.firstParty.map((p) => p.name), new Set(closure.thirdParty.map((p) => p.name)), target, lockFile);
-  if (projectLock.uvLock) {
-    const uvLock = projectLock.uvLock;
-    // Every other workspace project, for the modules they provide; one that cannot be read (a broken
-    // pyproject.toml) provides nothing here and is reported by its own build.
-    const members = uvLock.packages.filter((p) => uvLock.workspaceMembers.includes(p.name) && 'path' in p.source && p.source.kind !== 'virtual');
-    const workspace: PyProject[] = [];
-    for (const member of members) {
-      try {
-        workspace.push(...(await lockedProjects([member], uvLock.path)));
-      } catch (e) {
-        if (!(e instanceof UserError)) throw e;
-      }
-    }
-    await checkWorkspaceImports(project, firstParty, workspace, options.workspaceRoot ?? dirname(uvLock.path));
-  }
+  if (projectLock.uvLock) await checkWorkspaceImports(project, firstParty, workspace, wsRoot);
   const sources = await buildSources(firstParty, pexOptions.sources ?? []);
 
   const outputDir = resolve(options.outputDir);

@@ -82,7 +82,14 @@ afterEach(() => rmSync(ws, { recursive: true, force: true }));
   });
 
   it('asks for nx sync when the target needs a pylock.toml that is missing; lockPerProject false reads the uv.lock', async () => {
+    rmSync(join(ws, 'services/service-b/pylock.toml'), { force: true });
     await expect(build({ lockPerProject: true })).rejects.toThrow(/services\/service-b\/pylock\.toml does not exist.*run `nx sync`/);
+    // A project the uv.lock does not cover is told to run uv lock first.
+    const fresh = join(ws, 'services/new-svc');
+    require('node:fs').mkdirSync(join(fresh, 'src/new_svc'), { recursive: true });
+    writeFileSync(join(fresh, 'src/new_svc/__init__.py'), 'def main():\n    pass\n');
+    writeFileSync(join(fresh, 'pyproject.toml'), '[project]\nname = "new-svc"\nversion = "0.1.0"\n\n[project.scripts]\nnew-svc = "new_svc:main"\n');
+    await expect(build({ projectDir: fresh, lockPerProject: true })).rejects.toThrow(/uv\.lock does not cover the project new-svc .*run `uv lock` to add it, then `nx sync`/);
     writeFileSync(join(ws, 'services/service-b/pylock.toml'), 'not toml [');
     const result = await build({ lockPerProject: false });
     expect(result.lockFile).toBe(join(ws, 'uv.lock'));
@@ -127,6 +134,21 @@ afterEach(() => rmSync(ws, { recursive: true, force: true }));
     expect(result.wheels).toBe(1);
     const out = execFileSync('python3', [result.outputs[0].path, '4'], { encoding: 'utf8', env: { ...process.env, PEX_ROOT: join(ws, 'pex-root') } });
     expect(out).toMatch(/Hello from greeting, service-b!/);
+  });
+
+  it('names a dependency cycle between workspace projects, and a workspace dependency that does not exist', async () => {
+    const greeting = join(ws, 'libs/greeting/pyproject.toml');
+    const text = readFileSync(greeting, 'utf8');
+    writeFileSync(greeting, text.replace('dependencies = []', 'dependencies = ["service-b"]').concat('\n[tool.uv.sources]\nservice-b = { workspace = true }\n'));
+    await expect(build({ lockPerProject: false })).rejects.toThrow(
+      'A dependency cycle between workspace projects: service-b -> greeting -> service-b (services/service-b/pyproject.toml, libs/greeting/pyproject.toml). Break it',
+    );
+    writeFileSync(greeting, text);
+    const b = join(ws, 'services/service-b/pyproject.toml');
+    writeFileSync(b, readFileSync(b, 'utf8').replace('"greeting",', '"greeting",\n    "money",').replace('greeting = { workspace = true }', 'greeting = { workspace = true }\nmoney = { workspace = true }'));
+    await expect(build({ lockPerProject: false })).rejects.toThrow(
+      /^services\/service-b\/pyproject\.toml: service-b depends on the workspace project money .*but no project of the workspace is named money/,
+    );
   });
 
   it('stops on an import of a workspace project that is not declared, naming file, line and the fix', async () => {
