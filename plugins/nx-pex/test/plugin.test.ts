@@ -122,6 +122,18 @@ describe('createNodes', () => {
     expect(core.targets!.build.metadata!.description).toMatch(message);
   });
 
+  it('keeps both projects of one distribution name, each with a build that names the clash', async () => {
+    await write('py/lib/core2/pyproject.toml', '[project]\nname = "Core"\n');
+    await write('py/lib/core2/pyproject.toml', '[project]\nname = "core"\n');
+    const results = await createNodes[1]([...files, 'py/lib/core2/pyproject.toml'], {}, context());
+    const names = results.flatMap(([, r]) => Object.values(r.projects ?? {}).map((p) => p.name)).sort();
+    expect(names).toEqual(['api', 'core@py/lib/core', 'core@py/lib/core2', 'util']);
+    const core = Object.fromEntries(results)['py/lib/core2/pyproject.toml'].projects!['py/lib/core2'];
+    expect(core.targets!.build.options).toEqual({
+      problem: expect.stringMatching(/^Two workspace projects are named core: py\/lib\/core\/pyproject\.toml and py\/lib\/core2\/pyproject\.toml\./),
+    });
+  });
+
   it('rejects an unknown plugin option', async () => {
     await expect(createNodes[1](files, { buildTarget: 'x' } as never, context())).rejects.toThrow(/unknown plugin option "buildTarget"/);
   });

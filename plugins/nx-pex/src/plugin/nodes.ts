@@ -211,11 +211,43 @@ export const createNodes: CreateNodes<NxPexPluginOptions> = [
     const lockLookups = new Map<string, Promise<string | undefined>>();
     const lockHashes = new Map<string, string | null>();
     const sorted = [...files].sort();
-    return createNodesFromFiles(
+    const results = await createNodesFromFiles(
       (file, _opts, ctx) => nodesForPyproject(file, options, ctx, self, lockLookups, lockHashes),
       sorted,
       options,
       context,
     );
+    return separateSameNames(results, options.buildTargetName);
   },
 ];
+
+/**
+ * Two pyproject.toml files with one distribution name would be two Nx projects of one name, which
+ * stops Nx from computing the graph. Each keeps a project, named `<name>@<root>`, whose build
+ * fails saying which files clash.
+ */
+function separateSameNames<T extends [string, CreateNodesResult]>(results: T[], buildTargetName: string): T[] {
+  const byName = new Map<string, string[]>();
+  for (const [file, r] of results) {
+    for (const p of Object.values(r.projects ?? {})) if (p.name) byName.set(p.name, [...(byName.get(p.name) ?? []), file]);
+  }
+  const clashing = new Set([...byName].filter(([, files]) => files.length > 1).map(([name]) => name));
+  if (clashing.size === 0) return results;
+  return results.map(([file, r]) => {
+    const entries = Object.entries(r.projects ?? {});
+    if (!entries.some(([, p]) => p.name && clashing.has(p.name))) return [file, r] as T;
+    const projects = Object.fromEntries(
+      entries.map(([root, p]) => {
+        if (!p.name || !clashing.has(p.name)) return [root, p];
+        const problem =
+          `Two workspace projects are named ${p.name}: ${byName.get(p.name)!.join(' and ')}. ` +
+          `Distribution names must be unique in a workspace; rename one ([project] name) and run \`uv lock\`.`;
+        const build = p.targets?.[buildTargetName];
+        const targets = { ...p.targets, [buildTargetName]: { ...(build ?? { executor: 'nx-pex:build', cache: true }), options: { problem }, metadata: { ...build?.metadata, description: problem } } };
+        return [root, { ...p, name: `${p.name}@${root}`, targets }];
+      }),
+    );
+    // The clashing projects' packages are left out of the graph until the names are fixed.
+    return [file, { ...r, projects }] as T;
+  });
+}

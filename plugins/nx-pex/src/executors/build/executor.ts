@@ -12,6 +12,8 @@ export interface BuildExecutorOptions extends PexBuildOptions {
   lockPerProject?: boolean;
   outputPath?: string;
   storeDir?: string;
+  /** Set by the plugin for a project it cannot build (two projects of one name): the build fails with it. */
+  problem?: string;
 }
 
 function pexOptions(options: BuildExecutorOptions, root: string): PexBuildOptions {
@@ -32,6 +34,10 @@ export default async function buildExecutor(
     return { success: false };
   }
   const root = context.root;
+  if (options.problem) {
+    logger.error(`nx-pex: ${options.problem}`);
+    return { success: false };
+  }
   try {
     await buildProject({
       projectDir: join(root, project.root),
