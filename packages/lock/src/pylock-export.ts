@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { canonicalizeName, markerToString, parseMarker } from '@nx-pex/pep';
 import { bindExtras } from './closure';
+import { intersect, intervalsToMarker, markerIntervals, requiresPythonIntervals, same, union, type Intervals } from './python-range';
 import { LockError } from './errors';
 import { PYLOCK_VERSION, formatPylock, type Pylock, type PylockPackage } from './pylock';
 import { isFirstPartySource, sourceKey } from './source';
@@ -31,10 +32,43 @@ function wrap(marker: string): string {
   return / or /i.test(marker) ? `(${marker})` : marker;
 }
 
-function dnfToMarker(dnf: Dnf): string | undefined {
+/**
+ * The marker of a DNF, simplified the way lock tools write them: Python-version conditions of a
+ * term become one interval set (intersected with requires-python, which they need not repeat),
+ * terms with the same other conditions are merged, terms implied by others dropped. Undefined:
+ * always needed; null: never needed within requires-python.
+ */
+function dnfToMarker(dnf: Dnf, domain: Intervals): string | undefined | null {
   if (dnf.some((t) => t.length === 0)) return undefined;
-  const terms = dnf.map((t) => [...t].sort().map(wrap).join(' and ')).sort();
-  const text = terms.length === 1 ? terms[0] : terms.map((t) => (dnf.length > 1 && / and /.test(t) ? `(${t})` : t)).join(' or ');
+  const groups: Array<{ others: string[]; py: Intervals }> = [];
+  for (const term of dnf) {
+    let py = domain;
+    const others: string[] = [];
+    for (const atom of term) {
+      const parsed = parseMarker(atom);
+      const iv = markerIntervals(parsed);
+      if (iv) py = intersect(py, iv);
+      else others.push(markerToString(parsed));
+    }
+    if (py.length === 0) continue;
+    const o = [...new Set(others)].sort();
+    const g = groups.find((x) => x.others.length === o.length && x.others.every((v, i) => v === o[i]));
+    if (g) g.py = union(g.py, py);
+    else groups.push({ others: o, py });
+  }
+  if (groups.length === 0) return null;
+  const kept = groups.filter(
+    (b, i) => !groups.some((a, j) => j !== i && isSubset(a.others, b.others) && same(intersect(a.py, b.py), b.py) && (a.others.length < b.others.length || j < i)),
+  );
+  const terms: string[] = [];
+  for (const g of kept) {
+    const py = intervalsToMarker(g.py, domain);
+    const atoms = [...g.others.map(wrap), ...(py !== undefined ? [g.others.length ? wrap(py) : py] : [])];
+    if (atoms.length === 0) return undefined;
+    terms.push(atoms.join(' and '));
+  }
+  terms.sort();
+  const text = terms.length === 1 ? terms[0] : terms.map((t) => (/ and /.test(t) ? `(${t})` : t)).join(' or ');
   return markerToString(parseMarker(text));
 }
 
@@ -143,12 +177,15 @@ export function universalClosure(lock: Lockfile, project: string): UniversalEntr
     for (const t of node.dnf) addTerm(dnf, t);
     byPkg.set(node.pkg, dnf);
   }
-  const entries: UniversalEntry[] = [...byPkg].map(([pkg, dnf]) => {
+  const domain = requiresPythonIntervals(lock.requiresPython);
+  const entries: UniversalEntry[] = [];
+  for (const [pkg, dnf] of byPkg) {
+    const marker = dnfToMarker(dnf, domain);
+    if (marker === null) continue; // needed on no Python the lock allows
     const e: UniversalEntry = { pkg, firstParty: isFirstParty(pkg) };
-    const marker = dnfToMarker(dnf);
     if (marker !== undefined) e.marker = marker;
-    return e;
-  });
+    entries.push(e);
+  }
   return entries.sort((a, b) => cmp(a.pkg.name, b.pkg.name) || cmp(a.pkg.version ?? '', b.pkg.version ?? ''));
 }
 
