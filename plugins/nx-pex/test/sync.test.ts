@@ -22,7 +22,8 @@ function filesOf(dir: string, base = dir): string[] {
 
 function exampleTree(): Tree {
   const tree = createTreeWithEmptyWorkspace();
-  for (const f of filesOf(EXAMPLES)) tree.write(f, readFileSync(join(EXAMPLES, f)));
+  // The example's committed pylock.toml files are left out: the generator writes them.
+  for (const f of filesOf(EXAMPLES).filter((f) => !f.endsWith('pylock.toml'))) tree.write(f, readFileSync(join(EXAMPLES, f)));
   return tree;
 }
 
@@ -75,7 +76,7 @@ describe('third-party packages in the graph', () => {
   let ws: string;
   beforeEach(() => {
     ws = mkdtempSync(join(tmpdir(), 'nx-pex-external-'));
-    cpSync(EXAMPLES, ws, { recursive: true });
+    cpSync(EXAMPLES, ws, { recursive: true, filter: (src) => !src.endsWith('pylock.toml') });
   });
   afterEach(() => rmSync(ws, { recursive: true, force: true }));
 
