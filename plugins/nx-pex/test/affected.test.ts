@@ -209,7 +209,7 @@ describe('affected and the cache in a generated workspace of 6 services and 3 li
       expect(taskStatus(await nx(ws, ['build', 'svc-e', '--skip-nx-cache']))['svc-e']).toBe('');
       expect(await nxFails(ws, ['build', 'svc-f', '--skip-nx-cache'])).toMatch(/examples\/services\/svc-f\/pyproject\.toml:\d+:\d+: .*Fix the TOML syntax at that line/);
       await writeFile(file, good.replace('[build-system]', '[tool.nx-pex]\nlayuot = "packed"\n\n[build-system]'));
-      expect(await nxFails(ws, ['build', 'svc-f', '--skip-nx-cache'])).toMatch(/\[tool\.nx-pex\] has an unknown key "layuot"/);
+      expect(await nxFails(ws, ['build', 'svc-f', '--skip-nx-cache'])).toMatch(/examples\/services\/svc-f\/pyproject\.toml:\d+: \[tool\.nx-pex\] has an unknown key "layuot"/);
     } finally {
       await writeFile(file, good);
     }
