@@ -28,7 +28,7 @@ const INDEX_SERVER = path.join(REPO, 'tools', 'index-server', 'dist', 'index.js'
  * pyenv shim, say, that costs every run of it ~70 ms which pex never pays).
  */
 const PYTHON = path.join(REPO, '.cache', 'pex-venv', 'bin', 'python3');
-const ALL_CASES = ['small', 'web', 'data', 'big', 'scale', 'boot', 'nx'];
+const ALL_CASES = ['small', 'web', 'data', 'big', 'scale', 'boot', 'nx', 'graph'];
 const ALL_PHASES = ['cold', 'warm', 'edit', 'noop'];
 const BOOT_CASES = ['web', 'data'];
 const SCALE_SERVICES = 50;
@@ -628,6 +628,9 @@ async function main() {
       })
     : undefined;
   const nxReport = nxPath ? nxPathReport(nxPath, fmtMs) : undefined;
+  // Graph creation and the sync generator over a generated workspace of 200 Python projects.
+  const graphBench = require('./graph');
+  const graph = opts.cases.includes('graph') ? await graphBench.benchGraph({ projects: 200, log }) : undefined;
 
   const checks = [...targets(rows, scale), ...(nxReport?.checks ?? [])];
   const durationMs = performance.now() - started;
@@ -650,7 +653,9 @@ async function main() {
         ]
       : []),
     ...(nxReport ? [...nxReport.lines, ''] : []),
+    ...(graph ? [graphBench.describeGraph(graph), ''] : []),
     'targets:',
+    ...(graph ? [`  ${graph.graphMs < 1000 ? 'met   ' : 'MISSED'}  graph of ${graph.projects} Python projects under 1 s: ${graph.graphMs} ms`] : []),
     ...checks.map((c) => `  ${c.met ? 'met   ' : 'MISSED'}  ${c.target}: ${c.measured}`),
     '',
     `${date}; ${info.cores} cores (${info.cpu}), ${info.memoryGB} GB, Node ${info.node}, Python ${info.python}, pex ${info.pex}; ` +
@@ -678,6 +683,7 @@ async function main() {
     results: rows.map((r) => ({ ...r, ratio: Object.fromEntries(Object.entries(r.ratio).map(([k, v]) => [k, Math.round(v * 100) / 100])) })),
     scale,
     nx: nxPath,
+    graph,
     targets: checks,
     profiles: ctx.profiles,
   };

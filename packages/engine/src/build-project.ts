@@ -1,8 +1,8 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { canonicalizeName, evaluateMarker, formatRequirement, UserError, type TargetPlatform } from '@nx-pex/pep';
-import { buildableScripts, findLockFile, readPyproject, type PyProject } from '@nx-pex/project';
-import { readUvLock, lockClosure, rootRequirements, selectWheels } from '@nx-pex/lock';
+import { buildableScripts, readPyproject, type PyProject } from '@nx-pex/project';
+import { rootRequirements, selectWheels, type LockedArtifact } from '@nx-pex/lock';
 import type { ProgressReporter } from '@nx-pex/store';
 import { assertInside, isReplaceableOutput, writePex } from '@nx-pex/pex';
 import { checkOptions, mergeOptions, toolOptions, writerOptions, type LayeredOptions } from './options';
@@ -10,6 +10,10 @@ import { buildSources, entryPointOf, lockedArtifactRequest, lockedProjects, targ
 import { checkLayerOptions, removeStaleLayers, writeProjectLayers } from './layers';
 import type { IndexOverrides } from './runtime';
 import { checkOutputName, checkUtf8Path, outputTmpDir } from './outputs';
+import { openProjectLock } from './project-lock';
+import { checkWorkspaceImports } from './undeclared-imports';
+import { checkWorkspaceDependencies } from './workspace-checks';
+import { pathToFileURL } from 'node:url';
 
 export interface BuildProjectOptions {
   /** Directory holding the project's `pyproject.toml`. */
@@ -22,8 +26,17 @@ export interface BuildProjectOptions {
   workspaceRoot?: string;
   /** Console scripts to build; default `[tool.nx-pex] scripts` or every `[project.scripts]` entry. */
   scripts?: string[];
-  /** Lock file; default the nearest `uv.lock` at or above the project. */
+  /**
+   * Lock file: a uv.lock or a PEP 751 `pylock.toml`; default the project's own `pylock.toml`
+   * when it has one, else the nearest `uv.lock` at or above the project.
+   */
   lockFile?: string;
+  /**
+   * true: build from the project's `pylock.toml` (it must exist and match the uv.lock it was
+   * generated from); false: from the uv.lock, ignoring any pylock.toml; default: the pylock.toml
+   * when there is one.
+   */
+  lockPerProject?: boolean;
   /** Interpreter whose version and platform the PEX targets; default `python3`. */
   python?: string;
   /** Wheel store directory; default `defaultStoreRoot()`. */
@@ -129,6 +142,12 @@ function pexJobs(project: PyProject, o: LayeredOptions): PexJob[] {
   return scripts.map((s) => ({ name: s, entryPoint: entryPointOf(project.scripts[s]!) }));
 }
 
+/** A wheel a PEP 751 lock gives by path (relative to the lock) is fetched from a file: URL. */
+function withFileUrl(wheel: LockedArtifact, lockFile: string): LockedArtifact {
+  if (wheel.url !== undefined || wheel.path === undefined) return wheel;
+  return { ...wheel, url: pathToFileURL(resolve(dirname(lockFile), wheel.path)).href };
+}
+
 /** Builds one PEX per console script of the project at `projectDir`, from its lock. */
 export async function buildProject(options: BuildProjectOptions): Promise<BuildProjectResult> {
   const log = options.log ?? (() => undefined);
@@ -157,18 +176,41 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     throw new UserError(`An output file names one PEX, but ${project.name} builds ${jobs.length}: pick a script (-c).`);
   }
 
-  const lockFile = options.lockFile ? resolve(options.lockFile) : await findLockFile(projectDir, options.workspaceRoot);
-  if (!lockFile) {
-    throw new UserError(
-      `No uv.lock found for ${project.name} in ${projectDir} or its parents. Run \`uv lock\` in the uv workspace that holds it.`,
-    );
-  }
   const python = options.python ?? 'python3';
-  const [target, lock] = await Promise.all([targetFor(python, { storeDir: options.storeDir, env: options.env }), readUvLock(lockFile)]);
+  const [target, projectLock] = await Promise.all([
+    targetFor(python, { storeDir: options.storeDir, env: options.env }),
+    openProjectLock({
+      projectDir,
+      project: project.name,
+      lockFile: options.lockFile,
+      workspaceRoot: options.workspaceRoot,
+      lockPerProject: options.lockPerProject,
+    }),
+  ]);
+  const lockFile = projectLock.path;
   log(`${project.name}: target ${target.id} (${python}), lock ${lockFile}`);
 
-  const closure = lockClosure(lock, project.name, target);
-  const selected = selectWheels(closure, target, lockFile);
+  // Every other workspace project (from the uv.lock's members), for the checks of how projects
+  // depend on each other; one that cannot be read (a broken pyproject.toml) is reported by its own build.
+  const workspace: PyProject[] = [];
+  const wsRoot = options.workspaceRoot ?? (projectLock.uvLock ? dirname(projectLock.uvLock.path) : projectDir);
+  if (projectLock.uvLock) {
+    const uvLock = projectLock.uvLock;
+    const members = uvLock.packages.filter((p) => uvLock.workspaceMembers.includes(p.name) && 'path' in p.source && p.source.kind !== 'virtual');
+    for (const member of members) {
+      try {
+        workspace.push(...(await lockedProjects([member], uvLock.path)));
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e;
+      }
+    }
+    checkWorkspaceDependencies(project, workspace, wsRoot);
+  }
+  const closure = projectLock.closure(target);
+  const selected = selectWheels(closure, target, lockFile).map(({ pkg, wheel }) => ({
+    pkg,
+    wheel: projectLock.kind === 'pylock' ? withFileUrl(wheel, lockFile) : wheel,
+  }));
 
   const firstParty: PyProject[] = [
     project,
@@ -178,6 +220,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     ? rootRequirements(closure)
     : declaredRequirements(firstParty, closure.firstParty.map((p) => p.name));
   checkLockIsCurrent(firstParty, closure.firstParty.map((p) => p.name), new Set(closure.thirdParty.map((p) => p.name)), target, lockFile);
+  if (projectLock.uvLock) await checkWorkspaceImports(project, firstParty, workspace, wsRoot);
   const sources = await buildSources(firstParty, pexOptions.sources ?? []);
 
   const outputDir = resolve(options.outputDir);

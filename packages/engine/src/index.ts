@@ -18,3 +18,5 @@ export {
 } from './options';
 export { applyIndexOverrides, type IndexOverrides } from './runtime';
 export { pinnedVersion, requiresDist } from './pinned';
+export { PROJECT_LOCK_FILE, openProjectLock, projectLockText, type ProjectLock, type ProjectLockRequest } from './project-lock';
+export { checkWorkspaceImports, importsWithLines } from './undeclared-imports';

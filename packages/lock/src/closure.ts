@@ -276,7 +276,7 @@ function noWheel(pkg: LockedPackage, target: TargetPlatform, lockPath: string): 
  * Replaces `extra == '…'` comparisons by what they are for the given extras; returns the
  * remaining marker, or a boolean when nothing else is left.
  */
-function bindExtras(m: Marker, extras: ReadonlySet<string>): Marker | boolean {
+export function bindExtras(m: Marker, extras: ReadonlySet<string>): Marker | boolean {
   if (m.type === 'compare') {
     const l = m.left;
     const r = m.right;

@@ -5,3 +5,31 @@ export { UV_LOCK_VERSION, parseUvLock, readUvLock } from './uv';
 export type { Closure, ClosureEntry } from './closure';
 export { lockClosure, selectWheels, rootRequirements } from './closure';
 export { requirementsClosure } from './requirements';
+export type {
+  Pylock,
+  PylockPackage,
+  PylockDependency,
+  PylockDirectory,
+  PylockVcs,
+  PylockArchive,
+  PylockSelectOptions,
+} from './pylock';
+export {
+  PYLOCK_VERSION,
+  parsePylock,
+  readPylock,
+  formatPylock,
+  pylockClosure,
+  pylockAsLockfile,
+  pylockPackageToLocked,
+  evaluateLockMarker,
+  isPylockFileName,
+} from './pylock';
+export type { UniversalEntry, ProjectPylockOptions, GeneratedPylockHeader } from './pylock-export';
+export {
+  universalClosure,
+  projectPylock,
+  generatedPylockText,
+  generatedPylockHeader,
+  generatedPylockBodyHash,
+} from './pylock-export';

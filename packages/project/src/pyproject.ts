@@ -186,6 +186,18 @@ function optionalString(value: unknown, where: string, file: string): string | u
   return value;
 }
 
+/** `file:line` of a key of the [tool.nx-pex] table (as written at the start of a line), else `file`. */
+function at(file: string, text: string, key: string): string {
+  const lines = text.split(/\r?\n/);
+  const start = lines.findIndex((l) => /^\s*\[\s*tool\s*\.\s*(["']?)nx-pex\1\s*\]\s*(#.*)?$/.test(l));
+  const escaped = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const keyLine = new RegExp(`^\\s*(["']?)${escaped}\\1\\s*=`);
+  for (let i = start + 1; start >= 0 && i < lines.length && !/^\s*\[/.test(lines[i]); i++) {
+    if (keyLine.test(lines[i])) return `${file}:${i + 1}`;
+  }
+  return file;
+}
+
 /** Parses the text of a `pyproject.toml`; `file` is used for messages and paths. */
 export function parsePyproject(text: string, file: string): PyProject {
   let raw: Record<string, unknown>;
@@ -277,7 +289,7 @@ export function parsePyproject(text: string, file: string): PyProject {
       const spec = Object.prototype.hasOwnProperty.call(NX_PEX_TOOL_KEYS, key) ? NX_PEX_TOOL_KEYS[key] : undefined;
       if (!spec) {
         throw new PyprojectError(
-          `${file}: [tool.nx-pex] has an unknown key "${key}". Known keys: ${Object.keys(NX_PEX_TOOL_KEYS).join(', ')}.`,
+          `${at(file, text, key)}: [tool.nx-pex] has an unknown key "${key}". Known keys: ${Object.keys(NX_PEX_TOOL_KEYS).join(', ')}.`,
         );
       }
       config[spec.field] = toolValue(key, spec.kind, value, file);
@@ -285,7 +297,7 @@ export function parsePyproject(text: string, file: string): PyProject {
     result.nxPex = config as NxPexToolConfig;
     for (const s of result.nxPex.scripts ?? []) {
       if (!(s in result.scripts)) {
-        throw new PyprojectError(`${file}: [tool.nx-pex] scripts names "${s}", which is not in [project.scripts].`);
+        throw new PyprojectError(`${at(file, text, 'scripts')}: [tool.nx-pex] scripts names "${s}", which is not in [project.scripts].`);
       }
     }
   }

@@ -376,7 +376,7 @@ describe('a workspace project and a uv.lock', () => {
     await pyproject('[tool.nx-pex]\ninject-arg = ["x"]\n');
     const res = await cli(['build', '--project', join(ws, 'svc'), '-o', join(ws, 'dist', 'x.pex')]);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/svc\/pyproject\.toml: \[tool\.nx-pex\] has an unknown key "inject-arg"/);
+    expect(res.stderr).toMatch(/svc\/pyproject\.toml:\d+: \[tool\.nx-pex\] has an unknown key "inject-arg"/);
   });
 
   it('conflicting [tool.nx-pex] options are refused, naming the file', async () => {

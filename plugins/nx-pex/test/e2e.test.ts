@@ -152,7 +152,7 @@ describe('nx build of the example monorepo', () => {
       options: { scripts: ['service-a'] },
     });
     expect(a.targets.build.inputs).toEqual(
-      expect.arrayContaining(['python-sources', '^python-sources', '{workspaceRoot}/examples/uv.lock']),
+      expect.arrayContaining(['python-sources', '^python-sources', '{projectRoot}/pylock.toml']),
     );
     expect(graph.nodes.greeting.data.targets.build).toBeUndefined();
     const targetsOf = (p: string) => graph.dependencies[p].map((d: { target: string }) => d.target);

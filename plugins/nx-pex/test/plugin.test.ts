@@ -56,20 +56,22 @@ describe('createNodes', () => {
     const api = byFile['py/svc/api/pyproject.toml'].projects!['py/svc/api'];
     expect(api.name).toBe('api');
     expect(api.projectType).toBe('application');
+    // What goes into the PEX: no README, notes or tests.
     expect(api.namedInputs!['python-sources']).toEqual([
-      '{projectRoot}/**/*',
-      '!{projectRoot}/tests/**/*',
-      '!{projectRoot}/test/**/*',
+      '{projectRoot}/pyproject.toml',
+      '{projectRoot}/src/api/**/*',
+      '!{projectRoot}/**/__pycache__/**/*',
     ]);
     const target = api.targets!.pex;
     expect(target.executor).toBe('nx-pex:build');
     expect(target.cache).toBe(true);
-    expect(target.options).toEqual({ scripts: ['api', 'api-admin'] });
+    expect(target.options).toEqual({ scripts: ['api', 'api-admin'], lockPerProject: true });
     expect(target.outputs).toEqual(['{workspaceRoot}/dist/{projectRoot}']);
+    expect(target.syncGenerators).toEqual(['nx-pex:sync']);
     expect(target.inputs).toEqual([
       'python-sources',
       '^python-sources',
-      '{workspaceRoot}/py/uv.lock',
+      '{projectRoot}/pylock.toml',
       { externalDependencies: ['nx-pex'] },
       { runtime: expect.stringMatching(/^python3 -c ".*sysconfig\.get_platform\(\).*libc_ver/) },
     ]);
@@ -96,15 +98,40 @@ describe('createNodes', () => {
     expect(target.inputs).toContainEqual({ runtime: expect.stringMatching(/^python3\.12 -c /) });
   });
 
-  it('reports a broken pyproject.toml with its path', async () => {
-    await write('py/lib/core/pyproject.toml', '[project\nname = "core"\n');
-    const err = await createNodes[1](files, {}, context()).then(
-      () => undefined,
-      (e: { errors?: Array<[string, Error]> }) => e,
-    );
-    expect(err?.errors?.map(([file, e]) => [file, e.message])).toEqual([
-      ['py/lib/core/pyproject.toml', expect.stringMatching(/^py\/lib\/core\/pyproject\.toml:1:\d+: /)],
-    ]);
+  it('keeps the whole uv.lock as the input with lockPerProject: false', async () => {
+    const results = await createNodes[1](['py/svc/api/pyproject.toml'], { lockPerProject: false }, context());
+    const target = results[0][1].projects!['py/svc/api'].targets!.build;
+    expect(target.inputs).toContain('{workspaceRoot}/py/uv.lock');
+    expect(target.inputs).not.toContain('{projectRoot}/pylock.toml');
+    expect(target.syncGenerators).toBeUndefined();
+    expect(target.options).toMatchObject({ lockPerProject: false });
+  });
+
+  it.each([
+    ['a file that does not parse', '[project\nname = "core"\n', /: py\/lib\/core\/pyproject\.toml:1:\d+: /],
+    ['an unknown [tool.nx-pex] key', '[project]\nname = "core"\n[tool.nx-pex]\nlayuot = "packed"\n', /unknown key "layuot"/],
+    ['a missing script', '[project]\nname = "core"\n[project.scripts]\ncore = "core.main:main"\n[tool.nx-pex]\nscripts = ["nope"]\n', /scripts names "nope", which is not in \[project.scripts\]/],
+  ])('keeps every other project, and gives a project with %s a build target that states the problem', async (_what, text, message) => {
+    await write('py/lib/core/pyproject.toml', text);
+    const results = await createNodes[1](files, {}, context());
+    const byFile = Object.fromEntries(results);
+    expect(byFile['py/svc/api/pyproject.toml'].projects!['py/svc/api'].targets!.build).toBeDefined();
+    const core = byFile['py/lib/core/pyproject.toml'].projects!['py/lib/core'];
+    expect(core.name).toBe('core');
+    expect(core.targets!.build.executor).toBe('nx-pex:build');
+    expect(core.targets!.build.metadata!.description).toMatch(message);
+  });
+
+  it('keeps both projects of one distribution name, each with a build that names the clash', async () => {
+    await write('py/lib/core2/pyproject.toml', '[project]\nname = "Core"\n');
+    await write('py/lib/core2/pyproject.toml', '[project]\nname = "core"\n');
+    const results = await createNodes[1]([...files, 'py/lib/core2/pyproject.toml'], {}, context());
+    const names = results.flatMap(([, r]) => Object.values(r.projects ?? {}).map((p) => p.name)).sort();
+    expect(names).toEqual(['api', 'core@py/lib/core', 'core@py/lib/core2', 'util']);
+    const core = Object.fromEntries(results)['py/lib/core2/pyproject.toml'].projects!['py/lib/core2'];
+    expect(core.targets!.build.options).toEqual({
+      problem: expect.stringMatching(/^Two workspace projects are named core: py\/lib\/core\/pyproject\.toml and py\/lib\/core2\/pyproject\.toml\./),
+    });
   });
 
   it('rejects an unknown plugin option', async () => {

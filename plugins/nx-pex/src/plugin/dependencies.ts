@@ -9,8 +9,9 @@ import {
   type RawProjectGraphDependency,
 } from '@nx/devkit';
 import { canonicalizeName } from '@nx-pex/pep';
-import { findImportRoots, importedTopLevelModules, parsePyproject, type PyProject } from '@nx-pex/project';
-import type { NxPexPluginOptions } from './options';
+import { findImportRoots, findLockFile, importedTopLevelModules, parsePyproject, type PyProject } from '@nx-pex/project';
+import { projectPackages } from './closures';
+import { normalizeOptions, type NxPexPluginOptions } from './options';
 
 interface PythonProject {
   name: string;
@@ -106,7 +107,8 @@ async function layoutOf(context: CreateDependenciesContext): Promise<Layout> {
  * another workspace project provides. Only the files Nx says changed are scanned for imports;
  * Nx keeps the edges of the others.
  */
-export const createDependencies: CreateDependencies<NxPexPluginOptions> = async (_options, context) => {
+export const createDependencies: CreateDependencies<NxPexPluginOptions> = async (rawOptions, context) => {
+  const options = normalizeOptions(rawOptions);
   const { projects, owners } = await layoutOf(context);
   const byDist = new Map<string, string>();
   const byDir = new Map<string, string>();
@@ -129,6 +131,25 @@ export const createDependencies: CreateDependencies<NxPexPluginOptions> = async 
       const source = p.pyproject.uvSources[dist];
       const target = (source?.path && byDir.get(resolve(p.pyproject.dir, source.path))) || byDist.get(dist);
       if (target) add(p.name, target, sourceFile);
+    }
+  }
+
+  // Each project to the third-party packages its closure holds (external nodes `pypi:<name>`).
+  const lockLookups = new Map<string, Promise<string | undefined>>();
+  for (const p of projects) {
+    const dir = join(context.workspaceRoot, p.root);
+    const lockAbs = await findLockFile(dir, context.workspaceRoot, lockLookups);
+    const packages = projectPackages(p.pyproject.name!, dir, lockAbs, options.lockPerProject) ?? [];
+    const pylock = p.root === '.' ? 'pylock.toml' : `${p.root}/pylock.toml`;
+    const hasPylock = options.lockPerProject && existsSync(join(context.workspaceRoot, pylock));
+    for (const pkg of packages) {
+      const target = `pypi:${pkg.name}`;
+      if (!context.externalNodes?.[target]) continue;
+      const dep: RawProjectGraphDependency = hasPylock
+        ? { source: p.name, target, sourceFile: pylock, type: DependencyType.static }
+        : { source: p.name, target, type: DependencyType.implicit };
+      validateDependency(dep, context);
+      edges.set(`${p.name}\0${target}\0${hasPylock ? pylock : ''}`, dep);
     }
   }
 

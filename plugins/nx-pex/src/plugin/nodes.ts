@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
 import {
   createNodesFromFiles,
   type CreateNodes,
@@ -8,7 +8,9 @@ import {
   type CreateNodesResult,
   type TargetConfiguration,
 } from '@nx/devkit';
-import { buildableScripts, findLockFile, parsePyproject } from '@nx-pex/project';
+import { UserError } from '@nx-pex/pep';
+import { buildableScripts, findImportRoots, findLockFile, parsePyproject, type PyProject } from '@nx-pex/project';
+import { externalNode, projectPackages } from './closures';
 import { normalizeOptions, type NormalizedOptions, type NxPexPluginOptions } from './options';
 import { selfInputs, type TargetInput } from './self-inputs';
 
@@ -35,57 +37,143 @@ function toPosix(path: string): string {
   return path.split('\\').join('/');
 }
 
+/** Names of a directory's entries (sorted), or [] when it is not one: a package added or removed changes what the build takes. */
+function listing(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The files of a project that go into a PEX, as Nx input globs: its pyproject.toml, its import
+ * packages (code and resources) and the `[tool.nx-pex] sources` directories inside it. A README,
+ * notes or tests are not among them.
+ */
+async function sourceInputs(pyproject: PyProject, projectRoot: string, workspaceRoot: string): Promise<string[]> {
+  const inputs = ['{projectRoot}/pyproject.toml'];
+  let roots: Awaited<ReturnType<typeof findImportRoots>> = [];
+  try {
+    roots = await findImportRoots(pyproject);
+  } catch {
+    roots = []; // no code of its own: the build says so
+  }
+  const inProject = (abs: string): string | undefined => {
+    const rel = toPosix(relative(join(workspaceRoot, projectRoot), abs));
+    return rel.startsWith('..') ? undefined : rel;
+  };
+  for (const root of roots) {
+    for (const entry of root.entries) {
+      const rel = inProject(join(root.dir, entry));
+      if (rel === undefined) continue;
+      inputs.push(entry.endsWith('.py') ? `{projectRoot}/${rel}` : `{projectRoot}/${rel}/**/*`);
+    }
+  }
+  for (const dir of pyproject.nxPex.sources ?? []) {
+    const rel = inProject(join(pyproject.dir, dir));
+    if (rel !== undefined) inputs.push(rel === '' ? '{projectRoot}/**/*' : `{projectRoot}/${rel}/**/*`);
+  }
+  // Byte code is never taken from the sources.
+  inputs.push('!{projectRoot}/**/__pycache__/**/*');
+  return [...new Set(inputs)];
+}
+
+/** `[project] name` read with a pattern from a file that does not parse, so the project keeps its name. */
+function nameFromBrokenFile(text: string, projectRoot: string): string {
+  const m = /^\s*\[project\][^\[]*?^\s*name\s*=\s*["']([A-Za-z0-9][A-Za-z0-9._-]*)["']/ms.exec(text);
+  return m ? m[1] : projectRoot.split('/').pop() || 'python-project';
+}
+
 async function nodesForPyproject(
   file: string,
   options: NormalizedOptions,
   context: CreateNodesContext,
   self: TargetInput[],
   lockLookups: Map<string, Promise<string | undefined>>,
+  lockHashes: Map<string, string | null>,
 ): Promise<CreateNodesResult> {
   const abs = join(context.workspaceRoot, file);
   const text = readFileSync(abs, 'utf8');
   const projectRoot = toPosix(dirname(file));
   const lockAbs = await findLockFile(dirname(abs), context.workspaceRoot, lockLookups);
   const lock = lockAbs ? toPosix(relative(context.workspaceRoot, lockAbs)) : undefined;
+  const projectDir = dirname(abs);
+  const pylockText = (() => {
+    try {
+      return readFileSync(join(projectDir, 'pylock.toml'), 'utf8');
+    } catch {
+      return null;
+    }
+  })();
+  let lockHash = lockAbs ? lockHashes.get(lockAbs) : null;
+  if (lockAbs && lockHash === undefined) {
+    try {
+      lockHash = createHash('sha256').update(readFileSync(lockAbs)).digest('hex');
+    } catch {
+      lockHash = null;
+    }
+    lockHashes.set(lockAbs, lockHash);
+  }
   const key = createHash('sha256')
-    .update(JSON.stringify([text, lock ?? null, options, self]))
+    .update(JSON.stringify([text, lock ?? null, options, self, listing(projectDir), listing(join(projectDir, 'src')), pylockText, lockHash ?? null]))
     .digest('hex');
   const hit = memo.get(file);
   if (hit && hit.key === key) return hit.result;
 
-  const pyproject = parsePyproject(text, file);
-  if (!pyproject.name) {
+  let pyproject: PyProject | undefined;
+  let problem: string | undefined;
+  try {
+    pyproject = parsePyproject(text, abs);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    // One broken project stays one broken project: it keeps a build target, which fails with this message.
+    problem = e.message.split(context.workspaceRoot + sep).join('');
+  }
+  if (pyproject && !pyproject.name) {
     memo.set(file, { key, result: {} });
     return {};
   }
-  const scripts = buildableScripts(pyproject);
+  const name = pyproject?.name ?? nameFromBrokenFile(text, projectRoot);
+  const scripts = pyproject ? buildableScripts(pyproject) : [];
   const targets: Record<string, TargetConfiguration> = {};
-  if (scripts.length > 0) {
+  const sources = pyproject ? await sourceInputs(pyproject, projectRoot, context.workspaceRoot) : ['{projectRoot}/**/*'];
+  if (scripts.length > 0 || problem) {
     const python = options.python ?? 'python3';
     const inputs: TargetInput[] = [SOURCES_INPUT, `^${SOURCES_INPUT}`];
-    if (lock) inputs.push(`{workspaceRoot}/${lock}`);
+    if (options.lockPerProject) inputs.push('{projectRoot}/pylock.toml');
+    else if (lock) inputs.push(`{workspaceRoot}/${lock}`);
     // `[tool.nx-pex] sources` directories outside the project are inputs too.
-    for (const dir of pyproject.nxPex.sources ?? []) {
+    for (const dir of pyproject?.nxPex.sources ?? []) {
       const rel = toPosix(relative(context.workspaceRoot, join(dirname(abs), dir)));
       const inside = projectRoot === '.' ? !rel.startsWith('..') : rel === projectRoot || rel.startsWith(`${projectRoot}/`);
       if (!inside && !rel.startsWith('..')) inputs.push(`{workspaceRoot}/${rel}/**/*`);
     }
     inputs.push(...self, interpreterInput(python));
-    const targetOptions: Record<string, unknown> = { scripts };
+    // Without an externalDependencies input Nx hashes every external node of the workspace, so any
+    // lock bump would rebuild everything; the closure's own packages are hashed through the
+    // pylock.toml and the project's edges to its pypi:<name> nodes.
+    if (!self.some((i) => typeof i === 'object' && 'externalDependencies' in i)) inputs.push({ externalDependencies: [] });
+    const targetOptions: Record<string, unknown> = problem ? {} : { scripts };
     if (options.python) targetOptions.python = options.python;
     if (options.storeDir) targetOptions.storeDir = options.storeDir;
+    targetOptions.lockPerProject = options.lockPerProject;
+    const lockName = options.lockPerProject ? `${projectRoot === '.' ? '' : `${projectRoot}/`}pylock.toml` : (lock ?? 'the uv lock');
     targets[options.buildTargetName] = {
       executor: 'nx-pex:build',
       options: targetOptions,
       cache: true,
       inputs,
       outputs: ['{workspaceRoot}/dist/{projectRoot}'],
+      ...(options.lockPerProject ? { syncGenerators: ['nx-pex:sync'] } : {}),
       metadata: {
         technologies: ['python'],
-        description: `Build ${scripts.map((s) => `${s}.pex`).join(', ')} from ${lock ?? 'the uv lock'}`,
+        description: problem
+          ? `Cannot build ${name}: ${problem}`
+          : `Build ${scripts.map((s) => `${s}.pex`).join(', ')} from ${lockName}`,
         help: {
           command: 'npx nx-pex build --help',
-          example: { options: { scripts: [scripts[0]] } },
+          example: { options: { scripts: [scripts[0] ?? name] } },
         },
       },
     };
@@ -94,19 +182,21 @@ async function nodesForPyproject(
   const result: CreateNodesResult = {
     projects: {
       [root]: {
-        name: pyproject.name,
+        name,
         root,
         projectType: scripts.length > 0 ? 'application' : 'library',
         tags: ['lang:python'],
         namedInputs: {
-          // Tests never go into a PEX; everything else under the project may (code and resources).
-          [SOURCES_INPUT]: ['{projectRoot}/**/*', '!{projectRoot}/tests/**/*', '!{projectRoot}/test/**/*'],
+          // What goes into a PEX: pyproject.toml, import packages with their resources, -D directories.
+          [SOURCES_INPUT]: sources,
         },
         targets,
         metadata: { technologies: ['python'] },
       },
     },
   };
+  const packages = pyproject ? projectPackages(name, projectDir, lockAbs, options.lockPerProject) : undefined;
+  if (packages?.length) result.externalNodes = Object.fromEntries(packages.map((p) => [`pypi:${p.name}`, externalNode(p)]));
   memo.set(file, { key, result });
   return result;
 }
@@ -119,12 +209,45 @@ export const createNodes: CreateNodes<NxPexPluginOptions> = [
     const self = selfInputs(context.workspaceRoot);
     // Projects below the same directory share the lock lookups of its parents, within one call.
     const lockLookups = new Map<string, Promise<string | undefined>>();
+    const lockHashes = new Map<string, string | null>();
     const sorted = [...files].sort();
-    return createNodesFromFiles(
-      (file, _opts, ctx) => nodesForPyproject(file, options, ctx, self, lockLookups),
+    const results = await createNodesFromFiles(
+      (file, _opts, ctx) => nodesForPyproject(file, options, ctx, self, lockLookups, lockHashes),
       sorted,
       options,
       context,
     );
+    return separateSameNames(results, options.buildTargetName);
   },
 ];
+
+/**
+ * Two pyproject.toml files with one distribution name would be two Nx projects of one name, which
+ * stops Nx from computing the graph. Each keeps a project, named `<name>@<root>`, whose build
+ * fails saying which files clash.
+ */
+function separateSameNames<T extends [string, CreateNodesResult]>(results: T[], buildTargetName: string): T[] {
+  const byName = new Map<string, string[]>();
+  for (const [file, r] of results) {
+    for (const p of Object.values(r.projects ?? {})) if (p.name) byName.set(p.name, [...(byName.get(p.name) ?? []), file]);
+  }
+  const clashing = new Set([...byName].filter(([, files]) => files.length > 1).map(([name]) => name));
+  if (clashing.size === 0) return results;
+  return results.map(([file, r]) => {
+    const entries = Object.entries(r.projects ?? {});
+    if (!entries.some(([, p]) => p.name && clashing.has(p.name))) return [file, r] as T;
+    const projects = Object.fromEntries(
+      entries.map(([root, p]) => {
+        if (!p.name || !clashing.has(p.name)) return [root, p];
+        const problem =
+          `Two workspace projects are named ${p.name}: ${byName.get(p.name)!.join(' and ')}. ` +
+          `Distribution names must be unique in a workspace; rename one ([project] name) and run \`uv lock\`.`;
+        const build = p.targets?.[buildTargetName];
+        const targets = { ...p.targets, [buildTargetName]: { ...(build ?? { executor: 'nx-pex:build', cache: true }), options: { problem }, metadata: { ...build?.metadata, description: problem } } };
+        return [root, { ...p, name: `${p.name}@${root}`, targets }];
+      }),
+    );
+    // The clashing projects' packages are left out of the graph until the names are fixed.
+    return [file, { ...r, projects }] as T;
+  });
+}

@@ -6,20 +6,29 @@ export interface NxPexPluginOptions {
   python?: string;
   /** Wheel store directory. Default: `$NX_PEX_STORE`, else `$XDG_CACHE_HOME/nx-pex`, else `~/.cache/nx-pex`. */
   storeDir?: string;
+  /**
+   * Each project builds from its own generated `pylock.toml` (kept by the `nx-pex:sync` generator),
+   * which is its cache input instead of the whole uv.lock. Default true.
+   */
+  lockPerProject?: boolean;
 }
 
 export interface NormalizedOptions {
   buildTargetName: string;
   python?: string;
   storeDir?: string;
+  lockPerProject: boolean;
 }
 
 export function normalizeOptions(options: NxPexPluginOptions | undefined): NormalizedOptions {
   const o = options ?? {};
   for (const key of Object.keys(o)) {
-    if (!['buildTargetName', 'python', 'storeDir'].includes(key)) {
-      throw new Error(`nx-pex: unknown plugin option "${key}" in nx.json. Known options: buildTargetName, python, storeDir.`);
+    if (!['buildTargetName', 'python', 'storeDir', 'lockPerProject'].includes(key)) {
+      throw new Error(`nx-pex: unknown plugin option "${key}" in nx.json. Known options: buildTargetName, python, storeDir, lockPerProject.`);
     }
   }
-  return { buildTargetName: o.buildTargetName ?? 'build', python: o.python, storeDir: o.storeDir };
+  if (o.lockPerProject !== undefined && typeof o.lockPerProject !== 'boolean') {
+    throw new Error(`nx-pex: the plugin option "lockPerProject" in nx.json must be true or false.`);
+  }
+  return { buildTargetName: o.buildTargetName ?? 'build', python: o.python, storeDir: o.storeDir, lockPerProject: o.lockPerProject ?? true };
 }

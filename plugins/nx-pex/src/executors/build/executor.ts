@@ -9,8 +9,12 @@ export interface BuildExecutorOptions extends PexBuildOptions {
   scripts?: string[];
   python?: string;
   lockFile?: string;
+  /** true: build from the project's pylock.toml (kept by `nx sync`); false: from the uv.lock; default: the pylock.toml when there is one. */
+  lockPerProject?: boolean;
   outputPath?: string;
   storeDir?: string;
+  /** Set by the plugin for a project it cannot build (two projects of one name): the build fails with it. */
+  problem?: string;
 }
 
 function pexOptions(options: BuildExecutorOptions, root: string): PexBuildOptions {
@@ -36,6 +40,10 @@ export async function buildTarget(
   project: { name: string; root: string },
   log: BuildLog,
 ): Promise<boolean> {
+  if (options.problem) {
+    log.error(`nx-pex: ${options.problem}`);
+    return false;
+  }
   try {
     await buildProject({
       projectDir: join(workspaceRoot, project.root),
@@ -44,6 +52,7 @@ export async function buildTarget(
       scripts: options.scripts,
       python: options.python,
       lockFile: options.lockFile ? join(workspaceRoot, options.lockFile) : undefined,
+      lockPerProject: options.lockPerProject,
       storeDir: options.storeDir,
       pexWheel: shippedPexWheel(),
       pex: pexOptions(options, workspaceRoot),

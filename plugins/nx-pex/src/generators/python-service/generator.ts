@@ -1,0 +1,7 @@
+import type { Tree } from '@nx/devkit';
+import { pythonProjectGenerator, type PythonProjectOptions } from '../python-project/generator';
+
+/** `nx g nx-pex:python-service NAME`: a service with a console script, in the uv workspace. */
+export default function pythonServiceGenerator(tree: Tree, options: PythonProjectOptions) {
+  return pythonProjectGenerator(tree, options, 'service');
+}

@@ -1,0 +1,120 @@
+/**
+ * The nx-pex:sync generator over the example workspace, and the third-party packages of each
+ * project as external nodes of the graph.
+ */
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { updateNxJson, readNxJson, type Tree } from '@nx/devkit';
+import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
+import { generatedPylockHeader } from '@nx-pex/lock';
+import syncGenerator, { syncProjectLocks } from '../src/generators/sync/generator';
+import { createDependencies, createNodes } from '../src';
+
+const EXAMPLES = join(__dirname, '..', '..', '..', 'examples');
+
+function filesOf(dir: string, base = dir): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? filesOf(p, base) : [relative(base, p)];
+  });
+}
+
+function exampleTree(): Tree {
+  const tree = createTreeWithEmptyWorkspace();
+  // The example's committed pylock.toml files are left out: the generator writes them.
+  for (const f of filesOf(EXAMPLES).filter((f) => !f.endsWith('pylock.toml'))) tree.write(f, readFileSync(join(EXAMPLES, f)));
+  return tree;
+}
+
+describe('nx-pex:sync', () => {
+  it("writes each project's pylock.toml once, and then nothing while the uv.lock does not change", async () => {
+    const tree = exampleTree();
+    const first = await syncGenerator(tree);
+    expect(first).toMatchObject({ outOfSyncMessage: expect.stringMatching(/run `nx sync`/) });
+    const written = tree.listChanges().map((c) => c.path).filter((p) => p.endsWith('pylock.toml')).sort();
+    expect(written).toEqual(['libs/greeting/pylock.toml', 'services/service-a/pylock.toml', 'services/service-b/pylock.toml']);
+    const a = tree.read('services/service-a/pylock.toml', 'utf-8')!;
+    expect(generatedPylockHeader(a)).toMatchObject({ source: '../../uv.lock' });
+    expect(a).toContain('name = "fastapi"');
+    expect(a).toContain('directory = { path = "../../libs/greeting", editable = true }');
+    expect(syncProjectLocks(tree)).toMatchObject({ written: [], unchanged: written });
+    expect(await syncGenerator(tree)).toEqual({});
+  });
+
+  it('rewrites only the locks of projects whose part of the uv.lock changed', () => {
+    const tree = exampleTree();
+    syncProjectLocks(tree);
+    const uv = tree.read('uv.lock', 'utf-8')!;
+    tree.write('uv.lock', uv.replace(/(name = "numpy"\nversion = "2.4.6"[\s\S]*?wheels = \[\n)    \{[^\n]*\n/, '$1'));
+    expect(syncProjectLocks(tree).written).toEqual(['services/service-b/pylock.toml']);
+  });
+
+  it("leaves a user's own pylock.toml alone, and does nothing with lockPerProject: false", () => {
+    const tree = exampleTree();
+    tree.write('services/service-a/pylock.toml', 'lock-version = "1.0"\n');
+    const report = syncProjectLocks(tree);
+    expect(report.userOwned).toEqual(['services/service-a/pylock.toml']);
+    expect(tree.read('services/service-a/pylock.toml', 'utf-8')).toBe('lock-version = "1.0"\n');
+    const off = exampleTree();
+    const nxJson = readNxJson(off)!;
+    updateNxJson(off, { ...nxJson, plugins: [{ plugin: 'nx-pex', options: { lockPerProject: false } }] });
+    expect(syncProjectLocks(off).written).toEqual([]);
+  });
+
+  it('skips a broken pyproject.toml and a project the lock does not cover, writing the others', () => {
+    const tree = exampleTree();
+    tree.write('services/service-a/pyproject.toml', '[project\n');
+    tree.write('services/new-svc/pyproject.toml', '[project]\nname = "new-svc"\n');
+    const report = syncProjectLocks(tree);
+    expect(report.written).toEqual(['libs/greeting/pylock.toml', 'services/service-b/pylock.toml']);
+    expect(report.problems.join('\n')).toMatch(/project 'new-svc' is not in the lock.*run `uv lock`/);
+  });
+});
+
+describe('third-party packages in the graph', () => {
+  let ws: string;
+  beforeEach(() => {
+    ws = mkdtempSync(join(tmpdir(), 'nx-pex-external-'));
+    cpSync(EXAMPLES, ws, { recursive: true, filter: (src) => !src.endsWith('pylock.toml') });
+  });
+  afterEach(() => rmSync(ws, { recursive: true, force: true }));
+
+  it('makes a pypi:<name> node per locked package and an edge from each project whose closure holds it', async () => {
+    const tree = exampleTree();
+    syncProjectLocks(tree);
+    writeFileSync(join(ws, 'services/service-b/pylock.toml'), tree.read('services/service-b/pylock.toml')!);
+    const files = ['libs/greeting/pyproject.toml', 'services/service-a/pyproject.toml', 'services/service-b/pyproject.toml'];
+    const results = await createNodes[1](files, {}, { nxJsonConfiguration: {}, workspaceRoot: ws });
+    const external = Object.assign({}, ...results.map(([, r]) => r.externalNodes ?? {}));
+    expect(external['pypi:fastapi']).toEqual({
+      type: 'pypi',
+      name: 'pypi:fastapi',
+      data: { version: '0.165.0', packageName: 'fastapi', hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    });
+    // numpy is locked twice (one version per Python range): one node.
+    expect(external['pypi:numpy'].data.version).toBe('2.4.6 | 2.5.5');
+    expect(Object.keys(external)).not.toContain('pypi:greeting');
+    const projects = Object.fromEntries(
+      results.flatMap(([, r]) => Object.values(r.projects ?? {})).map((p) => [p.name!, { root: p.root, name: p.name }]),
+    );
+    const fileMap = Object.fromEntries(
+      Object.values(projects).map((p) => [p.name, filesOf(join(ws, p.root)).map((f) => ({ file: `${p.root}/${f}`, hash: '1' }))]),
+    );
+    const edges = await createDependencies({}, {
+      workspaceRoot: ws,
+      projects,
+      externalNodes: external,
+      nxJsonConfiguration: {},
+      fileMap: { projectFileMap: fileMap, nonProjectFiles: [] },
+      filesToProcess: { projectFileMap: fileMap, nonProjectFiles: [] },
+    } as never);
+    const toPypi = edges.filter((e) => e.target.startsWith('pypi:'));
+    expect(toPypi.filter((e) => e.source === 'service-b')).toEqual([
+      { source: 'service-b', target: 'pypi:numpy', sourceFile: 'services/service-b/pylock.toml', type: 'static' },
+    ]);
+    expect(toPypi.filter((e) => e.source === 'service-a').map((e) => e.target)).toContain('pypi:uvicorn');
+    expect(toPypi.filter((e) => e.source === 'service-a').every((e) => e.type === 'implicit')).toBe(true);
+    expect(toPypi.filter((e) => e.source === 'greeting')).toEqual([]);
+  });
+});
