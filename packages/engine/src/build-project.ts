@@ -6,7 +6,7 @@ import { readUvLock, lockClosure, rootRequirements, selectWheels } from '@nx-pex
 import type { ProgressReporter } from '@nx-pex/store';
 import { writePex } from '@nx-pex/pex';
 import { checkOptions, mergeOptions, toolOptions, writerOptions, type LayeredOptions } from './options';
-import { buildSources, entryPointOf, lockedArtifactRequest, lockedProjects, targetFor, withFetchedInputs } from './pipeline';
+import { buildSources, describeTargets, entryPointOf, lockedArtifactRequest, lockedProjects, targetsFor, withFetchedInputs } from './pipeline';
 import type { IndexOverrides } from './runtime';
 
 export interface BuildProjectOptions {
@@ -22,7 +22,7 @@ export interface BuildProjectOptions {
   scripts?: string[];
   /** Lock file; default the nearest `uv.lock` at or above the project. */
   lockFile?: string;
-  /** Interpreter whose version and platform the PEX targets; default `python3`. */
+  /** Interpreter whose version and platform the PEX targets, when no platform is given; default `python3`. */
   python?: string;
   /** Wheel store directory; default `defaultStoreRoot()`. */
   storeDir?: string;
@@ -52,6 +52,7 @@ export interface BuiltPex {
 
 export interface BuildProjectResult {
   project: string;
+  /** The target's id; with several platforms, their ids joined by ", ". */
   target: string;
   lockFile: string;
   wheels: number;
@@ -144,32 +145,47 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     throw new UserError(`An output file names one PEX, but ${project.name} builds ${jobs.length}: pick a script (-c).`);
   }
 
-  const lockFile = options.lockFile ? resolve(options.lockFile) : await findLockFile(projectDir, options.workspaceRoot);
+  const lockFile = options.lockFile
+    ? resolve(options.lockFile)
+    : project.nxPex.lockFile
+      ? resolve(project.dir, project.nxPex.lockFile)
+      : await findLockFile(projectDir, options.workspaceRoot);
   if (!lockFile) {
     throw new UserError(
       `No uv.lock found for ${project.name} in ${projectDir} or its parents. Run \`uv lock\` in the uv workspace that holds it.`,
     );
   }
-  const python = options.python ?? 'python3';
-  const [target, lock] = await Promise.all([targetFor(python, { storeDir: options.storeDir, env: options.env }), readUvLock(lockFile)]);
-  log(`${project.name}: target ${target.id} (${python}), lock ${lockFile}`);
+  const [targets, lock] = await Promise.all([
+    targetsFor({ python: options.python, platforms: pexOptions.platforms, completePlatforms: pexOptions.completePlatforms, storeDir: options.storeDir, env: options.env }),
+    readUvLock(lockFile),
+  ]);
+  const target = targets[0]!;
+  log(`${project.name}: ${describeTargets(targets, options.python)}, lock ${lockFile}`);
 
-  const closure = lockClosure(lock, project.name, target);
-  const selected = selectWheels(closure, target, lockFile);
-
-  const firstParty: PyProject[] = [
-    project,
-    ...(await lockedProjects(closure.firstParty.filter((p) => p.name !== project.canonicalName), lockFile)),
-  ];
-  const requirements = closure.root.requiresDist
-    ? rootRequirements(closure)
-    : declaredRequirements(firstParty, closure.firstParty.map((p) => p.name));
-  checkLockIsCurrent(firstParty, closure.firstParty.map((p) => p.name), new Set(closure.thirdParty.map((p) => p.name)), target, lockFile);
+  // One closure per target; the PEX holds the wheels of all of them, and the pex runtime picks
+  // the ones that fit the interpreter it boots on.
+  const selected: ReturnType<typeof selectWheels> = [];
+  const firstPartyByName = new Map<string, PyProject>([[project.canonicalName!, project]]);
+  const requirementSet = new Set<string>();
+  for (const t of targets) {
+    const closure = lockClosure(lock, project.name, t);
+    selected.push(...selectWheels(closure, t, lockFile));
+    const others = closure.firstParty.filter((p) => p.name !== project.canonicalName && !firstPartyByName.has(p.name));
+    for (const p of await lockedProjects(others, lockFile)) firstPartyByName.set(p.canonicalName!, p);
+    const firstPartyOfTarget = closure.firstParty.map((p) => firstPartyByName.get(p.name)).filter((p): p is PyProject => p !== undefined);
+    const names = closure.firstParty.map((p) => p.name);
+    const reqs = closure.root.requiresDist ? rootRequirements(closure) : declaredRequirements(firstPartyOfTarget, names);
+    for (const r of reqs) requirementSet.add(r);
+    checkLockIsCurrent(firstPartyOfTarget, names, new Set(closure.thirdParty.map((p) => p.name)), t, lockFile);
+  }
+  const firstParty = [...firstPartyByName.values()];
+  const requirements = [...requirementSet].sort();
   const sources = await buildSources(firstParty, pexOptions.sources ?? []);
 
   const outputDir = resolve(options.outputDir);
   const fetchOptions = {
     target,
+    targets,
     projectRoot: dirname(lockFile),
     indexes: options.indexes,
     storeDir: options.storeDir,
@@ -212,5 +228,5 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
       if (name.endsWith('.pex') && !wanted.has(name)) await rm(join(outputDir, name), { force: true, recursive: true });
     }
   }
-  return { project: project.name, target: target.id, lockFile, wheels, outputs };
+  return { project: project.name, target: targets.map((t) => t.id).join(', '), lockFile, wheels, outputs };
 }

@@ -12,7 +12,7 @@ import { writePex } from '@nx-pex/pex';
 import type { BuiltPex } from './build-project';
 import { checkOptions, writerOptions, type PexBuildOptions } from './options';
 import { artifactRequest, resolvePinned } from './pinned';
-import { buildSources, entryPointOf, lockedArtifactRequest, lockedProjects, targetFor, withFetchedInputs, type IndexContext } from './pipeline';
+import { buildSources, describeTargets, entryPointOf, lockedArtifactRequest, lockedProjects, targetsFor, withFetchedInputs, type IndexContext } from './pipeline';
 import type { IndexOverrides } from './runtime';
 
 export interface BuildRequirementsOptions {
@@ -21,7 +21,7 @@ export interface BuildRequirementsOptions {
   /** A uv.lock to take them from; without one, each must be pinned (`==`). */
   lockFile?: string;
   outputFile: string;
-  /** Interpreter whose version and platform the PEX targets; default `python3`. */
+  /** Interpreter whose version and platform the PEX targets, when no platform is given; default `python3`. */
   python?: string;
   storeDir?: string;
   /** `sources` must be absolute. */
@@ -57,8 +57,10 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
   const o = options.pex ?? {};
   checkOptions(o, 'nx-pex options');
   const requirements = parseAll(options.requirements);
-  const python = options.python ?? 'python3';
-  const target = await targetFor(python, { storeDir: options.storeDir, env });
+  const python = options.python;
+  const targets = await targetsFor({ python, platforms: o.platforms, completePlatforms: o.completePlatforms, storeDir: options.storeDir, env });
+  const target = targets[0]!;
+  const described = describeTargets(targets, python);
   const offline = options.offline ?? offlineFromEnv(env);
   const lockFile = options.lockFile ? resolve(options.lockFile) : undefined;
 
@@ -66,6 +68,7 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
   let firstParty: PyProject[] = [];
   const fetchOptions = {
     target,
+    targets,
     projectRoot: lockFile ? dirname(lockFile) : process.cwd(),
     indexes: options.indexes,
     storeDir: options.storeDir,
@@ -78,24 +81,41 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
   const collect = async ({ client, config, store }: IndexContext): Promise<ArtifactRequest[]> => {
     if (lockFile) {
       const lock = await readUvLock(lockFile);
-      log(`target ${target.id} (${python}), lock ${lockFile}`);
-      const closure = requirementsClosure(lock, requirements, target);
-      firstParty = await lockedProjects(closure.firstParty, lockFile);
-      // Workspace projects are in the PEX as code, not distributions: they stand for their own
-      // declared dependencies in PEX-INFO.
-      const own = new Set(closure.firstParty.map((p) => p.name));
-      const roots = requirements.filter((r) => !own.has(canonicalizeName(r.name)));
-      for (const p of firstParty) roots.push(...p.dependencies.filter((d) => !own.has(canonicalizeName(d.name))));
-      rootRequirements = [...new Set(roots.map(formatRequirement))].sort();
-      return selectWheels(closure, target, lockFile).map(lockedArtifactRequest);
+      log(`${described}, lock ${lockFile}`);
+      const requests: ArtifactRequest[] = [];
+      const byName = new Map<string, PyProject>();
+      const roots = new Set<string>();
+      for (const t of targets) {
+        const closure = requirementsClosure(lock, requirements, t);
+        const fresh = closure.firstParty.filter((p) => !byName.has(p.name));
+        for (const p of await lockedProjects(fresh, lockFile)) byName.set(p.canonicalName!, p);
+        // Workspace projects are in the PEX as code, not distributions: they stand for their own
+        // declared dependencies in PEX-INFO.
+        const own = new Set(closure.firstParty.map((p) => p.name));
+        for (const r of requirements) if (!own.has(canonicalizeName(r.name))) roots.add(formatRequirement(r));
+        for (const p of closure.firstParty) {
+          const py = byName.get(p.name);
+          if (py) for (const d of py.dependencies) if (!own.has(canonicalizeName(d.name))) roots.add(formatRequirement(d));
+        }
+        requests.push(...selectWheels(closure, t, lockFile).map(lockedArtifactRequest));
+      }
+      firstParty = [...byName.values()];
+      rootRequirements = [...roots].sort();
+      return requests;
     }
     if (offline && requirements.length > 0) {
       throw new UserError('Pinned requirements without a lock are looked up on the indexes, which an offline build cannot do: give --lock, or build online.');
     }
-    log(`target ${target.id} (${python}), pinned requirements without a lock`);
-    const resolved = await resolvePinned(options.requirements, { client, config, store, target, log });
-    rootRequirements = resolved.requirements;
-    return resolved.wheels.map(artifactRequest);
+    log(`${described}, pinned requirements without a lock`);
+    const requests: ArtifactRequest[] = [];
+    const roots = new Set<string>();
+    for (const t of targets) {
+      const resolved = await resolvePinned(options.requirements, { client, config, store, target: t, log });
+      for (const r of resolved.requirements) roots.add(r);
+      requests.push(...resolved.wheels.map(artifactRequest));
+    }
+    rootRequirements = [...roots].sort();
+    return requests;
   };
   const path = resolve(options.outputFile);
   const { result, wheels } = await withFetchedInputs(fetchOptions, collect, async ({ runtime, dependencies, shebang }) => {
@@ -122,7 +142,7 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
     path,
     bytes: result.bytes,
     pexHash: result.pexHash,
-    target: target.id,
+    target: targets.map((t) => t.id).join(', '),
     wheels,
   };
 }

@@ -17,6 +17,7 @@ import {
   isWheelFilename,
   parseRequirement,
   parseWheelFilename,
+  platformOfWheel,
   selectBestWheel,
   UserError,
   versionSatisfies,
@@ -268,7 +269,11 @@ export async function pickWheel(
     throw new UserError(
       `No wheel of ${name}==${version} fits target ${target.id}. Found:\n  ${ofVersion
         .map((f) => f.filename + (f.requiresPython ? ` (requires-python ${f.requiresPython})` : ''))
-        .join('\n  ')}\nPick a version with a wheel for this target.`,
+        .join('\n  ')}\nPick a version with a wheel for this target` +
+        (() => {
+          const works = [...new Set(ofVersion.map((f) => platformOfWheel(f.filename)).filter((p): p is string => p !== undefined))];
+          return works.length ? `, or a platform these wheels fit (${works.slice(0, 3).join(', ')}).` : '.';
+        })(),
     );
   }
   const same = usable.filter((f) => f.filename === best.filename);

@@ -4,6 +4,7 @@ import {
   formatRequirement,
   Marker,
   parseRequirement,
+  platformOfWheel,
   selectBestWheel,
   TargetPlatform,
   versionSatisfies,
@@ -262,6 +263,11 @@ function noWheel(pkg: LockedPackage, target: TargetPlatform, lockPath: string): 
     available = `The lock has no files for it (source: ${sourceKey(pkg.source)}).`;
     advice = `Building from ${pkg.source.kind} sources is not supported yet: depend on a published wheel instead, or build the wheel, serve it from an index or find-links directory, and run \`uv lock\`.`;
   }
+  if (target.platform && names.length === 0 && pkg.sdist) {
+    advice = `${target.id} is not this machine's platform, so the sdist cannot be built here: build the wheel on ${target.id} (or in a container of it), serve it from an index or find-links directory, or pin a version of ${pkg.name} that publishes a wheel for it.`;
+  }
+  const works = [...new Set(names.map(platformOfWheel).filter((p): p is string => p !== undefined))];
+  if (works.length) advice += `\nA platform these wheels fit: ${works.slice(0, 3).join(', ')}.`;
   return new NoWheelForPlatformError(
     `${at}: no wheel of ${describe(pkg)} fits target ${target.id}. ${available}\n${advice}`,
     lockPath,

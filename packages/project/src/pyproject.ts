@@ -57,6 +57,12 @@ export interface NxPexToolConfig {
   sources?: string[];
   /** Version of the pex runtime to embed. */
   pexVersion?: string;
+  /** pex's abbreviated platforms (`--platform`), e.g. `manylinux2014_x86_64-cp-311-cp311`; instead of the local interpreter. */
+  platforms?: string[];
+  /** pex's complete platforms (`--complete-platform`): JSON files (relative to the pyproject.toml's directory) or JSON objects. */
+  completePlatforms?: string[];
+  /** The lock of this project (relative to the pyproject.toml's directory), instead of the one discovery finds. */
+  lockFile?: string;
 }
 
 type ToolKind = 'string' | 'strings' | 'bool' | 'int' | 'env' | readonly string[];
@@ -91,6 +97,9 @@ const TOOL_KINDS: Readonly<Record<keyof NxPexToolConfig, ToolKind>> = {
   runtimePexRoot: 'string',
   sources: 'strings',
   pexVersion: 'string',
+  platforms: 'strings',
+  completePlatforms: 'strings',
+  lockFile: 'string',
 };
 
 /** `[tool.nx-pex]` keys: TOML key (the field in kebab-case) → field and value kind. */

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { streamProgress } from '@nx-pex/store';
-import { buildProject, buildRequirements, readRequirementsFile, type IndexOverrides, type InheritPath, type LayeredOptions, type Layout } from '@nx-pex/engine';
+import { buildProject, buildRequirements, completePlatformPath, readRequirementsFile, type IndexOverrides, type InheritPath, type LayeredOptions, type Layout } from '@nx-pex/engine';
 import { buildHelp, parseBuildArgs, type BuildArgs } from './build-args';
 import { UsageError } from './errors';
 
@@ -38,6 +38,8 @@ export function cliPexOptions(a: BuildArgs, cwd = process.cwd()): LayeredOptions
   if (a.runtimePexRoot !== undefined) o.runtimePexRoot = a.runtimePexRoot;
   if (a.sources) o.sources = a.sources.map((d) => resolve(cwd, d));
   if (a.pexVersion !== undefined) o.pexVersion = a.pexVersion;
+  if (a.platforms) o.platforms = a.platforms;
+  if (a.completePlatforms) o.completePlatforms = a.completePlatforms.map((c) => completePlatformPath(c, cwd));
   return o;
 }
 

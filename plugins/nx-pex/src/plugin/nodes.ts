@@ -45,7 +45,9 @@ async function nodesForPyproject(
   const abs = join(context.workspaceRoot, file);
   const text = readFileSync(abs, 'utf8');
   const projectRoot = toPosix(dirname(file));
-  const lockAbs = await findLockFile(dirname(abs), context.workspaceRoot, lockLookups);
+  // `[tool.nx-pex] lock-file` names the project's lock; otherwise discovery finds it.
+  const lockOverride = text.includes('lock-file') ? parsePyproject(text, file).nxPex.lockFile : undefined;
+  const lockAbs = lockOverride ? join(dirname(abs), lockOverride) : await findLockFile(dirname(abs), context.workspaceRoot, lockLookups);
   const lock = lockAbs ? toPosix(relative(context.workspaceRoot, lockAbs)) : undefined;
   const key = createHash('sha256')
     .update(JSON.stringify([text, lock ?? null, options, self]))
@@ -70,7 +72,17 @@ async function nodesForPyproject(
       const inside = projectRoot === '.' ? !rel.startsWith('..') : rel === projectRoot || rel.startsWith(`${projectRoot}/`);
       if (!inside && !rel.startsWith('..')) inputs.push(`{workspaceRoot}/${rel}/**/*`);
     }
-    inputs.push(...self, interpreterInput(python));
+    inputs.push(...self);
+    // Built for named platforms, the PEX does not depend on the local interpreter: the platform
+    // strings are in pyproject.toml (an input already), complete platform files are inputs.
+    const { platforms, completePlatforms } = pyproject.nxPex;
+    if (platforms?.length || completePlatforms?.length) {
+      for (const c of completePlatforms ?? []) {
+        if (!c.trim().startsWith('{')) inputs.push(`{workspaceRoot}/${toPosix(relative(context.workspaceRoot, join(dirname(abs), c)))}`);
+      }
+    } else {
+      inputs.push(interpreterInput(python));
+    }
     const targetOptions: Record<string, unknown> = { scripts };
     if (options.python) targetOptions.python = options.python;
     if (options.storeDir) targetOptions.storeDir = options.storeDir;
