@@ -2,11 +2,14 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { canonicalizeName, evaluateMarker, formatRequirement, UserError, type TargetPlatform } from '@nx-pex/pep';
 import { buildableScripts, findLockFile, readPyproject, type PyProject } from '@nx-pex/project';
-import { readUvLock, lockClosure, rootRequirements, selectWheels } from '@nx-pex/lock';
-import type { ProgressReporter } from '@nx-pex/store';
+import { isHashedLock, lockClosure, readRequirementsFileLock, requirementsClosure, rootRequirements, selectWheels, type RequirementsFile } from '@nx-pex/lock';
+import type { ArtifactRequest, ProgressReporter } from '@nx-pex/store';
 import { writePex } from '@nx-pex/pex';
 import { checkOptions, mergeOptions, toolOptions, writerOptions, type LayeredOptions } from './options';
-import { buildSources, describeTargets, entryPointOf, lockedArtifactRequest, lockedProjects, targetsFor, withFetchedInputs } from './pipeline';
+import { buildSources, describeTargets, entryPointOf, lockedArtifactRequest, lockedProjects, targetsFor, withFetchedInputs, type IndexContext } from './pipeline';
+import { lockKind, readPackageLock } from './locks';
+import { resolveHashed } from './hashed';
+import { artifactRequest } from './pinned';
 import type { IndexOverrides } from './runtime';
 
 export interface BuildProjectOptions {
@@ -88,7 +91,7 @@ function checkLockIsCurrent(
       if (req.marker && !evaluateMarker(req.marker, target.markerEnvironment)) continue;
       throw new UserError(
         `${p.file} depends on ${req.name}, but ${lockFile} has no ${req.name} for ${p.name} on ${target.id}. ` +
-          `The lock is out of date: run \`uv lock\`.`,
+          `The lock is out of date: ${/poetry\.lock$/.test(lockFile) ? 'run `poetry lock`' : /\.(txt|in)$/.test(lockFile) ? 'regenerate it (pip-compile, uv export, poetry export)' : 'run `uv lock`'}.`,
       );
     }
   }
@@ -152,31 +155,57 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
       : await findLockFile(projectDir, options.workspaceRoot);
   if (!lockFile) {
     throw new UserError(
-      `No uv.lock found for ${project.name} in ${projectDir} or its parents. Run \`uv lock\` in the uv workspace that holds it.`,
+      `No lock found for ${project.name}: no pylock.toml, poetry.lock or uv.lock in ${projectDir}, and no uv.lock in its parents. ` +
+        'Run `uv lock` (or `poetry lock`) for it, or name its lock with [tool.nx-pex] lock-file.',
     );
   }
-  const [targets, lock] = await Promise.all([
+  const [targets, kind] = await Promise.all([
     targetsFor({ python: options.python, platforms: pexOptions.platforms, completePlatforms: pexOptions.completePlatforms, storeDir: options.storeDir, env: options.env }),
-    readUvLock(lockFile),
+    lockKind(lockFile),
   ]);
   const target = targets[0]!;
   log(`${project.name}: ${describeTargets(targets, options.python)}, lock ${lockFile}`);
 
   // One closure per target; the PEX holds the wheels of all of them, and the pex runtime picks
   // the ones that fit the interpreter it boots on.
-  const selected: ReturnType<typeof selectWheels> = [];
   const firstPartyByName = new Map<string, PyProject>([[project.canonicalName!, project]]);
   const requirementSet = new Set<string>();
-  for (const t of targets) {
-    const closure = lockClosure(lock, project.name, t);
-    selected.push(...selectWheels(closure, t, lockFile));
-    const others = closure.firstParty.filter((p) => p.name !== project.canonicalName && !firstPartyByName.has(p.name));
-    for (const p of await lockedProjects(others, lockFile)) firstPartyByName.set(p.canonicalName!, p);
-    const firstPartyOfTarget = closure.firstParty.map((p) => firstPartyByName.get(p.name)).filter((p): p is PyProject => p !== undefined);
-    const names = closure.firstParty.map((p) => p.name);
-    const reqs = closure.root.requiresDist ? rootRequirements(closure) : declaredRequirements(firstPartyOfTarget, names);
-    for (const r of reqs) requirementSet.add(r);
-    checkLockIsCurrent(firstPartyOfTarget, names, new Set(closure.thirdParty.map((p) => p.name)), t, lockFile);
+  let collect: (ctx: IndexContext) => Promise<ArtifactRequest[]>;
+  let requirementsFiles: RequirementsFile[] = [];
+  if (kind === 'requirements') {
+    // A hashed requirements file as the project's lock: its pins are the third-party closure.
+    const rf = await readRequirementsFileLock(lockFile, options.env ?? process.env);
+    if (!isHashedLock(rf)) {
+      throw new UserError(
+        `${lockFile}, the lock of ${project.name}, has no --hash options: a requirements file is a lock only when every requirement is pinned and hashed ` +
+          '(pip-compile --generate-hashes, uv export, poetry export write them).',
+      );
+    }
+    requirementsFiles = [rf];
+    const locked = new Set(rf.requirements.map((l) => canonicalizeName(l.requirement.name)));
+    for (const t of targets) checkLockIsCurrent([project], [project.canonicalName!], locked, t, lockFile);
+    for (const r of declaredRequirements([project], [project.canonicalName!])) requirementSet.add(r);
+    collect = async ({ client, config, store }) => {
+      const out: ArtifactRequest[] = [];
+      for (const t of targets) out.push(...(await resolveHashed(rf.requirements, { client, config, store, target: t, log: options.log })).wheels.map(artifactRequest));
+      return out;
+    };
+  } else {
+    const lock = await readPackageLock(lockFile, kind);
+    const selected: ReturnType<typeof selectWheels> = [];
+    for (const t of targets) {
+      // A poetry.lock has no entry for the project: its declared requirements select from the lock.
+      const closure = kind === 'poetry' ? requirementsClosure(lock, project.dependencies, t) : lockClosure(lock, project.name, t);
+      selected.push(...selectWheels(closure, t, lockFile));
+      const others = closure.firstParty.filter((p) => p.name !== project.canonicalName && !firstPartyByName.has(p.name));
+      for (const p of await lockedProjects(others, lockFile)) firstPartyByName.set(p.canonicalName!, p);
+      const ownNames = kind === 'poetry' ? [project.canonicalName!, ...closure.firstParty.map((p) => p.name)] : closure.firstParty.map((p) => p.name);
+      const firstPartyOfTarget = ownNames.map((n) => firstPartyByName.get(n)).filter((p): p is PyProject => p !== undefined);
+      const reqs = closure.root.requiresDist ? rootRequirements(closure) : declaredRequirements(firstPartyOfTarget, ownNames);
+      for (const r of reqs) requirementSet.add(r);
+      checkLockIsCurrent(firstPartyOfTarget, ownNames, new Set(closure.thirdParty.map((p) => p.name)), t, lockFile);
+    }
+    collect = async () => selected.map(lockedArtifactRequest);
   }
   const firstParty = [...firstPartyByName.values()];
   const requirements = [...requirementSet].sort();
@@ -188,6 +217,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     targets,
     projectRoot: dirname(lockFile),
     indexes: options.indexes,
+    requirementsFiles,
     storeDir: options.storeDir,
     pexVersion: pexOptions.pexVersion,
     offline: options.offline,
@@ -197,7 +227,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   };
   const { outputs, wheels } = await withFetchedInputs(
     fetchOptions,
-    async () => selected.map(lockedArtifactRequest),
+    collect,
     async ({ runtime, dependencies, shebang }) => {
       if (!options.outputFile) await mkdir(outputDir, { recursive: true });
       const outputs: BuiltPex[] = [];

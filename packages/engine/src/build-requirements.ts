@@ -6,18 +6,25 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { canonicalizeName, formatRequirement, parseRequirement, RequirementSyntaxError, UserError, type Requirement } from '@nx-pex/pep';
 import type { PyProject } from '@nx-pex/project';
-import { readUvLock, requirementsClosure, selectWheels } from '@nx-pex/lock';
+import { isHashedLock, readRequirementsFileLock, requirementsClosure, selectWheels } from '@nx-pex/lock';
+import { lockKind, readPackageLock } from './locks';
 import { offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx-pex/store';
 import { writePex } from '@nx-pex/pex';
 import type { BuiltPex } from './build-project';
 import { checkOptions, writerOptions, type PexBuildOptions } from './options';
 import { artifactRequest, resolvePinned } from './pinned';
+import { resolveHashed } from './hashed';
 import { buildSources, describeTargets, entryPointOf, lockedArtifactRequest, lockedProjects, targetsFor, withFetchedInputs, type IndexContext } from './pipeline';
 import type { IndexOverrides } from './runtime';
 
 export interface BuildRequirementsOptions {
-  /** PEP 508 requirements (arguments and `-r` files). */
+  /** PEP 508 requirements (arguments). */
   requirements: string[];
+  /**
+   * pip requirements files (`-r`): their requirements join `requirements`, their index lines the
+   * index settings; a file whose every requirement is pinned and hashed is taken as a lock.
+   */
+  requirementFiles?: string[];
   /** A uv.lock to take them from; without one, each must be pinned (`==`). */
   lockFile?: string;
   outputFile: string;
@@ -56,13 +63,26 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
   const env = options.env ?? process.env;
   const o = options.pex ?? {};
   checkOptions(o, 'nx-pex options');
-  const requirements = parseAll(options.requirements);
+  // A requirements file given as the lock is a requirements file like -r.
+  const givenLock = options.lockFile ? resolve(options.lockFile) : undefined;
+  const lockKindOf = givenLock ? await lockKind(givenLock) : undefined;
+  const requirementFiles = [...(options.requirementFiles ?? []), ...(lockKindOf === 'requirements' ? [givenLock!] : [])];
+  const files = await Promise.all(requirementFiles.map((f) => readRequirementsFileLock(f, env)));
+  const fileLines = files.flatMap((f) => f.requirements);
+  const texts = [...options.requirements, ...fileLines.map((l) => l.text)];
+  const hashed = files.length > 0 && isHashedLock({ ...files[0]!, path: files.map((f) => f.path).join(', '), requirements: fileLines });
+  if (hashed && options.requirements.length > 0) {
+    throw new UserError(
+      `${files.map((f) => f.path).join(', ')} hash every requirement, so the requirements given as arguments (${options.requirements.join(' ')}) need hashes too, as in pip's hash-checking mode: add them to the file with their hashes.`,
+    );
+  }
+  const requirements = parseAll(texts);
   const python = options.python;
   const targets = await targetsFor({ python, platforms: o.platforms, completePlatforms: o.completePlatforms, storeDir: options.storeDir, env });
   const target = targets[0]!;
   const described = describeTargets(targets, python);
   const offline = options.offline ?? offlineFromEnv(env);
-  const lockFile = options.lockFile ? resolve(options.lockFile) : undefined;
+  const lockFile = lockKindOf === 'requirements' ? undefined : givenLock;
 
   let rootRequirements: string[] = [];
   let firstParty: PyProject[] = [];
@@ -71,6 +91,7 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
     targets,
     projectRoot: lockFile ? dirname(lockFile) : process.cwd(),
     indexes: options.indexes,
+    requirementsFiles: files,
     storeDir: options.storeDir,
     pexVersion: o.pexVersion,
     offline,
@@ -80,7 +101,7 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
   };
   const collect = async ({ client, config, store }: IndexContext): Promise<ArtifactRequest[]> => {
     if (lockFile) {
-      const lock = await readUvLock(lockFile);
+      const lock = await readPackageLock(lockFile, lockKindOf!);
       log(`${described}, lock ${lockFile}`);
       const requests: ArtifactRequest[] = [];
       const byName = new Map<string, PyProject>();
@@ -106,11 +127,13 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
     if (offline && requirements.length > 0) {
       throw new UserError('Pinned requirements without a lock are looked up on the indexes, which an offline build cannot do: give --lock, or build online.');
     }
-    log(`${described}, pinned requirements without a lock`);
+    log(`${described}, ${hashed ? `hashed requirements (${files.map((f) => f.path).join(', ')}) as a lock` : 'pinned requirements without a lock'}`);
     const requests: ArtifactRequest[] = [];
     const roots = new Set<string>();
     for (const t of targets) {
-      const resolved = await resolvePinned(options.requirements, { client, config, store, target: t, log });
+      const resolved = hashed
+        ? await resolveHashed(fileLines, { client, config, store, target: t, log })
+        : await resolvePinned(texts, { client, config, store, target: t, log });
       for (const r of resolved.requirements) roots.add(r);
       requests.push(...resolved.wheels.map(artifactRequest));
     }

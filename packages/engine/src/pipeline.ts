@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { abbreviatedPlatform, completePlatform, probeInterpreterCached, targetFromInterpreter, UserError, type TargetPlatform } from '@nx-pex/pep';
 import { collectSources, mergeSources, readPyproject, type PyProject } from '@nx-pex/project';
-import type { LockedArtifact, LockedPackage } from '@nx-pex/lock';
+import type { LockedArtifact, LockedPackage, RequirementsFile } from '@nx-pex/lock';
 import { IndexClient, readIndexConfig, type IndexConfig } from '@nx-pex/index';
 import {
   WheelStore,
@@ -20,6 +20,7 @@ import {
 import type { PexDependency, PexRuntime } from '@nx-pex/pex';
 import { combineSources, directorySources } from './options';
 import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type IndexOverrides } from './runtime';
+import { applyRequirementsFileIndexes } from './hashed';
 
 const targets = new Map<string, Promise<TargetPlatform>>();
 
@@ -136,6 +137,8 @@ export interface FetchOptions {
   /** Directory whose `uv.toml` / `pyproject.toml` index settings apply. */
   projectRoot: string;
   indexes?: IndexOverrides;
+  /** Requirements files whose index lines join the configured index settings (before `indexes`). */
+  requirementsFiles?: readonly RequirementsFile[];
   storeDir?: string;
   pexVersion?: string;
   offline?: boolean;
@@ -168,7 +171,7 @@ export async function withFetchedInputs<T>(
   write: (inputs: FetchedInputs) => Promise<T>,
 ): Promise<T> {
   const { env, target, log } = o;
-  const config = applyIndexOverrides(await readIndexConfig({ env, projectRoot: o.projectRoot }), o.indexes);
+  const config = applyIndexOverrides(applyRequirementsFileIndexes(await readIndexConfig({ env, projectRoot: o.projectRoot }), o.requirementsFiles ?? []), o.indexes);
   const client = new IndexClient(config, { env });
   const store = new WheelStore(storeRoot(o.storeDir, env));
   try {

@@ -5,3 +5,6 @@ export { UV_LOCK_VERSION, parseUvLock, readUvLock } from './uv';
 export type { Closure, ClosureEntry } from './closure';
 export { lockClosure, selectWheels, rootRequirements } from './closure';
 export { requirementsClosure } from './requirements';
+export type { RequirementLine, RequirementsFile } from './requirements-file';
+export { readRequirementsFileLock, isHashedLock, pinOf } from './requirements-file';
+export { POETRY_LOCK_VERSIONS, PYPI_SIMPLE, parsePoetryLock, readPoetryLock, poetryGroupRequirements } from './poetry';

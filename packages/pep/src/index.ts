@@ -35,3 +35,4 @@ export {
   selectWheelFor,
   platformOfWheel,
 } from './platforms';
+export { poetryConstraintToPep440 } from './poetry-constraint';
