@@ -112,19 +112,24 @@ export function abbreviatedMarkerEnvironment(spec: PlatformSpec): Partial<Marker
     env.platform_python_implementation = impl.python;
   }
   const p = spec.platform;
+  // Python's `p.split("_", n)[-1]`, as pex takes the machine out of the platform tag.
+  const after = (n: number) => {
+    const parts = p.split('_');
+    return parts.length > n ? parts.slice(n).join('_') : parts[parts.length - 1]!;
+  };
   if (p.includes('linux')) {
     env.os_name = 'posix';
-    env.platform_machine = /^(linux|manylinux1|manylinux2010|manylinux2014)_/.test(p) ? p.split('_').slice(1).join('_') : p.split('_').slice(3).join('_');
+    env.platform_machine = /^(linux|manylinux1|manylinux2010|manylinux2014)_/.test(p) ? after(1) : after(3);
     env.platform_system = 'Linux';
     env.sys_platform = 'linux';
   } else if (p.includes('mac')) {
     env.os_name = 'posix';
-    env.platform_machine = p.split('_').slice(3).join('_');
+    env.platform_machine = after(3);
     env.platform_system = 'Darwin';
     env.sys_platform = 'darwin';
   } else if (p.includes('win')) {
     env.os_name = 'nt';
-    env.platform_machine = p.split('_').slice(2).join('_');
+    env.platform_machine = after(2);
     env.platform_system = 'Windows';
     env.sys_platform = 'win32';
   }
@@ -142,7 +147,7 @@ export function abbreviatedPlatform(text: string): TargetPlatform {
   if (spec.versionInfo[0] !== 3) {
     throw new InvalidPlatformError(`The platform "${text}" is for Python ${spec.versionInfo.join('.')}; only Python 3 is supported.`);
   }
-  if (!spec.abi.startsWith(`cp${spec.versionInfo[0]}${spec.versionInfo[1]}`) && spec.abi !== 'abi3' && spec.abi !== 'none') {
+  if (!new RegExp(`^cp${spec.versionInfo[0]}${spec.versionInfo[1]}[dmut]*$`).test(spec.abi) && spec.abi !== 'abi3' && spec.abi !== 'none') {
     throw new InvalidPlatformError(`The platform "${text}" has the ABI "${spec.abi}", which is not one of CPython ${spec.versionInfo.slice(0, 2).join('.')} (cp${spec.versionInfo[0]}${spec.versionInfo[1]}, or with flags such as cp${spec.versionInfo[0]}${spec.versionInfo[1]}d). ${FORMS}`);
   }
   const platforms = platformTagsOf(spec.platform);

@@ -228,7 +228,10 @@ export function wheelRank(wheel: WheelFilename, target: TargetPlatform): number 
   return best;
 }
 
-/** The compatible wheel with the best rank (ties: higher build number); non-wheels and incompatible wheels are skipped. */
+/**
+ * The compatible wheel with the best rank (ties: higher build number, then the one listed last,
+ * as pip's resolver takes it); non-wheels and incompatible wheels are skipped.
+ */
 export function selectBestWheel<T extends { filename: string }>(files: readonly T[], target: TargetPlatform): T | undefined {
   let best: { file: T; rank: number; build: number } | undefined;
   for (const file of files) {
@@ -241,7 +244,7 @@ export function selectBestWheel<T extends { filename: string }>(files: readonly 
     const rank = wheelRank(wheel, target);
     if (rank === undefined) continue;
     const build = wheel.build?.number ?? -1;
-    if (!best || rank < best.rank || (rank === best.rank && build > best.build)) best = { file, rank, build };
+    if (!best || rank < best.rank || (rank === best.rank && build >= best.build)) best = { file, rank, build };
   }
   return best?.file;
 }
