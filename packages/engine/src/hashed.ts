@@ -18,7 +18,7 @@ import {
   type TargetPlatform,
 } from '@nx-pex/pep';
 import { pinOf, type RequirementLine, type RequirementsFile } from '@nx-pex/lock';
-import { redactUrl, type DistributionFile, type IndexClient, type IndexConfig } from '@nx-pex/index';
+import { DEFAULT_INDEX_URL, redactUrl, type DistributionFile, type IndexClient, type IndexConfig } from '@nx-pex/index';
 import type { WheelStore } from '@nx-pex/store';
 import { pickWheel, type PinnedResolution, type PinnedWheel } from './pinned';
 
@@ -126,11 +126,15 @@ function noWheel(line: RequirementLine, target: TargetPlatform, matching: Distri
   return new UserError(`${line.file}:${line.line}: no wheel of ${line.text} fits target ${target.id}. ${advice}`);
 }
 
+const isPyPI = (u: string) => u.replace(/\/+$/, '') === DEFAULT_INDEX_URL.replace(/\/+$/, '');
+
 /** The index lines of requirements files joined to the build's index settings, as pip takes them. */
 export function applyRequirementsFileIndexes(config: IndexConfig, files: readonly RequirementsFile[]): IndexConfig {
   const out: IndexConfig = { ...config, extraIndexUrls: [...config.extraIndexUrls], findLinks: [...config.findLinks], trustedHosts: [...config.trustedHosts] };
   for (const f of files) {
-    if (f.indexUrl !== undefined) out.indexUrl = f.indexUrl;
+    // A file that names PyPI (as `poetry export` and `uv export` write it) keeps a configured
+    // mirror of PyPI, as a lock that names PyPI does.
+    if (f.indexUrl !== undefined && !(isPyPI(f.indexUrl) && !isPyPI(config.indexUrl))) out.indexUrl = f.indexUrl;
     for (const u of f.extraIndexUrls) if (!out.extraIndexUrls.includes(u)) out.extraIndexUrls.push(u);
     for (const l of f.findLinks) if (!out.findLinks.includes(l)) out.findLinks.push(l);
     for (const h of f.trustedHosts) if (!out.trustedHosts.includes(h)) out.trustedHosts.push(h);
