@@ -210,3 +210,15 @@ const EXAMPLE = join(__dirname, '..', '..', '..', 'examples', 'poetry-service', 
   expect(closure.thirdParty.map((p) => p.name)).not.toContain('iniconfig');
   for (const { wheel } of selectWheels(closure, linuxTarget('cp311'), EXAMPLE)) expect(wheel.sha256).toMatch(/^[0-9a-f]{64}$/);
 });
+
+it('reads a lock-version 2.1 lock made by Poetry 2.1 for a [project] table project: the main group, without the dev group or unrequested extras', () => {
+  const dir = join(__dirname, 'fixtures', 'poetry-2.1');
+  const lock = parsePoetryLock(readFileSync(join(dir, 'poetry.lock'), 'utf8'), 'poetry.lock');
+  const pyproject = parseToml(readFileSync(join(dir, 'pyproject.toml'), 'utf8')) as Record<string, unknown>;
+  const reqs = poetryGroupRequirements(pyproject, ['main']).map(parseRequirement);
+  const closure = requirementsClosure(lock, reqs, linuxTarget('cp311'));
+  expect(closure.thirdParty.map((p) => `${p.name} ${p.version}`)).toEqual(['anyio 4.16.0', 'click 8.5.1', 'idna 3.20', 'typing-extensions 4.16.0']);
+  expect(lock.packages.find((p) => p.name === 'anyio')!.source).toEqual({ kind: 'registry', url: 'https://pypi.org/simple' });
+  const dev = requirementsClosure(lock, poetryGroupRequirements(pyproject, ['main', 'dev']).map(parseRequirement), linuxTarget('cp311'));
+  expect(dev.thirdParty.map((p) => p.name)).toContain('iniconfig');
+});
