@@ -7,7 +7,9 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
-import { copyPinnedPex, exec, requireBuiltCli, runCli } from './support';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { copyPinnedPex, exec, projectToml, requireBuiltCli, runCli, writeWorkspace } from './support';
 
 const PLATFORM_WHEELS = join(__dirname, '..', '..', '..', '.cache', 'platform-wheels');
 const COMPLETE_CP312 = join(__dirname, '..', '..', '..', 'packages', 'pep', 'test', 'fixtures', 'complete-platform-cp312-linux.json');
@@ -119,4 +121,46 @@ it('refuses a platform string or complete platform that does not parse, in one l
   await writeFile(join(scratch, 'broken.json'), '{"marker_environment": {}}');
   const broken = await build('bad.pex', ['--complete-platform', join(scratch, 'broken.json')]);
   expect(broken.stderr).toMatch(/broken\.json has no 'compatible_tags' key/);
+});
+
+it('a workspace project is built for the platforms of [tool.nx-pex], each taking its wheel from the uv.lock', async () => {
+  const files = readdirSync(PLATFORM_WHEELS).filter((f) => f.startsWith('msgpack-1.1.0-'));
+  const wheels = await Promise.all(
+    files.map(async (f) => {
+      const bytes = await readFile(join(PLATFORM_WHEELS, f));
+      return `{ url = "${server.url.replace(/\/simple$/, '')}/files/${f}", hash = "sha256:${createHash('sha256').update(bytes).digest('hex')}", size = ${bytes.length} }`;
+    }),
+  );
+  const lock = [
+    'version = 1',
+    'revision = 3',
+    'requires-python = ">=3.11"',
+    '',
+    '[[package]]',
+    'name = "app"',
+    'version = "0.1.0"',
+    'source = { editable = "app" }',
+    'dependencies = [{ name = "msgpack" }]',
+    '',
+    '[[package]]',
+    'name = "msgpack"',
+    'version = "1.1.0"',
+    `source = { registry = "${server.url}" }`,
+    `wheels = [${wheels.join(', ')}]`,
+    '',
+  ].join('\n');
+  const ws = await writeWorkspace(join(scratch, 'ws'), {
+    pyproject: `${projectToml('app', ['msgpack'])}\n[tool.nx-pex]\nplatforms = ["macosx_11_0_arm64-cp-312-cp312", "musllinux_1_2_x86_64-cp-312-cp312"]\n`,
+    sources: { 'main.py': 'def main():\n    pass\n' },
+    lock,
+  });
+  const out = join(scratch, 'ws-out');
+  const res = await runCli(['build', '--project', join(ws, 'app'), '--output-dir', out, '--store', join(scratch, 'store')], { env: { PIP_INDEX_URL: server.url } });
+  expect(res.stderr).toMatch(/platforms macosx_11_0_arm64-cp-312-cp312, musllinux_1_2_x86_64-cp-312-cp312, lock/);
+  expect(res.code).toBe(0);
+  expect(Object.keys((await pexInfo(join(out, 'app.pex'))).distributions).sort()).toEqual([msgpack('cp312-cp312-macosx'), msgpack('cp312-cp312-musllinux')].sort());
+  // The command line wins over [tool.nx-pex].
+  const cli = await runCli(['build', '--project', join(ws, 'app'), '--output-dir', out, '--store', join(scratch, 'store'), '--platform', 'manylinux2014_x86_64-cp-311-cp311'], { env: { PIP_INDEX_URL: server.url } });
+  expect(cli.code).toBe(0);
+  expect(Object.keys((await pexInfo(join(out, 'app.pex'))).distributions)).toEqual([msgpack('cp311-cp311-manylinux')]);
 });
