@@ -12,7 +12,7 @@ import {
   isWheelFilename,
   parseSdistFilename,
   parseWheelFilename,
-  platformOfWheel,
+  nearestPlatforms,
   selectWheelFor,
   UserError,
   type TargetPlatform,
@@ -120,8 +120,9 @@ function noWheel(line: RequirementLine, target: TargetPlatform, matching: Distri
       ? `Only its sdist (${sdists.map((f) => f.filename).join(', ')}) is hashed, and ${target.id} is not this machine's platform: the wheel must be built on ${target.id}, or come as a wheel from your index (add its hash to the file).`
       : `Only its sdist (${sdists.map((f) => f.filename).join(', ')}) is hashed, and building sdists is not supported yet: use a version that publishes a wheel, or serve a built wheel and add its hash to the file.`;
   } else {
-    const works = [...new Set(wheels.map((f) => platformOfWheel(f.filename)).filter((p): p is string => p !== undefined))];
-    advice = `The hashed wheels:\n  ${wheels.map((f) => f.filename).join('\n  ')}\nNone has a tag of ${target.id}` + (works.length ? `; a platform they fit: ${works.slice(0, 3).join(', ')}.` : '.');
+    const near = nearestPlatforms(wheels.map((f) => f.filename), target);
+    const shown = near.wheels.length > 12 ? [...near.wheels.slice(0, 12), `… and ${near.wheels.length - 12} more`] : near.wheels;
+    advice = `The hashed wheels:\n  ${shown.join('\n  ')}\nNone has a tag of ${target.id}` + (near.platforms.length ? `; platforms they fit: ${near.platforms.join(', ')}.` : '.');
   }
   return new UserError(`${line.file}:${line.line}: no wheel of ${line.text} fits target ${target.id}. ${advice}`);
 }

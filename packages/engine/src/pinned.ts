@@ -16,8 +16,8 @@ import {
   isValidVersion,
   isWheelFilename,
   parseRequirement,
+  nearestPlatforms,
   parseWheelFilename,
-  platformOfWheel,
   selectBestWheel,
   UserError,
   versionSatisfies,
@@ -271,8 +271,8 @@ export async function pickWheel(
         .map((f) => f.filename + (f.requiresPython ? ` (requires-python ${f.requiresPython})` : ''))
         .join('\n  ')}\nPick a version with a wheel for this target` +
         (() => {
-          const works = [...new Set(ofVersion.map((f) => platformOfWheel(f.filename)).filter((p): p is string => p !== undefined))];
-          return works.length ? `, or a platform these wheels fit (${works.slice(0, 3).join(', ')}).` : '.';
+          const { platforms } = nearestPlatforms(ofVersion.map((f) => f.filename), target);
+          return platforms.length ? `, or a platform these wheels fit (${platforms.join(', ')}).` : '.';
         })(),
     );
   }

@@ -34,5 +34,6 @@ export {
   completePlatform,
   selectWheelFor,
   platformOfWheel,
+  nearestPlatforms,
 } from './platforms';
 export { poetryConstraintToPep440 } from './poetry-constraint';

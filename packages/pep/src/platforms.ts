@@ -274,6 +274,57 @@ function fitsPython(version: string, requiresPython: string): boolean {
   }
 }
 
+function splitPlatformTag(platform: string): { family: string; arch: string } {
+  const m = /^(manylinux_\d+_\d+|manylinux\d+|musllinux_\d+_\d+|macosx_\d+_\d+|linux|win)_(.+)$/.exec(platform);
+  if (!m) return { family: platform, arch: '' };
+  return { family: m[1]!.replace(/[_\d]+$/, '').replace(/\d+$/, ''), arch: m[2]! };
+}
+
+/** How close a wheel tag is to a target: same Python first, then the same machine, then the same OS. */
+function closeness(tag: string, target: TargetPlatform): number {
+  const [best] = target.supportedTags;
+  if (!best) return 0;
+  const [ti, , tp] = best.split('-') as [string, string, string];
+  const [wi, , wp] = tag.split('-') as [string, string, string];
+  const t = splitPlatformTag(tp);
+  const w = splitPlatformTag(wp);
+  return (wi === ti ? 4 : 0) + (w.arch === t.arch ? 2 : 0) + (w.family === t.family ? 1 : 0);
+}
+
+/**
+ * For messages about a target no wheel fits: the wheels' file names, those nearest the target
+ * first (same Python, then same machine, then same OS), and up to `max` pex platform strings
+ * these wheels install on, nearest first.
+ */
+export function nearestPlatforms(filenames: readonly string[], target: TargetPlatform, max = 3): { wheels: string[]; platforms: string[] } {
+  const scored: Array<{ name: string; score: number; platform?: string }> = [];
+  for (const name of filenames) {
+    let wheel;
+    try {
+      wheel = parseWheelFilename(name);
+    } catch {
+      continue;
+    }
+    let best = { score: -1, platform: undefined as string | undefined };
+    for (const tag of wheel.tags) {
+      const score = closeness(tag, target);
+      if (score > best.score) best = { score, platform: platformOfTag(tag) };
+    }
+    scored.push({ name, score: best.score, platform: best.platform });
+  }
+  const ordered = [...scored].sort((a, b) => b.score - a.score);
+  const platforms: string[] = [];
+  for (const s of ordered) if (s.platform && !platforms.includes(s.platform) && platforms.length < max) platforms.push(s.platform);
+  return { wheels: ordered.map((s) => s.name), platforms };
+}
+
+function platformOfTag(tag: string): string | undefined {
+  const [interpreter, abi, platform] = tag.split('-') as [string, string, string];
+  const m = /^cp(\d)(\d+)$/.exec(interpreter);
+  if (!m || platform === 'any') return undefined;
+  return `${platform}-cp-${m[1]}${m[2]}-${abi === 'abi3' || abi === 'none' ? interpreter : abi}`;
+}
+
 /**
  * A pex platform string a wheel installs on, for messages that suggest a platform that would
  * work: `cp311-cp311-manylinux_2_17_x86_64` gives `manylinux_2_17_x86_64-cp-311-cp311`; abi3
@@ -287,10 +338,8 @@ export function platformOfWheel(filename: string): string | undefined {
     return undefined;
   }
   for (const tag of wheel.tags) {
-    const [interpreter, abi, platform] = tag.split('-') as [string, string, string];
-    const m = /^cp(\d)(\d+)$/.exec(interpreter);
-    if (!m || platform === 'any') continue;
-    return `${platform}-cp-${m[1]}${m[2]}-${abi === 'abi3' || abi === 'none' ? interpreter : abi}`;
+    const p = platformOfTag(tag);
+    if (p) return p;
   }
   return undefined;
 }

@@ -6,6 +6,7 @@ import {
   evaluateMarker,
   InvalidPlatformError,
   MarkerEvaluationError,
+  nearestPlatforms,
   parsePlatformSpec,
   platformTagsOf,
 } from '@nx-pex/pep';
@@ -181,5 +182,21 @@ describe('completePlatform', () => {
     expect(() => completePlatform(json, 'platform.json')).toThrow(InvalidPlatformError);
     expect(() => completePlatform(json, 'platform.json')).toThrow(why);
     expect(() => completePlatform(json, 'platform.json')).toThrow(/platform\.json.*pex3 interpreter inspect --markers --tags/s);
+  });
+});
+
+describe('nearestPlatforms', () => {
+  it('orders wheels and platform suggestions by how near they are to the target', () => {
+    const files = [
+      'numpy-2.5.5-cp313-cp313-macosx_14_0_arm64.whl',
+      'numpy-2.5.5-cp312-cp312-win_amd64.whl',
+      'numpy-2.5.5-cp312-cp312-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl',
+      'numpy-2.5.5-cp312-cp312-musllinux_1_2_aarch64.whl',
+      'numpy-2.5.5.tar.gz',
+      'six-1.0-py2.py3-none-any.whl',
+    ];
+    const near = nearestPlatforms(files, abbreviatedPlatform('manylinux2014_aarch64-cp-312-cp312'));
+    expect(near.wheels.slice(0, 2)).toEqual([files[2], files[3]]);
+    expect(near.platforms).toEqual(['manylinux_2_27_aarch64-cp-312-cp312', 'musllinux_1_2_aarch64-cp-312-cp312', 'win_amd64-cp-312-cp312']);
   });
 });
