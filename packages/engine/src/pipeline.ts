@@ -56,8 +56,9 @@ export interface TargetOptions {
 }
 
 /**
- * The platforms a build targets: each abbreviated and complete platform given (in that order,
- * without repeats), else the local interpreter's.
+ * The platforms a build targets, as pex takes them: the interpreter when one is named (`python`),
+ * then each abbreviated and complete platform given (in that order, without repeats); with
+ * neither, the local `python3`.
  */
 export async function targetsFor(o: TargetOptions): Promise<TargetPlatform[]> {
   const given = [...(o.platforms ?? []).map(abbreviatedPlatform)];
@@ -77,7 +78,7 @@ export async function targetsFor(o: TargetOptions): Promise<TargetPlatform[]> {
     }
     given.push(completePlatform(text, value));
   }
-  if (given.length === 0) return [await targetFor(o.python ?? 'python3', { storeDir: o.storeDir, env: o.env })];
+  if (given.length === 0 || o.python !== undefined) given.unshift(await targetFor(o.python ?? 'python3', { storeDir: o.storeDir, env: o.env }));
   const seen = new Set<string>();
   return given.filter((t) => !seen.has(t.id) && seen.add(t.id));
 }
@@ -85,7 +86,8 @@ export async function targetsFor(o: TargetOptions): Promise<TargetPlatform[]> {
 /** How targets are named in log lines: the interpreter, or the platforms. */
 export function describeTargets(targets: readonly TargetPlatform[], python: string | undefined): string {
   if (targets.length === 1 && !targets[0]!.platform) return `target ${targets[0]!.id} (${python ?? 'python3'})`;
-  return `${targets.length === 1 ? 'platform' : 'platforms'} ${targets.map((t) => t.id).join(', ')}`;
+  const named = targets.map((t) => (t.platform ? t.id : `${t.id} (${python ?? 'python3'})`));
+  return `${targets.length === 1 ? 'platform' : 'platforms'} ${named.join(', ')}`;
 }
 
 /** pex's shebang for a set of targets: `pythonX.Y` when they share one Python version, else `python3`. */

@@ -103,6 +103,18 @@ it('a complete platform takes the wheel its tags rank best, and its marker envir
   expect(head.split('\n')[0]).toBe('#!/usr/bin/env python3.12');
 });
 
+it('--python beside --platform targets both, as in pex', async () => {
+  const py311 = pyenvPython('3.11');
+  if (!py311) {
+    console.log('skipped --python beside --platform: no pyenv CPython 3.11 on this machine');
+    return;
+  }
+  const res = await build('both.pex', ['--python', py311, '--platform', 'macosx_11_0_arm64-cp-312-cp312']);
+  expect(res.code).toBe(0);
+  expect(res.stderr).toMatch(/platforms cp311-cp311-manylinux_2_\d+_x86_64 \(.*python3\.11\), macosx_11_0_arm64-cp-312-cp312/);
+  expect(Object.keys((await pexInfo(join(scratch, 'both.pex'))).distributions).sort()).toEqual([msgpack('cp311-cp311-manylinux'), msgpack('cp312-cp312-macosx')].sort());
+});
+
 it('a platform without a wheel names the package, the platform, the wheels there are and a platform they fit', async () => {
   const res = await build('none.pex', ['--platform', 'win_amd64-cp-312-cp312']);
   expect(res.code).not.toBe(0);

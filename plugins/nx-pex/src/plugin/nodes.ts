@@ -73,16 +73,14 @@ async function nodesForPyproject(
       if (!inside && !rel.startsWith('..')) inputs.push(`{workspaceRoot}/${rel}/**/*`);
     }
     inputs.push(...self);
-    // Built for named platforms, the PEX does not depend on the local interpreter: the platform
-    // strings are in pyproject.toml (an input already), complete platform files are inputs.
+    // Built for named platforms, the PEX does not depend on the local interpreter (unless the
+    // plugin names one, which pex then targets too): the platform strings are in pyproject.toml
+    // (an input already), complete platform files are inputs.
     const { platforms, completePlatforms } = pyproject.nxPex;
-    if (platforms?.length || completePlatforms?.length) {
-      for (const c of completePlatforms ?? []) {
-        if (!c.trim().startsWith('{')) inputs.push(`{workspaceRoot}/${toPosix(relative(context.workspaceRoot, join(dirname(abs), c)))}`);
-      }
-    } else {
-      inputs.push(interpreterInput(python));
+    for (const c of completePlatforms ?? []) {
+      if (!c.trim().startsWith('{')) inputs.push(`{workspaceRoot}/${toPosix(relative(context.workspaceRoot, join(dirname(abs), c)))}`);
     }
+    if (!(platforms?.length || completePlatforms?.length) || options.python) inputs.push(interpreterInput(python));
     const targetOptions: Record<string, unknown> = { scripts };
     if (options.python) targetOptions.python = options.python;
     if (options.storeDir) targetOptions.storeDir = options.storeDir;
