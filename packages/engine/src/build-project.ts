@@ -1,8 +1,8 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { canonicalizeName, evaluateMarker, formatRequirement, UserError, type TargetPlatform } from '@nx-pex/pep';
+import { canonicalizeName, evaluateMarker, formatRequirement, parseRequirement, UserError, type TargetPlatform } from '@nx-pex/pep';
 import { buildableScripts, findLockFile, readPyproject, type PyProject } from '@nx-pex/project';
-import { isHashedLock, lockClosure, readRequirementsFileLock, requirementsClosure, rootRequirements, selectWheels, type RequirementsFile } from '@nx-pex/lock';
+import { isHashedLock, lockClosure, poetryGroupRequirements, readRequirementsFileLock, requirementsClosure, rootRequirements, selectWheels, type RequirementsFile } from '@nx-pex/lock';
 import type { ArtifactRequest, ProgressReporter } from '@nx-pex/store';
 import { writePex } from '@nx-pex/pex';
 import { checkOptions, mergeOptions, toolOptions, writerOptions, type LayeredOptions } from './options';
@@ -192,10 +192,12 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     };
   } else {
     const lock = await readPackageLock(lockFile, kind);
+    const poetryMain = kind === 'poetry' ? poetryGroupRequirements(project.raw, ['main']).map((r) => parseRequirement(r)) : [];
     const selected: ReturnType<typeof selectWheels> = [];
     for (const t of targets) {
-      // A poetry.lock has no entry for the project: its declared requirements select from the lock.
-      const closure = kind === 'poetry' ? requirementsClosure(lock, project.dependencies, t) : lockClosure(lock, project.name, t);
+      // A poetry.lock has no entry for the project: the requirements of its main group select
+      // from the lock.
+      const closure = kind === 'poetry' ? requirementsClosure(lock, poetryMain, t) : lockClosure(lock, project.name, t);
       selected.push(...selectWheels(closure, t, lockFile));
       const others = closure.firstParty.filter((p) => p.name !== project.canonicalName && !firstPartyByName.has(p.name));
       for (const p of await lockedProjects(others, lockFile)) firstPartyByName.set(p.canonicalName!, p);
