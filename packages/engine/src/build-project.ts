@@ -3,7 +3,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { canonicalizeName, evaluateMarker, formatRequirement, parseRequirement, UserError, type TargetPlatform } from '@nx-pex/pep';
 import { buildableScripts, findLockFile, readPyproject, type PyProject } from '@nx-pex/project';
 import { isHashedLock, lockClosure, poetryGroupRequirements, readRequirementsFileLock, requirementsClosure, rootRequirements, selectWheels, type RequirementsFile } from '@nx-pex/lock';
-import type { ArtifactRequest, ProgressReporter } from '@nx-pex/store';
+import { offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx-pex/store';
 import { writePex } from '@nx-pex/pex';
 import { checkOptions, mergeOptions, toolOptions, writerOptions, type LayeredOptions } from './options';
 import { buildSources, describeTargets, entryPointOf, lockedArtifactRequest, lockedProjects, targetsFor, withFetchedInputs, type IndexContext } from './pipeline';
@@ -186,6 +186,11 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     for (const t of targets) checkLockIsCurrent([project], [project.canonicalName!], locked, t, lockFile);
     for (const r of declaredRequirements([project], [project.canonicalName!])) requirementSet.add(r);
     collect = async ({ client, config, store }) => {
+      if (options.offline ?? offlineFromEnv(options.env ?? process.env)) {
+        throw new UserError(
+          `${lockFile} names its files by sha256 only, so they are looked up on the indexes, which an offline build cannot do: build online, or lock ${project.name} with a lock that names its files (uv.lock, poetry.lock).`,
+        );
+      }
       const out: ArtifactRequest[] = [];
       for (const t of targets) out.push(...(await resolveHashed(rf.requirements, { client, config, store, target: t, log: options.log })).wheels.map(artifactRequest));
       return out;

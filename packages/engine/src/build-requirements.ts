@@ -125,7 +125,11 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
       return requests;
     }
     if (offline && requirements.length > 0) {
-      throw new UserError('Pinned requirements without a lock are looked up on the indexes, which an offline build cannot do: give --lock, or build online.');
+      throw new UserError(
+        hashed
+          ? 'A hashed requirements file names its files by sha256 only, so they are looked up on the indexes, which an offline build cannot do: build online, or use a lock that names its files (uv.lock, poetry.lock).'
+          : 'Pinned requirements without a lock are looked up on the indexes, which an offline build cannot do: give --lock, or build online.',
+      );
     }
     log(`${described}, ${hashed ? `hashed requirements (${files.map((f) => f.path).join(', ')}) as a lock` : 'pinned requirements without a lock'}`);
     const requests: ArtifactRequest[] = [];
