@@ -1,19 +1,29 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
-import { canonicalizeName, evaluateMarker, formatRequirement, UserError, type TargetPlatform } from '@nx-pex/pep';
-import { buildableScripts, readPyproject, type PyProject } from '@nx-pex/project';
-import { rootRequirements, selectWheels, type LockedArtifact } from '@nx-pex/lock';
-import type { ProgressReporter } from '@nx-pex/store';
+import { canonicalizeName, evaluateMarker, formatRequirement, parseRequirement, UserError, type TargetPlatform } from '@nx-pex/pep';
+import { buildableScripts, findLockFile, readPyproject, type PyProject } from '@nx-pex/project';
+import {
+  isHashedLock,
+  poetryGroupRequirements,
+  readRequirementsFileLock,
+  requirementsClosure,
+  rootRequirements,
+  selectWheels,
+  type RequirementsFile,
+} from '@nx-pex/lock';
+import { offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx-pex/store';
 import { assertInside, isReplaceableOutput, writePex } from '@nx-pex/pex';
 import { checkOptions, mergeOptions, toolOptions, writerOptions, type LayeredOptions } from './options';
-import { buildSources, entryPointOf, lockedArtifactRequest, lockedProjects, targetFor, withFetchedInputs } from './pipeline';
+import { buildSources, describeTargets, entryPointOf, lockedArtifactRequest, lockedProjects, targetsFor, withFetchedInputs, type IndexContext } from './pipeline';
 import { checkLayerOptions, removeStaleLayers, writeProjectLayers } from './layers';
+import { lockKind, readPackageLock, withFileUrl } from './locks';
+import { resolveHashed } from './hashed';
+import { artifactRequest } from './pinned';
 import type { IndexOverrides } from './runtime';
 import { checkOutputName, checkUtf8Path, outputTmpDir } from './outputs';
 import { openProjectLock } from './project-lock';
 import { checkWorkspaceImports } from './undeclared-imports';
 import { checkWorkspaceDependencies } from './workspace-checks';
-import { pathToFileURL } from 'node:url';
 
 export interface BuildProjectOptions {
   /** Directory holding the project's `pyproject.toml`. */
@@ -37,7 +47,7 @@ export interface BuildProjectOptions {
    * when there is one.
    */
   lockPerProject?: boolean;
-  /** Interpreter whose version and platform the PEX targets; default `python3`. */
+  /** Interpreter whose version and platform the PEX targets, when no platform is given; default `python3`. */
   python?: string;
   /** Wheel store directory; default `defaultStoreRoot()`. */
   storeDir?: string;
@@ -69,6 +79,7 @@ export interface BuiltPex {
 
 export interface BuildProjectResult {
   project: string;
+  /** The target's id; with several platforms, their ids joined by ", ". */
   target: string;
   lockFile: string;
   wheels: number;
@@ -104,7 +115,7 @@ function checkLockIsCurrent(
       if (req.marker && !evaluateMarker(req.marker, target.markerEnvironment)) continue;
       throw new UserError(
         `${p.file} depends on ${req.name}, but ${lockFile} has no ${req.name} for ${p.name} on ${target.id}. ` +
-          `The lock is out of date: run \`uv lock\`.`,
+          `The lock is out of date: ${/poetry\.lock$/.test(lockFile) ? 'run `poetry lock`' : /\.(txt|in)$/.test(lockFile) ? 'regenerate it (pip-compile, uv export, poetry export)' : 'run `uv lock`'}.`,
       );
     }
   }
@@ -142,12 +153,6 @@ function pexJobs(project: PyProject, o: LayeredOptions): PexJob[] {
   return scripts.map((s) => ({ name: s, entryPoint: entryPointOf(project.scripts[s]!) }));
 }
 
-/** A wheel a PEP 751 lock gives by path (relative to the lock) is fetched from a file: URL. */
-function withFileUrl(wheel: LockedArtifact, lockFile: string): LockedArtifact {
-  if (wheel.url !== undefined || wheel.path === undefined) return wheel;
-  return { ...wheel, url: pathToFileURL(resolve(dirname(lockFile), wheel.path)).href };
-}
-
 /** Builds one PEX per console script of the project at `projectDir`, from its lock. */
 export async function buildProject(options: BuildProjectOptions): Promise<BuildProjectResult> {
   const log = options.log ?? (() => undefined);
@@ -176,58 +181,138 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     throw new UserError(`An output file names one PEX, but ${project.name} builds ${jobs.length}: pick a script (-c).`);
   }
 
-  const python = options.python ?? 'python3';
-  const [target, projectLock] = await Promise.all([
-    targetFor(python, { storeDir: options.storeDir, env: options.env }),
-    openProjectLock({
+  const explicitLock = options.lockFile
+    ? resolve(options.lockFile)
+    : project.nxPex.lockFile
+      ? resolve(project.dir, project.nxPex.lockFile)
+      : undefined;
+  const found = explicitLock ?? (await findLockFile(projectDir, options.workspaceRoot));
+  if (!found) {
+    throw new UserError(
+      `No lock found for ${project.name}: no pylock.toml, poetry.lock or uv.lock in ${projectDir}, and no uv.lock in its parents. ` +
+        'Run `uv lock` (or `poetry lock`) for it, or name its lock with [tool.nx-pex] lock-file.',
+    );
+  }
+  const [targets, kind] = await Promise.all([
+    targetsFor({ python: options.python, platforms: pexOptions.platforms, completePlatforms: pexOptions.completePlatforms, storeDir: options.storeDir, env: options.env }),
+    lockKind(found),
+  ]);
+  const target = targets[0]!;
+  let lockFile = found;
+
+  // One closure per target; the PEX holds the wheels of all of them, and the pex runtime picks
+  // the ones that fit the interpreter it boots on.
+  const firstPartyByName = new Map<string, PyProject>([[project.canonicalName!, project]]);
+  const requirementSet = new Set<string>();
+  // `name==version` of every third-party package in the closures: what the deps layer pins.
+  const pins = new Set<string>();
+  let collect: (ctx: IndexContext) => Promise<ArtifactRequest[]>;
+  let requirementsFiles: RequirementsFile[] = [];
+  if (kind === 'requirements') {
+    // A hashed requirements file as the project's lock: its pins are the third-party closure.
+    log(`${project.name}: ${describeTargets(targets, options.python)}, lock ${lockFile}`);
+    const rf = await readRequirementsFileLock(lockFile, options.env ?? process.env);
+    if (!isHashedLock(rf)) {
+      throw new UserError(
+        `${lockFile}, the lock of ${project.name}, has no --hash options: a requirements file is a lock only when every requirement is pinned and hashed ` +
+          '(pip-compile --generate-hashes, uv export, poetry export write them).',
+      );
+    }
+    requirementsFiles = [rf];
+    const locked = new Set(rf.requirements.map((l) => canonicalizeName(l.requirement.name)));
+    for (const t of targets) checkLockIsCurrent([project], [project.canonicalName!], locked, t, lockFile);
+    for (const r of declaredRequirements([project], [project.canonicalName!])) requirementSet.add(r);
+    collect = async ({ client, config, store }) => {
+      if (options.offline ?? offlineFromEnv(options.env ?? process.env)) {
+        throw new UserError(
+          `${lockFile} names its files by sha256 only, so they are looked up on the indexes, which an offline build cannot do: build online, or lock ${project.name} with a lock that names its files (uv.lock, poetry.lock).`,
+        );
+      }
+      const out: ArtifactRequest[] = [];
+      for (const t of targets) {
+        const { wheels } = await resolveHashed(rf.requirements, { client, config, store, target: t, log: options.log });
+        for (const w of wheels) pins.add(`${w.name}==${w.version}`);
+        out.push(...wheels.map(artifactRequest));
+      }
+      return out;
+    };
+  } else if (kind === 'poetry') {
+    log(`${project.name}: ${describeTargets(targets, options.python)}, lock ${lockFile}`);
+    const lock = await readPackageLock(lockFile, kind);
+    // A poetry.lock has no entry for the project: the requirements of its main group select from the lock.
+    const poetryMain = poetryGroupRequirements(project.raw, ['main']).map((r) => parseRequirement(r));
+    const selected: ReturnType<typeof selectWheels> = [];
+    for (const t of targets) {
+      const closure = requirementsClosure(lock, poetryMain, t);
+      selected.push(...selectWheels(closure, t, lockFile));
+      const others = closure.firstParty.filter((p) => p.name !== project.canonicalName && !firstPartyByName.has(p.name));
+      for (const p of await lockedProjects(others, lockFile)) firstPartyByName.set(p.canonicalName!, p);
+      const ownNames = [project.canonicalName!, ...closure.firstParty.map((p) => p.name)];
+      const firstPartyOfTarget = ownNames.map((n) => firstPartyByName.get(n)).filter((p): p is PyProject => p !== undefined);
+      const reqs = closure.root.requiresDist ? rootRequirements(closure) : declaredRequirements(firstPartyOfTarget, ownNames);
+      for (const r of reqs) requirementSet.add(r);
+      checkLockIsCurrent(firstPartyOfTarget, ownNames, new Set(closure.thirdParty.map((p) => p.name)), t, lockFile);
+    }
+    for (const { pkg } of selected) pins.add(pkg.version ? `${pkg.name}==${pkg.version}` : pkg.name);
+    collect = async () => selected.map(lockedArtifactRequest);
+  } else {
+    // A uv.lock, or a PEP 751 pylock.toml: the project's own (kept by `nx sync`, or the user's)
+    // or the workspace's uv.lock.
+    const projectLock = await openProjectLock({
       projectDir,
       project: project.name,
-      lockFile: options.lockFile,
+      lockFile: explicitLock,
       workspaceRoot: options.workspaceRoot,
       lockPerProject: options.lockPerProject,
-    }),
-  ]);
-  const lockFile = projectLock.path;
-  log(`${project.name}: target ${target.id} (${python}), lock ${lockFile}`);
+    });
+    lockFile = projectLock.path;
+    log(`${project.name}: ${describeTargets(targets, options.python)}, lock ${lockFile}`);
 
-  // Every other workspace project (from the uv.lock's members), for the checks of how projects
-  // depend on each other; one that cannot be read (a broken pyproject.toml) is reported by its own build.
-  const workspace: PyProject[] = [];
-  const wsRoot = options.workspaceRoot ?? (projectLock.uvLock ? dirname(projectLock.uvLock.path) : projectDir);
-  if (projectLock.uvLock) {
-    const uvLock = projectLock.uvLock;
-    const members = uvLock.packages.filter((p) => uvLock.workspaceMembers.includes(p.name) && 'path' in p.source && p.source.kind !== 'virtual');
-    for (const member of members) {
-      try {
-        workspace.push(...(await lockedProjects([member], uvLock.path)));
-      } catch (e) {
-        if (!(e instanceof UserError)) throw e;
+    // Every other workspace project (from the uv.lock's members), for the checks of how projects
+    // depend on each other; one that cannot be read (a broken pyproject.toml) is reported by its own build.
+    const workspace: PyProject[] = [];
+    const wsRoot = options.workspaceRoot ?? (projectLock.uvLock ? dirname(projectLock.uvLock.path) : projectDir);
+    if (projectLock.uvLock) {
+      const uvLock = projectLock.uvLock;
+      const members = uvLock.packages.filter((p) => uvLock.workspaceMembers.includes(p.name) && 'path' in p.source && p.source.kind !== 'virtual');
+      for (const member of members) {
+        try {
+          workspace.push(...(await lockedProjects([member], uvLock.path)));
+        } catch (e) {
+          if (!(e instanceof UserError)) throw e;
+        }
       }
+      checkWorkspaceDependencies(project, workspace, wsRoot);
     }
-    checkWorkspaceDependencies(project, workspace, wsRoot);
+    const selected: ReturnType<typeof selectWheels> = [];
+    for (const t of targets) {
+      const closure = projectLock.closure(t);
+      for (const { pkg, wheel } of selectWheels(closure, t, lockFile)) {
+        selected.push({ pkg, wheel: projectLock.kind === 'pylock' ? withFileUrl(wheel, lockFile) : wheel });
+      }
+      const others = closure.firstParty.filter((p) => p.name !== project.canonicalName && !firstPartyByName.has(p.name));
+      for (const p of await lockedProjects(others, lockFile)) firstPartyByName.set(p.canonicalName!, p);
+      const ownNames = closure.firstParty.map((p) => p.name);
+      const firstPartyOfTarget = ownNames.map((n) => firstPartyByName.get(n)).filter((p): p is PyProject => p !== undefined);
+      const reqs = closure.root.requiresDist ? rootRequirements(closure) : declaredRequirements(firstPartyOfTarget, ownNames);
+      for (const r of reqs) requirementSet.add(r);
+      checkLockIsCurrent(firstPartyOfTarget, ownNames, new Set(closure.thirdParty.map((p) => p.name)), t, lockFile);
+    }
+    if (projectLock.uvLock) await checkWorkspaceImports(project, [...firstPartyByName.values()], workspace, wsRoot);
+    for (const { pkg } of selected) pins.add(pkg.version ? `${pkg.name}==${pkg.version}` : pkg.name);
+    collect = async () => selected.map(lockedArtifactRequest);
   }
-  const closure = projectLock.closure(target);
-  const selected = selectWheels(closure, target, lockFile).map(({ pkg, wheel }) => ({
-    pkg,
-    wheel: projectLock.kind === 'pylock' ? withFileUrl(wheel, lockFile) : wheel,
-  }));
-
-  const firstParty: PyProject[] = [
-    project,
-    ...(await lockedProjects(closure.firstParty.filter((p) => p.name !== project.canonicalName), lockFile)),
-  ];
-  const requirements = closure.root.requiresDist
-    ? rootRequirements(closure)
-    : declaredRequirements(firstParty, closure.firstParty.map((p) => p.name));
-  checkLockIsCurrent(firstParty, closure.firstParty.map((p) => p.name), new Set(closure.thirdParty.map((p) => p.name)), target, lockFile);
-  if (projectLock.uvLock) await checkWorkspaceImports(project, firstParty, workspace, wsRoot);
+  const firstParty = [...firstPartyByName.values()];
+  const requirements = [...requirementSet].sort();
   const sources = await buildSources(firstParty, pexOptions.sources ?? []);
 
   const outputDir = resolve(options.outputDir);
   const fetchOptions = {
     target,
+    targets,
     projectRoot: dirname(lockFile),
     indexes: options.indexes,
+    requirementsFiles,
     storeDir: options.storeDir,
     pexVersion: pexOptions.pexVersion,
     pexWheel: options.pexWheel,
@@ -238,7 +323,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   };
   const { outputs, wheels } = await withFetchedInputs(
     fetchOptions,
-    async () => selected.map(lockedArtifactRequest),
+    collect,
     async ({ runtime, dependencies, shebang, store, storeRoot }) => {
       if (!options.outputFile) await mkdir(outputDir, { recursive: true });
       const outputs: BuiltPex[] = [];
@@ -269,9 +354,10 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
           ...layers,
           dockerBaseImage: pexOptions.dockerBaseImage,
           pex: { ...writerOptions(pexOptions), runtime, dependencies, sources, requirements, shebang: pexOptions.shebang ?? shebang },
-          closureRequirements: [...new Set(selected.map(({ pkg }) => (pkg.version ? `${pkg.name}==${pkg.version}` : pkg.name)))],
+          closureRequirements: [...pins].sort(),
           jobs,
-          target,
+          // The deps layer's key names every target the closure was selected for.
+          target: targets.length > 1 ? { ...target, id: targets.map((t) => t.id).join('+') } : target,
           store,
           log,
         });
@@ -291,5 +377,5 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     }
     await removeStaleLayers(outputDir, layers);
   }
-  return { project: project.name, target: target.id, lockFile, wheels, outputs };
+  return { project: project.name, target: targets.map((t) => t.id).join(', '), lockFile, wheels, outputs };
 }

@@ -10,6 +10,7 @@ export { readRequirementsFile } from './requirements-file';
 export {
   PEX_BUILD_OPTION_NAMES,
   checkOptions,
+  completePlatformPath,
   mergeOptions,
   type InheritPath,
   type LayeredOptions,

@@ -16,7 +16,7 @@ export type InheritPath = NonNullable<NxPexToolConfig['inheritPath']>;
  * keys of `[tool.nx-pex]` but `scripts`, each with the meaning of the pex flag of the same name
  * (`sources` is `-D`; the README's Options table lists the flag and the Pants field of each).
  */
-export type PexBuildOptions = Omit<NxPexToolConfig, 'scripts'>;
+export type PexBuildOptions = Omit<NxPexToolConfig, 'scripts' | 'lockFile'>;
 
 /** Every option of PexBuildOptions, in the order the README and `--help` list them. */
 export const PEX_BUILD_OPTION_NAMES = [
@@ -50,13 +50,15 @@ export const PEX_BUILD_OPTION_NAMES = [
   'layers',
   'docker',
   'dockerBaseImage',
+  'platforms',
+  'completePlatforms',
 ] as const satisfies ReadonlyArray<keyof PexBuildOptions>;
 
 /** Options that say what the PEX runs; a layer that sets one of them replaces all of them below it. */
 const EXECUTABLE = ['entryPoint', 'script', 'scripts'] as const;
 
 /** Build options plus `scripts` (nx-pex's one-PEX-per-console-script list). */
-export type LayeredOptions = NxPexToolConfig;
+export type LayeredOptions = Omit<NxPexToolConfig, 'lockFile'>;
 
 /**
  * Merges option layers, the first winning: command line or target options, then
@@ -81,11 +83,17 @@ export function mergeOptions(...layers: Array<LayeredOptions | undefined>): Laye
   return out as LayeredOptions;
 }
 
+/** A complete platform as given (a JSON object, else a file) with a file resolved against `dir`. */
+export function completePlatformPath(value: string, dir: string): string {
+  return value.trim().startsWith('{') ? value : resolve(dir, value);
+}
+
 /** `[tool.nx-pex]` as build options, with `sources` resolved against the project's directory. */
 export function toolOptions(project: PyProject): LayeredOptions {
-  const { sources, ...rest } = project.nxPex as NxPexToolConfig;
+  const { sources, lockFile: _lockFile, completePlatforms, ...rest } = project.nxPex as NxPexToolConfig;
   const out: LayeredOptions = { ...rest };
   if (sources) out.sources = sources.map((s) => resolve(project.dir, s));
+  if (completePlatforms) out.completePlatforms = completePlatforms.map((c) => completePlatformPath(c, project.dir));
   return out;
 }
 

@@ -16,6 +16,7 @@ import {
   isValidVersion,
   isWheelFilename,
   parseRequirement,
+  nearestPlatforms,
   parseWheelFilename,
   selectBestWheel,
   UserError,
@@ -278,7 +279,11 @@ export async function pickWheel(
     throw new UserError(
       `No wheel of ${name}==${version} fits target ${target.id}. Found:\n  ${ofVersion
         .map((f) => f.filename + (f.requiresPython ? ` (requires-python ${f.requiresPython})` : ''))
-        .join('\n  ')}\nPick a version with a wheel for this target.`,
+        .join('\n  ')}\nPick a version with a wheel for this target` +
+        (() => {
+          const { platforms } = nearestPlatforms(ofVersion.map((f) => f.filename), target);
+          return platforms.length ? `, or a platform these wheels fit (${platforms.join(', ')}).` : '.';
+        })(),
     );
   }
   const same = usable.filter((f) => f.filename === best.filename);

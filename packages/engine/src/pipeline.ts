@@ -2,10 +2,11 @@
  * The steps every build shares, whatever says what goes in: the target platform, the wheels a
  * lock names, first-party sources, index settings, the wheel store, the pex runtime and fetching.
  */
+import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { probeInterpreterCached, targetFromInterpreter, type TargetPlatform } from '@nx-pex/pep';
+import { abbreviatedPlatform, completePlatform, probeInterpreterCached, targetFromInterpreter, UserError, type TargetPlatform } from '@nx-pex/pep';
 import { collectSources, mergeSources, readPyproject, type PyProject } from '@nx-pex/project';
-import type { LockedArtifact, LockedPackage } from '@nx-pex/lock';
+import type { LockedArtifact, LockedPackage, RequirementsFile } from '@nx-pex/lock';
 import { IndexClient, readIndexConfig, type IndexConfig } from '@nx-pex/index';
 import {
   WheelStore,
@@ -19,6 +20,7 @@ import {
 import type { PexDependency, PexRuntime } from '@nx-pex/pex';
 import { combineSources, directorySources } from './options';
 import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type IndexOverrides } from './runtime';
+import { applyRequirementsFileIndexes } from './hashed';
 
 const targets = new Map<string, Promise<TargetPlatform>>();
 
@@ -40,6 +42,58 @@ export function targetFor(python: string, o: { storeDir?: string; env?: NodeJS.P
     t.catch(() => targets.delete(python));
   }
   return t;
+}
+
+export interface TargetOptions {
+  /** Interpreter whose version and platform the PEX targets, when no platform is given; default `python3`. */
+  python?: string;
+  /** pex's abbreviated platforms (`--platform`). */
+  platforms?: readonly string[];
+  /** pex's complete platforms (`--complete-platform`): JSON objects, or paths of files holding one. */
+  completePlatforms?: readonly string[];
+  storeDir?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The platforms a build targets, as pex takes them: the interpreter when one is named (`python`),
+ * then each abbreviated and complete platform given (in that order, without repeats); with
+ * neither, the local `python3`.
+ */
+export async function targetsFor(o: TargetOptions): Promise<TargetPlatform[]> {
+  const given = [...(o.platforms ?? []).map(abbreviatedPlatform)];
+  for (const value of o.completePlatforms ?? []) {
+    if (value.trim().startsWith('{')) {
+      given.push(completePlatform(value, 'given as JSON'));
+      continue;
+    }
+    let text: string;
+    try {
+      text = await readFile(value, 'utf8');
+    } catch (e) {
+      throw new UserError(
+        `Cannot read the complete platform file ${value} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}). ` +
+          'Give a JSON file made by `pex3 interpreter inspect --markers --tags` on the target machine, or the JSON itself.',
+      );
+    }
+    given.push(completePlatform(text, value));
+  }
+  if (given.length === 0 || o.python !== undefined) given.unshift(await targetFor(o.python ?? 'python3', { storeDir: o.storeDir, env: o.env }));
+  const seen = new Set<string>();
+  return given.filter((t) => !seen.has(t.id) && seen.add(t.id));
+}
+
+/** How targets are named in log lines: the interpreter, or the platforms. */
+export function describeTargets(targets: readonly TargetPlatform[], python: string | undefined): string {
+  if (targets.length === 1 && !targets[0]!.platform) return `target ${targets[0]!.id} (${python ?? 'python3'})`;
+  const named = targets.map((t) => (t.platform ? t.id : `${t.id} (${python ?? 'python3'})`));
+  return `${targets.length === 1 ? 'platform' : 'platforms'} ${named.join(', ')}`;
+}
+
+/** pex's shebang for a set of targets: `pythonX.Y` when they share one Python version, else `python3`. */
+export function shebangFor(targets: readonly TargetPlatform[]): string {
+  const versions = new Set(targets.map((t) => t.pythonVersion.split('.').slice(0, 2).join('.')));
+  return versions.size === 1 ? `#!/usr/bin/env python${[...versions][0]}` : '#!/usr/bin/env python3';
 }
 
 /** `module:function [extras]` → `module:function`. */
@@ -78,10 +132,15 @@ export async function buildSources(projects: readonly PyProject[], dirs: readonl
 }
 
 export interface FetchOptions {
+  /** The first target (the pex runtime's wheel is chosen for it). */
   target: TargetPlatform;
+  /** Every target of the build, when several (the shebang fits them all). */
+  targets?: readonly TargetPlatform[];
   /** Directory whose `uv.toml` / `pyproject.toml` index settings apply. */
   projectRoot: string;
   indexes?: IndexOverrides;
+  /** Requirements files whose index lines join the configured index settings (before `indexes`). */
+  requirementsFiles?: readonly RequirementsFile[];
   storeDir?: string;
   pexVersion?: string;
   /** A local copy of the pinned pex wheel; the pinned runtime is taken from it without any index. */
@@ -120,7 +179,7 @@ export async function withFetchedInputs<T>(
   write: (inputs: FetchedInputs) => Promise<T>,
 ): Promise<T> {
   const { env, target, log } = o;
-  const config = applyIndexOverrides(await readIndexConfig({ env, projectRoot: o.projectRoot }), o.indexes);
+  const config = applyIndexOverrides(applyRequirementsFileIndexes(await readIndexConfig({ env, projectRoot: o.projectRoot }), o.requirementsFiles ?? []), o.indexes);
   const client = new IndexClient(config, { env });
   const store = new WheelStore(storeRoot(o.storeDir, env));
   try {
@@ -160,8 +219,10 @@ export async function withFetchedInputs<T>(
     });
     // Store files were verified against their sha256 when they entered the store, and checked
     // unchanged since (size and identity) just now; the writer checks the identity again as it
-    // opens each one and hashes any file that differs.
-    const dependencies = requests.map((r) => ({
+    // opens each one and hashes any file that differs. The same file wanted for several targets
+    // goes in once.
+    const unique = new Map(requests.map((r) => [r.sha256.toLowerCase(), r]));
+    const dependencies = [...unique.values()].map((r) => ({
       filename: r.filename,
       sha256: r.sha256,
       path: pathOf(r.sha256),
@@ -169,8 +230,7 @@ export async function withFetchedInputs<T>(
       size: r.size,
       identity: store.identityOf(r.sha256),
     }));
-    const [major, minor] = target.pythonVersion.split('.');
-    return await write({ runtime, dependencies, shebang: `#!/usr/bin/env python${major}.${minor}`, store, storeRoot: store.root });
+    return await write({ runtime, dependencies, shebang: shebangFor(o.targets ?? [target]), store, storeRoot: store.root });
   } finally {
     await store.release();
   }

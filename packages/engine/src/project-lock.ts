@@ -5,7 +5,7 @@
 import { access, readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { canonicalizeName, UserError, type TargetPlatform } from '@nx-pex/pep';
-import { findLockFile } from '@nx-pex/project';
+import { findUvLock } from '@nx-pex/project';
 import {
   generatedPylockHeader,
   isFirstPartySource,
@@ -91,7 +91,7 @@ export async function openProjectLock(r: ProjectLockRequest): Promise<ProjectLoc
   } else if (r.lockPerProject !== false && (await exists(ownLock))) {
     pylockPath = ownLock;
   } else if (r.lockPerProject === true) {
-    const found = await findLockFile(projectDir, r.workspaceRoot);
+    const found = await findUvLock(projectDir, r.workspaceRoot);
     if (found) {
       // A project the uv.lock does not cover gets no pylock.toml from `nx sync`: say what to run first.
       const lock = await readUvLock(found);
@@ -107,7 +107,7 @@ export async function openProjectLock(r: ProjectLockRequest): Promise<ProjectLoc
     );
   }
   if (!pylockPath) {
-    uvPath ??= await findLockFile(projectDir, r.workspaceRoot);
+    uvPath ??= await findUvLock(projectDir, r.workspaceRoot);
     if (!uvPath) {
       throw new UserError(`No uv.lock found for ${r.project} in ${projectDir} or its parents. Run \`uv lock\` in the uv workspace that holds it.`);
     }
@@ -144,7 +144,7 @@ export async function openProjectLock(r: ProjectLockRequest): Promise<ProjectLoc
       );
     }
   } else {
-    const found = await findLockFile(projectDir, r.workspaceRoot);
+    const found = await findUvLock(projectDir, r.workspaceRoot);
     if (found) {
       try {
         uvLock = await readUvLock(found);

@@ -1,44 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { UserError } from '@nx-pex/pep';
+import { readRequirementsFileLock } from '@nx-pex/lock';
 
 /**
- * The requirements of a pip requirements file (`-r`): one per line, `#` comments, `\`
- * continuations, and nested `-r`/`--requirement` files (relative to the including file). Any
- * other pip option in the file is an error naming it, since nx-pex would otherwise ignore it.
+ * The requirement texts of a pip requirements file (`-r`) and the files it includes, as the
+ * requirements-file reader of @nx-pex/lock parses them (hashes, index lines and constraints are
+ * dropped here; `buildRequirements` takes the files whole through `requirementFiles`).
  */
-export async function readRequirementsFile(path: string, seen: Set<string> = new Set()): Promise<string[]> {
-  const file = resolve(path);
-  if (seen.has(file)) throw new UserError(`${file} includes itself through -r.`);
-  seen.add(file);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new UserError(`Cannot read the requirements file ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`);
-  }
-  const out: string[] = [];
-  const lines = text.replace(/\r\n?/g, '\n').split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const lineNo = i + 1;
-    let line = lines[i]!;
-    while (line.endsWith('\\') && i + 1 < lines.length) line = line.slice(0, -1) + lines[++i]!;
-    line = line.replace(/(^|\s)#.*$/, '').trim();
-    if (!line) continue;
-    const nested = /^(?:-r|--requirement|--requirements)(?:\s+|=)(.+)$/.exec(line);
-    if (nested) {
-      out.push(...(await readRequirementsFile(resolve(dirname(file), nested[1]!.trim()), seen)));
-      continue;
-    }
-    if (line.startsWith('-')) {
-      const option = line.split(/[\s=]/)[0];
-      throw new UserError(`${file}:${lineNo}: the pip option ${option} in a requirements file is not supported by nx-pex yet; remove it.`);
-    }
-    if (/\s--?[a-z]/.test(line)) {
-      const option = /\s(--?[a-z][\w-]*)/.exec(line)![1];
-      throw new UserError(`${file}:${lineNo}: the per-requirement option ${option} is not supported by nx-pex yet; remove it.`);
-    }
-    out.push(line);
-  }
-  return out;
+export async function readRequirementsFile(path: string): Promise<string[]> {
+  return (await readRequirementsFileLock(path)).requirements.map((l) => l.text);
 }

@@ -3,6 +3,7 @@ import {
   evaluateMarker,
   formatRequirement,
   Marker,
+  nearestPlatforms,
   parseRequirement,
   selectBestWheel,
   TargetPlatform,
@@ -245,14 +246,19 @@ export function selectWheels(closure: Closure, target: TargetPlatform, lockPath:
 }
 
 function noWheel(pkg: LockedPackage, target: TargetPlatform, lockPath: string): NoWheelForPlatformError {
-  const names = pkg.wheels.map((w) => w.filename);
+  const { wheels: names, platforms: works } = nearestPlatforms(
+    pkg.wheels.map((w) => w.filename),
+    target,
+  );
   const at = pkg.line !== undefined ? `${lockPath}:${pkg.line}` : lockPath;
   let available: string;
   let advice: string;
   if (names.length) {
     const shown = names.length > 12 ? [...names.slice(0, 12), `… and ${names.length - 12} more`] : names;
     available = `The lock lists ${names.length} wheel(s), none compatible:\n  ${shown.join('\n  ')}`;
-    advice = pkg.sdist
+    advice = pkg.sdist && target.platform
+      ? `Its sdist ${pkg.sdist.filename} cannot be built here for ${target.id}, which is not this machine's platform: build the wheel on ${target.id} (or in a container of it) and serve it from your index, pick another platform, or pin a version of ${pkg.name} with a wheel for it.`
+      : pkg.sdist
       ? `Only its sdist ${pkg.sdist.filename} would fit, and building sdists is not supported yet. Pick a target these wheels support, pin a version of ${pkg.name} with a wheel for ${target.id}, or publish such a wheel to your index and run \`uv lock\`.`
       : `Pick a target these wheels support, or pin a version of ${pkg.name} with a wheel for ${target.id} and run \`uv lock\`.`;
   } else if (pkg.sdist) {
@@ -262,6 +268,10 @@ function noWheel(pkg: LockedPackage, target: TargetPlatform, lockPath: string): 
     available = `The lock has no files for it (source: ${sourceKey(pkg.source)}).`;
     advice = `Building from ${pkg.source.kind} sources is not supported yet: depend on a published wheel instead, or build the wheel, serve it from an index or find-links directory, and run \`uv lock\`.`;
   }
+  if (target.platform && names.length === 0 && pkg.sdist) {
+    advice = `${target.id} is not this machine's platform, so the sdist cannot be built here: build the wheel on ${target.id} (or in a container of it), serve it from an index or find-links directory, or pin a version of ${pkg.name} that publishes a wheel for it.`;
+  }
+  if (works.length) advice += `\nPlatforms these wheels fit: ${works.join(', ')}.`;
   return new NoWheelForPlatformError(
     `${at}: no wheel of ${describe(pkg)} fits target ${target.id}. ${available}\n${advice}`,
     lockPath,

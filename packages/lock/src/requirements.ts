@@ -15,6 +15,7 @@ const ROOT = 'requirements of the build';
  * `thirdParty` hold only locked packages.
  */
 export function requirementsClosure(lock: Lockfile, requirements: readonly Requirement[], target: TargetPlatform): Closure {
+  const relock = lock.format === 'poetry' ? '`poetry lock`' : '`uv lock`';
   const dependencies: LockedDependency[] = [];
   for (const req of requirements) {
     if (req.marker && !evaluateMarker(req.marker, target.markerEnvironment)) continue;
@@ -26,7 +27,7 @@ export function requirementsClosure(lock: Lockfile, requirements: readonly Requi
     const all = lock.packages.filter((p) => p.name === name);
     if (all.length === 0) {
       throw new LockError(
-        `${lock.path} has no package ${name}, which the requirement "${text}" asks for. Add it to the project and run \`uv lock\`, or drop the requirement.`,
+        `${lock.path} has no package ${name}, which the requirement "${text}" asks for. Add it to the project and run ${relock}, or drop the requirement.`,
         lock.path,
       );
     }
@@ -34,7 +35,7 @@ export function requirementsClosure(lock: Lockfile, requirements: readonly Requi
     if (fitting.length === 0) {
       throw new LockError(
         `${lock.path} locks ${name} at ${all.map((p) => p.version ?? '(dynamic version)').join(', ')}, which does not satisfy the requirement "${text}". ` +
-          `Change the requirement, or re-lock with \`uv lock\`.`,
+          `Change the requirement, or re-lock with ${relock}.`,
         lock.path,
         all[0]!.line,
       );

@@ -11,6 +11,7 @@ export type { InterpreterInfo, TargetPlatform } from './tags';
 export {
   UnsupportedInterpreter,
   supportedTags,
+  cpythonTagList,
   platformTags,
   manylinuxPlatforms,
   musllinuxPlatforms,
@@ -22,3 +23,17 @@ export {
 export { InterpreterProbeError, probeInterpreter, interpreterInfoFromProbe } from './interpreter';
 export type { InterpreterCacheOptions } from './interpreter-cache';
 export { probeInterpreterCached, resolveExecutable } from './interpreter-cache';
+export type { PlatformSpec, IndexedFile } from './platforms';
+export {
+  InvalidPlatformError,
+  parsePlatformSpec,
+  formatPlatformSpec,
+  platformTagsOf,
+  abbreviatedMarkerEnvironment,
+  abbreviatedPlatform,
+  completePlatform,
+  selectWheelFor,
+  platformOfWheel,
+  nearestPlatforms,
+} from './platforms';
+export { poetryConstraintToPep440 } from './poetry-constraint';

@@ -274,6 +274,10 @@ function evaluateCompare(m: MarkerCompare, env: MarkerEnvironment, extras: reado
     const resolve = (v: MarkerValue, extra: string) => (v.type === 'string' ? canonicalizeName(v.value) : v.name === 'extra' ? extra : env[v.name]);
     return given.some((e) => compareValues(resolve(m.left, e), m.op, resolve(m.right, e)));
   }
+  const usesFull = (v: MarkerValue) => v.type === 'variable' && v.name === 'python_full_version';
+  if ((usesFull(m.left) || usesFull(m.right)) && typeof env.python_full_version !== 'string' && typeof env.python_version === 'string') {
+    return evaluateWithoutPatch(m, env, extras);
+  }
   const resolve = (v: MarkerValue): string => {
     if (v.type === 'string') return v.value;
     const value = env[v.name as keyof MarkerEnvironment];
@@ -283,6 +287,27 @@ function evaluateCompare(m: MarkerCompare, env: MarkerEnvironment, extras: reado
     return value;
   };
   return compareValues(resolve(m.left), m.op, resolve(m.right));
+}
+
+/**
+ * A `python_full_version` comparison in an environment that knows only `python_version` (pex's
+ * abbreviated platforms): decided when it holds alike for every patch release of that version
+ * (`python_full_version < "3.11"` on 3.12), an error when the patch release matters.
+ */
+function evaluateWithoutPatch(m: MarkerCompare, env: MarkerEnvironment, extras: readonly string[] | undefined): boolean {
+  const minor = env.python_version;
+  const patches = new Set([0, 1, 999]);
+  for (const side of [m.left, m.right]) {
+    if (side.type !== 'string') continue;
+    const v = /^\s*(\d+)\.(\d+)(?:\.(\d+))?/.exec(side.value);
+    if (v && `${v[1]}.${v[2]}` === minor && v[3] !== undefined) for (const d of [-1, 0, 1]) patches.add(Math.max(0, Number(v[3]) + d));
+  }
+  const answers = new Set([...patches].map((p) => evaluateCompare(m, { ...env, python_full_version: `${minor}.${p}` }, extras)));
+  if (answers.size === 1) return [...answers][0]!;
+  throw new MarkerEvaluationError(
+    `'${markerToString(m)}' depends on the patch release of Python ${minor}, which the platform does not give: ` +
+      `name it in the platform (e.g. cp-${minor}.9 instead of cp-${minor.replace('.', '')}) or use a complete platform.`,
+  );
 }
 
 function evaluate(m: Marker, env: MarkerEnvironment, extras: readonly string[] | undefined): boolean {

@@ -30,6 +30,11 @@ export interface TargetPlatform {
   markerEnvironment: MarkerEnvironment;
   /** Supported wheel tags, best first, in the order `packaging.tags.sys_tags()` gives them. */
   supportedTags: string[];
+  /**
+   * How the target was given, when not by a local interpreter: a pex platform string
+   * (`--platform`) or a complete platform (`--complete-platform`, `spec` is its best tag).
+   */
+  platform?: { kind: 'abbreviated' | 'complete'; spec: string };
 }
 
 /** The interpreter cannot be described with wheel tags (e.g. not CPython). */
@@ -156,14 +161,22 @@ export function supportedTags(info: InterpreterInfo): string[] {
       `Interpreter ${info.executable ?? ''} is ${info.implementation}; only CPython interpreters are supported as PEX targets.`,
     );
   }
-  const [major, minor] = info.version;
+  return cpythonTagList([info.version[0], info.version[1]], cpythonAbis(info), platformTags(info));
+}
+
+/**
+ * The tags of CPython `major.minor` with the given ABIs on the given platform tags, best first:
+ * packaging's `cpython_tags(python_version, abis, platforms)` followed by its `compatible_tags`.
+ */
+export function cpythonTagList(version: [number, number], abis: readonly string[], platforms: readonly string[]): string[] {
+  const [major, minor] = version;
   const interpreter = `cp${major}${minor}`;
-  const platforms = platformTags(info);
-  const abis = cpythonAbis(info);
+  // abi3 and none are placed by the rules below, wherever they are listed.
+  const own = abis.filter((a) => a !== 'abi3' && a !== 'none');
   const tags: string[] = [];
-  for (const abi of abis) for (const p of platforms) tags.push(`${interpreter}-${abi}-${p}`);
+  for (const abi of own) for (const p of platforms) tags.push(`${interpreter}-${abi}-${p}`);
   // Free-threaded builds cannot load abi3 extensions; they take abi3t (PEP 803) instead.
-  const threaded = /^cp\d+\w*t/.test(abis[0]);
+  const threaded = own.length > 0 && /^cp\d+\w*t/.test(own[0]!);
   const stableAbi = major === 3 && minor >= 2 ? (threaded ? 'abi3t' : 'abi3') : undefined;
   if (stableAbi) for (const p of platforms) tags.push(`${interpreter}-${stableAbi}-${p}`);
   for (const p of platforms) tags.push(`${interpreter}-none-${p}`);
@@ -215,7 +228,10 @@ export function wheelRank(wheel: WheelFilename, target: TargetPlatform): number 
   return best;
 }
 
-/** The compatible wheel with the best rank (ties: higher build number); non-wheels and incompatible wheels are skipped. */
+/**
+ * The compatible wheel with the best rank (ties: higher build number, then the one listed last,
+ * as pip's resolver takes it); non-wheels and incompatible wheels are skipped.
+ */
 export function selectBestWheel<T extends { filename: string }>(files: readonly T[], target: TargetPlatform): T | undefined {
   let best: { file: T; rank: number; build: number } | undefined;
   for (const file of files) {
@@ -228,7 +244,7 @@ export function selectBestWheel<T extends { filename: string }>(files: readonly 
     const rank = wheelRank(wheel, target);
     if (rank === undefined) continue;
     const build = wheel.build?.number ?? -1;
-    if (!best || rank < best.rank || (rank === best.rank && build > best.build)) best = { file, rank, build };
+    if (!best || rank < best.rank || (rank === best.rank && build >= best.build)) best = { file, rank, build };
   }
   return best?.file;
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { UserError, canonicalizeName, parseRequirement, type Requirement } from '@nx-pex/pep';
+import { UserError, canonicalizeName, parseRequirement, poetryConstraintToPep440, type Requirement } from '@nx-pex/pep';
 
 /** A `pyproject.toml` that is not valid TOML or not a valid project description. */
 export class PyprojectError extends UserError {
@@ -63,6 +63,12 @@ export interface NxPexToolConfig {
   docker?: boolean;
   /** The Docker base image; default `python:X.Y-slim` for the target's X.Y. */
   dockerBaseImage?: string;
+  /** pex's abbreviated platforms (`--platform`), e.g. `manylinux2014_x86_64-cp-311-cp311`; instead of the local interpreter. */
+  platforms?: string[];
+  /** pex's complete platforms (`--complete-platform`): JSON files (relative to the pyproject.toml's directory) or JSON objects. */
+  completePlatforms?: string[];
+  /** The lock of this project (relative to the pyproject.toml's directory), instead of the one discovery finds. */
+  lockFile?: string;
 }
 
 type ToolKind = 'string' | 'strings' | 'bool' | 'int' | 'env' | readonly string[];
@@ -100,6 +106,9 @@ const TOOL_KINDS: Readonly<Record<keyof NxPexToolConfig, ToolKind>> = {
   layers: 'bool',
   docker: 'bool',
   dockerBaseImage: 'string',
+  platforms: 'strings',
+  completePlatforms: 'strings',
+  lockFile: 'string',
 };
 
 /** `[tool.nx-pex]` keys: TOML key (the field in kebab-case) → field and value kind. */
@@ -257,6 +266,9 @@ export function parsePyproject(text: string, file: string): PyProject {
     }
   }
 
+  const poetry = isTable(tool.poetry) ? tool.poetry : undefined;
+  if (project === undefined && poetry && poetry.name !== undefined) readPoetryProject(result, poetry, file);
+
   if (uv.sources !== undefined) {
     if (!isTable(uv.sources)) throw new PyprojectError(`${file}: [tool.uv.sources] must be a table.`);
     for (const [dist, source] of Object.entries(uv.sources)) {
@@ -302,6 +314,73 @@ export function parsePyproject(text: string, file: string): PyProject {
     }
   }
   return result;
+}
+
+/**
+ * A Poetry 1 project (`[tool.poetry]` without `[project]`): its name, version, Python
+ * requirement, dependencies (Poetry's constraints as PEP 440; optional ones are left to extras)
+ * and console scripts. Its package list (`[tool.poetry] packages`) is read with the sources.
+ */
+function readPoetryProject(result: PyProject, poetry: Record<string, unknown>, file: string): void {
+  const name = optionalString(poetry.name, '[tool.poetry] name', file)!;
+  if (!/^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$/.test(name)) {
+    throw new PyprojectError(`${file}: [tool.poetry] name "${name}" is not a valid distribution name (PEP 508).`);
+  }
+  result.name = name;
+  result.canonicalName = canonicalizeName(name);
+  result.version = optionalString(poetry.version, '[tool.poetry] version', file);
+  const deps = poetry.dependencies ?? {};
+  if (!isTable(deps)) throw new PyprojectError(`${file}: [tool.poetry.dependencies] must be a table.`);
+  for (const [dep, value] of Object.entries(deps)) {
+    const where = `[tool.poetry.dependencies] ${dep}`;
+    const items = Array.isArray(value) ? value : [value];
+    for (const item of items) {
+      let constraint: string;
+      let extras: string[] = [];
+      let marker: string | undefined;
+      if (typeof item === 'string') constraint = item;
+      else if (isTable(item)) {
+        if (item.optional === true) continue;
+        if (item.path !== undefined || item.git !== undefined || item.url !== undefined) {
+          constraint = '*';
+        } else constraint = typeof item.version === 'string' ? item.version : '*';
+        extras = stringList(item.extras, `${where} extras`, file);
+        marker = typeof item.markers === 'string' ? item.markers : undefined;
+        if (typeof item.python === 'string') {
+          const py = poetryConstraintToPep440(item.python);
+          if (py) {
+            const pm = py.split(',').map((c) => { const m = /^(===|==|!=|<=|>=|~=|<|>)(.+)$/.exec(c)!; return `python_version ${m[1]} "${m[2]}"`; }).join(' and ');
+            marker = marker ? `(${marker}) and (${pm})` : pm;
+          }
+        }
+      } else throw new PyprojectError(`${file}: ${where} must be a version constraint or a table.`);
+      if (dep.toLowerCase() === 'python') {
+        result.requiresPython = poetryConstraintToPep440(constraint) || undefined;
+        continue;
+      }
+      const spec = poetryConstraintToPep440(constraint);
+      if (spec === undefined) {
+        throw new PyprojectError(`${file}: ${where} = "${constraint}" has alternatives (||), which nx-pex cannot turn into a PEP 440 specifier; write one range.`);
+      }
+      const text = `${dep}${extras.length ? `[${extras.join(',')}]` : ''}${spec}${marker ? ` ; ${marker}` : ''}`;
+      try {
+        result.dependencies.push(parseRequirement(text));
+      } catch (err) {
+        throw new PyprojectError(`${file}: ${where} is not a valid requirement (${text}): ${err instanceof Error ? err.message : String(err)}`);
+      }
+      result.dependencyStrings.push(text);
+    }
+  }
+  const scripts = poetry.scripts ?? {};
+  if (!isTable(scripts)) throw new PyprojectError(`${file}: [tool.poetry.scripts] must be a table.`);
+  for (const [script, target] of Object.entries(scripts)) {
+    const ref = typeof target === 'string' ? target : isTable(target) && typeof target.reference === 'string' && (target.type ?? 'console') === 'console' ? target.reference : isTable(target) && typeof target.callable === 'string' ? target.callable : undefined;
+    if (ref === undefined) continue; // file scripts are not entry points
+    if (!/^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?(\s*\[[^\]]*\])?$/.test(ref.trim())) {
+      throw new PyprojectError(`${file}: [tool.poetry.scripts] ${script} = ${JSON.stringify(ref)} is not an entry point; write "package.module:function".`);
+    }
+    result.scripts[script] = ref.trim();
+  }
 }
 
 /** Reads and parses a `pyproject.toml`. */

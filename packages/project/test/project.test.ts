@@ -175,9 +175,26 @@ describe('findLockFile', () => {
     await write('ws/services/b/sub/pyproject.toml', '');
     const seen = new Map<string, Promise<string | undefined>>();
     expect(await findLockFile(join(dir, 'ws/services/a'), dir, seen)).toBe(join(dir, 'ws/uv.lock'));
-    expect([...seen.keys()]).toEqual([join(dir, 'ws/services/a'), join(dir, 'ws/services'), join(dir, 'ws')]);
+    // The project's own directory is looked at for every lock name, its parents for uv.lock.
+    expect([...seen.keys()]).toEqual([join(dir, 'ws/services'), join(dir, 'ws')]);
     expect(await findLockFile(join(dir, 'ws/services/b/sub'), dir, seen)).toBe(join(dir, 'ws/uv.lock'));
-    expect(seen.size).toBe(5);
+    expect(seen.size).toBe(3);
+  });
+
+  it('prefers a lock beside pyproject.toml: pylock.toml, then poetry.lock, then uv.lock', async () => {
+    await write('ws/uv.lock', '');
+    await write('ws/p/poetry.lock', '');
+    await write('ws/q/poetry.lock', '');
+    await write('ws/q/pylock.toml', '');
+    await write('ws/r/uv.lock', '');
+    await write('ws/r/poetry.lock', '');
+    await write('ws/s/pyproject.toml', '');
+    expect(await findLockFile(join(dir, 'ws/p'), dir)).toBe(join(dir, 'ws/p/poetry.lock'));
+    expect(await findLockFile(join(dir, 'ws/q'), dir)).toBe(join(dir, 'ws/q/pylock.toml'));
+    expect(await findLockFile(join(dir, 'ws/r'), dir)).toBe(join(dir, 'ws/r/poetry.lock'));
+    expect(await findLockFile(join(dir, 'ws/s'), dir)).toBe(join(dir, 'ws/uv.lock'));
+    // A poetry.lock of a parent project does not govern the projects below it.
+    expect(await findLockFile(join(dir, 'ws/p/inner'), join(dir, 'ws/p'))).toBeUndefined();
   });
 });
 

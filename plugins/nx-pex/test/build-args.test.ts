@@ -52,7 +52,7 @@ describe('parseBuildArgs', () => {
 describe('options', () => {
   it('the [tool.nx-pex] keys are the target options in kebab-case', () => {
     const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    expect(Object.keys(NX_PEX_TOOL_KEYS).filter((k) => k !== 'scripts').sort()).toEqual(PEX_BUILD_OPTION_NAMES.map(kebab).sort());
+    expect(Object.keys(NX_PEX_TOOL_KEYS).filter((k) => k !== 'scripts' && k !== 'lock-file').sort()).toEqual(PEX_BUILD_OPTION_NAMES.map(kebab).sort());
   });
 
   it('the first layer wins; entry point, script and scripts travel together', () => {

@@ -209,6 +209,25 @@ describe('nx build of the example monorepo', () => {
     expect(await getHealth(serviceA())).toMatchObject({ greeting: 'Howdy from the edited greeting, service-a!' });
   });
 
+  it('builds the Poetry project from its poetry.lock (main group only) and the project locked by a hashed requirements file', async () => {
+    await nx(ws, 'build', 'poetry-service');
+    const poetryPex = join(ws, 'dist/examples/poetry-service/poetry-service.pex');
+    const { stdout } = await run(poetryPex, ['widget', '3'], { env });
+    expect(JSON.parse(stdout)).toEqual({ service: 'poetry-service', record: { name: 'widget', count: 3 } });
+    const poetryInfo = await pexInfo(poetryPex);
+    const lock = await readFile(join(ws, 'examples/poetry-service/poetry.lock'), 'utf8');
+    for (const [name, sha] of Object.entries(poetryInfo.distributions)) expect(lock).toContain(`{file = "${name}", hash = "sha256:${sha}"}`);
+    expect(Object.keys(poetryInfo.distributions).some((n) => n.startsWith('iniconfig-'))).toBe(false);
+    expect(poetryInfo.requirements).toEqual(['click==8.5.1', 'pydantic==2.14.3']);
+
+    await nx(ws, 'build', 'requirements-service');
+    const reqPex = join(ws, 'dist/examples/requirements-service/requirements-service.pex');
+    const out = await run(reqPex, ['2', '5'], { env });
+    expect(JSON.parse(out.stdout)).toEqual({ service: 'requirements-service', squares: [4, 25] });
+    const hashed = await readFile(join(ws, 'examples/requirements-service/requirements.txt'), 'utf8');
+    for (const sha of Object.values((await pexInfo(reqPex)).distributions)) expect(hashed).toContain(`--hash=sha256:${sha}`);
+  });
+
   it('gives byte-identical PEX files from another checkout path', async () => {
     const other = await makeWorkspace('second-checkout-at-another-path');
     await writeFile(

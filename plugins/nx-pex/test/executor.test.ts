@@ -109,3 +109,20 @@ it("refuses layers for a script that is a distribution's .data/scripts file, nam
     /app: layers \(--layers\) cannot run script "tool-run": it is a file in a distribution's \.data\/scripts/,
   );
 });
+
+it('takes platforms and complete platform files (relative to the workspace root) from the target options', async () => {
+  await writeFile(
+    join(ws, 'arm.json'),
+    JSON.stringify({ marker_environment: { python_version: '3.12', sys_platform: 'linux', platform_machine: 'aarch64' }, compatible_tags: ['cp312-cp312-manylinux_2_28_aarch64', 'py3-none-any'] }),
+  );
+  const lines: string[] = [];
+  jest.spyOn(logger, 'info').mockImplementation((m) => void lines.push(String(m)));
+  const result = await buildExecutor(
+    { scripts: ['app'], storeDir: join(ws, 'store'), outputPath: 'out/multi', platforms: ['musllinux_1_2_x86_64-cp-311-cp311'], completePlatforms: ['arm.json'] },
+    context('app'),
+  );
+  expect(result).toEqual({ success: true });
+  expect(lines).toContainEqual(expect.stringMatching(/^app: platforms musllinux_1_2_x86_64-cp-311-cp311, cp312-cp312-manylinux_2_28_aarch64, lock /));
+  // Two Python versions: the shebang names neither.
+  expect(execFileSync('head', ['-n', '1', join(ws, 'out/multi/app.pex')], { encoding: 'utf8' }).trim()).toBe('#!/usr/bin/env python3');
+});

@@ -91,6 +91,29 @@ describe('createNodes', () => {
     expect(inputs).not.toContain('{workspaceRoot}/py/svc/api/assets/**/*');
   });
 
+  it('built for named platforms, a target has the platforms, not the interpreter, among its inputs', async () => {
+    await write(
+      'py/svc/api/pyproject.toml',
+      '[project]\nname = "api"\n[project.scripts]\napi = "api.main:main"\n[tool.nx-pex]\nplatforms = ["manylinux2014_aarch64-cp-312-cp312"]\ncomplete-platforms = ["../../platforms/arm.json"]\n',
+    );
+    const results = await createNodes[1](['py/svc/api/pyproject.toml'], {}, context());
+    const inputs = results[0][1].projects!['py/svc/api'].targets!.build.inputs!;
+    expect(inputs).toContain('{workspaceRoot}/py/platforms/arm.json');
+    expect(inputs.some((i) => typeof i === 'object' && 'runtime' in i)).toBe(false);
+  });
+
+  it('takes the lock beside the project, or the one [tool.nx-pex] lock-file names, as an input', async () => {
+    await write('py/svc/api/poetry.lock', '[metadata]\nlock-version = "2.0"\n');
+    let results = await createNodes[1](['py/svc/api/pyproject.toml'], {}, context());
+    let inputs = results[0][1].projects!['py/svc/api'].targets!.build.inputs!;
+    expect(inputs).toContain('{workspaceRoot}/py/svc/api/poetry.lock');
+    expect(inputs).not.toContain('{workspaceRoot}/py/uv.lock');
+    await write('py/svc/api/pyproject.toml', '[project]\nname = "api"\n[project.scripts]\napi = "api.main:main"\n[tool.nx-pex]\nlock-file = "requirements.txt"\n');
+    results = await createNodes[1](['py/svc/api/pyproject.toml'], {}, context());
+    inputs = results[0][1].projects!['py/svc/api'].targets!.build.inputs!;
+    expect(inputs).toContain('{workspaceRoot}/py/svc/api/requirements.txt');
+  });
+
   it('passes the python option to the target and its interpreter input', async () => {
     const results = await createNodes[1](['py/svc/api/pyproject.toml'], { python: 'python3.12' }, context());
     const target = results[0][1].projects!['py/svc/api'].targets!.build;

@@ -20,7 +20,7 @@ interface Spec {
   metavar?: string;
   help: string;
   /** Help section. */
-  group: 'input' | 'output' | 'runtime' | 'venv' | 'index' | 'nx-pex';
+  group: 'input' | 'output' | 'runtime' | 'venv' | 'index' | 'target' | 'nx-pex';
 }
 
 /** What `nx-pex build` was asked for. Booleans are undefined when not given. */
@@ -60,6 +60,8 @@ export interface BuildArgs {
   findLinks?: string[];
   pypi?: boolean;
   python?: string;
+  platforms?: string[];
+  completePlatforms?: string[];
   pexVersion?: string;
   layers?: boolean;
   docker?: boolean;
@@ -73,7 +75,7 @@ export interface BuildArgs {
 export const SPECS: Spec[] = [
   { key: 'project', names: ['--project'], kind: { type: 'string' }, metavar: 'DIR', group: 'input', help: 'Build the workspace project in DIR (its pyproject.toml) from its lock: first-party code inferred, one PEX per console script.' },
   { key: 'requirementFiles', names: ['-r', '--requirement', '--requirements', '--with-requirements'], kind: { type: 'list' }, metavar: 'FILE', group: 'input', help: 'Requirements file (repeatable), besides requirements given as arguments.' },
-  { key: 'lock', names: ['--lock'], kind: { type: 'string' }, metavar: 'FILE', group: 'input', help: 'A uv.lock: requirements select their packages from it (with --project: the lock to use; default the nearest uv.lock).' },
+  { key: 'lock', names: ['--lock', '--pylock', '--pep-751-lock'], kind: { type: 'string' }, metavar: 'FILE', group: 'input', help: 'A uv.lock, poetry.lock or PEP 751 pylock.toml: requirements select their packages from it (a pylock.toml without requirements gives every package whose marker holds, as pex --pylock does); a hashed requirements file is taken as -r (with --project: the lock to use; default a pylock.toml, poetry.lock or uv.lock beside pyproject.toml, else the nearest uv.lock above).' },
   { key: 'sources', names: ['-D', '--sources-directory'], kind: { type: 'list' }, metavar: 'DIR', group: 'input', help: "Add DIR's contents to the PEX's root (repeatable); with --project, besides the inferred code." },
   { key: 'entryPoint', names: ['-e', '-m', '--entry-point'], kind: { type: 'string' }, metavar: 'MODULE[:SYMBOL]', group: 'input', help: 'The entry point of the PEX.' },
   { key: 'script', names: ['-c', '--script', '--console-script'], kind: { type: 'list' }, metavar: 'NAME', group: 'input', help: 'A console script as the entry point. With --project: a script of [project.scripts] to build (repeatable), else of any distribution in the PEX.' },
@@ -104,6 +106,8 @@ export const SPECS: Spec[] = [
   { key: 'indexUrls', names: ['-i', '--index', '--index-url'], kind: { type: 'list' }, metavar: 'URL', group: 'index', help: "An index besides PyPI (repeatable). Given this or --no-pypi, pip's configured indexes are not used." },
   { key: 'findLinks', names: ['-f', '--find-links', '--repo'], kind: { type: 'list' }, metavar: 'PATH/URL', group: 'index', help: 'A directory or page of distributions, searched first (repeatable).' },
   { key: 'pypi', names: ['--pypi'], kind: { type: 'bool', negations: ['--no-pypi', '--no-index'] }, group: 'index', help: 'Use PyPI (default) or not.' },
+  { key: 'platforms', names: ['--platform', '--abbreviated-platform'], kind: { type: 'list' }, metavar: 'PLATFORM', group: 'target', help: 'Build for this platform instead of the local interpreter (repeatable: one PEX holding the wheels of each), as pex\'s <platform>-<impl>-<version>-<abi>, e.g. manylinux2014_aarch64-cp-311-cp311, musllinux_1_2_x86_64-cp-312-cp312, macosx_11_0_arm64-cp-312-cp312 or linux_x86_64-cp-311-cp311 (taken as manylinux2014 too, as pex\'s default --manylinux does). Wheels are ranked as packaging.tags does on such a machine (the manylinux and musllinux ladders below the named version, older macOS versions and universal2). Such a platform has no full marker environment: as pex does, nx-pex fills in os_name, sys_platform, platform_system, platform_machine, implementation_name, platform_python_implementation and python_version from it, python_full_version only from a dotted version (cp-3.11.9), and leaves out platform_release, platform_version and implementation_version, so a lock marker that needs one of those is an error; a python_full_version marker that holds alike for every patch release is decided. Use --complete-platform for the exact environment.' },
+  { key: 'completePlatforms', names: ['--complete-platform'], kind: { type: 'list' }, metavar: 'FILE|JSON', group: 'target', help: 'Build for the platform described by this JSON (a file, or the object itself), as `pex3 interpreter inspect --markers --tags` prints it on the target machine: its marker_environment and its compatible_tags, best first (repeatable; combines with --platform).' },
   { key: 'python', names: ['--python'], kind: { type: 'string' }, metavar: 'PYTHON', group: 'nx-pex', help: 'Interpreter whose version and platform the PEX targets. Default: python3.' },
   { key: 'pexVersion', names: ['--pex-version'], kind: { type: 'string' }, metavar: 'VERSION', group: 'nx-pex', help: 'The pex release whose runtime the PEX embeds (from the index). Default: the pinned one.' },
   { key: 'layers', names: ['--layers'], kind: { type: 'flag' }, group: 'nx-pex', help: 'With --project: also write layers/deps.pex (the third-party closure, built once per closure in the store) and layers/<script>.pex (first-party code); PEX_PATH=layers/deps.pex layers/<script>.pex runs it.' },
@@ -256,6 +260,7 @@ const GROUPS: Array<[Spec['group'], string]> = [
   ['runtime', 'Run time (PEX-INFO)'],
   ['venv', 'venv mode'],
   ['index', 'Indexes'],
+  ['target', 'Target platforms'],
   ['nx-pex', 'nx-pex'],
 ];
 

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { streamProgress } from '@nx-pex/store';
-import { buildProject, buildRequirements, readRequirementsFile, type IndexOverrides, type InheritPath, type LayeredOptions, type Layout } from '@nx-pex/engine';
+import { buildProject, buildRequirements, completePlatformPath, type IndexOverrides, type InheritPath, type LayeredOptions, type Layout } from '@nx-pex/engine';
 import { shippedPexWheel } from '../pex-wheel';
 import { buildHelp, parseBuildArgs, type BuildArgs } from './build-args';
 import { UsageError } from './errors';
@@ -42,6 +42,8 @@ export function cliPexOptions(a: BuildArgs, cwd = process.cwd()): LayeredOptions
   if (a.layers) o.layers = true;
   if (a.docker) o.docker = true;
   if (a.dockerBaseImage !== undefined) o.dockerBaseImage = a.dockerBaseImage;
+  if (a.platforms) o.platforms = a.platforms;
+  if (a.completePlatforms) o.completePlatforms = a.completePlatforms.map((c) => completePlatformPath(c, cwd));
   return o;
 }
 
@@ -97,8 +99,6 @@ export async function buildCommand(argv: string[]): Promise<number> {
   }
   if (scripts.length > 1) throw new UsageError(`-c names the one script the PEX runs; it is given ${scripts.length} times (${scripts.join(', ')}).`);
   if (scripts.length === 1) pex.script = scripts[0];
-  const requirements = [...a.requirements];
-  for (const file of a.requirementFiles ?? []) requirements.push(...(await readRequirementsFile(file)));
-  await buildRequirements({ requirements, outputFile: a.outputFile, ...common });
+  await buildRequirements({ requirements: [...a.requirements], requirementFiles: a.requirementFiles, outputFile: a.outputFile, ...common });
   return 0;
 }

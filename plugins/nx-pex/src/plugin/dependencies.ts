@@ -9,7 +9,7 @@ import {
   type RawProjectGraphDependency,
 } from '@nx/devkit';
 import { canonicalizeName } from '@nx-pex/pep';
-import { findImportRoots, findLockFile, importedTopLevelModules, parsePyproject, type PyProject } from '@nx-pex/project';
+import { findImportRoots, findUvLock, importedTopLevelModules, parsePyproject, type PyProject } from '@nx-pex/project';
 import { projectPackages } from './closures';
 import { normalizeOptions, type NxPexPluginOptions } from './options';
 
@@ -138,7 +138,7 @@ export const createDependencies: CreateDependencies<NxPexPluginOptions> = async 
   const lockLookups = new Map<string, Promise<string | undefined>>();
   for (const p of projects) {
     const dir = join(context.workspaceRoot, p.root);
-    const lockAbs = await findLockFile(dir, context.workspaceRoot, lockLookups);
+    const lockAbs = await findUvLock(dir, context.workspaceRoot, lockLookups);
     const packages = projectPackages(p.pyproject.name!, dir, lockAbs, options.lockPerProject) ?? [];
     const pylock = p.root === '.' ? 'pylock.toml' : `${p.root}/pylock.toml`;
     const hasPylock = options.lockPerProject && existsSync(join(context.workspaceRoot, pylock));

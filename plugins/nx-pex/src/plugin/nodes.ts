@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import {
   createNodesFromFiles,
   type CreateNodes,
@@ -9,7 +9,7 @@ import {
   type TargetConfiguration,
 } from '@nx/devkit';
 import { UserError } from '@nx-pex/pep';
-import { buildableScripts, findImportRoots, findLockFile, parsePyproject, type PyProject } from '@nx-pex/project';
+import { buildableScripts, findImportRoots, findLockFile, findUvLock, parsePyproject, type PyProject } from '@nx-pex/project';
 import { externalNode, projectPackages } from './closures';
 import { normalizeOptions, type NormalizedOptions, type NxPexPluginOptions } from './options';
 import { selfInputs, type TargetInput } from './self-inputs';
@@ -96,7 +96,14 @@ async function nodesForPyproject(
   const abs = join(context.workspaceRoot, file);
   const text = readFileSync(abs, 'utf8');
   const projectRoot = toPosix(dirname(file));
-  const lockAbs = await findLockFile(dirname(abs), context.workspaceRoot, lockLookups);
+  // `[tool.nx-pex] lock-file` names the project's lock; otherwise discovery finds it.
+  const lockOverride = text.includes('lock-file') ? parsePyproject(text, file).nxPex.lockFile : undefined;
+  const found = lockOverride ? join(dirname(abs), lockOverride) : await findLockFile(dirname(abs), context.workspaceRoot, lockLookups);
+  // A poetry.lock or a hashed requirements file is the project's lock as it is; otherwise the
+  // workspace's uv.lock governs (through the project's pylock.toml, which `nx sync` keeps).
+  const foundName = found ? basename(found) : '';
+  const ownLock = foundName === 'poetry.lock' || /\.(txt|in)$/.test(foundName) ? found : undefined;
+  const lockAbs = ownLock ?? (foundName === 'uv.lock' ? found : await findUvLock(dirname(abs), context.workspaceRoot, lockLookups));
   const lock = lockAbs ? toPosix(relative(context.workspaceRoot, lockAbs)) : undefined;
   const projectDir = dirname(abs);
   const pylockText = (() => {
@@ -141,7 +148,8 @@ async function nodesForPyproject(
   if (scripts.length > 0 || problem) {
     const python = options.python ?? 'python3';
     const inputs: TargetInput[] = [SOURCES_INPUT, `^${SOURCES_INPUT}`];
-    if (options.lockPerProject) inputs.push('{projectRoot}/pylock.toml');
+    const perProject = options.lockPerProject && !ownLock;
+    if (perProject) inputs.push('{projectRoot}/pylock.toml');
     else if (lock) inputs.push(`{workspaceRoot}/${lock}`);
     // `[tool.nx-pex] sources` directories outside the project are inputs too.
     for (const dir of pyproject?.nxPex.sources ?? []) {
@@ -149,7 +157,15 @@ async function nodesForPyproject(
       const inside = projectRoot === '.' ? !rel.startsWith('..') : rel === projectRoot || rel.startsWith(`${projectRoot}/`);
       if (!inside && !rel.startsWith('..')) inputs.push(`{workspaceRoot}/${rel}/**/*`);
     }
-    inputs.push(...self, interpreterInput(python));
+    inputs.push(...self);
+    // Built for named platforms, the PEX does not depend on the local interpreter (unless the
+    // plugin names one, which pex then targets too): the platform strings are in pyproject.toml
+    // (an input already), complete platform files are inputs.
+    const { platforms, completePlatforms } = pyproject?.nxPex ?? {};
+    for (const c of completePlatforms ?? []) {
+      if (!c.trim().startsWith('{')) inputs.push(`{workspaceRoot}/${toPosix(relative(context.workspaceRoot, join(dirname(abs), c)))}`);
+    }
+    if (!(platforms?.length || completePlatforms?.length) || options.python) inputs.push(interpreterInput(python));
     // Without an externalDependencies input Nx hashes every external node of the workspace, so any
     // lock bump would rebuild everything; the closure's own packages are hashed through the
     // pylock.toml and the project's edges to its pypi:<name> nodes.
@@ -158,14 +174,14 @@ async function nodesForPyproject(
     if (options.python) targetOptions.python = options.python;
     if (options.storeDir) targetOptions.storeDir = options.storeDir;
     targetOptions.lockPerProject = options.lockPerProject;
-    const lockName = options.lockPerProject ? `${projectRoot === '.' ? '' : `${projectRoot}/`}pylock.toml` : (lock ?? 'the uv lock');
+    const lockName = perProject ? `${projectRoot === '.' ? '' : `${projectRoot}/`}pylock.toml` : (lock ?? 'the uv lock');
     targets[options.buildTargetName] = {
       executor: 'nx-pex:build',
       options: targetOptions,
       cache: true,
       inputs,
       outputs: ['{workspaceRoot}/dist/{projectRoot}'],
-      ...(options.lockPerProject ? { syncGenerators: ['nx-pex:sync'] } : {}),
+      ...(perProject ? { syncGenerators: ['nx-pex:sync'] } : {}),
       metadata: {
         technologies: ['python'],
         description: problem
@@ -195,7 +211,7 @@ async function nodesForPyproject(
       },
     },
   };
-  const packages = pyproject ? projectPackages(name, projectDir, lockAbs, options.lockPerProject) : undefined;
+  const packages = pyproject && !ownLock ? projectPackages(name, projectDir, lockAbs, options.lockPerProject) : undefined;
   if (packages?.length) result.externalNodes = Object.fromEntries(packages.map((p) => [`pypi:${p.name}`, externalNode(p)]));
   memo.set(file, { key, result });
   return result;

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { UserError } from '@nx-pex/pep';
-import { buildProject, PEX_BUILD_OPTION_NAMES, type PexBuildOptions } from '@nx-pex/engine';
+import { buildProject, completePlatformPath, PEX_BUILD_OPTION_NAMES, type PexBuildOptions } from '@nx-pex/engine';
 import { shippedPexWheel } from '../../pex-wheel';
 
 /** Target options: nx-pex's own, and pex's options (see `schemas/build.json`); paths are relative to the workspace root. */
@@ -21,6 +21,7 @@ function pexOptions(options: BuildExecutorOptions, root: string): PexBuildOption
   const out: Record<string, unknown> = {};
   for (const name of PEX_BUILD_OPTION_NAMES) if (options[name] !== undefined) out[name] = options[name];
   if (options.sources) out.sources = options.sources.map((d) => resolve(root, d));
+  if (options.completePlatforms) out.completePlatforms = options.completePlatforms.map((c) => completePlatformPath(c, root));
   return out as PexBuildOptions;
 }
 
