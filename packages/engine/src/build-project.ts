@@ -292,7 +292,8 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
       }
       const others = closure.firstParty.filter((p) => p.name !== project.canonicalName && !firstPartyByName.has(p.name));
       for (const p of await lockedProjects(others, lockFile)) firstPartyByName.set(p.canonicalName!, p);
-      const ownNames = closure.firstParty.map((p) => p.name);
+      // The project itself, even where its own lock has no entry for it (a user's pylock.toml).
+      const ownNames = [...new Set([project.canonicalName!, ...closure.firstParty.map((p) => p.name)])];
       const firstPartyOfTarget = ownNames.map((n) => firstPartyByName.get(n)).filter((p): p is PyProject => p !== undefined);
       const reqs = closure.root.requiresDist ? rootRequirements(closure) : declaredRequirements(firstPartyOfTarget, ownNames);
       for (const r of reqs) requirementSet.add(r);

@@ -19,7 +19,8 @@ const REPO = join(__dirname, '..', '..', '..');
 const WHEELS = join(REPO, '.cache', 'wheels');
 const NX = join(REPO, 'node_modules', '.bin', 'nx');
 const LOCKS = join(__dirname, 'fixtures', 'affected');
-const SKIP = new Set(['node_modules', '.git', '.cache', 'dist', '.nx', '.venv', '__pycache__']);
+// The examples locked by their own poetry.lock / requirements file take no part in uv.lock's affected story.
+const SKIP = new Set(['node_modules', '.git', '.cache', 'dist', '.nx', '.venv', '__pycache__', 'poetry-service', 'requirements-service']);
 const SERVICES = ['service-a', 'service-b', 'svc-c', 'svc-d', 'svc-e', 'svc-f'];
 
 jest.setTimeout(600_000);

@@ -158,6 +158,9 @@ describe('nx add nx-pex from a registry', () => {
         wheels: [{ name: 'six', version: '1.17.0', file: six }],
       }),
     });
+    // The project's own lock, written from uv.lock by nx-pex's sync generator (CI runs it explicitly).
+    await sh('npx', ['--no-install', 'nx', 'sync'], ws);
+    expect(await readFile(join(ws, 'hello', 'pylock.toml'), 'utf8')).toMatch(/^# .*uv\.lock/);
     await sh('npx', ['--no-install', 'nx', 'build', 'hello'], ws, { PIP_NO_INDEX: '1', PIP_FIND_LINKS: await sixOnly(), NX_PEX_STORE: join(scratch, 'ws-store') });
     const out = await sh('python3', [join(ws, 'dist', 'hello', 'hello.pex')], ws);
     expect(out.trim()).toBe('hello from six 1.17.0');
