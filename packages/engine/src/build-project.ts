@@ -51,7 +51,7 @@ export interface BuildProjectOptions {
   python?: string;
   /** Wheel store directory; default `defaultStoreRoot()`. */
   storeDir?: string;
-  /** A local copy of the pinned pex wheel (the one the nx-pex package ships): the pinned runtime comes from it, not an index. */
+  /** A local copy of the pinned pex wheel, whose runtime is taken without any index; default: the one the nx-pex package carries, when these sources run from it. */
   pexWheel?: string;
   /**
    * PEX options from the target or the command line; they win over `[tool.nx-pex]`. `sources`

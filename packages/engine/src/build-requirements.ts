@@ -32,7 +32,7 @@ export interface BuildRequirementsOptions {
   /** Interpreter whose version and platform the PEX targets, when no platform is given; default `python3`. */
   python?: string;
   storeDir?: string;
-  /** A local copy of the pinned pex wheel (the one the nx-pex package ships): the pinned runtime comes from it, not an index. */
+  /** A local copy of the pinned pex wheel, whose runtime is taken without any index; default: the one the nx-pex package carries, when these sources run from it. */
   pexWheel?: string;
   /** `sources` must be absolute. */
   pex?: PexBuildOptions;

@@ -19,6 +19,7 @@ import {
 } from '@nx-pex/store';
 import type { PexDependency, PexRuntime } from '@nx-pex/pex';
 import { combineSources, directorySources } from './options';
+import { shippedPexWheel } from './shipped-runtime';
 import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type IndexOverrides } from './runtime';
 import { applyRequirementsFileIndexes } from './hashed';
 
@@ -188,7 +189,7 @@ export async function withFetchedInputs<T>(
     let paths: Map<string, string>;
     try {
       requests = await collect({ client, config, store });
-      choice = await chooseRuntime(o.pexVersion, { client, store, target, log, localWheel: o.pexWheel });
+      choice = await chooseRuntime(o.pexVersion, { client, store, target, log, localWheel: o.pexWheel ?? shippedPexWheel() });
       const fetchOptions = {
         store,
         client,

@@ -2,3 +2,4 @@ export * from './pyproject';
 export * from './sources';
 export * from './workspace';
 export * from './imports';
+export * from './scaffold';

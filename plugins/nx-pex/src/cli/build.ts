@@ -1,7 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { streamProgress } from '@nx-pex/store';
 import { buildProject, buildRequirements, completePlatformPath, type IndexOverrides, type InheritPath, type LayeredOptions, type Layout } from '@nx-pex/engine';
-import { shippedPexWheel } from '../pex-wheel';
 import { buildHelp, parseBuildArgs, type BuildArgs } from './build-args';
 import { UsageError } from './errors';
 
@@ -65,7 +64,6 @@ export async function buildCommand(argv: string[]): Promise<number> {
     lockFile: a.lock,
     python: a.python,
     storeDir: a.store,
-    pexWheel: shippedPexWheel(),
     pex,
     indexes: indexOverrides(a),
     offline: a.offline || undefined,

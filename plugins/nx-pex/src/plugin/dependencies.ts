@@ -10,7 +10,7 @@ import {
 } from '@nx/devkit';
 import { canonicalizeName } from '@nx-pex/pep';
 import { findImportRoots, findUvLock, importedTopLevelModules, parsePyproject, type PyProject } from '@nx-pex/project';
-import { projectPackages } from './closures';
+import { projectPackages } from '@nx-pex/lock';
 import { normalizeOptions, type NxPexPluginOptions } from './options';
 
 interface PythonProject {

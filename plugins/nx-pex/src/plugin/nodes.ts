@@ -6,13 +6,20 @@ import {
   type CreateNodes,
   type CreateNodesContext,
   type CreateNodesResult,
+  type ProjectGraphExternalNode,
   type TargetConfiguration,
 } from '@nx/devkit';
 import { UserError } from '@nx-pex/pep';
 import { buildableScripts, findImportRoots, findLockFile, findUvLock, parsePyproject, type PyProject } from '@nx-pex/project';
-import { externalNode, projectPackages } from './closures';
+import { projectPackages, type ClosurePackage } from '@nx-pex/lock';
 import { normalizeOptions, type NormalizedOptions, type NxPexPluginOptions } from './options';
 import { selfInputs, type TargetInput } from './self-inputs';
+
+
+/** The external node of a locked package. */
+function externalNode(p: ClosurePackage): ProjectGraphExternalNode {
+  return { type: 'pypi', name: `pypi:${p.name}`, data: { version: p.version, packageName: p.name, hash: p.hash } };
+}
 
 /** Named input holding a Python project's own files; `^python-sources` is the same for its dependencies. */
 export const SOURCES_INPUT = 'python-sources';

@@ -2,7 +2,6 @@ import { join, resolve } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { UserError } from '@nx-pex/pep';
 import { buildProject, completePlatformPath, PEX_BUILD_OPTION_NAMES, type PexBuildOptions } from '@nx-pex/engine';
-import { shippedPexWheel } from '../../pex-wheel';
 
 /** Target options: nx-pex's own, and pex's options (see `schemas/build.json`); paths are relative to the workspace root. */
 export interface BuildExecutorOptions extends PexBuildOptions {
@@ -55,8 +54,7 @@ export async function buildTarget(
       lockFile: options.lockFile ? join(workspaceRoot, options.lockFile) : undefined,
       lockPerProject: options.lockPerProject,
       storeDir: options.storeDir,
-      pexWheel: shippedPexWheel(),
-      pex: pexOptions(options, workspaceRoot),
+        pex: pexOptions(options, workspaceRoot),
       log: (line) => log.info(line),
     });
     return true;

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { posix } from 'node:path';
 import { formatFiles, glob, logger, type GeneratorCallback, type Tree } from '@nx/devkit';
 import { canonicalizeName, UserError } from '@nx-pex/pep';
-import { parsePyproject } from '@nx-pex/project';
+import { addWorkspaceMember, importPackageOf, memberCovers, parsePyproject, pythonProjectFiles } from '@nx-pex/project';
 
 export interface PythonProjectOptions {
   name: string;
@@ -53,21 +53,6 @@ function findUvWorkspace(tree: Tree, given?: string): UvWorkspace {
   );
 }
 
-/** Whether a member glob of [tool.uv.workspace] covers a directory (`*` matches one path segment). */
-function memberCovers(pattern: string, dir: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/\/+$/, '').split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
-  return re.test(dir);
-}
-
-/** Adds `member` to the `members` array of [tool.uv.workspace] in the text of a pyproject.toml. */
-function addMember(text: string, member: string): string {
-  const m = /(\[tool\.uv\.workspace\][^[]*?members\s*=\s*\[)([^\]]*)\]/s.exec(text);
-  if (!m) return text.replace(/\[tool\.uv\.workspace\][^\n]*\n/, (h) => `${h}members = [${JSON.stringify(member)}]\n`);
-  const inner = m[2].trim().replace(/,\s*$/, '');
-  const next = inner ? `${m[2].replace(/\s*,?\s*$/, '')}, ${JSON.stringify(member)}` : JSON.stringify(member);
-  return text.slice(0, m.index) + `${m[1]}${next}]` + text.slice(m.index + m[0].length);
-}
-
 function workspaceProjects(tree: Tree, ws: UvWorkspace): Map<string, string> {
   const out = new Map<string, string>();
   for (const file of glob(tree, [ws.dir === '.' ? '**/pyproject.toml' : `${ws.dir}/**/pyproject.toml`])) {
@@ -87,7 +72,7 @@ export async function pythonProjectGenerator(tree: Tree, options: PythonProjectO
     throw new UserError(`"${options.name}" is not a valid Python distribution name: use letters, digits, '-', '_' and '.'.`);
   }
   const dist = canonicalizeName(name);
-  const pkg = dist.replace(/-/g, '_');
+  const pkg = importPackageOf(name);
   if (!/^[a-z_][a-z0-9_]*$/.test(pkg)) throw new UserError(`"${name}" does not give a valid Python package name (${pkg}).`);
   const ws = findUvWorkspace(tree, options.workspace);
   const projects = workspaceProjects(tree, ws);
@@ -98,35 +83,10 @@ export async function pythonProjectGenerator(tree: Tree, options: PythonProjectO
 
   const deps = (typeof options.dependencies === 'string' ? options.dependencies.split(',') : (options.dependencies ?? [])).map((d) => d.trim()).filter(Boolean);
   const workspaceDeps = deps.filter((d) => projects.has(canonicalizeName(d.split(/[\s<>=!~;[]/)[0])));
-  const lines = [
-    '[project]',
-    `name = "${name}"`,
-    'version = "0.1.0"',
-    `description = "${kind === 'service' ? 'A service' : 'A library'} of this workspace."`,
-    'readme = "README.md"',
-    `requires-python = "${ws.requiresPython ?? '>=3.11'}"`,
-    `dependencies = [${deps.map((d) => JSON.stringify(d)).join(', ')}]`,
-  ];
-  if (kind === 'service') lines.push('', '[project.scripts]', `${name} = "${pkg}.main:main"`);
-  if (workspaceDeps.length) {
-    lines.push('', '[tool.uv.sources]', ...workspaceDeps.map((d) => `${canonicalizeName(d.split(/[\s<>=!~;[]/)[0])} = { workspace = true }`));
-  }
-  lines.push('', '[build-system]', 'requires = ["hatchling"]', 'build-backend = "hatchling.build"', '', '[tool.hatch.build.targets.wheel]', `packages = ["src/${pkg}"]`);
-  tree.write(posix.join(root, 'pyproject.toml'), `${lines.join('\n')}\n`);
-  tree.write(posix.join(root, 'README.md'), `# ${name}\n\n${kind === 'service' ? `Build it into \`dist/${root}/${name}.pex\` with \`nx build ${name}\`.` : 'A library of this workspace.'}\n`);
-  if (kind === 'service') {
-    tree.write(posix.join(root, 'src', pkg, '__init__.py'), `"""${name}."""\n`);
-    tree.write(
-      posix.join(root, 'src', pkg, 'main.py'),
-      `"""Command-line entry point of ${name}."""\n\nimport sys\n\n\ndef message() -> str:\n    return "Hello from ${name}!"\n\n\ndef main() -> int:\n    print(message())\n    return 0\n\n\nif __name__ == "__main__":\n    sys.exit(main())\n`,
-    );
-    tree.write(posix.join(root, 'tests', 'test_main.py'), `from ${pkg}.main import message\n\n\ndef test_message() -> None:\n    assert message() == "Hello from ${name}!"\n`);
-  } else {
-    tree.write(posix.join(root, 'src', pkg, '__init__.py'), `"""${name}."""\n\n\ndef hello(name: str) -> str:\n    return f"Hello from ${name}, {name}!"\n`);
-    tree.write(posix.join(root, 'tests', `test_${pkg}.py`), `from ${pkg} import hello\n\n\ndef test_hello() -> None:\n    assert hello("x") == "Hello from ${name}, x!"\n`);
-  }
+  const files = pythonProjectFiles({ name, kind, root, requiresPython: ws.requiresPython ?? '>=3.11', dependencies: deps, workspaceDependencies: workspaceDeps });
+  for (const [path, text] of Object.entries(files)) tree.write(path, text);
   if (!ws.members.some((m) => memberCovers(m, sub))) {
-    tree.write(ws.file, addMember(tree.read(ws.file, 'utf-8')!, sub));
+    tree.write(ws.file, addWorkspaceMember(tree.read(ws.file, 'utf-8')!, sub));
   }
   if (!options.skipFormat) await formatFiles(tree);
 

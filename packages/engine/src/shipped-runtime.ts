@@ -1,6 +1,8 @@
 /**
  * The pinned pex wheel the nx-pex package carries (`<package>/pex/<wheel>`, put there when the
  * package is made and checked against its sha256), so that builds need no index for the runtime.
+ * Found from the bundled code's own location inside that package; a build of these sources
+ * outside it (tests, other bundles) has none, and takes the runtime from the indexes.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -1,13 +1,15 @@
 /**
- * Which third-party packages each Python project's closure holds, for external nodes
- * (`pypi:<name>`) and the edges to them. Taken from the project's own pylock.toml when it is the
+ * Which third-party packages each Python project's closure holds (for Nx, its external nodes
+ * `pypi:<name>` and the edges to them). Taken from the project's own pylock.toml when it is the
  * user's, else from the workspace's uv.lock (what the generated pylock.toml holds). Every parse
  * is kept by content hash, so a graph recomputation reads only what changed.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { ProjectGraphExternalNode } from '@nx/devkit';
-import { generatedPylockHeader, parsePylock, parseUvLock, universalClosure, type LockedArtifact, type Lockfile } from '@nx-pex/lock';
+import { parsePylock } from './pylock';
+import { generatedPylockHeader, universalClosure } from './pylock-export';
+import { parseUvLock } from './uv';
+import type { LockedArtifact, Lockfile } from './types';
 
 /** One third-party package of a closure: what the external node says about it. */
 export interface ClosurePackage {
@@ -113,9 +115,4 @@ export function projectPackages(project: string, projectDirAbs: string, uvLockAb
   }
   closures.set(key, out);
   return out;
-}
-
-/** The external node of a locked package. */
-export function externalNode(p: ClosurePackage): ProjectGraphExternalNode {
-  return { type: 'pypi', name: `pypi:${p.name}`, data: { version: p.version, packageName: p.name, hash: p.hash } };
 }
