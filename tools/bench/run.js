@@ -233,6 +233,8 @@ async function benchCase(name, opts, ctx) {
       await rmrf(ws);
       await nxWorkspace(ws, `bench-nx-${name}`);
       await fs.cp(projectDir, wsProject, { recursive: true });
+      // The project's own pylock.toml, as a user's CI runs nx sync (or has it committed).
+      await run(NX, ['sync'], { cwd: ws, env });
     }
 
     let edits = 0;
@@ -439,6 +441,7 @@ async function benchScale(opts, ctx) {
     await fs.writeFile(path.join(ws, 'uv.lock'), inputs.lockText(members, server.url));
     const store = path.join(CACHE, 'store-scale');
     const env = childEnv(server.url, { NX_PEX_STORE: store });
+    await run(NX, ['sync'], { cwd: ws, env });
     await Promise.all([rmrf(store), rmrf(path.join(ws, '.nx')), rmrf(path.join(ws, 'dist'))]);
     server.requests.length = 0;
     log(`scale: nx run-many -t build over ${SCALE_SERVICES} services, ${sets.length} closures, empty Nx cache and store`);

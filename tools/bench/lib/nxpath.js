@@ -127,6 +127,7 @@ async function benchNxPath(opts, ctx, h) {
     for (const n of opts.nxSizes) {
       const ws = path.join(CACHE, `nx-path-${n}`);
       await writeWorkspace(ws, n, sets, server.url, h);
+      await nx(ws, ['sync']);
       h.log(`nx ${n}: filling the wheel store (untimed)`);
       await nx(ws, ['run-many', '-t', 'build', '--batch', '--skip-nx-cache']);
       const variants = [
