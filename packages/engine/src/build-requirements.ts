@@ -4,22 +4,34 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
-import { canonicalizeName, formatRequirement, parseRequirement, RequirementSyntaxError, UserError, type Requirement } from '@nx-pex/pep';
+import { pathToFileURL } from 'node:url';
+import { canonicalizeName, evaluateMarker, formatRequirement, parseRequirement, RequirementSyntaxError, UserError, type Requirement } from '@nx-pex/pep';
 import type { PyProject } from '@nx-pex/project';
 import { readUvLock, requirementsClosure, selectWheels } from '@nx-pex/lock';
 import { offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx-pex/store';
 import { writePex } from '@nx-pex/pex';
 import type { BuiltPex } from './build-project';
 import { checkOptions, writerOptions, type PexBuildOptions } from './options';
-import { artifactRequest, resolvePinned } from './pinned';
+import { resolve as resolveRequirements, parseRoot, sdistBuilder, type ResolvedPackage } from '@nx-pex/resolver';
+import { downloadUnhashed } from './pinned';
 import { buildSources, entryPointOf, lockedArtifactRequest, lockedProjects, targetFor, withFetchedInputs, type IndexContext } from './pipeline';
 import type { IndexOverrides } from './runtime';
 
 export interface BuildRequirementsOptions {
   /** PEP 508 requirements (arguments and `-r` files). */
   requirements: string[];
-  /** A uv.lock to take them from; without one, each must be pinned (`==`). */
+  /** A uv.lock to take them from; without one they are resolved against the indexes and find-links. */
   lockFile?: string;
+  /** Constraints (pex's `--constraints` files, read): they narrow versions and add no project. */
+  constraints?: string[];
+  /** Allow pre-releases (`--pre`). */
+  pre?: boolean;
+  /** Projects (or `:all:`) taken only as wheels (`--only-binary`, pex's `--no-build` is `:all:`). */
+  onlyBinary?: string[];
+  /** Projects (or `:all:`) always built from sdists (`--no-binary`, pex's `--no-wheel` is `:all:`). */
+  noBinary?: string[];
+  /** Only the requirements themselves, without their dependencies (`--no-transitive`). */
+  noTransitive?: boolean;
   outputFile: string;
   /** Interpreter whose version and platform the PEX targets; default `python3`. */
   python?: string;
@@ -39,15 +51,42 @@ export interface BuildRequirementsResult extends BuiltPex {
   wheels: number;
 }
 
-function parseAll(texts: readonly string[]): Requirement[] {
-  return texts.map((t) => {
+/** Parses every requirement (PEP 508, or a wheel, sdist or project path), reporting all bad ones at once. */
+function parseAll(texts: readonly string[], local: boolean): Requirement[] {
+  const out: Requirement[] = [];
+  const problems: string[] = [];
+  for (const t of texts) {
     try {
-      return parseRequirement(t);
+      out.push(local ? parseRoot(t) : parseRequirement(t));
     } catch (e) {
-      if (e instanceof RequirementSyntaxError) throw new UserError(`"${t}" is not a valid requirement: ${e.message}`);
-      throw e;
+      if (e instanceof RequirementSyntaxError) problems.push(`"${t}" is not a valid requirement: ${e.message}`);
+      else if (e instanceof UserError) problems.push(e.message);
+      else throw e;
     }
-  });
+  }
+  if (problems.length === 1) throw new UserError(problems[0]!);
+  if (problems.length > 1) throw new UserError(`${problems.length} requirements cannot be used:\n  ${problems.join('\n  ')}`);
+  return out;
+}
+
+/** The store request for a resolved package: its wheel, or the wheel built from it. */
+async function resolvedArtifact(p: ResolvedPackage, ctx: IndexContext, log?: (line: string) => void): Promise<ArtifactRequest> {
+  if (p.built) {
+    return { project: p.name, version: p.version, filename: p.built.filename, sha256: p.built.sha256, size: p.built.size, url: pathToFileURL(p.built.path).href };
+  }
+  let sha256 = p.file.sha256 ?? p.sha256;
+  if (!sha256) {
+    sha256 = await downloadUnhashed(p.file, ctx.client, ctx.store);
+    log?.(`${p.file.filename}: ${p.file.source} gives no sha256; downloaded it and computed sha256 ${sha256}`);
+  }
+  return { project: p.name, version: p.version, filename: p.file.filename, sha256, size: p.file.size, url: p.file.url };
+}
+
+/** PEX-INFO's requirement for a root: a local file or directory is named by its project and version, not its path. */
+function rootRequirement(req: Requirement, packages: ResolvedPackage[]): string {
+  if (!req.url?.startsWith('file:')) return formatRequirement(req);
+  const p = packages.find((x) => x.name === canonicalizeName(req.name));
+  return formatRequirement({ ...req, url: undefined, specifier: p ? `==${p.version}` : '' });
 }
 
 /** Builds one PEX from requirements and source directories, as `pex REQ... -D DIR -o FILE` does. */
@@ -56,7 +95,8 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
   const env = options.env ?? process.env;
   const o = options.pex ?? {};
   checkOptions(o, 'nx-pex options');
-  const requirements = parseAll(options.requirements);
+  const requirements = parseAll(options.requirements, !options.lockFile);
+  const constraints = parseAll(options.constraints ?? [], false);
   const python = options.python ?? 'python3';
   const target = await targetFor(python, { storeDir: options.storeDir, env });
   const offline = options.offline ?? offlineFromEnv(env);
@@ -90,12 +130,23 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
       return selectWheels(closure, target, lockFile).map(lockedArtifactRequest);
     }
     if (offline && requirements.length > 0) {
-      throw new UserError('Pinned requirements without a lock are looked up on the indexes, which an offline build cannot do: give --lock, or build online.');
+      throw new UserError('Requirements without a lock are resolved against the indexes, which an offline build cannot do: give --lock, or build online.');
     }
-    log(`target ${target.id} (${python}), pinned requirements without a lock`);
-    const resolved = await resolvePinned(options.requirements, { client, config, store, target, log });
-    rootRequirements = resolved.requirements;
-    return resolved.wheels.map(artifactRequest);
+    log(`target ${target.id} (${python}), resolving ${requirements.length} requirement${requirements.length === 1 ? '' : 's'} without a lock`);
+    const resolution = await resolveRequirements(requirements, {
+      client,
+      target,
+      store,
+      constraints,
+      pre: options.pre,
+      formats: { onlyBinary: options.onlyBinary, noBinary: options.noBinary },
+      noTransitive: options.noTransitive,
+      buildWheel: sdistBuilder({ python, target, store, env, log }),
+      log,
+    });
+    for (const p of resolution.packages) log(`  ${p.name} ${p.version}: ${p.built ? `${p.built.filename} (built from ${p.file.filename})` : p.file.filename}`);
+    rootRequirements = [...new Set(requirements.filter((r) => !r.marker || evaluateMarker(r.marker, target.markerEnvironment)).map((r) => rootRequirement(r, resolution.packages)))].sort();
+    return Promise.all(resolution.packages.map((p) => resolvedArtifact(p, { client, config, store }, log)));
   };
   const path = resolve(options.outputFile);
   const { result, wheels } = await withFetchedInputs(fetchOptions, collect, async ({ runtime, dependencies, shebang }) => {

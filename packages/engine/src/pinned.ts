@@ -289,7 +289,7 @@ export async function pickWheel(
 }
 
 /** Downloads a file the index gives no hash for, puts it in the store and returns its sha256. */
-async function downloadUnhashed(file: DistributionFile, client: IndexClient, store: WheelStore): Promise<string> {
+export async function downloadUnhashed(file: DistributionFile, client: IndexClient, store: WheelStore): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'nx-pex-dl-'));
   try {
     const tmp = join(dir, randomBytes(6).toString('hex'));

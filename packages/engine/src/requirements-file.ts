@@ -7,7 +7,12 @@ import { UserError } from '@nx-pex/pep';
  * continuations, and nested `-r`/`--requirement` files (relative to the including file). Any
  * other pip option in the file is an error naming it, since nx-pex would otherwise ignore it.
  */
-export async function readRequirementsFile(path: string, seen: Set<string> = new Set()): Promise<string[]> {
+export async function readRequirementsFile(
+  path: string,
+  seen: Set<string> = new Set(),
+  /** Receives the lines of `-c` / `--constraint` files named in the file (else they are an error). */
+  constraints?: string[],
+): Promise<string[]> {
   const file = resolve(path);
   if (seen.has(file)) throw new UserError(`${file} includes itself through -r.`);
   seen.add(file);
@@ -27,7 +32,18 @@ export async function readRequirementsFile(path: string, seen: Set<string> = new
     if (!line) continue;
     const nested = /^(?:-r|--requirement|--requirements)(?:\s+|=)(.+)$/.exec(line);
     if (nested) {
-      out.push(...(await readRequirementsFile(resolve(dirname(file), nested[1]!.trim()), seen)));
+      out.push(...(await readRequirementsFile(resolve(dirname(file), nested[1]!.trim()), seen, constraints)));
+      continue;
+    }
+    const constraint = /^(?:-c|--constraint|--constraints)(?:\s+|=)(.+)$/.exec(line);
+    if (constraint && constraints) {
+      constraints.push(...(await readRequirementsFile(resolve(dirname(file), constraint[1]!.trim()), new Set(seen), constraints)));
+      continue;
+    }
+    // An editable requirement is taken as a normal one, as pex does.
+    const editable = /^(?:-e|--editable)(?:\s+|=)(.+)$/.exec(line);
+    if (editable) {
+      out.push(editable[1]!.trim());
       continue;
     }
     if (line.startsWith('-')) {

@@ -93,7 +93,20 @@ export async function buildCommand(argv: string[]): Promise<number> {
   if (scripts.length > 1) throw new UsageError(`-c names the one script the PEX runs; it is given ${scripts.length} times (${scripts.join(', ')}).`);
   if (scripts.length === 1) pex.script = scripts[0];
   const requirements = [...a.requirements];
-  for (const file of a.requirementFiles ?? []) requirements.push(...(await readRequirementsFile(file)));
-  await buildRequirements({ requirements, outputFile: a.outputFile, ...common });
+  const constraints: string[] = [];
+  for (const file of a.requirementFiles ?? []) requirements.push(...(await readRequirementsFile(file, new Set(), constraints)));
+  for (const file of a.constraintFiles ?? []) constraints.push(...(await readRequirementsFile(file, new Set(), constraints)));
+  const onlyBinary = [...(a.onlyBinary ?? []), ...(a.build === false ? [':all:'] : [])];
+  const noBinary = [...(a.noBinary ?? []), ...(a.wheel === false ? [':all:'] : [])];
+  await buildRequirements({
+    requirements,
+    outputFile: a.outputFile,
+    ...common,
+    ...(constraints.length ? { constraints } : {}),
+    ...(a.pre ? { pre: true } : {}),
+    ...(onlyBinary.length ? { onlyBinary } : {}),
+    ...(noBinary.length ? { noBinary } : {}),
+    ...(a.transitive === false ? { noTransitive: true } : {}),
+  });
   return 0;
 }
