@@ -347,7 +347,7 @@ class Resolver {
       const c: Candidate = { id, name, extras, version: entry.version, entry, direct: url !== undefined };
       if (url !== undefined) c.url = url;
       if (bad.has(candidateKey(c))) continue;
-      if (url === undefined && !specs.every((s) => versionSatisfies(c.version, s, { prereleases: true }))) continue;
+      if (!specs.every((s) => versionSatisfies(c.version, s, { prereleases: true }))) continue;
       out.push(c);
     }
     return out;
@@ -399,7 +399,7 @@ class Resolver {
       dir = fileURLToPath(url);
       const meta = await this.source.directoryMetadata(dir, url);
       const version = meta.metadata.version ?? meta.built?.filename.split('-')[1] ?? '0';
-      entry = { version, file: { filename: meta.built!.filename, url, source: 'a local project' }, yanked: false, sdist: true };
+      entry = { version, file: { filename: dir.split('/').pop() || dir, url, source: 'a local project' }, yanked: false, sdist: true };
       this.metadataOf.set(url, meta);
     } else if (isWheelFilename(filename)) {
       const w = parseWheelFilename(filename);

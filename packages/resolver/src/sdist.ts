@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseWheelFilename, UserError, wheelRank, type TargetPlatform } from '@nx-pex/pep';
@@ -64,7 +64,8 @@ export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
   const tagsKey = createHash('sha256').update(opts.target.supportedTags.join('\n')).digest('hex').slice(0, 16);
 
   return async (input) => {
-    const what = input.kind === 'directory' ? `the project in ${input.path}` : `${input.path.split('/').pop()} (${redactUrl(input.url)})`;
+    const filename = input.filename ?? input.path.split('/').pop()!;
+    const what = input.kind === 'directory' ? `the project in ${input.path}` : `${filename} (${redactUrl(input.url)})`;
     let recordPath: string | undefined;
     if (input.kind === 'sdist') {
       const sha = input.sha256 ?? (await sha256File(input.path)).sha256;
@@ -73,10 +74,17 @@ export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
       const path = known ? await opts.store.get(known.sha256) : undefined;
       if (known && path) return { path, filename: known.filename, sha256: known.sha256, size: known.size };
     }
-    const out = await mkdtemp(join(tmpdir(), 'nx-pex-build-'));
+    const scratch = await mkdtemp(join(tmpdir(), 'nx-pex-build-'));
+    const out = join(scratch, 'wheel');
     try {
+      let source = input.path;
+      if (input.kind === 'sdist') {
+        // pip knows an sdist by its file name; the store keeps files under their hash.
+        source = join(scratch, filename.replace(/[\/]/g, '_'));
+        await symlink(input.path, source);
+      }
       opts.log?.(`Building a wheel from ${what} with ${opts.python}`);
-      const args = ['-m', 'pip', 'wheel', '--no-deps', '--no-cache-dir', '-q', '-w', out, input.path];
+      const args = ['-m', 'pip', 'wheel', '--no-deps', '--no-cache-dir', '-q', '-w', out, source];
       const { code, output } = await run(opts.python, args, env, opts.timeoutMs ?? 30 * 60_000);
       if (code !== 0) {
         const tail = redactText(output.trim()).split('\n').slice(-15).join('\n    ');
@@ -87,17 +95,17 @@ export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
       }
       const wheels = (await readdir(out)).filter((f) => f.endsWith('.whl'));
       if (wheels.length !== 1) throw new SdistBuildError(`Building ${what} with ${opts.python} gave ${wheels.length} wheels (${wheels.join(', ') || 'none'}), expected one.`);
-      const filename = wheels[0]!;
-      const w = parseWheelFilename(filename);
+      const wheelName = wheels[0]!;
+      const w = parseWheelFilename(wheelName);
       if (wheelRank(w, opts.target) === undefined) {
         throw new SdistBuildError(
-          `The wheel built from ${what}, ${filename}, has tags (${w.tags.join(', ')}) that do not fit target ${opts.target.id}: ` +
+          `The wheel built from ${what}, ${wheelName}, has tags (${w.tags.join(', ')}) that do not fit target ${opts.target.id}: ` +
             `it was built by ${opts.python} for its own platform. A project that is not pure Python must be built by an interpreter of the target's ` +
             'platform and version: use a matching --python, or a version of it that has a wheel for the target.',
         );
       }
-      const built = join(out, filename);
-      await checkZipArchive(built, filename, what);
+      const built = join(out, wheelName);
+      await checkZipArchive(built, wheelName, what);
       const digest = await sha256File(built);
       const path = await opts.store.ensure(
         digest.sha256,
@@ -105,18 +113,18 @@ export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
           await rename(built, tmp).catch((e: NodeJS.ErrnoException) => (e.code === 'EXDEV' ? copyFile(built, tmp) : Promise.reject(e)));
           return digest;
         },
-        { label: filename },
+        { label: wheelName },
       );
       if (recordPath) {
         await mkdir(builtDir, { recursive: true });
         const tmp = `${recordPath}.${randomBytes(6).toString('hex')}.tmp`;
-        await writeFile(tmp, JSON.stringify({ filename, sha256: digest.sha256, size: digest.size } satisfies BuiltRecord));
+        await writeFile(tmp, JSON.stringify({ filename: wheelName, sha256: digest.sha256, size: digest.size } satisfies BuiltRecord));
         await rename(tmp, recordPath);
       }
-      const result: BuiltWheel = { path, filename, sha256: digest.sha256, size: (await stat(path)).size };
+      const result: BuiltWheel = { path, filename: wheelName, sha256: digest.sha256, size: (await stat(path)).size };
       return result;
     } finally {
-      await rm(out, { recursive: true, force: true });
+      await rm(scratch, { recursive: true, force: true });
     }
   };
 }

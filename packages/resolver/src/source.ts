@@ -51,7 +51,15 @@ export interface BuiltWheel {
 }
 
 /** Builds a wheel from an sdist file or a project directory for the target; supplied by the caller. */
-export type WheelBuilder = (input: { kind: 'sdist' | 'directory'; path: string; name?: string; sha256?: string; url: string }) => Promise<BuiltWheel>;
+export type WheelBuilder = (input: {
+  kind: 'sdist' | 'directory';
+  path: string;
+  /** The sdist's file name (its store path has none). */
+  filename?: string;
+  name?: string;
+  sha256?: string;
+  url: string;
+}) => Promise<BuiltWheel>;
 
 /** One version of a project, with the file resolution would take for it. */
 export interface VersionEntry {
@@ -184,7 +192,7 @@ export class IndexSource {
     const local = file.url.startsWith('file:');
     if (sdist) {
       const { path, sha256 } = local ? { path: fileURLToPath(file.url), sha256: file.sha256 } : await this.download(file);
-      return this.buildAndRead({ kind: 'sdist', path, name, sha256, url: file.url });
+      return this.buildAndRead({ kind: 'sdist', path, filename: file.filename, name, sha256, url: file.url });
     }
     if (local) return { metadata: parseCoreMetadata(await readWheelMetadata(fileURLToPath(file.url), file.filename)) };
     if (file.coreMetadata) {
