@@ -159,6 +159,7 @@ class Resolver {
   private readonly metadataOf = new Map<string, FileMetadata>();
   private readonly directFiles = new Map<string, { entry: VersionEntry; dir?: string }>();
   private states: State[] = [];
+  private readonly speculated = new Set<string>();
   private rootInfos: Info[] = [];
 
   constructor(readonly options: ResolveOptions) {
@@ -314,6 +315,8 @@ class Resolver {
     const criterion: Criterion = { candidates, information, incompatibilities };
     if (candidates.length === 0) throw new Conflict(criterion);
     criteria.set(info.id, criterion);
+    // The metadata of the version most likely to be pinned, fetched while other work goes on.
+    void this.speculate(candidates[0]!, 0).catch(() => undefined);
   }
 
   /** The candidates every requirement accepts, best first. */
@@ -351,6 +354,33 @@ class Resolver {
       out.push(c);
     }
     return out;
+  }
+
+  /**
+   * Fetches, ahead of the resolution, the metadata of the version most likely to be pinned and the
+   * project pages of its dependencies, and so on down the graph: the pages and metadata of a
+   * resolution then arrive in parallel instead of one level of the graph at a time.
+   */
+  private async speculate(c: Candidate, depth: number): Promise<void> {
+    if (c.entry.sdist || c.direct || depth > 12 || this.speculated.has(c.name)) return;
+    this.speculated.add(c.name);
+    const { metadata } = await this.fileMetadata(c);
+    if (this.options.noTransitive) return;
+    await Promise.all(
+      metadata.requiresDist.map(async (text) => {
+        let req: Requirement;
+        try {
+          req = parseRequirement(text);
+          if (req.url || (req.marker && !evaluateMarker(req.marker, this.env, c.extras.length ? c.extras : []))) return;
+        } catch {
+          return;
+        }
+        const name = canonicalizeName(req.name);
+        const versions = await this.source.versions(name, compareVersions);
+        const entry = versions.find((e) => !e.yanked && !isPrerelease(e.version) && versionSatisfies(e.version, req.specifier, { prereleases: true }));
+        if (entry) await this.speculate({ id: name, name, extras: [], version: entry.version, entry, direct: false }, depth + 1);
+      }),
+    );
   }
 
   private directUrlsOf(name: string): string[] {
