@@ -69,6 +69,18 @@ function parseAll(texts: readonly string[], local: boolean): Requirement[] {
   return out;
 }
 
+/** `url` without userinfo (for what is written down: PEX-INFO, locks). */
+export function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.href;
+  } catch {
+    return url;
+  }
+}
+
 /** The store request for a resolved package: its wheel, or the wheel built from it. */
 async function resolvedArtifact(p: ResolvedPackage, ctx: IndexContext, log?: (line: string) => void): Promise<ArtifactRequest> {
   if (p.built) {
@@ -84,7 +96,9 @@ async function resolvedArtifact(p: ResolvedPackage, ctx: IndexContext, log?: (li
 
 /** PEX-INFO's requirement for a root: a local file or directory is named by its project and version, not its path. */
 function rootRequirement(req: Requirement, packages: ResolvedPackage[]): string {
-  if (!req.url?.startsWith('file:')) return formatRequirement(req);
+  // Credentials in a direct reference's URL never reach PEX-INFO.
+  if (req.url && !req.url.startsWith('file:')) return formatRequirement({ ...req, url: withoutCredentials(req.url) });
+  if (!req.url) return formatRequirement(req);
   const p = packages.find((x) => x.name === canonicalizeName(req.name));
   return formatRequirement({ ...req, url: undefined, specifier: p ? `==${p.version}` : '' });
 }

@@ -13,6 +13,7 @@ import { IndexClient, readIndexConfig } from '@nx-pex/index';
 import { WheelStore, defaultStoreRoot } from '@nx-pex/store';
 import { formatPylock, parseRoot, requiresPythonHolds, resolve as resolveRequirements, sdistBuilder, type PylockFile, type PylockPackage, type ResolvedPackage } from '@nx-pex/resolver';
 import { downloadUnhashed } from './pinned';
+import { withoutCredentials } from './build-requirements';
 import { targetFor } from './pipeline';
 import { applyIndexOverrides, type IndexOverrides } from './runtime';
 
@@ -116,7 +117,7 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
       } else if (pkg.built || pkg.direct) {
         const file = await artifact(pkg, client, store);
         const local = url.startsWith('file:');
-        const where = local ? { path: relative(lockDir, fileURLToPath(url)) } : { url };
+        const where = local ? { path: relative(lockDir, fileURLToPath(url)) } : { url: withoutCredentials(url) };
         const f: PylockFile = { ...file, ...where };
         if (!local) delete f.path;
         else delete f.url;
@@ -166,7 +167,7 @@ async function artifact(p: ResolvedPackage, client: IndexClient, store: WheelSto
     if (path) size = (await stat(path)).size;
     else if (p.file.url.startsWith('file:')) size = (await stat(fileURLToPath(p.file.url))).size;
   }
-  const f: PylockFile = { name: p.file.filename, url: p.file.url, sha256 };
+  const f: PylockFile = { name: p.file.filename, url: withoutCredentials(p.file.url), sha256 };
   if (size !== undefined) f.size = size;
   return f;
 }

@@ -248,7 +248,8 @@ class Resolver {
     let best: { id: string; key: (number | string)[] } | undefined;
     for (const id of ids) {
       const infos = this.state.criteria.get(id)!.information;
-      const direct = infos.some((i) => i.req.url !== undefined || (i.parent && i.parent.id !== id && i.req.specifier.startsWith('===')));
+      // pip's "direct": a URL, or the `name==v` an extras node asks of its own project.
+      const direct = infos.some((i) => i.req.url !== undefined || (i.parent !== undefined && i.parent.extras.length > 0 && i.parent.name === i.name && i.id === i.name));
       const ops = infos.flatMap((i) => (i.req.specifier ? i.req.specifier.split(',') : []));
       const pinned = ops.some((o) => o.startsWith('=='));
       const cause = this.state.causes.some((c) => c.id === id || c.parent?.id === id);

@@ -210,6 +210,25 @@ describe("pex's requirement forms", () => {
     expect((await run(out)).stdout).toBe('app with dep 2.0\n');
   });
 
+  it('credentials in a direct reference and in the index URL reach neither PEX-INFO nor the output', async () => {
+    const secure = await startIndexServer({ dir: wheelsDir, basicAuth: { username: 'me', password: 's3cret' } });
+    try {
+      const authed = secure.url.replace('http://', 'http://me:s3cret@');
+      const wheelUrl = `${authed.replace(/\/simple\/?$/, '')}/files/app-1.0-py3-none-any.whl`;
+      const out = join(scratch, 'out', 'secret.pex');
+      const res = await cli(['build', `app @ ${wheelUrl}`, '--no-pypi', '--index-url', authed, '-e', 'app.main:main', '-o', out], {
+        env: { PIP_INDEX_URL: authed },
+      });
+      expect(res.code).toBe(0);
+      expect(`${res.stdout}${res.stderr}`).not.toContain('s3cret');
+      const info = await pexInfo(out);
+      expect(JSON.stringify(info)).not.toContain('s3cret');
+      expect(info.requirements[0]).toMatch(/^app @ http:\/\/127\.0\.0\.1:\d+\/files\/app-1\.0-py3-none-any\.whl$/);
+    } finally {
+      await secure.close();
+    }
+  });
+
   it('--constraints narrow versions; a constraint that cannot hold is explained', async () => {
     const c = join(scratch, 'constraints.txt');
     await writeFile(c, 'dep<2\n');
