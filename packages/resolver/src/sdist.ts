@@ -7,9 +7,9 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, relative, sep } from 'node:path';
 import { parseWheelFilename, UserError, wheelRank, type TargetPlatform } from '@nx-pex/pep';
 import { redactText, redactUrl } from '@nx-pex/index';
 import { checkZipArchive, type WheelStore } from '@nx-pex/store';
@@ -57,6 +57,19 @@ function run(python: string, args: string[], env: NodeJS.ProcessEnv, timeout: nu
   });
 }
 
+const SKIPPED_ANYWHERE = new Set(['.git', '.hg', '.svn', 'node_modules', '__pycache__', '.venv', '.nx', '.tox', '.nox', '.mypy_cache', '.pytest_cache', '.ruff_cache']);
+
+/** What of a project directory is copied for its build: not VCS data, caches, or earlier build output. */
+function keepInCopy(root: string, src: string): boolean {
+  const rel = relative(root, src);
+  if (rel === '') return true;
+  const name = basename(src);
+  if (SKIPPED_ANYWHERE.has(name)) return false;
+  // setuptools' output of an earlier in-place build, at the project's top.
+  if (!rel.includes(sep) && (name === 'build' || name === 'dist' || name.endsWith('.egg-info'))) return false;
+  return true;
+}
+
 /** A WheelBuilder for the resolver: builds with `python -m pip wheel --no-deps`, caches sdist builds in the store. */
 export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
   const env = { ...(opts.env ?? process.env), PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
@@ -78,7 +91,11 @@ export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
     const out = join(scratch, 'wheel');
     try {
       let source = input.path;
-      if (input.kind === 'sdist') {
+      if (input.kind === 'directory') {
+        // pip builds a directory in place (setuptools leaves build/ and *.egg-info there): build a copy.
+        source = join(scratch, 'project');
+        await cp(input.path, source, { recursive: true, filter: (src) => keepInCopy(input.path, src) });
+      } else if (input.kind === 'sdist') {
         // pip knows an sdist by its file name; the store keeps files under their hash.
         source = join(scratch, filename.replace(/[\/]/g, '_'));
         await symlink(input.path, source);
