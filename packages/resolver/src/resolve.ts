@@ -139,13 +139,35 @@ function mentionsPrerelease(specifier: string): boolean {
   });
 }
 
+// PEP 440 parsing dominates a resolution that backtracks: each (version, specifier) is decided once.
+const satisfiesMemo = new Map<string, boolean>();
+function satisfies(version: string, specifier: string): boolean {
+  if (!specifier) return true;
+  const key = `${version}\u0000${specifier}`;
+  let v = satisfiesMemo.get(key);
+  if (v === undefined) {
+    v = versionSatisfies(version, specifier, { prereleases: true });
+    if (satisfiesMemo.size > 500_000) satisfiesMemo.clear();
+    satisfiesMemo.set(key, v);
+  }
+  return v;
+}
+
+const prereleaseMemo = new Map<string, boolean>();
 function isPrerelease(version: string): boolean {
-  return !versionSatisfies(version, '', { prereleases: false });
+  let v = prereleaseMemo.get(version);
+  if (v === undefined) prereleaseMemo.set(version, (v = !versionSatisfies(version, '', { prereleases: false })));
+  return v;
 }
 
 /** Resolves `requirements` (PEP 508 strings) for one target. */
 export async function resolve(requirements: readonly (string | Requirement)[], options: ResolveOptions): Promise<Resolution> {
-  return new Resolver(options).run(requirements);
+  const resolver = new Resolver(options);
+  try {
+    return await resolver.run(requirements);
+  } finally {
+    await resolver.close();
+  }
 }
 
 class Resolver {
@@ -178,6 +200,10 @@ class Resolver {
       const name = canonicalizeName(c.name);
       this.constraints.set(name, [...(this.constraints.get(name) ?? []), c]);
     }
+  }
+
+  close(): Promise<void> {
+    return this.source.close();
   }
 
   private get state(): State {
@@ -240,7 +266,7 @@ class Resolver {
 
   private satisfiedBy(req: Requirement, c: Candidate): boolean {
     if (req.url) return c.url === req.url;
-    return versionSatisfies(c.version, req.specifier, { prereleases: true });
+    return satisfies(c.version, req.specifier);
   }
 
   /** pip's order: direct references, then pins, then backtrack causes, depth, user order, any specifier, name. */
@@ -269,7 +295,9 @@ class Resolver {
   private async attemptToPin(id: string): Promise<Criterion[]> {
     const criterion = this.state.criteria.get(id)!;
     const causes: Criterion[] = [];
-    for (const candidate of criterion.candidates) {
+    for (const [i, candidate] of criterion.candidates.entries()) {
+      // When a version fails the next ones are likely tried: their metadata is fetched meanwhile.
+      if (i > 0) for (const next of criterion.candidates.slice(i + 1, i + 9)) if (!next.entry.sdist && !next.direct) void this.fileMetadata(next).catch(() => undefined);
       let criteria: Map<string, Criterion>;
       try {
         criteria = await this.updatedCriteria(candidate);
@@ -336,7 +364,7 @@ class Resolver {
     } else {
       const all = await this.versionsOrFail(name, infos);
       const pinned = specs.some(isPinned);
-      const matching = all.filter((e) => specs.every((s) => versionSatisfies(e.version, s, { prereleases: true })));
+      const matching = all.filter((e) => specs.every((s) => satisfies(e.version, s)));
       let allowed = matching;
       if (!this.options.pre && !specs.some(mentionsPrerelease)) {
         const finals = matching.filter((e) => !isPrerelease(e.version));
@@ -351,7 +379,7 @@ class Resolver {
       const c: Candidate = { id, name, extras, version: entry.version, entry, direct: url !== undefined };
       if (url !== undefined) c.url = url;
       if (bad.has(candidateKey(c))) continue;
-      if (!specs.every((s) => versionSatisfies(c.version, s, { prereleases: true }))) continue;
+      if (!specs.every((s) => satisfies(c.version, s))) continue;
       out.push(c);
     }
     return out;
@@ -378,7 +406,7 @@ class Resolver {
         }
         const name = canonicalizeName(req.name);
         const versions = await this.source.versions(name, compareVersions);
-        const entry = versions.find((e) => !e.yanked && !isPrerelease(e.version) && versionSatisfies(e.version, req.specifier, { prereleases: true }));
+        const entry = versions.find((e) => !e.yanked && !isPrerelease(e.version) && satisfies(e.version, req.specifier));
         if (entry) await this.speculate({ id: name, name, extras: [], version: entry.version, entry, direct: false }, depth + 1);
       }),
     );

@@ -98,7 +98,19 @@ export class IndexSource {
   private readonly versionCache = new Map<string, Promise<VersionEntry[]>>();
   private readonly metadataCache = new Map<string, Promise<FileMetadata>>();
 
+  private scratch: Promise<string> | undefined;
+
   constructor(readonly opts: SourceOptions) {}
+
+  /** One temporary directory for the metadata files this source downloads (removed by close()). */
+  private scratchDir(): Promise<string> {
+    return (this.scratch ??= mkdtemp(join(tmpdir(), 'nx-pex-meta-')));
+  }
+
+  /** Removes the temporary directory. */
+  async close(): Promise<void> {
+    if (this.scratch) await rm(await this.scratch, { recursive: true, force: true }).catch(() => undefined);
+  }
 
   /** Usable versions of `name` for the target, newest first (invalid versions are skipped). */
   versions(name: string, compare: (a: string, b: string) => number): Promise<VersionEntry[]> {
@@ -196,14 +208,13 @@ export class IndexSource {
     }
     if (local) return { metadata: parseCoreMetadata(await readWheelMetadata(fileURLToPath(file.url), file.filename)) };
     if (file.coreMetadata) {
-      const dir = await mkdtemp(join(tmpdir(), 'nx-pex-meta-'));
+      const dest = join(await this.scratchDir(), `${randomBytes(8).toString('hex')}.metadata`);
       try {
-        const dest = join(dir, 'METADATA');
         const expected = typeof file.coreMetadata === 'object' ? file.coreMetadata.sha256 : undefined;
         await client.download(`${file.url}.metadata`, dest, expected ? { sha256: expected } : {});
         return { metadata: parseCoreMetadata(await readFile(dest, 'utf8')) };
       } finally {
-        await rm(dir, { recursive: true, force: true });
+        await rm(dest, { force: true });
       }
     }
     const { path, sha256 } = await this.download(file);
