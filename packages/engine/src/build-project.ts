@@ -2,11 +2,12 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { canonicalizeName, evaluateMarker, formatRequirement, UserError, type TargetPlatform } from '@nx-pex/pep';
 import { buildableScripts, findLockFile, readPyproject, type PyProject } from '@nx-pex/project';
-import { readUvLock, lockClosure, rootRequirements, selectWheels } from '@nx-pex/lock';
+import { readUvLock, lockClosure, rootRequirements } from '@nx-pex/lock';
+import { lockedArtifactRequests, selectLockedFiles } from './locked-sdists';
 import type { ProgressReporter } from '@nx-pex/store';
 import { writePex } from '@nx-pex/pex';
 import { checkOptions, mergeOptions, toolOptions, writerOptions, type LayeredOptions } from './options';
-import { buildSources, entryPointOf, lockedArtifactRequest, lockedProjects, targetFor, withFetchedInputs } from './pipeline';
+import { buildSources, entryPointOf, lockedProjects, targetFor, withFetchedInputs } from './pipeline';
 import type { IndexOverrides } from './runtime';
 
 export interface BuildProjectOptions {
@@ -155,7 +156,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   log(`${project.name}: target ${target.id} (${python}), lock ${lockFile}`);
 
   const closure = lockClosure(lock, project.name, target);
-  const selected = selectWheels(closure, target, lockFile);
+  const selected = selectLockedFiles(closure, target, lockFile);
 
   const firstParty: PyProject[] = [
     project,
@@ -181,7 +182,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   };
   const { outputs, wheels } = await withFetchedInputs(
     fetchOptions,
-    async () => selected.map(lockedArtifactRequest),
+    (ctx) => lockedArtifactRequests(selected, ctx, { python, target, lockFile, env: options.env ?? process.env, offline: options.offline, log: options.log }),
     async ({ runtime, dependencies, shebang }) => {
       if (!options.outputFile) await mkdir(outputDir, { recursive: true });
       const outputs: BuiltPex[] = [];

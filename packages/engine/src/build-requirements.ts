@@ -7,14 +7,15 @@ import { dirname, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { canonicalizeName, evaluateMarker, formatRequirement, parseRequirement, RequirementSyntaxError, UserError, type Requirement } from '@nx-pex/pep';
 import type { PyProject } from '@nx-pex/project';
-import { readUvLock, requirementsClosure, selectWheels } from '@nx-pex/lock';
+import { readUvLock, requirementsClosure } from '@nx-pex/lock';
+import { lockedArtifactRequests, selectLockedFiles } from './locked-sdists';
 import { offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx-pex/store';
 import { writePex } from '@nx-pex/pex';
 import type { BuiltPex } from './build-project';
 import { checkOptions, writerOptions, type PexBuildOptions } from './options';
 import { resolve as resolveRequirements, parseRoot, sdistBuilder, type ResolvedPackage } from '@nx-pex/resolver';
 import { downloadUnhashed } from './pinned';
-import { buildSources, entryPointOf, lockedArtifactRequest, lockedProjects, targetFor, withFetchedInputs, type IndexContext } from './pipeline';
+import { buildSources, entryPointOf, lockedProjects, targetFor, withFetchedInputs, type IndexContext } from './pipeline';
 import type { IndexOverrides } from './runtime';
 
 export interface BuildRequirementsOptions {
@@ -141,7 +142,7 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
       const roots = requirements.filter((r) => !own.has(canonicalizeName(r.name)));
       for (const p of firstParty) roots.push(...p.dependencies.filter((d) => !own.has(canonicalizeName(d.name))));
       rootRequirements = [...new Set(roots.map(formatRequirement))].sort();
-      return selectWheels(closure, target, lockFile).map(lockedArtifactRequest);
+      return lockedArtifactRequests(selectLockedFiles(closure, target, lockFile), { client, config, store }, { python, target, lockFile, env, offline, log });
     }
     if (offline && requirements.length > 0) {
       throw new UserError('Requirements without a lock are resolved against the indexes, which an offline build cannot do: give --lock, or build online.');

@@ -8,7 +8,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
 import { copyPinnedPex, exec, requireBuiltCli, runCli, type CliResult as Result } from './support';
@@ -143,6 +143,49 @@ describe('sdists', () => {
     expect(again.code).toBe(0);
     expect(again.stderr).not.toMatch(/Building a wheel/);
     expect((await pexInfo(join(scratch, 'out', 'sdist2.pex'))).distributions).toEqual(info.distributions);
+  });
+
+  it('a locked package with only an sdist is built too, verified against the lock', async () => {
+    const digest = async (f: string) => {
+      const data = await readFile(join(wheelsDir, f));
+      return { sha256: require('node:crypto').createHash('sha256').update(data).digest('hex') as string, size: data.length };
+    };
+    const files = server.url.replace(/\/simple\/?$/, '/files');
+    const sd = await digest('sdistonly-0.6.2.tar.gz');
+    const dep = await digest('dep-2.0-py3-none-any.whl');
+    const lock = join(scratch, 'sdist-lock', 'uv.lock');
+    await mkdir(dirname(lock), { recursive: true });
+    const text = (badHash: boolean) =>
+      [
+        'version = 1',
+        'revision = 3',
+        'requires-python = ">=3.8"',
+        '',
+        '[[package]]',
+        'name = "sdistonly"',
+        'version = "0.6.2"',
+        `source = { registry = "${server.url}" }`,
+        'dependencies = [{ name = "dep" }]',
+        `sdist = { url = "${files}/sdistonly-0.6.2.tar.gz", hash = "sha256:${badHash ? '0'.repeat(64) : sd.sha256}", size = ${sd.size} }`,
+        '',
+        '[[package]]',
+        'name = "dep"',
+        'version = "2.0"',
+        `source = { registry = "${server.url}" }`,
+        `wheels = [{ url = "${files}/dep-2.0-py3-none-any.whl", hash = "sha256:${dep.sha256}", size = ${dep.size} }]`,
+        '',
+      ].join('\n');
+    await writeFile(lock, text(false));
+    const out = join(scratch, 'out', 'locked-sdist.pex');
+    const res = await cli(['build', 'sdistonly', '--lock', lock, ...index(), '-o', out]);
+    expect(res.code).toBe(0);
+    expect(Object.keys((await pexInfo(out)).distributions).sort()).toEqual(['dep-2.0-py3-none-any.whl', 'sdistonly-0.6.2-py3-none-any.whl']);
+    await writeFile(lock, text(true));
+    const bad = await cli(['build', 'sdistonly', '--lock', lock, ...index(), '-o', out], { env: { NX_PEX_STORE: join(scratch, 'store-bad-sdist') } });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/sdistonly-0\.6\.2\.tar\.gz/);
+    expect(bad.stderr).toContain('0'.repeat(64));
+    noStack(bad);
   });
 
   it('--only-binary refuses the sdist, naming the project and the files the index has', async () => {
