@@ -688,6 +688,11 @@ function allowedNote(name: string, formats: FormatControl | undefined): string {
 
 /** A root requirement: PEP 508, or a path to a wheel, sdist or project directory. */
 export function parseRoot(text: string, cwd = process.cwd()): Requirement {
+  // As pip does: something that looks like a path or an archive and exists is that file or directory.
+  if (/[\\/]/.test(text) || /\.(whl|tar\.gz|tgz|zip|tar\.bz2|tar\.xz)$/i.test(text) || text.startsWith('file:')) {
+    const local = localRequirement(text, cwd);
+    if (local) return local;
+  }
   try {
     return parseRequirement(text);
   } catch (e) {

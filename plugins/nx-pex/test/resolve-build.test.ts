@@ -188,6 +188,13 @@ describe('sdists', () => {
     noStack(bad);
   });
 
+  it('an sdist file named as an argument (a bare file name, as pip takes it) is built', async () => {
+    const out = join(scratch, 'out', 'sdist-file.pex');
+    const res = await cli(['build', 'sdistonly-0.6.2.tar.gz', ...index(), '-o', out], { cwd: wheelsDir });
+    expect(res.code).toBe(0);
+    expect(Object.keys((await pexInfo(out)).distributions).sort()).toEqual(['dep-2.0-py3-none-any.whl', 'sdistonly-0.6.2-py3-none-any.whl']);
+  });
+
   it('--only-binary refuses the sdist, naming the project and the files the index has', async () => {
     const res = await cli(['build', 'sdistonly', '--only-binary', ':all:', ...index(), '-o', join(scratch, 'x.pex')]);
     expect(res.code).toBe(1);
