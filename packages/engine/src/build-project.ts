@@ -19,6 +19,7 @@ import { checkLayerOptions, removeStaleLayers, writeProjectLayers } from './laye
 import { lockKind, readPackageLock, withFileUrl } from './locks';
 import { resolveHashed } from './hashed';
 import { artifactRequest } from './pinned';
+import { lockedArtifactRequests, selectLockedFiles, type LockedSelection } from './locked-sdists';
 import type { IndexOverrides } from './runtime';
 import { checkOutputName, checkUtf8Path, outputTmpDir } from './outputs';
 import { openProjectLock } from './project-lock';
@@ -284,12 +285,13 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
       }
       checkWorkspaceDependencies(project, workspace, wsRoot);
     }
-    const selected: ReturnType<typeof selectWheels> = [];
+    // Per target: the best wheel of each package, or its locked sdist to build when no wheel fits.
+    const selections: Array<{ target: TargetPlatform; selection: LockedSelection }> = [];
     for (const t of targets) {
       const closure = projectLock.closure(t);
-      for (const { pkg, wheel } of selectWheels(closure, t, lockFile)) {
-        selected.push({ pkg, wheel: projectLock.kind === 'pylock' ? withFileUrl(wheel, lockFile) : wheel });
-      }
+      const selection = selectLockedFiles(closure, t, lockFile);
+      if (projectLock.kind === 'pylock') selection.wheels = selection.wheels.map(({ pkg, wheel }) => ({ pkg, wheel: withFileUrl(wheel, lockFile) }));
+      selections.push({ target: t, selection });
       const others = closure.firstParty.filter((p) => p.name !== project.canonicalName && !firstPartyByName.has(p.name));
       for (const p of await lockedProjects(others, lockFile)) firstPartyByName.set(p.canonicalName!, p);
       // The project itself, even where its own lock has no entry for it (a user's pylock.toml).
@@ -300,8 +302,17 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
       checkLockIsCurrent(firstPartyOfTarget, ownNames, new Set(closure.thirdParty.map((p) => p.name)), t, lockFile);
     }
     if (projectLock.uvLock) await checkWorkspaceImports(project, [...firstPartyByName.values()], workspace, wsRoot);
-    for (const { pkg } of selected) pins.add(pkg.version ? `${pkg.name}==${pkg.version}` : pkg.name);
-    collect = async () => selected.map(lockedArtifactRequest);
+    for (const { selection } of selections) {
+      for (const pkg of [...selection.wheels.map((w) => w.pkg), ...selection.sdists]) pins.add(pkg.version ? `${pkg.name}==${pkg.version}` : pkg.name);
+    }
+    const env = options.env ?? process.env;
+    collect = async (ctx) => {
+      const out: ArtifactRequest[] = [];
+      for (const { target: t, selection } of selections) {
+        out.push(...(await lockedArtifactRequests(selection, ctx, { python: options.python ?? 'python3', target: t, lockFile, env, offline: options.offline, log: options.log })));
+      }
+      return out;
+    };
   }
   const firstParty = [...firstPartyByName.values()];
   const requirements = [...requirementSet].sort();

@@ -7,6 +7,7 @@
 export { buildProject, type BuildProjectOptions, type BuildProjectResult, type BuiltPex } from './build-project';
 export { buildRequirements, type BuildRequirementsOptions, type BuildRequirementsResult } from './build-requirements';
 export { readRequirementsFile } from './requirements-file';
+export { lockRequirements, type LockRequirementsOptions, type LockRequirementsResult } from './lock-requirements';
 export {
   PEX_BUILD_OPTION_NAMES,
   checkOptions,

@@ -33,7 +33,7 @@ export {
   generatedPylockHeader,
   generatedPylockBodyHash,
 } from './pylock-export';
-export type { RequirementLine, RequirementsFile } from './requirements-file';
+export type { ReadRequirementsOptions, RequirementLine, RequirementsFile } from './requirements-file';
 export { readRequirementsFileLock, isHashedLock, pinOf } from './requirements-file';
 export { POETRY_LOCK_VERSIONS, PYPI_SIMPLE, parsePoetryLock, readPoetryLock, poetryGroupRequirements } from './poetry';
 export { projectPackages, type ClosurePackage } from './project-packages';

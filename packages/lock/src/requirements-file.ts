@@ -59,15 +59,35 @@ const isUrl = (s: string) => /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(s);
  * Reads a requirements file and the files it includes. `env` expands `${VAR}`; `seen` guards
  * against include cycles.
  */
-export async function readRequirementsFileLock(path: string, env: NodeJS.ProcessEnv = process.env): Promise<RequirementsFile> {
+export interface ReadRequirementsOptions {
+  /**
+   * Parses a requirement line. Default: PEP 508 only. A resolver that also takes local projects,
+   * wheel and sdist files passes its own; `-e` lines are then taken as plain requirements, as pex
+   * takes them (without it they are an error: a PEX cannot hold an editable install).
+   */
+  parseLine?: (text: string) => Requirement;
+}
+
+export async function readRequirementsFileLock(
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: ReadRequirementsOptions = {},
+): Promise<RequirementsFile> {
   const file = resolve(path);
   const out: RequirementsFile = { path: file, requirements: [], constraints: [], extraIndexUrls: [], findLinks: [], noIndex: false, trustedHosts: [] };
-  await readInto(out, file, false, env, []);
+  await readInto(out, file, false, env, [], opts);
   checkConstraints(out);
   return out;
 }
 
-async function readInto(out: RequirementsFile, file: string, constraint: boolean, env: NodeJS.ProcessEnv, stack: string[]): Promise<void> {
+async function readInto(
+  out: RequirementsFile,
+  file: string,
+  constraint: boolean,
+  env: NodeJS.ProcessEnv,
+  stack: string[],
+  opts: ReadRequirementsOptions,
+): Promise<void> {
   if (stack.includes(file)) throw new LockError(`${file} includes itself through ${[...stack.slice(stack.indexOf(file) + 1), file].join(' -> ')}.`, file);
   let text: string;
   try {
@@ -100,12 +120,12 @@ async function readInto(out: RequirementsFile, file: string, constraint: boolean
         case '-r':
         case '--requirement':
         case '--requirements':
-          await readInto(out, resolveFrom(file, need()), constraint, env, [...stack, file]);
+          await readInto(out, resolveFrom(file, need()), constraint, env, [...stack, file], opts);
           continue;
         case '-c':
         case '--constraint':
         case '--constraints':
-          await readInto(out, resolveFrom(file, need()), true, env, [...stack, file]);
+          await readInto(out, resolveFrom(file, need()), true, env, [...stack, file], opts);
           continue;
         case '-i':
         case '--index-url':
@@ -126,6 +146,17 @@ async function readInto(out: RequirementsFile, file: string, constraint: boolean
           continue;
         case '-e':
         case '--editable':
+          if (opts.parseLine) {
+            const text = need();
+            let requirement: Requirement;
+            try {
+              requirement = opts.parseLine(text);
+            } catch (e) {
+              return fail(`"${text}" is not a valid requirement: ${(e as Error).message}`);
+            }
+            (constraint ? out.constraints : out.requirements).push({ text, requirement, hashes: [], file, line: lineNo });
+            continue;
+          }
           fail(`${option} ${value} is an editable install, which a PEX cannot hold. Build the project as a workspace project (nx-pex build --project) or leave it out of the exported file (uv export --no-emit-project, poetry export without path dependencies).`);
           continue;
         default:
@@ -156,7 +187,7 @@ async function readInto(out: RequirementsFile, file: string, constraint: boolean
     const reqText = reqWords.join(' ');
     let requirement: Requirement;
     try {
-      requirement = parseRequirement(reqText);
+      requirement = (opts.parseLine ?? parseRequirement)(reqText);
     } catch (e) {
       return fail(`"${reqText}" is not a valid requirement: ${(e as Error).message}`);
     }

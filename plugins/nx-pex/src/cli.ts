@@ -2,6 +2,7 @@
 import { UserError } from '@nx-pex/pep';
 import { buildCommand } from './cli/build';
 import { cacheCommand } from './cli/cache';
+import { lockCommand } from './cli/lock';
 import { UsageError } from './cli/errors';
 
 const VERSION: string = require('../package.json').version;
@@ -10,6 +11,8 @@ const MAIN_HELP = `nx-pex ${VERSION}: build PEX files for Python projects from t
 
 Usage:
   nx-pex build --project DIR [options]   Build one PEX per console script of the project in DIR
+  nx-pex build REQ... -o PEX [options]   Build one PEX from requirements, as pex does
+  nx-pex lock [--project DIR] [REQ...]   Write a PEP 751 pylock.toml (\`nx-pex lock --help\`)
   nx-pex cache info|prune [options]      Show or shrink the wheel store (\`nx-pex cache --help\`)
   nx-pex --help | --version
 
@@ -29,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'build') return await buildCommand(rest);
     if (command === 'cache') return await cacheCommand(rest);
+    if (command === 'lock') return await lockCommand(rest);
     throw new UsageError(`unknown command "${command}". Run \`nx-pex --help\`.`);
   } catch (err) {
     if (err instanceof UserError) {

@@ -1,7 +1,7 @@
 /**
  * `nx-pex build` with pex's flags: the compiled CLI against wheels served from a local index on
  * 127.0.0.1. Checks that flags reach PEX-INFO and the running PEX, that pex flags nx-pex does not
- * take are refused by name, conflicting options, pinned requirements without a lock (and each
+ * take are refused by name, conflicting options, requirements resolved without a lock (and each
  * way they can fail), requirements selected from a uv.lock, [tool.nx-pex], and the pex runtime
  * version option.
  */
@@ -122,7 +122,7 @@ afterAll(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
-describe('pinned requirements without a lock', () => {
+describe('requirements without a lock', () => {
   it('builds, and the flags reach PEX-INFO and the running PEX', async () => {
     const src = join(scratch, 'extra-src');
     await mkdir(join(src, 'conf'), { recursive: true });
@@ -197,43 +197,58 @@ describe('pinned requirements without a lock', () => {
     expect(JSON.parse(stdout).dep).toBe('2.0');
   });
 
-  it('an unpinned requirement is refused: pin it or use --lock', async () => {
-    const res = await cli(['build', 'app>=1', ...index(), '-o', join(scratch, 'x.pex')]);
-    expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/"app>=1" is not pinned.*pin it or use --lock/);
-    noStack(res);
+  it('an unpinned requirement is resolved: the newest version every requirement accepts', async () => {
+    const out = join(scratch, 'out', 'loose.pex');
+    const res = await cli(['build', 'app>=1', 'needy', ...index(), '-e', 'app.main:main', '-o', out]);
+    expect(res.stderr).toMatch(/wrote/);
+    expect(res.code).toBe(0);
+    const info = await pexInfo(out);
+    expect(info.requirements).toEqual(['app>=1', 'needy']);
+    expect(Object.keys(info.distributions).sort()).toEqual(
+      [wheels['app==1.0']!, wheels['dep==2.0']!, wheels['leaf==1.0']!, wheels['needy==1.0']!].map((w) => w.filename).sort(),
+    );
+    expect(JSON.parse((await run(out)).stdout).dep).toBe('2.0');
   });
 
-  it('a dependency that is not pinned is named with the chain that needs it', async () => {
-    const res = await cli(['build', 'needy==1.0', 'dep==2.0', ...index(), '-o', join(scratch, 'x.pex')]);
-    expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/needy==1\.0 -> leaf: leaf is not pinned/);
-    noStack(res);
-  });
-
-  it('a pin that does not satisfy a dependency is refused', async () => {
+  it('requirements that cannot hold together are explained as a chain', async () => {
     const res = await cli(['build', 'old==1.0', 'dep==2.0', ...index(), '-o', join(scratch, 'x.pex')]);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/old==1\.0 -> dep<2: dep is pinned at 2\.0, which does not satisfy <2/);
+    expect(res.stderr).toMatch(/old 1\.0 requires dep<2/);
+    expect(res.stderr).toMatch(/you asked for dep==2\.0/);
+    expect(res.stderr).toMatch(/so no version of dep fits/);
     noStack(res);
   });
 
-  it('an extra brings its dependencies, which must be pinned too', async () => {
-    const res = await cli(['build', 'app[more]==1.0', 'dep==2.0', ...index(), '-o', join(scratch, 'x.pex')]);
+  it('an extra brings its dependencies; one the index lacks is named with the index', async () => {
+    const res = await cli(['build', 'app[more]==1.0', ...index(), '-o', join(scratch, 'x.pex')]);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/app\[more\]==1\.0 -> extra-only==1\.0: extra-only is not pinned/);
+    expect(res.stderr).toMatch(/No project named "extra-only" on http:\/\/127\.0\.0\.1:\d+\/simple .*app 1\.0 requires extra-only==1\.0/);
+    noStack(res);
   });
 
-  it('a yanked file is refused with its reason', async () => {
-    const res = await cli(['build', 'gone==1.0', '--no-pypi', '--index-url', yankServer.url, '-o', join(scratch, 'x.pex')]);
-    expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/gone-1\.0-py3-none-any\.whl \(gone==1\.0\) is yanked .*broken build/);
+  it('a yanked file is taken only when pinned exactly, with a warning naming the reason', async () => {
+    const loose = await cli(['build', 'gone>=1', '--no-pypi', '--index-url', yankServer.url, '-o', join(scratch, 'x.pex')]);
+    expect(loose.code).toBe(1);
+    expect(loose.stderr).toMatch(/no version of gone fits/);
+    const out = join(scratch, 'out', 'gone.pex');
+    const pinned = await cli(['build', 'gone==1.0', '--no-pypi', '--index-url', yankServer.url, '-o', out]);
+    expect(pinned.code).toBe(0);
+    expect(pinned.stderr).toMatch(/gone-1\.0-py3-none-any\.whl \(gone 1\.0\) is yanked \(broken build\)/);
   });
 
-  it('a version the index does not have is named', async () => {
+  it('a version the index does not have is named with the versions it has', async () => {
     const res = await cli(['build', 'dep==9.9', ...index(), '-o', join(scratch, 'x.pex')]);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/No wheel of dep==9\.9 on /);
+    expect(res.stderr).toMatch(/you asked for dep==9\.9; so no version of dep fits \(==9\.9\) \(versions for this target: 2\.0, 1\.0\)/);
+  });
+
+  it('every requirement that does not parse is reported at once, with its position', async () => {
+    const res = await cli(['build', 'app>>1', 'dep[', 'leaf', ...index(), '-o', join(scratch, 'x.pex')]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/2 requirements cannot be used/);
+    expect(res.stderr).toMatch(/"app>>1" is not a valid requirement/);
+    expect(res.stderr).toMatch(/"dep\[" is not a valid requirement/);
+    noStack(res);
   });
 
   it('-r reads requirement files, and pip options in them are refused by name', async () => {

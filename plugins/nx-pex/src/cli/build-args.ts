@@ -11,7 +11,9 @@ type Kind =
   | { type: 'bool'; negations: string[] }
   | { type: 'flag' }
   | { type: 'choice'; choices: readonly string[]; /** Value taken when the flag has none (pex's nargs='?'). */ bare?: string }
-  | { type: 'env' };
+  | { type: 'env' }
+  /** pip's `--only-binary`/`--no-binary NAMES|:all:`, or pex's bare `--no-binary` (then `bare`). */
+  | { type: 'names'; bare: string };
 
 interface Spec {
   key: keyof BuildArgs;
@@ -29,6 +31,13 @@ export interface BuildArgs {
   requirementFiles?: string[];
   project?: string;
   lock?: string;
+  constraintFiles?: string[];
+  pre?: boolean;
+  onlyBinary?: string[];
+  noBinary?: string[];
+  transitive?: boolean;
+  wheel?: boolean;
+  build?: boolean;
   sources?: string[];
   entryPoint?: string;
   script?: string[];
@@ -76,6 +85,13 @@ export const SPECS: Spec[] = [
   { key: 'project', names: ['--project'], kind: { type: 'string' }, metavar: 'DIR', group: 'input', help: 'Build the workspace project in DIR (its pyproject.toml) from its lock: first-party code inferred, one PEX per console script.' },
   { key: 'requirementFiles', names: ['-r', '--requirement', '--requirements', '--with-requirements'], kind: { type: 'list' }, metavar: 'FILE', group: 'input', help: 'Requirements file (repeatable), besides requirements given as arguments.' },
   { key: 'lock', names: ['--lock', '--pylock', '--pep-751-lock'], kind: { type: 'string' }, metavar: 'FILE', group: 'input', help: 'A uv.lock, poetry.lock or PEP 751 pylock.toml: requirements select their packages from it (a pylock.toml without requirements gives every package whose marker holds, as pex --pylock does); a hashed requirements file is taken as -r (with --project: the lock to use; default a pylock.toml, poetry.lock or uv.lock beside pyproject.toml, else the nearest uv.lock above).' },
+  { key: 'constraintFiles', names: ['--constraint', '--constraints'], kind: { type: 'list' }, metavar: 'FILE', group: 'input', help: 'Constraints file (repeatable): versions its requirements allow, without adding projects.' },
+  { key: 'pre', names: ['--pre'], kind: { type: 'bool', negations: ['--no-pre'] }, group: 'input', help: 'Allow pre-releases (by default taken only when a specifier names one or nothing else fits).' },
+  { key: 'transitive', names: ['--transitive'], kind: { type: 'bool', negations: ['--no-transitive', '--intransitive'] }, group: 'input', help: 'Take the dependencies of the requirements too (default), or only the requirements themselves.' },
+  { key: 'onlyBinary', names: ['--only-binary', '--only-wheel'], kind: { type: 'names', bare: ':all:' }, metavar: 'NAME[,NAME...]|:all:', group: 'input', help: 'Projects taken only as wheels, never built from sdists (repeatable).' },
+  { key: 'noBinary', names: ['--no-binary', '--no-use-binary', '--only-build'], kind: { type: 'names', bare: ':all:' }, metavar: '[NAME[,NAME...]|:all:]', group: 'input', help: "Projects always built from their sdists (repeatable); bare, as pex's --no-binary: every project." },
+  { key: 'wheel', names: ['--wheel', '--binary'], kind: { type: 'bool', negations: ['--no-wheel', '--no-use-wheel'] }, group: 'input', help: 'Take wheels (default), or build every project from its sdist.' },
+  { key: 'build', names: ['--build'], kind: { type: 'bool', negations: ['--no-build'] }, group: 'input', help: 'Build sdists when no wheel fits (default), or take wheels only.' },
   { key: 'sources', names: ['-D', '--sources-directory'], kind: { type: 'list' }, metavar: 'DIR', group: 'input', help: "Add DIR's contents to the PEX's root (repeatable); with --project, besides the inferred code." },
   { key: 'entryPoint', names: ['-e', '-m', '--entry-point'], kind: { type: 'string' }, metavar: 'MODULE[:SYMBOL]', group: 'input', help: 'The entry point of the PEX.' },
   { key: 'script', names: ['-c', '--script', '--console-script'], kind: { type: 'list' }, metavar: 'NAME', group: 'input', help: 'A console script as the entry point. With --project: a script of [project.scripts] to build (repeatable), else of any distribution in the PEX.' },
@@ -242,6 +258,16 @@ export function parseBuildArgs(argv: readonly string[]): BuildArgs {
         rec[spec.key] = v;
         break;
       }
+      case 'names': {
+        // A value only when attached (--no-binary=x) or when the next word is not a flag or a requirement path.
+        let v: string;
+        if (inline !== undefined) v = inline;
+        else if (name === '--only-build' || name === '--only-binary' || name === '--only-wheel' || /^:(all|none):$/.test(argv[i + 1] ?? '')) v = takeValue();
+        else v = kind.bare;
+        const names = v.split(',').map((x) => x.trim()).filter(Boolean);
+        rec[spec.key] = [...((rec[spec.key] as string[] | undefined) ?? []), ...names];
+        break;
+      }
       case 'env': {
         const v = takeValue();
         const eq = v.indexOf('=');
@@ -287,8 +313,9 @@ export function buildHelp(): string {
     'With --project, builds the project\'s console scripts into PEX files from the nearest uv.lock,',
     'with first-party code from the project and the workspace projects it depends on; [tool.nx-pex]',
     'in its pyproject.toml sets defaults for the options below. Otherwise builds one PEX as pex',
-    'does: requirements are taken from --lock, or, without a lock, must each be pinned (==) and',
-    'found on the indexes together with every dependency they declare.',
+    'does: requirements are taken from --lock, or, without a lock, resolved against the indexes and',
+    'find-links (PEP 508 requirements, wheel and sdist files, project directories such as .; sdists',
+    'and projects are built into wheels with `python -m pip wheel` of the target interpreter).',
     '',
     'Flags take pex\'s names and meanings.',
   ];

@@ -97,6 +97,18 @@ export async function buildCommand(argv: string[]): Promise<number> {
   }
   if (scripts.length > 1) throw new UsageError(`-c names the one script the PEX runs; it is given ${scripts.length} times (${scripts.join(', ')}).`);
   if (scripts.length === 1) pex.script = scripts[0];
-  await buildRequirements({ requirements: [...a.requirements], requirementFiles: a.requirementFiles, outputFile: a.outputFile, ...common });
+  const onlyBinary = [...(a.onlyBinary ?? []), ...(a.build === false ? [':all:'] : [])];
+  const noBinary = [...(a.noBinary ?? []), ...(a.wheel === false ? [':all:'] : [])];
+  await buildRequirements({
+    requirements: [...a.requirements],
+    requirementFiles: a.requirementFiles,
+    outputFile: a.outputFile,
+    ...common,
+    ...(a.constraintFiles?.length ? { constraintFiles: a.constraintFiles } : {}),
+    ...(a.pre ? { pre: true } : {}),
+    ...(onlyBinary.length ? { onlyBinary } : {}),
+    ...(noBinary.length ? { noBinary } : {}),
+    ...(a.transitive === false ? { noTransitive: true } : {}),
+  });
   return 0;
 }

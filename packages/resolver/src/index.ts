@@ -1,0 +1,16 @@
+/**
+ * Resolution of requirements that no lock pins: PEP 508 requirements (and pex's other forms: wheel
+ * files, sdists, local project directories) against the configured indexes and find-links, for one
+ * target, with pip's backtracking algorithm and its version preferences.
+ */
+export { resolve, parseRoot, localRequirement, ResolutionImpossible } from './resolve';
+export type { ResolveOptions, Resolution, ResolvedPackage } from './resolve';
+export { IndexSource, allowedFormats, requiresPythonHolds } from './source';
+export type { FormatControl, BuiltWheel, WheelBuilder, VersionEntry } from './source';
+export { parseCoreMetadata } from './metadata';
+export type { CoreMetadata } from './metadata';
+export { readWheelMetadata } from './wheel-metadata';
+export { sdistBuilder, SdistBuildError } from './sdist';
+export type { SdistBuilderOptions } from './sdist';
+export { formatPylock } from './pylock-writer';
+export type { Pylock, PylockPackage, PylockFile } from './pylock-writer';

@@ -1,0 +1,273 @@
+/**
+ * What resolution asks of the indexes: the versions of a project usable on the target (the best
+ * file of each), and the core metadata of one file (PEP 658/714 `.metadata` when offered, else the
+ * wheel's own METADATA, else a wheel built from the sdist).
+ */
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  canonicalizeName,
+  isValidVersion,
+  isWheelFilename,
+  parseSdistFilename,
+  parseWheelFilename,
+  selectBestWheel,
+  UserError,
+  versionSatisfies,
+  type TargetPlatform,
+} from '@nx-pex/pep';
+import { redactUrl, type DistributionFile, type IndexClient } from '@nx-pex/index';
+import { checkZipArchive, type WheelStore } from '@nx-pex/store';
+import { parseCoreMetadata, type CoreMetadata } from './metadata';
+import { readWheelMetadata } from './wheel-metadata';
+
+/** pip's `--only-binary` / `--no-binary`: canonical names, or `:all:`. */
+export interface FormatControl {
+  onlyBinary?: readonly string[];
+  noBinary?: readonly string[];
+}
+
+/** Which kinds of files pip's format control allows for a project. */
+export function allowedFormats(name: string, fc: FormatControl = {}): { binary: boolean; source: boolean } {
+  const only = new Set((fc.onlyBinary ?? []).map((n) => (n === ':all:' ? n : canonicalizeName(n))));
+  const no = new Set((fc.noBinary ?? []).map((n) => (n === ':all:' ? n : canonicalizeName(n))));
+  if (only.has(name)) return { binary: true, source: false };
+  if (no.has(name)) return { binary: false, source: true };
+  if (only.has(':all:')) return { binary: true, source: false };
+  if (no.has(':all:')) return { binary: false, source: true };
+  return { binary: true, source: true };
+}
+
+/** A wheel made from an sdist or a local project directory. */
+export interface BuiltWheel {
+  /** The wheel file (in the store). */
+  path: string;
+  filename: string;
+  sha256: string;
+  size: number;
+}
+
+/** Builds a wheel from an sdist file or a project directory for the target; supplied by the caller. */
+export type WheelBuilder = (input: {
+  kind: 'sdist' | 'directory';
+  path: string;
+  /** The sdist's file name (its store path has none). */
+  filename?: string;
+  name?: string;
+  sha256?: string;
+  url: string;
+}) => Promise<BuiltWheel>;
+
+/** One version of a project, with the file resolution would take for it. */
+export interface VersionEntry {
+  version: string;
+  file: DistributionFile;
+  /** Every usable file of this version is yanked (PEP 592). */
+  yanked: boolean;
+  /** The file is an sdist: its metadata comes from building it. */
+  sdist: boolean;
+}
+
+export interface SourceOptions {
+  client: IndexClient;
+  target: TargetPlatform;
+  formats?: FormatControl;
+  /** Where wheels without PEP 658 metadata are downloaded to (also the build's store). */
+  store?: WheelStore;
+  buildWheel?: WheelBuilder;
+  log?: (line: string) => void;
+}
+
+/** What a file's metadata step produced: the metadata and, for built or downloaded files, the wheel. */
+export interface FileMetadata {
+  metadata: CoreMetadata;
+  /** A wheel built from an sdist or a directory: what goes into the PEX instead of the file. */
+  built?: BuiltWheel;
+  /** sha256 learnt by downloading a file the index gave no hash for. */
+  sha256?: string;
+}
+
+function compareDesc(a: string, b: string, cmp: (x: string, y: string) => number): number {
+  return cmp(b, a);
+}
+
+export class IndexSource {
+  private readonly versionCache = new Map<string, Promise<VersionEntry[]>>();
+  private readonly metadataCache = new Map<string, Promise<FileMetadata>>();
+
+  private scratch: Promise<string> | undefined;
+
+  constructor(readonly opts: SourceOptions) {}
+
+  /** One temporary directory for the metadata files this source downloads (removed by close()). */
+  private scratchDir(): Promise<string> {
+    return (this.scratch ??= mkdtemp(join(tmpdir(), 'nx-pex-meta-')));
+  }
+
+  /** Removes the temporary directory. */
+  async close(): Promise<void> {
+    if (this.scratch) await rm(await this.scratch, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /** Usable versions of `name` for the target, newest first (invalid versions are skipped). */
+  versions(name: string, compare: (a: string, b: string) => number): Promise<VersionEntry[]> {
+    let p = this.versionCache.get(name);
+    if (!p) {
+      p = this.loadVersions(name, compare);
+      this.versionCache.set(name, p);
+    }
+    return p;
+  }
+
+  /** Every file the indexes list for `name` (for error messages). */
+  files(name: string): Promise<DistributionFile[]> {
+    return this.opts.client.projectFiles(name);
+  }
+
+  private async loadVersions(name: string, compare: (a: string, b: string) => number): Promise<VersionEntry[]> {
+    const { target } = this.opts;
+    const formats = allowedFormats(name, this.opts.formats);
+    const files = await this.opts.client.projectFiles(name);
+    const byVersion = new Map<string, { key: string; wheels: DistributionFile[]; sdists: DistributionFile[] }>();
+    const python = target.pythonVersion;
+    for (const f of files) {
+      if (f.requiresPython && !requiresPythonHolds(f.requiresPython, python)) continue;
+      let version: string;
+      let wheel = false;
+      if (isWheelFilename(f.filename)) {
+        const w = parseWheelFilename(f.filename);
+        if (w.name !== name) continue;
+        version = w.version;
+        wheel = true;
+        if (!formats.binary) continue;
+      } else {
+        const s = parseSdistFilename(f.filename);
+        if (!s || s.name !== name || !formats.source) continue;
+        version = s.version;
+      }
+      if (!isValidVersion(version)) continue;
+      const key = normalizeVersionKey(version);
+      let entry = byVersion.get(key);
+      if (!entry) byVersion.set(key, (entry = { key: version, wheels: [], sdists: [] }));
+      (wheel ? entry.wheels : entry.sdists).push(f);
+    }
+    const out: VersionEntry[] = [];
+    for (const { key, wheels, sdists } of byVersion.values()) {
+      const pick = (yanked: boolean): VersionEntry | undefined => {
+        const ws = wheels.filter((f) => (f.yanked !== undefined) === yanked);
+        const best = selectBestWheel(ws, target);
+        if (best) return { version: parseWheelFilename(best.filename).version, file: best, yanked, sdist: false };
+        const sd = sdists.find((f) => (f.yanked !== undefined) === yanked);
+        if (sd) return { version: key, file: sd, yanked, sdist: true };
+        return undefined;
+      };
+      const entry = pick(false) ?? pick(true);
+      if (entry) out.push(entry);
+    }
+    return out.sort((a, b) => compareDesc(a.version, b.version, compare));
+  }
+
+  /** Core metadata of one file (memoised by URL). */
+  metadata(file: DistributionFile, name: string, sdist: boolean): Promise<FileMetadata> {
+    let p = this.metadataCache.get(file.url);
+    if (!p) {
+      p = this.loadMetadata(file, name, sdist);
+      this.metadataCache.set(file.url, p);
+    }
+    return p;
+  }
+
+  /** Metadata of a local project directory, built into a wheel. */
+  directoryMetadata(dir: string, url: string): Promise<FileMetadata> {
+    let p = this.metadataCache.get(url);
+    if (!p) {
+      p = this.buildAndRead({ kind: 'directory', path: dir, url });
+      this.metadataCache.set(url, p);
+    }
+    return p;
+  }
+
+  private async buildAndRead(input: Parameters<WheelBuilder>[0]): Promise<FileMetadata> {
+    if (!this.opts.buildWheel) {
+      throw new UserError(`${redactUrl(input.url)} has no wheel for this target, and building from source is not available here.`);
+    }
+    const built = await this.opts.buildWheel(input);
+    const metadata = parseCoreMetadata(await readWheelMetadata(built.path, built.filename));
+    return { metadata, built };
+  }
+
+  private async loadMetadata(file: DistributionFile, name: string, sdist: boolean): Promise<FileMetadata> {
+    const { client } = this.opts;
+    const local = file.url.startsWith('file:');
+    if (sdist) {
+      const { path, sha256 } = local ? { path: fileURLToPath(file.url), sha256: file.sha256 } : await this.download(file);
+      return this.buildAndRead({ kind: 'sdist', path, filename: file.filename, name, sha256, url: file.url });
+    }
+    if (local) return { metadata: parseCoreMetadata(await readWheelMetadata(fileURLToPath(file.url), file.filename)) };
+    if (file.coreMetadata) {
+      const dest = join(await this.scratchDir(), `${randomBytes(8).toString('hex')}.metadata`);
+      try {
+        const expected = typeof file.coreMetadata === 'object' ? file.coreMetadata.sha256 : undefined;
+        await client.download(`${file.url}.metadata`, dest, expected ? { sha256: expected } : {});
+        return { metadata: parseCoreMetadata(await readFile(dest, 'utf8')) };
+      } finally {
+        await rm(dest, { force: true });
+      }
+    }
+    const { path, sha256 } = await this.download(file);
+    return { metadata: parseCoreMetadata(await readWheelMetadata(path, file.filename)), sha256 };
+  }
+
+  /** Brings a remote file into the store (verified against the index's sha256 when it gives one). */
+  private async download(file: DistributionFile): Promise<{ path: string; sha256: string }> {
+    const { client, store } = this.opts;
+    if (!store) throw new UserError(`${file.filename}: its metadata can only be read from the file itself, and no store was given to download it into.`);
+    const label = redactUrl(file.url);
+    if (file.sha256) {
+      const path = await store.ensure(
+        file.sha256,
+        async (tmp) => {
+          const digest = await client.download(file.url, tmp, { sha256: file.sha256, size: file.size });
+          if (/\.(whl|zip)$/i.test(file.filename)) await checkZipArchive(tmp, file.filename, label);
+          return digest;
+        },
+        { label: file.filename },
+      );
+      return { path, sha256: file.sha256 };
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'nx-pex-dl-'));
+    try {
+      const tmp = join(dir, randomBytes(6).toString('hex'));
+      const digest = await client.download(file.url, tmp);
+      if (/\.(whl|zip)$/i.test(file.filename)) await checkZipArchive(tmp, file.filename, label);
+      const path = await store.ensure(
+        digest.sha256,
+        async (dest) => {
+          await rename(tmp, dest).catch((e: NodeJS.ErrnoException) => (e.code === 'EXDEV' ? copyFile(tmp, dest) : Promise.reject(e)));
+          return digest;
+        },
+        { label: file.filename },
+      );
+      this.opts.log?.(`${file.filename}: ${file.source} gives no sha256; downloaded it and computed sha256 ${digest.sha256}`);
+      return { path, sha256: digest.sha256 };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** `Requires-Python` as pip checks it: an unparsable specifier is ignored. */
+export function requiresPythonHolds(spec: string, python: string): boolean {
+  try {
+    return versionSatisfies(python, spec, { prereleases: true });
+  } catch {
+    return true;
+  }
+}
+
+function normalizeVersionKey(v: string): string {
+  return v.trim().toLowerCase();
+}

@@ -1,0 +1,63 @@
+import { resolve } from 'node:path';
+import { lockRequirements, readRequirementsFile } from '@nx-pex/engine';
+import { parseBuildArgs, type BuildArgs } from './build-args';
+import { UsageError } from './errors';
+
+const LOCK_KEYS = new Set<keyof BuildArgs>([
+  'requirements', 'requirementFiles', 'project', 'constraintFiles', 'pre', 'onlyBinary', 'noBinary', 'build', 'wheel',
+  'indexUrls', 'findLinks', 'pypi', 'python', 'store', 'quiet', 'help', 'outputFile',
+]);
+
+const HELP = `Usage: nx-pex lock [--project DIR] [REQUIREMENT...] [-r FILE] [--python PY]... [-o pylock.toml] [options]
+
+Resolves a project's [project] dependencies (--project DIR, default output DIR/pylock.toml) and/or
+requirements (arguments, -r files) for each target interpreter (--python, repeatable; default
+python3) and writes a PEP 751 pylock.toml listing every artifact with its URL, size and sha256.
+
+Options: --constraints FILE, --pre, --only-binary NAMES|:all:, --no-binary NAMES|:all:, --no-build,
+-i/--index-url URL, -f/--find-links PATH, --no-pypi, --store DIR, -q (as for nx-pex build).
+`;
+
+/** `nx-pex lock`. */
+export async function lockCommand(argv: string[]): Promise<number> {
+  // --python may be given once per target; the build parser keeps one value.
+  const pythons: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--python' && i + 1 < argv.length) pythons.push(argv[++i]!);
+    else if (a.startsWith('--python=')) pythons.push(a.slice('--python='.length));
+    else rest.push(a);
+  }
+  const a = parseBuildArgs(rest);
+  if (a.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  for (const [key, value] of Object.entries(a)) {
+    if (value !== undefined && !LOCK_KEYS.has(key as keyof BuildArgs)) {
+      throw new UsageError(`nx-pex lock does not take the build option "${key}"; run \`nx-pex lock --help\`.`);
+    }
+  }
+  const constraints: string[] = [];
+  const requirements = [...a.requirements];
+  for (const file of a.requirementFiles ?? []) requirements.push(...(await readRequirementsFile(file, constraints)));
+  for (const file of a.constraintFiles ?? []) constraints.push(...(await readRequirementsFile(file, constraints)));
+  if (a.project === undefined && requirements.length === 0) throw new UsageError('nx-pex lock needs --project DIR or requirements. Run `nx-pex lock --help`.');
+  const onlyBinary = [...(a.onlyBinary ?? []), ...(a.build === false ? [':all:'] : [])];
+  const noBinary = [...(a.noBinary ?? []), ...(a.wheel === false ? [':all:'] : [])];
+  await lockRequirements({
+    projectDir: a.project !== undefined ? resolve(a.project) : undefined,
+    requirements,
+    constraints,
+    pythons,
+    outputFile: a.outputFile,
+    pre: a.pre,
+    onlyBinary,
+    noBinary,
+    storeDir: a.store,
+    indexes: a.indexUrls || a.findLinks || a.pypi !== undefined ? { indexUrls: a.indexUrls, findLinks: a.findLinks, noPypi: a.pypi === false } : undefined,
+    log: a.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`),
+  });
+  return 0;
+}
