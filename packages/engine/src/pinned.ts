@@ -21,7 +21,7 @@ import {
   type TargetPlatform,
 } from '@nx-pex/pep';
 import { redactUrl, type DistributionFile, type IndexClient, type IndexConfig } from '@nx-pex/index';
-import { allowedOrigins, checkZipArchive, type ArtifactRequest, type WheelStore } from '@nx-pex/store';
+import { checkZipArchive, onConfiguredHosts, type ArtifactRequest, type WheelStore } from '@nx-pex/store';
 
 export interface PinnedWheel {
   name: string;
@@ -77,13 +77,6 @@ export interface ResolvePinnedOptions {
   log?: (line: string) => void;
 }
 
-function originOf(url: string): string {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return '';
-  }
-}
 
 export async function pickWheel(
   name: string,
@@ -94,8 +87,7 @@ export async function pickWheel(
   log: ResolvePinnedOptions['log'],
 ): Promise<PinnedWheel> {
   // With --no-pypi / no-index, a file listed on another host than the configured ones is not fetched.
-  const allowed = allowedOrigins(client.config);
-  const files = (await client.projectFiles(name)).filter((f) => !allowed || f.url.startsWith('file:') || allowed.has(originOf(f.url)));
+  const files = onConfiguredHosts(await client.projectFiles(name), client.config);
   const ofVersion = files.filter((f) => {
     if (!isWheelFilename(f.filename)) return false;
     const w = parseWheelFilename(f.filename);

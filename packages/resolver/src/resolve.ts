@@ -17,6 +17,7 @@ import {
   formatRequirement,
   isValidVersion,
   isWheelFilename,
+  nearestPlatforms,
   parseRequirement,
   parseSdistFilename,
   parseWheelFilename,
@@ -437,7 +438,8 @@ class Resolver {
     const shown = files.slice(-8).map((f) => f.filename + (f.requiresPython ? ` (requires-python ${f.requiresPython})` : '') + (f.yanked !== undefined ? ' (yanked)' : ''));
     return (
       `No file of ${name} on ${where} fits target ${this.options.target.id} (Python ${this.python})` +
-      `${allowedNote(name, this.options.formats)}; ${[...new Set(who)].join('; ')}. It offers ${files.length} files, among them:\n  ${shown.join('\n  ')}`
+      `${allowedNote(name, this.options.formats)}; ${[...new Set(who)].join('; ')}. It offers ${files.length} files, among them:\n  ${shown.join('\n  ')}` +
+      nearestNote(files.map((f) => f.filename), this.options.target)
     );
   }
 
@@ -741,4 +743,10 @@ function directoryProjectName(dir: string): string {
     throw new UserError(`${dir} is a directory without pyproject.toml or setup.py, so it is not a Python project to build.`);
   }
   return canonicalizeName(dir.split('/').pop() ?? 'project');
+}
+
+/** For a target no wheel fits: the platforms the offered wheels do fit, nearest first. */
+function nearestNote(filenames: string[], target: TargetPlatform): string {
+  const { platforms } = nearestPlatforms(filenames, target);
+  return platforms.length ? `\nPick a version with a wheel for this target, or a platform these wheels fit (${platforms.join(', ')}).` : '';
 }

@@ -20,7 +20,7 @@ import {
   type TargetPlatform,
 } from '@nx-pex/pep';
 import { redactUrl, type DistributionFile, type IndexClient } from '@nx-pex/index';
-import { checkZipArchive, type WheelStore } from '@nx-pex/store';
+import { checkZipArchive, onConfiguredHosts, type WheelStore } from '@nx-pex/store';
 import { parseCoreMetadata, type CoreMetadata } from './metadata';
 import { readWheelMetadata } from './wheel-metadata';
 
@@ -123,14 +123,15 @@ export class IndexSource {
   }
 
   /** Every file the indexes list for `name` (for error messages). */
-  files(name: string): Promise<DistributionFile[]> {
-    return this.opts.client.projectFiles(name);
+  async files(name: string): Promise<DistributionFile[]> {
+    // With --no-pypi / no-index, a file listed on another host than the configured ones is not fetched.
+    return onConfiguredHosts(await this.opts.client.projectFiles(name), this.opts.client.config);
   }
 
   private async loadVersions(name: string, compare: (a: string, b: string) => number): Promise<VersionEntry[]> {
     const { target } = this.opts;
     const formats = allowedFormats(name, this.opts.formats);
-    const files = await this.opts.client.projectFiles(name);
+    const files = await this.files(name);
     const byVersion = new Map<string, { key: string; wheels: DistributionFile[]; sdists: DistributionFile[] }>();
     const python = target.pythonVersion;
     for (const f of files) {

@@ -97,6 +97,16 @@ export function allowedOrigins(config: IndexConfig): Set<string> | undefined {
   return out;
 }
 
+/**
+ * The files of an index or find-links listing that a build may fetch: with `--no-pypi` or
+ * no-index, only those on the configured indexes and find-links (or local files).
+ */
+export function onConfiguredHosts<T extends { url: string }>(files: T[], config: IndexConfig): T[] {
+  const allowed = allowedOrigins(config);
+  if (!allowed) return files;
+  return files.filter((f) => allowed.has(originOf(f.url) ?? ''));
+}
+
 /** Where one request's file should come from, in order of preference. */
 async function sources(
   req: ArtifactRequest,

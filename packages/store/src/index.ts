@@ -1,6 +1,6 @@
 export { WheelStore, StoreError, DamagedStoreFileError, defaultStoreRoot, storeWriteError, HOST_TAG } from './store';
 export type { FileIdentity, FileDigest, StoreInfo, PruneOptions, PruneResult } from './store';
-export { fetchArtifacts, allowedOrigins, ArtifactNotFoundError, OfflineMissingError, offlineFromEnv } from './fetch';
+export { fetchArtifacts, allowedOrigins, onConfiguredHosts, ArtifactNotFoundError, OfflineMissingError, offlineFromEnv } from './fetch';
 export type { ArtifactRequest, FetchLog, FetchArtifactsOptions } from './fetch';
 export { BadArchiveError, checkZipArchive, isSafeEntryName } from './archive';
 export { createProgressReporter, lineProgress, streamProgress, formatBytes } from './progress';
