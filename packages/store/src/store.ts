@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { HashMismatchError, IndexError } from '@nx-pex/index';
 import { UserError } from '@nx-pex/pep';
 import { evict } from './evict';
+import { keepOnInterrupt, pidAlive, removeOnInterrupt } from './interrupt';
 
 /** The store root: $NX_PEX_STORE, else $XDG_CACHE_HOME/nx-pex, else ~/.cache/nx-pex. */
 export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -79,15 +80,6 @@ async function sha256File(file: string): Promise<FileDigest> {
   return { sha256: hash.digest('hex'), size };
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Lease files of this process, removed when it exits (a killed process's are ignored: its pid is dead). */
@@ -106,35 +98,6 @@ function registerLease(file: string): void {
       }
     }
   });
-}
-
-/** Partial downloads of this process, removed if it is interrupted (SIGINT, SIGTERM). */
-const partials = new Set<string>();
-let signalHook = false;
-function removePartials(): void {
-  for (const f of partials) {
-    try {
-      unlinkSync(f);
-    } catch {
-      // already gone
-    }
-  }
-  partials.clear();
-}
-function onSignal(signal: NodeJS.Signals): void {
-  removePartials();
-  process.removeListener('SIGINT', onSignal);
-  process.removeListener('SIGTERM', onSignal);
-  signalHook = false;
-  // With nobody else listening, die of the signal as the process would have without us.
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-}
-function trackPartial(file: string): void {
-  partials.add(file);
-  if (signalHook) return;
-  signalHook = true;
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
 }
 
 /**
@@ -437,7 +400,7 @@ export class WheelStore {
     try {
       if ((await this.verifyStored(hash)).kind === 'ok') return dest;
       const tmp = path.join(this.tmpDir, `${hash}.${HOST_TAG}-${process.pid}.${randomBytes(6).toString('hex')}.part`);
-      trackPartial(tmp);
+      removeOnInterrupt(tmp);
       try {
         let written: FileDigest | void;
         try {
@@ -463,7 +426,7 @@ export class WheelStore {
         await this.writeRecord(hash, identityOf(await fs.lstat(dest, { bigint: true })));
       } finally {
         await fs.rm(tmp, { force: true }).catch(() => undefined);
-        partials.delete(tmp);
+        keepOnInterrupt(tmp);
       }
       return dest;
     } finally {
