@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { evict } from './evict';
-import { StoreError, type WheelStore } from './store';
+import { StoreError, syncDir, type WheelStore } from './store';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -270,18 +270,5 @@ async function removeOldLayerTemps(store: WheelStore, now: number): Promise<void
     const p = path.join(tmpDir, name);
     const st = await fs.stat(p).catch(() => undefined);
     if (st && now - st.mtimeMs > DAY_MS) await removeTree(p).catch(() => undefined);
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await fs.open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Not every platform can fsync a directory; the rename is still atomic.
   }
 }

@@ -664,7 +664,8 @@ async function fileExists(p: string): Promise<boolean> {
   );
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** Makes a rename into `dir` durable (fsync of the directory, where the platform allows it). */
+export async function syncDir(dir: string): Promise<void> {
   try {
     const fh = await fs.open(dir, 'r');
     try {
