@@ -2,10 +2,10 @@
  * Per-project locks: each workspace project's `pylock.toml`, generated from the workspace's
  * uv.lock (or written by the user), and the choice of the lock a build reads.
  */
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { canonicalizeName, UserError, type TargetPlatform } from '@nx-pex/pep';
-import { findUvLock } from '@nx-pex/project';
+import { exists, findUvLock } from '@nx-pex/project';
 import {
   generatedPylockHeader,
   isFirstPartySource,
@@ -39,15 +39,6 @@ export function projectLockText(lock: Lockfile, project: string, projectDir: str
     lockDir: '.',
     lockName: uvLockPath.split(/[\\/]/).pop(),
   });
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export interface ProjectLockRequest {

@@ -6,18 +6,15 @@
  * their packages from it, and the lock's dependency edges, with their markers, lead from there.
  */
 import { readFile } from 'node:fs/promises';
-import { parse as parseToml, TomlError } from 'smol-toml';
 import { canonicalizeName, parseMarker, parseRequirement, poetryConstraintToPep440, versionSatisfies } from '@nx-pex/pep';
 import { LockError } from './errors';
+import { isTable, lockShapeError, parseLockToml, type Table } from './toml-table';
 import type { LockedArtifact, LockedDependency, LockedPackage, LockedSource, Lockfile } from './types';
 
 /** The lock versions this reader understands. */
 export const POETRY_LOCK_VERSIONS = ['1.1', '2.0', '2.1'] as const;
 
 export const PYPI_SIMPLE = 'https://pypi.org/simple';
-
-type Table = Record<string, unknown>;
-const isTable = (v: unknown): v is Table => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
 /** 1-based line numbers of the `[[package]]` headers, in order. */
 function packageHeaderLines(text: string): number[] {
@@ -56,8 +53,7 @@ interface Ctx {
 }
 
 function fail(ctx: Ctx, problem: string): never {
-  const at = ctx.line !== undefined ? `${ctx.file}:${ctx.line}` : ctx.file;
-  throw new LockError(`${at}: ${ctx.where}: ${problem}. Regenerate the lock with \`poetry lock\`.`, ctx.file, ctx.line);
+  throw lockShapeError(ctx.file, ctx.line, ctx.where, problem, 'Regenerate the lock with `poetry lock`.');
 }
 
 function str(ctx: Ctx, t: Table, key: string, required = false): string | undefined {
@@ -122,15 +118,7 @@ function source(ctx: Ctx, t: Table): LockedSource {
 
 /** Parses the text of a poetry.lock; `path` is used for messages. */
 export function parsePoetryLock(text: string, path: string): Lockfile {
-  let doc: Table;
-  try {
-    doc = parseToml(text) as Table;
-  } catch (e) {
-    if (e instanceof TomlError) {
-      throw new LockError(`${path}:${e.line}:${e.column}: not valid TOML: ${e.message.split('\n')[0]}\nFix the file by hand or regenerate it with \`poetry lock\`.`, path, e.line, e.column);
-    }
-    throw e;
-  }
+  const doc = parseLockToml(text, path, 'Fix the file by hand or regenerate it with `poetry lock`.');
   const metadata = doc.metadata;
   if (!isTable(metadata)) {
     throw new LockError(`${path}: no [metadata] table, so this is not a poetry.lock. Regenerate it with \`poetry lock\`.`, path);

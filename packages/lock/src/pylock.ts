@@ -4,10 +4,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { parse as parseToml, TomlError } from 'smol-toml';
 import { canonicalizeName, evaluateMarker, parseMarker, versionSatisfies, type TargetPlatform } from '@nx-pex/pep';
 import type { Closure, ClosureEntry } from './closure';
 import { LockError } from './errors';
+import { isTable, parseLockToml, TableReader, type Table } from './toml-table';
 import type { LockedArtifact, LockedPackage, LockedSource, Lockfile } from './types';
 
 /** The `lock-version` this reader and writer speak; a newer minor version is read, a newer major one refused. */
@@ -88,67 +88,8 @@ export interface Pylock {
   tool?: Record<string, unknown>;
 }
 
-type Table = Record<string, unknown>;
-
-function isTable(v: unknown): v is Table {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
-}
-
-/** Reads values out of one TOML table; a shape mistake is a LockError pointing at the file and entry. */
-class Ctx {
-  constructor(
-    readonly file: string,
-    readonly line: number | undefined,
-    readonly where: string,
-  ) {}
-
-  fail(problem: string): never {
-    const at = this.line !== undefined ? `${this.file}:${this.line}` : this.file;
-    throw new LockError(`${at}: ${this.where}: ${problem}. Fix the file, or regenerate it with the tool that wrote it.`, this.file, this.line);
-  }
-
-  str(t: Table, key: string): string | undefined {
-    const v = t[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string') this.fail(`\`${key}\` must be a string`);
-    return v;
-  }
-
-  bool(t: Table, key: string): boolean | undefined {
-    const v = t[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'boolean') this.fail(`\`${key}\` must be true or false`);
-    return v;
-  }
-
-  int(t: Table, key: string): number | undefined {
-    const v = t[key];
-    if (v === undefined) return undefined;
-    if (typeof v === 'bigint') return Number(v);
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) this.fail(`\`${key}\` must be a non-negative integer`);
-    return v;
-  }
-
-  strArr(t: Table, key: string): string[] {
-    const v = t[key];
-    if (v === undefined) return [];
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) this.fail(`\`${key}\` must be an array of strings`);
-    return v as string[];
-  }
-
-  tables(t: Table, key: string): Table[] {
-    const v = t[key];
-    if (v === undefined) return [];
-    if (!Array.isArray(v) || v.some((x) => !isTable(x))) this.fail(`\`${key}\` must be an array of tables`);
-    return v as Table[];
-  }
-
-  table(t: Table, key: string): Table | undefined {
-    const v = t[key];
-    if (v === undefined) return undefined;
-    if (!isTable(v)) this.fail(`\`${key}\` must be a table`);
-    return v;
-  }
+class Ctx extends TableReader {
+  protected readonly remedy = 'Fix the file, or regenerate it with the tool that wrote it.';
 }
 
 /** 1-based line numbers of the `[[packages]]` headers, in order. */
@@ -295,16 +236,7 @@ function parsePackage(file: string, line: number | undefined, index: number, t: 
 
 /** Parses the text of a PEP 751 lock file. `path` is used in messages and kept in the result. */
 export function parsePylock(text: string, path: string): Pylock {
-  let doc: Table;
-  try {
-    doc = parseToml(text) as Table;
-  } catch (e) {
-    if (e instanceof TomlError) {
-      const first = e.message.split('\n')[0].replace(/^Invalid TOML document:\s*/, '');
-      throw new LockError(`${path}:${e.line}:${e.column}: not valid TOML: ${first}\n${e.codeblock}`, path, e.line, e.column);
-    }
-    throw e;
-  }
+  const doc = parseLockToml(text, path);
   const top: Ctx = new Ctx(path, undefined, 'top level');
   const version = top.str(doc, 'lock-version');
   if (version === undefined) top.fail('`lock-version` is missing, so this is not a PEP 751 lock');

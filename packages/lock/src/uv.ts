@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { parse as parseToml, TomlError } from 'smol-toml';
-import { canonicalizeName, formatRequirement, maskCredentials, parseMarker, Requirement, UserError } from '@nx-pex/pep';
+import { canonicalizeName, formatRequirement, parseMarker, Requirement, UserError } from '@nx-pex/pep';
 import { LockError } from './errors';
+import { isTable, parseLockToml, TableReader, type Table } from './toml-table';
 import type { ConflictItem, LockedArtifact, LockedDependency, LockedPackage, LockedSource, Lockfile } from './types';
 import { sourceKey } from './source';
 
@@ -13,73 +13,8 @@ export const UV_LOCK_VERSION = 1;
  * policy: older readers accept newer revisions), so every revision of version 1 is read.
  */
 
-type Table = Record<string, unknown>;
-
-function isTable(v: unknown): v is Table {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
-}
-
-/** Reads values out of one TOML table, turning shape mistakes into LockErrors that point at the lock. */
-class Ctx {
-  constructor(
-    readonly file: string,
-    readonly line: number | undefined,
-    readonly where: string,
-  ) {}
-
-  fail(problem: string): never {
-    const at = this.line !== undefined ? `${this.file}:${this.line}` : this.file;
-    throw new LockError(`${at}: ${this.where}: ${problem}. The lock file looks damaged; regenerate it with \`uv lock\`.`, this.file, this.line);
-  }
-
-  str(t: Table, key: string): string | undefined {
-    const v = t[key];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string') this.fail(`\`${key}\` must be a string`);
-    return v;
-  }
-
-  reqStr(t: Table, key: string): string {
-    const v = this.str(t, key);
-    if (v === undefined) this.fail(`\`${key}\` is missing`);
-    return v;
-  }
-
-  int(t: Table, key: string): number | undefined {
-    const v = t[key];
-    if (v === undefined) return undefined;
-    if (typeof v === 'bigint') return Number(v);
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) this.fail(`\`${key}\` must be a non-negative integer`);
-    return v;
-  }
-
-  arr(t: Table, key: string): unknown[] {
-    const v = t[key];
-    if (v === undefined) return [];
-    if (!Array.isArray(v)) this.fail(`\`${key}\` must be an array`);
-    return v;
-  }
-
-  strArr(t: Table, key: string): string[] {
-    return this.arr(t, key).map((v) => {
-      if (typeof v !== 'string') this.fail(`\`${key}\` must be an array of strings`);
-      return v;
-    });
-  }
-
-  tables(t: Table, key: string): Table[] {
-    return this.arr(t, key).map((v) => {
-      if (!isTable(v)) this.fail(`\`${key}\` must be an array of tables`);
-      return v;
-    });
-  }
-
-  table(t: Table, key: string): Table | undefined {
-    const v = t[key];
-    if (v === undefined) return undefined;
-    if (!isTable(v)) this.fail(`\`${key}\` must be a table`);
-    return v;
-  }
+class Ctx extends TableReader {
+  protected readonly remedy = 'The lock file looks damaged; regenerate it with `uv lock`.';
 }
 
 /** 1-based line numbers of the `[[package]]` headers, in order (uv also accepted `[[distribution]]`). */
@@ -313,22 +248,7 @@ function parsePackage(file: string, line: number | undefined, index: number, t: 
 
 /** Parses the text of a uv.lock. `path` is used in messages and kept in the result. */
 export function parseUvLock(text: string, path: string): Lockfile {
-  let doc: Table;
-  try {
-    doc = parseToml(text) as Table;
-  } catch (e) {
-    if (e instanceof TomlError) {
-      const first = e.message.split('\n')[0].replace(/^Invalid TOML document:\s*/, '');
-      throw new LockError(
-        // The quoted lines may hold index URLs with credentials: masked.
-        maskCredentials(`${path}:${e.line}:${e.column}: not valid TOML: ${first}\n${e.codeblock}\nFix the file by hand or regenerate it with \`uv lock\`.`),
-        path,
-        e.line,
-        e.column,
-      );
-    }
-    throw e;
-  }
+  const doc = parseLockToml(text, path, 'Fix the file by hand or regenerate it with `uv lock`.');
   const top = new Ctx(path, undefined, 'top level');
   const version = top.int(doc, 'version');
   if (version === undefined) top.fail('`version` is missing, so this is not a uv.lock');

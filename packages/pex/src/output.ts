@@ -2,19 +2,12 @@
  * Where a PEX is written before it is moved into place, what may be replaced at the output path,
  * and the removal of temporary files on SIGINT/SIGTERM and after a killed build.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
-import { rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { cp, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import yauzl from 'yauzl';
+import { HOST_TAG, keepOnInterrupt, pidAlive, removeOnInterrupt, removedOnInterrupt } from '@nx-pex/store';
 import { UserError } from './errors';
-
-/**
- * This host, in temporary names: a pid says whether a build is alive only on its own host, and
- * a store (where temporary outputs go) may be shared between machines.
- */
-const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
 
 /** `.<output name>.<host tag>-<pid>.<12 hex>.tmp`, and `.old` for a replaced output on its way out. */
 const TEMP_NAME = /^\..+\.([0-9a-f]{8})-(\d+)\.([0-9a-f]{12})\.tmp(\.old)?$/;
@@ -36,52 +29,9 @@ export function assertInside(dir: string, path: string, what: string): void {
   }
 }
 
-const tracked = new Set<string>();
-let hooked = false;
-
-function removeTracked(): void {
-  for (const p of tracked) {
-    try {
-      rmSync(p, { recursive: true, force: true });
-    } catch {
-      // Best effort while the process goes down.
-    }
-  }
-  tracked.clear();
-}
-
-function onSignal(signal: NodeJS.Signals): void {
-  removeTracked();
-  process.removeListener('SIGINT', onSignal);
-  process.removeListener('SIGTERM', onSignal);
-  process.removeListener('exit', removeTracked);
-  hooked = false;
-  // With nobody else listening, die of the signal as the process would have without us.
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-}
-
 /** Removes `path` if the process is interrupted (SIGINT, SIGTERM) or exits before `untrack`. */
-export function track(path: string): void {
-  tracked.add(path);
-  if (hooked) return;
-  hooked = true;
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('exit', removeTracked);
-}
-
-export function untrack(path: string): void {
-  tracked.delete(path);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export const track = removeOnInterrupt;
+export const untrack = keepOnInterrupt;
 
 /**
  * Removes temporary outputs of builds that are no longer running (killed with SIGKILL, or a
@@ -95,7 +45,7 @@ export async function sweepStaleTemps(dir: string, opts: { legacy?: boolean } = 
     if (!m) stale = opts.legacy === true && LEGACY_TEMP_NAME.test(name);
     else if (m[1] === HOST_TAG) stale = Number(m[2]) !== process.pid && !pidAlive(Number(m[2]));
     else stale = Date.now() - ((await lstat(p).catch(() => undefined))?.mtimeMs ?? Date.now()) > FOREIGN_STALE_MS;
-    if (!stale || tracked.has(p)) continue;
+    if (!stale || removedOnInterrupt(p)) continue;
     await rm(p, { recursive: true, force: true }).catch(() => undefined);
   }
 }

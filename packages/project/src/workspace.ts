@@ -7,7 +7,8 @@ import { dirname, join, resolve } from 'node:path';
  */
 export const LOCK_FILE_NAMES = ['pylock.toml', 'poetry.lock', 'uv.lock'] as const;
 
-async function exists(path: string): Promise<boolean> {
+/** Whether anything (a file, a directory, a link to one) is at `path`. */
+export async function exists(path: string): Promise<boolean> {
   try {
     await access(path);
     return true;

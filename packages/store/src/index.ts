@@ -5,5 +5,6 @@ export type { ArtifactRequest, FetchLog, FetchArtifactsOptions } from './fetch';
 export { BadArchiveError, checkZipArchive, isSafeEntryName } from './archive';
 export { createProgressReporter, lineProgress, streamProgress, formatBytes } from './progress';
 export type { ProgressReporter, ProgressOptions } from './progress';
+export { keepOnInterrupt, pidAlive, removeOnInterrupt, removedOnInterrupt } from './interrupt';
 export { ensureLayer, layerInfo, layerPath, linkFromStore, pruneLayers } from './layers';
 export type { EnsuredLayer, LayerInfo, LayerPruneOptions, LayerPruneResult, LinkResult } from './layers';

@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { StoreError, type WheelStore } from './store';
+import { evict } from './evict';
+import { StoreError, syncDir, type WheelStore } from './store';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -230,57 +231,25 @@ export interface LayerPruneResult {
  */
 export async function pruneLayers(store: WheelStore, opts: LayerPruneOptions): Promise<LayerPruneResult> {
   const now = opts.now ?? Date.now();
-  const layers = (await listLayers(store)).sort((a, b) => a.usedMs - b.usedMs || a.key.localeCompare(b.key));
-  const held = await store.inUse();
-  const victims = new Set<StoredLayer>();
-  let skippedInUse = 0;
-  if (opts.olderThanMs !== undefined) {
-    for (const l of layers) {
-      if (now - l.usedMs < opts.olderThanMs) continue;
-      if (held.has(l.key)) skippedInUse++;
-      else victims.add(l);
-    }
-  }
-  if (opts.maxBytes !== undefined) {
-    let total = layers.filter((l) => !victims.has(l)).reduce((n, l) => n + l.bytes, 0);
-    for (const l of layers) {
-      if (total <= opts.maxBytes) break;
-      if (victims.has(l)) continue;
-      if (held.has(l.key)) {
-        skippedInUse++;
-        continue;
-      }
-      victims.add(l);
-      total -= l.bytes;
-    }
-  }
-  const removed: LayerPruneResult['removed'] = [];
-  if (opts.dryRun) {
-    for (const l of victims) removed.push({ key: l.key, bytes: l.bytes });
-  } else if (victims.size) {
-    const tmpDir = path.join(store.root, 'tmp');
-    await fs.mkdir(tmpDir, { recursive: true });
-    const moved: { layer: StoredLayer; trash: string }[] = [];
-    for (const l of victims) {
+  const layers = await listLayers(store);
+  const tmpDir = path.join(store.root, 'tmp');
+  const { removed: evicted, skippedInUse } = await evict(layers, { ...opts, now }, {
+    key: (l) => l.key,
+    inUse: () => store.inUse(),
+    moveAside: async (l) => {
+      await fs.mkdir(tmpDir, { recursive: true });
       const trash = path.join(tmpDir, `${l.key}.${process.pid}.${randomBytes(6).toString('hex')}.pruned-layer`);
       try {
         await fs.rename(l.path, trash);
-        moved.push({ layer: l, trash });
+        return trash;
       } catch {
-        // Gone already.
+        return undefined; // Gone already.
       }
-    }
-    const heldNow = await store.inUse();
-    for (const { layer, trash } of moved) {
-      if (heldNow.has(layer.key)) {
-        skippedInUse++;
-        await fs.rename(trash, layer.path).catch(() => removeTree(trash));
-        continue;
-      }
-      await removeTree(trash);
-      removed.push({ key: layer.key, bytes: layer.bytes });
-    }
-  }
+    },
+    putBack: (l, trash) => fs.rename(trash, l.path).catch(() => removeTree(trash)),
+    discard: (_l, trash) => removeTree(trash),
+  });
+  const removed: LayerPruneResult['removed'] = evicted.map((l) => ({ key: l.key, bytes: l.bytes }));
   if (!opts.dryRun) await removeOldLayerTemps(store, now);
   const gone = new Set(removed.map((r) => r.key));
   const remaining = layers.filter((l) => !gone.has(l.key));
@@ -301,18 +270,5 @@ async function removeOldLayerTemps(store: WheelStore, now: number): Promise<void
     const p = path.join(tmpDir, name);
     const st = await fs.stat(p).catch(() => undefined);
     if (st && now - st.mtimeMs > DAY_MS) await removeTree(p).catch(() => undefined);
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await fs.open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Not every platform can fsync a directory; the rename is still atomic.
   }
 }

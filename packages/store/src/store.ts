@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HashMismatchError, IndexError } from '@nx-pex/index';
 import { UserError } from '@nx-pex/pep';
+import { evict } from './evict';
+import { keepOnInterrupt, pidAlive, removeOnInterrupt } from './interrupt';
 
 /** The store root: $NX_PEX_STORE, else $XDG_CACHE_HOME/nx-pex, else ~/.cache/nx-pex. */
 export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -78,15 +80,6 @@ async function sha256File(file: string): Promise<FileDigest> {
   return { sha256: hash.digest('hex'), size };
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Lease files of this process, removed when it exits (a killed process's are ignored: its pid is dead). */
@@ -105,35 +98,6 @@ function registerLease(file: string): void {
       }
     }
   });
-}
-
-/** Partial downloads of this process, removed if it is interrupted (SIGINT, SIGTERM). */
-const partials = new Set<string>();
-let signalHook = false;
-function removePartials(): void {
-  for (const f of partials) {
-    try {
-      unlinkSync(f);
-    } catch {
-      // already gone
-    }
-  }
-  partials.clear();
-}
-function onSignal(signal: NodeJS.Signals): void {
-  removePartials();
-  process.removeListener('SIGINT', onSignal);
-  process.removeListener('SIGTERM', onSignal);
-  signalHook = false;
-  // With nobody else listening, die of the signal as the process would have without us.
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-}
-function trackPartial(file: string): void {
-  partials.add(file);
-  if (signalHook) return;
-  signalHook = true;
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
 }
 
 /**
@@ -436,7 +400,7 @@ export class WheelStore {
     try {
       if ((await this.verifyStored(hash)).kind === 'ok') return dest;
       const tmp = path.join(this.tmpDir, `${hash}.${HOST_TAG}-${process.pid}.${randomBytes(6).toString('hex')}.part`);
-      trackPartial(tmp);
+      removeOnInterrupt(tmp);
       try {
         let written: FileDigest | void;
         try {
@@ -462,7 +426,7 @@ export class WheelStore {
         await this.writeRecord(hash, identityOf(await fs.lstat(dest, { bigint: true })));
       } finally {
         await fs.rm(tmp, { force: true }).catch(() => undefined);
-        partials.delete(tmp);
+        keepOnInterrupt(tmp);
       }
       return dest;
     } finally {
@@ -553,59 +517,31 @@ export class WheelStore {
    */
   async prune(opts: PruneOptions): Promise<PruneResult> {
     const now = opts.now ?? Date.now();
-    const files = (await this.list()).sort((a, b) => a.usedMs - b.usedMs || a.sha256.localeCompare(b.sha256));
-    const held = await this.inUse();
-    const victims = new Set<StoredFile>();
-    let skippedInUse = 0;
-    if (opts.olderThanMs !== undefined) {
-      for (const f of files) {
-        if (now - f.usedMs < opts.olderThanMs) continue;
-        if (held.has(f.sha256)) skippedInUse++;
-        else victims.add(f);
-      }
-    }
-    if (opts.maxBytes !== undefined) {
-      let total = files.filter((f) => !victims.has(f)).reduce((n, f) => n + f.bytes, 0);
-      for (const f of files) {
-        if (total <= opts.maxBytes) break;
-        if (victims.has(f)) continue;
-        if (held.has(f.sha256)) {
-          skippedInUse++;
-          continue;
-        }
-        victims.add(f);
-        total -= f.bytes;
-      }
-    }
-    const removed: PruneResult['removed'] = [];
-    if (opts.dryRun) {
-      for (const f of victims) removed.push({ sha256: f.sha256, bytes: f.bytes });
-    } else if (victims.size) {
-      await fs.mkdir(this.tmpDir, { recursive: true });
-      const moved: { file: StoredFile; trash: string }[] = [];
-      for (const f of victims) {
+    const files = await this.list();
+    const { removed: evicted, skippedInUse } = await evict(files, { ...opts, now }, {
+      key: (f) => f.sha256,
+      inUse: () => this.inUse(),
+      moveAside: async (f) => {
+        await fs.mkdir(this.tmpDir, { recursive: true });
         const trash = path.join(this.tmpDir, `${f.sha256}.${HOST_TAG}-${process.pid}.${randomBytes(6).toString('hex')}.pruned`);
         try {
           await fs.rename(f.path, trash);
-          moved.push({ file: f, trash });
+          return trash;
         } catch {
-          // Gone already, or not ours to move.
+          return undefined; // Gone already, or not ours to move.
         }
-      }
-      const heldNow = await this.inUse();
-      for (const { file, trash } of moved) {
-        if (heldNow.has(file.sha256)) {
-          skippedInUse++;
-          // A build took it meanwhile: put it back (unless it fetched it again already).
-          await fs.link(trash, file.path).catch(() => undefined);
-          await fs.rm(trash, { force: true });
-          continue;
-        }
+      },
+      putBack: async (f, trash) => {
+        // A build took it meanwhile: put it back (unless it fetched it again already).
+        await fs.link(trash, f.path).catch(() => undefined);
         await fs.rm(trash, { force: true });
-        await fs.rm(this.recordPath(file.sha256), { force: true }).catch(() => undefined);
-        removed.push({ sha256: file.sha256, bytes: file.bytes });
-      }
-    }
+      },
+      discard: async (f, trash) => {
+        await fs.rm(trash, { force: true });
+        await fs.rm(this.recordPath(f.sha256), { force: true }).catch(() => undefined);
+      },
+    });
+    const removed: PruneResult['removed'] = evicted.map((f) => ({ sha256: f.sha256, bytes: f.bytes }));
     if (!opts.dryRun) await this.removeOld(this.tmpDir, DAY_MS);
     const gone = new Set(removed.map((r) => r.sha256));
     const remaining = files.filter((f) => !gone.has(f.sha256));
@@ -728,7 +664,8 @@ async function fileExists(p: string): Promise<boolean> {
   );
 }
 
-async function syncDir(dir: string): Promise<void> {
+/** Makes a rename into `dir` durable (fsync of the directory, where the platform allows it). */
+export async function syncDir(dir: string): Promise<void> {
   try {
     const fh = await fs.open(dir, 'r');
     try {

@@ -7,20 +7,17 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { existsSync, readdirSync } from 'node:fs';
-import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
+import type { IndexServer } from '../../../tools/index-server/src';
+import { CLONE_SKIP, makeWorkspace as makeWorkspaceAt, NX, nxOutcome, sh as runIn, startWorkspaceIndex } from './workspace-support';
 
 const run = promisify(execFile);
-const REPO = join(__dirname, '..', '..', '..');
-const WHEELS = join(REPO, '.cache', 'wheels');
-const NX = join(REPO, 'node_modules', '.bin', 'nx');
 const LOCKS = join(__dirname, 'fixtures', 'affected');
 // The examples locked by their own poetry.lock / requirements file take no part in uv.lock's affected story.
-const SKIP = new Set(['node_modules', '.git', '.cache', 'dist', '.nx', '.venv', '__pycache__', 'poetry-service', 'requirements-service']);
+const SKIP = [...CLONE_SKIP, 'poetry-service', 'requirements-service'];
 const SERVICES = ['service-a', 'service-b', 'svc-c', 'svc-d', 'svc-e', 'svc-f'];
 
 jest.setTimeout(600_000);
@@ -29,25 +26,13 @@ let server: IndexServer;
 let scratch: string;
 let env: NodeJS.ProcessEnv;
 
-async function sh(cwd: string, cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
-  try {
-    const { stdout, stderr } = await run(cmd, args, { cwd, env: { ...env, ...extraEnv }, maxBuffer: 64 * 1024 * 1024 });
-    return stdout + stderr;
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${e.stdout ?? ''}\n${e.stderr ?? ''}\n${e.message}`);
-  }
-}
+const sh = (cwd: string, cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<string> => runIn(cwd, cmd, args, { ...env, ...extraEnv });
 
 const nx = (root: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) => sh(root, NX, args, extraEnv);
 
 async function nxFails(root: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
-  try {
-    await run(NX, args, { cwd: root, env: { ...env, ...extraEnv }, maxBuffer: 64 * 1024 * 1024 });
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
-    return `${e.stdout ?? ''}${e.stderr ?? ''}`;
-  }
+  const { ok, log } = await nxOutcome(root, args, { ...env, ...extraEnv });
+  if (!ok) return log;
   throw new Error(`nx ${args.join(' ')} succeeded in ${root}, but was expected to fail`);
 }
 
@@ -60,19 +45,7 @@ function taskStatus(log: string): Record<string, string> {
 
 const cached = (status: string | undefined) => status === 'local cache' || status === 'remote cache' || status === 'existing outputs match the cache, left as is';
 
-/** A copy of the repository as a fresh clone would have it, sharing this checkout's node_modules, as a git repository. */
-async function makeWorkspace(name: string, from = REPO): Promise<string> {
-  const root = join(scratch, name);
-  await cp(from, root, {
-    recursive: true,
-    filter: (src) => {
-      const rel = relative(from, src);
-      return rel === '' || !rel.split('/').some((part) => SKIP.has(part));
-    },
-  });
-  await symlink(join(REPO, 'node_modules'), join(root, 'node_modules'), 'dir');
-  return root;
-}
+const makeWorkspace = (name: string): Promise<string> => makeWorkspaceAt(join(scratch, name), SKIP);
 
 async function commitAll(root: string, message: string): Promise<void> {
   await sh(root, 'git', ['add', '-A']);
@@ -92,25 +65,10 @@ async function pexDistributions(pex: string): Promise<string[]> {
 const pexOf = (root: string, svc: string) => join(root, 'dist', 'examples', 'services', svc, `${svc}.pex`);
 
 beforeAll(async () => {
-  if (!existsSync(WHEELS) || !readdirSync(WHEELS).some((f) => f.startsWith('six-1.16.0'))) {
-    throw new Error(`${WHEELS} lacks the fixture wheels: run \`python3 tools/fixtures/fetch.py\` (npm test's pretest does) first.`);
-  }
-  server = await startIndexServer({ dir: WHEELS });
-  scratch = await mkdtemp(join(tmpdir(), 'nx-pex-affected-'));
+  let base: NodeJS.ProcessEnv;
+  ({ server, scratch, env: base } = await startWorkspaceIndex('nx-pex-affected-', 'six-1.16.0'));
   env = {
-    ...process.env,
-    PIP_INDEX_URL: server.url,
-    PIP_EXTRA_INDEX_URL: '',
-    PIP_FIND_LINKS: '',
-    PIP_CONFIG_FILE: '/dev/null',
-    NX_PEX_STORE: join(scratch, 'store'),
-    PEX_ROOT: join(scratch, 'pex-root'),
-    NX_DAEMON: 'false',
-    NX_NO_CLOUD: 'true',
-    NX_TUI: 'false',
-    FORCE_COLOR: '0',
-    NO_COLOR: '1',
-    CI: 'true',
+    ...base,
     // Generators never reach for uv here: the test brings the locks uv made.
     PATH: (process.env.PATH ?? '').split(':').filter((d) => !existsSync(join(d, 'uv'))).join(':'),
   };

@@ -4,19 +4,12 @@
  * cache entry ever holds one; a console-script name that is a path fails the build and writes
  * nothing outside the output directory.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { promisify } from 'node:util';
-import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
-
-const run = promisify(execFile);
-const REPO = join(__dirname, '..', '..', '..');
-const WHEELS = join(REPO, '.cache', 'wheels');
-const NX = join(REPO, 'node_modules', '.bin', 'nx');
-const SKIP = new Set(['node_modules', '.git', '.cache', 'dist', '.nx', '.venv', '__pycache__']);
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { IndexServer } from '../../../tools/index-server/src';
+import { makeWorkspace, NX, nxOutcome, startWorkspaceIndex } from './workspace-support';
 
 jest.setTimeout(600_000);
 
@@ -25,55 +18,14 @@ let scratch: string;
 let env: NodeJS.ProcessEnv;
 let ws: string;
 
-async function makeWorkspace(name: string): Promise<string> {
-  const root = join(scratch, name);
-  await cp(REPO, root, {
-    recursive: true,
-    filter: (src) => {
-      const rel = relative(REPO, src);
-      return rel === '' || !rel.split('/').some((part) => SKIP.has(part));
-    },
-  });
-  await symlink(join(REPO, 'node_modules'), join(root, 'node_modules'), 'dir');
-  return root;
-}
-
-async function nx(...args: string[]): Promise<{ ok: boolean; log: string }> {
-  try {
-    const { stdout, stderr } = await run(NX, args, { cwd: ws, env, maxBuffer: 64 * 1024 * 1024 });
-    return { ok: true, log: stdout + stderr };
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string };
-    return { ok: false, log: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
-}
+const nx = (...args: string[]): Promise<{ ok: boolean; log: string }> => nxOutcome(ws, args, env);
 
 const outDir = () => join(ws, 'dist/examples/services/service-b');
 const temps = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((n) => /\.tmp(\.old)?$/.test(n)) : []);
 
 beforeAll(async () => {
-  if (!existsSync(WHEELS) || !readdirSync(WHEELS).some((f) => f.startsWith('pex-'))) {
-    throw new Error(`${WHEELS} has no fixture wheels: run \`python3 tools/fixtures/fetch.py\` first.`);
-  }
-  server = await startIndexServer({ dir: WHEELS });
-  scratch = await mkdtemp(join(tmpdir(), 'nx-pex-e2e-hostile-'));
-  env = {
-    ...process.env,
-    PIP_INDEX_URL: server.url,
-    PIP_EXTRA_INDEX_URL: '',
-    PIP_FIND_LINKS: '',
-    PIP_CONFIG_FILE: '/dev/null',
-    NX_PEX_STORE: join(scratch, 'store'),
-    PEX_ROOT: join(scratch, 'pex-root'),
-    NX_DAEMON: 'false',
-    NX_NO_CLOUD: 'true',
-    NX_TUI: 'false',
-    FORCE_COLOR: '0',
-    NO_COLOR: '1',
-    NX_SKIP_NX_CACHE: undefined,
-    CI: 'true',
-  };
-  ws = await makeWorkspace('ws');
+  ({ server, scratch, env } = await startWorkspaceIndex('nx-pex-e2e-hostile-', 'pex-'));
+  ws = await makeWorkspace(join(scratch, 'ws'));
 });
 
 afterAll(async () => {

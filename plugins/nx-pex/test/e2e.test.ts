@@ -6,19 +6,14 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
-import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
+import type { IndexServer } from '../../../tools/index-server/src';
+import { FIXTURE_WHEELS as WHEELS } from './support';
+import { freePort, makeWorkspace, NX, sh, startWorkspaceIndex } from './workspace-support';
 
 const run = promisify(execFile);
-const REPO = join(__dirname, '..', '..', '..');
-const WHEELS = join(REPO, '.cache', 'wheels');
-const NX = join(REPO, 'node_modules', '.bin', 'nx');
-const SKIP = new Set(['node_modules', '.git', '.cache', 'dist', '.nx', '.venv', '__pycache__']);
 
 jest.setTimeout(300_000);
 
@@ -26,43 +21,7 @@ let server: IndexServer;
 let scratch: string;
 let env: NodeJS.ProcessEnv;
 
-/** A copy of the repository as a fresh clone would have it, sharing this checkout's node_modules. */
-async function makeWorkspace(name: string): Promise<string> {
-  const root = join(scratch, name);
-  await cp(REPO, root, {
-    recursive: true,
-    filter: (src) => {
-      const rel = relative(REPO, src);
-      return rel === '' || !rel.split('/').some((part) => SKIP.has(part));
-    },
-  });
-  await symlink(join(REPO, 'node_modules'), join(root, 'node_modules'), 'dir');
-  return root;
-}
-
-async function nx(root: string, ...args: string[]): Promise<string> {
-  try {
-    const { stdout, stderr } = await run(NX, args, {
-      cwd: root,
-      env,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return stdout + stderr;
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`nx ${args.join(' ')} failed in ${root}:\n${e.stdout ?? ''}\n${e.stderr ?? ''}\n${e.message}`);
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+const nx = (root: string, ...args: string[]): Promise<string> => sh(root, NX, args, env);
 
 async function getHealth(pex: string): Promise<unknown> {
   const port = await freePort();
@@ -102,27 +61,7 @@ async function pexInfo(pex: string): Promise<Record<string, any>> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(WHEELS) || !readdirSync(WHEELS).some((f) => f.startsWith('pex-'))) {
-    throw new Error(`${WHEELS} has no fixture wheels: run \`python3 tools/fixtures/fetch.py\` (\`.ci/run\` does) first.`);
-  }
-  server = await startIndexServer({ dir: WHEELS });
-  scratch = await mkdtemp(join(tmpdir(), 'nx-pex-e2e-'));
-  env = {
-    ...process.env,
-    PIP_INDEX_URL: server.url,
-    PIP_EXTRA_INDEX_URL: '',
-    PIP_FIND_LINKS: '',
-    PIP_CONFIG_FILE: '/dev/null',
-    NX_PEX_STORE: join(scratch, 'store'),
-    PEX_ROOT: join(scratch, 'pex-root'),
-    NX_DAEMON: 'false',
-    NX_NO_CLOUD: 'true',
-    NX_TUI: 'false',
-    FORCE_COLOR: '0',
-    NO_COLOR: '1',
-    NX_SKIP_NX_CACHE: undefined,
-    CI: 'true',
-  };
+  ({ server, scratch, env } = await startWorkspaceIndex('nx-pex-e2e-', 'pex-'));
 });
 
 afterAll(async () => {
@@ -136,7 +75,7 @@ describe('nx build of the example monorepo', () => {
   const serviceB = () => join(ws, 'dist/examples/services/service-b/service-b.pex');
 
   beforeAll(async () => {
-    ws = await makeWorkspace('first');
+    ws = await makeWorkspace(join(scratch, 'first'));
   });
 
   it('infers projects, targets and the graph from pyproject.toml files', async () => {
@@ -229,7 +168,7 @@ describe('nx build of the example monorepo', () => {
   });
 
   it('gives byte-identical PEX files from another checkout path', async () => {
-    const other = await makeWorkspace('second-checkout-at-another-path');
+    const other = await makeWorkspace(join(scratch, 'second-checkout-at-another-path'));
     await writeFile(
       join(other, 'examples/libs/greeting/src/greeting/messages.txt'),
       'Howdy from the edited greeting, {name}!\n',

@@ -5,8 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from './workspace-support';
+
+export { freePort };
 
 const REPO = join(__dirname, '..', '..', '..');
 
@@ -92,16 +94,6 @@ export async function exampleWithServiceC(dir: string): Promise<string> {
   if (!lock.includes('name = "service-c"')) throw new Error('could not add service-c to the example lock');
   await writeFile(lockFile, lock);
   return dir;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** Polls `http://127.0.0.1:<port>/health` until it answers or `timeoutMs` passes. */

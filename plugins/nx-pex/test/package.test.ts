@@ -5,7 +5,6 @@
  * into a new Nx workspace that then builds and runs a PEX. These install npm packages (from npm's
  * cache where it has them) and take a minute or two each.
  */
-import { createServer } from 'node:net';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +12,7 @@ import { join } from 'node:path';
 import { PINNED_PEX } from '@nx-pex/pex';
 import { startRegistry, type Registry } from './registry';
 import { copyFixtureWheel, exec, FIXTURE_WHEELS, REPO, uvLockText, writeWorkspace } from './support';
+import { freePort } from './workspace-support';
 
 jest.setTimeout(600_000);
 
@@ -40,17 +40,6 @@ async function sh(cmd: string, args: string[], cwd: string, extra: NodeJS.Proces
     const e = err as { stdout?: string; stderr?: string; message: string };
     throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${e.stdout ?? ''}\n${e.stderr ?? ''}\n${e.message}`);
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolvePort(port));
-    });
-    srv.on('error', reject);
-  });
 }
 
 /** A find-links directory holding only the six wheel: with PIP_NO_INDEX, the only place to get files. */
