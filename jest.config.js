@@ -4,7 +4,7 @@ module.exports = {
   roots: ['<rootDir>/packages', '<rootDir>/plugins', '<rootDir>/tools'],
   testMatch: ['**/test/**/*.test.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] },
-  moduleNameMapper: { '^@nx-pex/(pep|project|index|store|lock|resolver|pex|engine)$': '<rootDir>/packages/$1/src/index.ts' },
+  moduleNameMapper: { '^@nx-pex/(pep|project|index|store|lock|resolver|pex|engine|cli)$': '<rootDir>/packages/$1/src/index.ts' },
   modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/packages/[^/]+/dist/', '<rootDir>/plugins/[^/]+/dist/', '<rootDir>/.cache/'],
   testTimeout: 30000,
 };

@@ -1,57 +1,10 @@
 #!/usr/bin/env node
-import { UserError } from '@nx-pex/pep';
-import { buildCommand } from './cli/build';
-import { cacheCommand } from './cli/cache';
-import { lockCommand } from './cli/lock';
-import { UsageError } from './cli/errors';
+/** The package's `nx-pex` bin (through bin/nx-pex.js): the command line of @nx-pex/cli, with this package's version. */
+import { main as cliMain, run as cliRun } from '@nx-pex/cli';
 
 const VERSION: string = require('../package.json').version;
 
-const MAIN_HELP = `nx-pex ${VERSION}: build PEX files for Python projects from their lock.
-
-Usage:
-  nx-pex build --project DIR [options]   Build one PEX per console script of the project in DIR
-  nx-pex build REQ... -o PEX [options]   Build one PEX from requirements, as pex does
-  nx-pex lock [--project DIR] [REQ...]   Write a PEP 751 pylock.toml (\`nx-pex lock --help\`)
-  nx-pex cache info|prune [options]      Show or shrink the wheel store (\`nx-pex cache --help\`)
-  nx-pex --help | --version
-
-Run \`nx-pex build --help\` for the build options.
-`;
-
-export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  try {
-    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-      process.stdout.write(MAIN_HELP);
-      return command === undefined ? 2 : 0;
-    }
-    if (command === '--version' || command === '-V') {
-      process.stdout.write(`${VERSION}\n`);
-      return 0;
-    }
-    if (command === 'build') return await buildCommand(rest);
-    if (command === 'cache') return await cacheCommand(rest);
-    if (command === 'lock') return await lockCommand(rest);
-    throw new UsageError(`unknown command "${command}". Run \`nx-pex --help\`.`);
-  } catch (err) {
-    if (err instanceof UserError) {
-      process.stderr.write(`nx-pex: ${(err as Error).message}\n`);
-      return err instanceof UsageError ? 2 : 1;
-    }
-    throw err;
-  }
-}
-
-/** Runs the command line and exits with its status; a stack trace only for nx-pex's own bugs. */
-export function run(argv: string[]): void {
-  main(argv).then(
-    (code) => process.exit(code),
-    (err) => {
-      process.stderr.write(`nx-pex: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
-      process.exit(70);
-    },
-  );
-}
+export const main = (argv: string[]): Promise<number> => cliMain(argv, VERSION);
+export const run = (argv: string[]): void => cliRun(argv, VERSION);
 
 if (require.main === module) run(process.argv.slice(2));

@@ -1,5 +1,4 @@
-import { parseBuildArgs, PEX_FLAGS, UNSUPPORTED_PEX_FLAGS, SPECS } from '../src/cli/build-args';
-import { cliPexOptions } from '../src/cli/build';
+import { cliPexOptions, parseBuildArgs, PEX_FLAGS, UNSUPPORTED_PEX_FLAGS, SPECS } from '@nx-pex/cli';
 import { applyIndexOverrides, checkOptions, mergeOptions, pinnedVersion, PEX_BUILD_OPTION_NAMES, requiresDist } from '@nx-pex/engine';
 import { NX_PEX_TOOL_KEYS } from '@nx-pex/project';
 import { defaultIndexConfig } from '@nx-pex/index';

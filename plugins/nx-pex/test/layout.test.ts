@@ -1,0 +1,45 @@
+/**
+ * The repository's layout as the design has it: the plugin is Nx glue (small, and nothing else
+ * imports it), and no package imports a later stage of the pipeline.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO } from './support';
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.ts'))
+    .map((e) => join(e.parentPath ?? e.path, e.name));
+}
+
+const importsOf = (file: string) => [...readFileSync(file, 'utf8').matchAll(/from '(@nx-pex\/[a-z-]+|nx-pex[^']*)'/g)].map((m) => m[1]!);
+
+// Each stage, and the ones it may import (earlier in the pipeline).
+const STAGES: Record<string, string[]> = {
+  pep: [],
+  project: ['pep'],
+  lock: ['pep'],
+  index: ['pep'],
+  store: ['pep', 'index'],
+  resolver: ['pep', 'index', 'lock', 'store'],
+  pex: ['pep', 'store'],
+  engine: ['pep', 'project', 'lock', 'index', 'store', 'resolver', 'pex'],
+  cli: ['pep', 'store', 'engine'],
+};
+
+it('keeps the plugin to Nx glue: under 1,000 lines of source', () => {
+  const lines = sources(join(REPO, 'plugins', 'nx-pex', 'src')).reduce((n, f) => n + readFileSync(f, 'utf8').split('\n').length - 1, 0);
+  expect(lines).toBeLessThan(1000);
+});
+
+it('has no package import the plugin or a later stage of the pipeline', () => {
+  const packages = readdirSync(join(REPO, 'packages'));
+  expect(packages.sort()).toEqual(Object.keys(STAGES).sort());
+  for (const pkg of packages) {
+    for (const file of sources(join(REPO, 'packages', pkg, 'src'))) {
+      for (const spec of importsOf(file)) {
+        expect({ file, spec, allowed: spec.startsWith('@nx-pex/') && STAGES[pkg]!.includes(spec.slice('@nx-pex/'.length)) }).toEqual({ file, spec, allowed: true });
+      }
+    }
+  }
+});
