@@ -100,6 +100,10 @@ function childEnv(/** @type {string} */ indexUrl, /** @type {Record<string, stri
     NX_NO_CLOUD: 'true',
     NX_TUI: 'false',
     NX_SKIP_NX_CACHE: undefined,
+    // Each workspace's cache in its own .nx/, which a phase deletes to empty it (Nx 24 otherwise
+    // shares one cache per workspace identity under the user's home, across runs of the bench).
+    NX_CACHE_DIRECTORY: '.nx/cache',
+    NX_WORKSPACE_DATA_DIRECTORY: '.nx/workspace-data',
     FORCE_COLOR: '0',
     NO_COLOR: '1',
     CI: 'true',
