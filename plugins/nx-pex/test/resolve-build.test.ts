@@ -344,6 +344,17 @@ describe('nx-pex lock', () => {
     expect(wheel.hashes.sha256).toBe(require('node:crypto').createHash('sha256').update(served).digest('hex'));
     expect(byName.sdistonly.sdist.name).toBe('sdistonly-0.6.2.tar.gz');
     expect(byName.sdistonly.sdist.hashes.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // nx-pex builds from its own lock, without resolving: the sdist is built, verified by the lock's sha256.
+    const ours = join(scratch, 'out', 'from-own-lock.pex');
+    const built = await cli(['build', '--pylock', join(dir, 'pylock.toml'), ...index(), '-o', ours]);
+    expect(built.stderr).not.toMatch(/resolving/);
+    expect(built.code).toBe(0);
+    expect(Object.keys((await pexInfo(ours)).distributions).sort()).toEqual([
+      'app-1.0-py3-none-any.whl',
+      'beta-1.0-py3-none-any.whl',
+      'dep-2.0-py3-none-any.whl',
+      expect.stringMatching(/^sdistonly-0\.6\.2-py3-none-any\.whl$/),
+    ]);
     if (!existsSync(PEX)) return; // the parity half needs the real pex (npm test's pretest sets it up)
     // pex builds sdists with a wheel==0.37.1 it fetches from the index: lock without the sdist for it.
     const wheelsOnly = join(scratch, 'locked-wheels');
