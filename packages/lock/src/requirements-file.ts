@@ -146,16 +146,10 @@ async function readInto(
           continue;
         case '-e':
         case '--editable':
+          // Taken as a plain requirement, as pex takes it, where the caller can build one.
           if (opts.parseLine) {
-            const text = need();
-            let requirement: Requirement;
-            try {
-              requirement = opts.parseLine(text);
-            } catch (e) {
-              return fail(`"${text}" is not a valid requirement: ${(e as Error).message}`);
-            }
-            (constraint ? out.constraints : out.requirements).push({ text, requirement, hashes: [], file, line: lineNo });
-            continue;
+            line = need();
+            break;
           }
           fail(`${option} ${value} is an editable install, which a PEX cannot hold. Build the project as a workspace project (nx-pex build --project) or leave it out of the exported file (uv export --no-emit-project, poetry export without path dependencies).`);
           continue;
