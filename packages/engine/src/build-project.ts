@@ -8,13 +8,12 @@ import {
   readRequirementsFileLock,
   requirementsClosure,
   rootRequirements,
-  selectWheels,
   type RequirementsFile,
 } from '@nx-pex/lock';
 import { offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx-pex/store';
 import { assertInside, isReplaceableOutput, writePex } from '@nx-pex/pex';
 import { checkOptions, mergeOptions, toolOptions, writerOptions, type LayeredOptions } from './options';
-import { buildSources, describeTargets, entryPointOf, lockedArtifactRequest, lockedProjects, targetsFor, withFetchedInputs, type IndexContext } from './pipeline';
+import { buildSources, describeTargets, entryPointOf, lockedProjects, targetsFor, withFetchedInputs, type IndexContext } from './pipeline';
 import { checkLayerOptions, removeStaleLayers, writeProjectLayers } from './layers';
 import { lockKind, readPackageLock, withFileUrl } from './locks';
 import { resolveHashed } from './hashed';
@@ -209,6 +208,20 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   const pins = new Set<string>();
   let collect: (ctx: IndexContext) => Promise<ArtifactRequest[]>;
   let requirementsFiles: RequirementsFile[] = [];
+  /** Fetches each target's selection from a package lock (building the sdists it names), and notes its pins. */
+  const lockedCollect = (selections: Array<{ target: TargetPlatform; selection: LockedSelection }>, into: Set<string>) => {
+    for (const { selection } of selections) {
+      for (const pkg of [...selection.wheels.map((w) => w.pkg), ...selection.sdists]) into.add(pkg.version ? `${pkg.name}==${pkg.version}` : pkg.name);
+    }
+    return async (ctx: IndexContext): Promise<ArtifactRequest[]> => {
+      const out: ArtifactRequest[] = [];
+      for (const { target: t, selection } of selections) {
+        const o = { python: options.python ?? 'python3', target: t, lockFile, env: options.env ?? process.env, offline: options.offline, log: options.log };
+        out.push(...(await lockedArtifactRequests(selection, ctx, o)));
+      }
+      return out;
+    };
+  };
   if (kind === 'requirements') {
     // A hashed requirements file as the project's lock: its pins are the third-party closure.
     log(`${project.name}: ${describeTargets(targets, options.python)}, lock ${lockFile}`);
@@ -242,10 +255,10 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     const lock = await readPackageLock(lockFile, kind);
     // A poetry.lock has no entry for the project: the requirements of its main group select from the lock.
     const poetryMain = poetryGroupRequirements(project.raw, ['main']).map((r) => parseRequirement(r));
-    const selected: ReturnType<typeof selectWheels> = [];
+    const selections: Array<{ target: TargetPlatform; selection: LockedSelection }> = [];
     for (const t of targets) {
       const closure = requirementsClosure(lock, poetryMain, t);
-      selected.push(...selectWheels(closure, t, lockFile));
+      selections.push({ target: t, selection: selectLockedFiles(closure, t, lockFile) });
       const others = closure.firstParty.filter((p) => p.name !== project.canonicalName && !firstPartyByName.has(p.name));
       for (const p of await lockedProjects(others, lockFile)) firstPartyByName.set(p.canonicalName!, p);
       const ownNames = [project.canonicalName!, ...closure.firstParty.map((p) => p.name)];
@@ -254,8 +267,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
       for (const r of reqs) requirementSet.add(r);
       checkLockIsCurrent(firstPartyOfTarget, ownNames, new Set(closure.thirdParty.map((p) => p.name)), t, lockFile);
     }
-    for (const { pkg } of selected) pins.add(pkg.version ? `${pkg.name}==${pkg.version}` : pkg.name);
-    collect = async () => selected.map(lockedArtifactRequest);
+    collect = lockedCollect(selections, pins);
   } else {
     // A uv.lock, or a PEP 751 pylock.toml: the project's own (kept by `nx sync`, or the user's)
     // or the workspace's uv.lock.
@@ -302,17 +314,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
       checkLockIsCurrent(firstPartyOfTarget, ownNames, new Set(closure.thirdParty.map((p) => p.name)), t, lockFile);
     }
     if (projectLock.uvLock) await checkWorkspaceImports(project, [...firstPartyByName.values()], workspace, wsRoot);
-    for (const { selection } of selections) {
-      for (const pkg of [...selection.wheels.map((w) => w.pkg), ...selection.sdists]) pins.add(pkg.version ? `${pkg.name}==${pkg.version}` : pkg.name);
-    }
-    const env = options.env ?? process.env;
-    collect = async (ctx) => {
-      const out: ArtifactRequest[] = [];
-      for (const { target: t, selection } of selections) {
-        out.push(...(await lockedArtifactRequests(selection, ctx, { python: options.python ?? 'python3', target: t, lockFile, env, offline: options.offline, log: options.log })));
-      }
-      return out;
-    };
+    collect = lockedCollect(selections, pins);
   }
   const firstParty = [...firstPartyByName.values()];
   const requirements = [...requirementSet].sort();
