@@ -15,6 +15,7 @@ import {
   dockerignore,
   isImageReference,
   isReplaceableOutput,
+  moveIntoPlace,
   sourcesLayerOptions,
   sweepStaleTemps,
   tempPathFor,
@@ -101,24 +102,6 @@ export function checkLayerOptions(
   }
 }
 
-/** Puts the finished directory `tmp` at `dest`, replacing what was there. */
-async function replaceDir(tmp: string, dest: string): Promise<void> {
-  const old = await lstat(dest).catch(() => undefined);
-  if (!old) {
-    await rename(tmp, dest);
-    return;
-  }
-  const trash = `${tmp}.old`;
-  await rename(dest, trash);
-  try {
-    await rename(tmp, dest);
-  } catch (e) {
-    await rename(trash, dest).catch(() => undefined);
-    throw e;
-  }
-  await rm(trash, { recursive: true, force: true });
-}
-
 /**
  * Whether `dir` may be replaced or removed as nx-pex's own `layers/` or `docker/`: it does not
  * exist, is empty, or holds a deps layer that is a PEX. A directory of the user's that happens to
@@ -132,22 +115,26 @@ async function isLayerDir(dir: string): Promise<boolean> {
   return (await lstat(join(dir, DEPS_LAYER)).catch(() => undefined)) !== undefined && (await isReplaceableOutput(join(dir, DEPS_LAYER)));
 }
 
+async function assertLayerDir(dest: string): Promise<void> {
+  if (!(await isLayerDir(dest))) {
+    throw new UserError(`Refusing to replace ${dest}: it exists and is not an nx-pex layers or Docker directory. Move it, or write the PEX elsewhere.`);
+  }
+}
+
 /**
  * A scratch directory where Nx does not collect outputs (the store's `tmp/outputs`, or a sibling
  * of the output directory), filled by `fill`, then put at `dest`; removed on SIGINT/SIGTERM and
  * swept by a later build when this process is killed.
  */
 async function writeDir(dest: string, tmpRoot: string, fill: (dir: string) => Promise<void>): Promise<void> {
-  if (!(await isLayerDir(dest))) {
-    throw new UserError(`Refusing to replace ${dest}: it exists and is not an nx-pex layers or Docker directory. Move it, or write the PEX elsewhere.`);
-  }
+  await assertLayerDir(dest);
   await mkdir(tmpRoot, { recursive: true });
   await sweepStaleTemps(tmpRoot);
   const tmp = tempPathFor(tmpRoot, dest);
   await mkdir(tmp, { mode: 0o755 });
   try {
     await fill(tmp);
-    await replaceDir(tmp, dest);
+    await moveIntoPlace(tmp, dest, assertLayerDir);
   } catch (e) {
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     throw e;

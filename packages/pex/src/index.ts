@@ -26,4 +26,4 @@ export {
 } from './pex';
 export { pyCompare, pyJsonDumps, pyReprStr, pyReprTuple } from './python';
 export { LAYER_FORMAT, depsLayerKey, dockerfile, dockerignore, isImageReference, type DockerApp, type DockerfileOptions } from './layers';
-export { assertInside, checkReplaceable, isInside, isReplaceableOutput, sweepStaleTemps, tempPathFor, untrack } from './output';
+export { assertInside, checkReplaceable, isInside, isReplaceableOutput, moveIntoPlace, sweepStaleTemps, tempPathFor, untrack } from './output';

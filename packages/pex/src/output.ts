@@ -111,11 +111,12 @@ export async function checkReplaceable(path: string): Promise<void> {
 }
 
 /**
- * Moves the finished `tmp` (file or directory) to `outputPath`, replacing an earlier PEX there.
- * A `tmp` on another filesystem is first copied next to the output, then renamed.
+ * Moves the finished `tmp` (file or directory) to `outputPath`, replacing what is there when
+ * `check` allows it (by default: an earlier PEX). A `tmp` on another filesystem is first copied
+ * next to the output, then renamed.
  */
-export async function moveIntoPlace(tmp: string, outputPath: string): Promise<void> {
-  await checkReplaceable(outputPath);
+export async function moveIntoPlace(tmp: string, outputPath: string, check: (path: string) => Promise<void> = checkReplaceable): Promise<void> {
+  await check(outputPath);
   const outDir = resolve(outputPath, '..');
   let source = tmp;
   const old = await lstat(outputPath).catch(() => undefined);
