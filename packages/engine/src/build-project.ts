@@ -288,13 +288,15 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     if (projectLock.uvLock) {
       const uvLock = projectLock.uvLock;
       const members = uvLock.packages.filter((p) => uvLock.workspaceMembers.includes(p.name) && 'path' in p.source && p.source.kind !== 'virtual');
-      for (const member of members) {
-        try {
-          workspace.push(...(await lockedProjects([member], uvLock.path)));
-        } catch (e) {
-          if (!(e instanceof UserError)) throw e;
-        }
-      }
+      const read = await Promise.all(
+        members.map((member) =>
+          lockedProjects([member], uvLock.path).catch((e: unknown) => {
+            if (e instanceof UserError) return [];
+            throw e;
+          }),
+        ),
+      );
+      workspace.push(...read.flat());
       checkWorkspaceDependencies(project, workspace, wsRoot);
     }
     // Per target: the best wheel of each package, or its locked sdist to build when no wheel fits.

@@ -117,11 +117,8 @@ export function lockedArtifactRequest({ pkg, wheel }: { pkg: LockedPackage; whee
 
 /** The pyproject.toml of each workspace project (a lock package with a path source). */
 export async function lockedProjects(packages: readonly LockedPackage[], lockFile: string): Promise<PyProject[]> {
-  const out: PyProject[] = [];
-  for (const pkg of packages) {
-    if ('path' in pkg.source) out.push(await readPyproject(join(dirname(lockFile), pkg.source.path, 'pyproject.toml')));
-  }
-  return out;
+  const paths = packages.flatMap((pkg) => ('path' in pkg.source ? [join(dirname(lockFile), pkg.source.path, 'pyproject.toml')] : []));
+  return Promise.all(paths.map(readPyproject));
 }
 
 /** The files of first-party projects' packages and of `-D` directories, as one list of PEX sources. */

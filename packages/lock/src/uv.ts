@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { canonicalizeName, formatRequirement, parseMarker, Requirement, UserError } from '@nx-pex/pep';
+import { canonicalizeName, formatRequirement, lastParsePerFile, parseMarker, Requirement, UserError } from '@nx-pex/pep';
 import { LockError } from './errors';
 import { isTable, parseLockToml, TableReader, type Table } from './toml-table';
 import type { ConflictItem, LockedArtifact, LockedDependency, LockedPackage, LockedSource, Lockfile } from './types';
@@ -247,7 +247,10 @@ function parsePackage(file: string, line: number | undefined, index: number, t: 
 }
 
 /** Parses the text of a uv.lock. `path` is used in messages and kept in the result. */
-export function parseUvLock(text: string, path: string): Lockfile {
+/** Parses a uv.lock's text; the same text of the same file is parsed once per process. */
+export const parseUvLock: (text: string, path: string) => Lockfile = lastParsePerFile(parseUvLockText);
+
+function parseUvLockText(text: string, path: string): Lockfile {
   const doc = parseLockToml(text, path, 'Fix the file by hand or regenerate it with `uv lock`.');
   const top = new Ctx(path, undefined, 'top level');
   const version = top.int(doc, 'version');

@@ -37,3 +37,4 @@ export {
   nearestPlatforms,
 } from './platforms';
 export { poetryConstraintToPep440 } from './poetry-constraint';
+export { lastParsePerFile } from './memo';

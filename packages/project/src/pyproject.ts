@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { UserError, canonicalizeName, parseRequirement, poetryConstraintToPep440, type Requirement } from '@nx-pex/pep';
+import { UserError, canonicalizeName, lastParsePerFile, parseRequirement, poetryConstraintToPep440, type Requirement } from '@nx-pex/pep';
 
 /** A `pyproject.toml` that is not valid TOML or not a valid project description. */
 export class PyprojectError extends UserError {
@@ -208,7 +208,10 @@ function at(file: string, text: string, key: string): string {
 }
 
 /** Parses the text of a `pyproject.toml`; `file` is used for messages and paths. */
-export function parsePyproject(text: string, file: string): PyProject {
+/** Parses a pyproject.toml's text; the same text of the same file is parsed once per process. */
+export const parsePyproject: (text: string, file: string) => PyProject = lastParsePerFile(parsePyprojectText);
+
+function parsePyprojectText(text: string, file: string): PyProject {
   let raw: Record<string, unknown>;
   try {
     raw = parseToml(text) as Record<string, unknown>;
