@@ -544,6 +544,34 @@ export class IndexClient {
     return hasher.result();
   }
 
+  /**
+   * Some bytes of a remote file by an HTTP range request (`bytes=-N` for the last N bytes, or
+   * `bytes=a-b`): the bytes, where they start and the file's whole size. Undefined when the server
+   * does not answer with that range (no range support, or a local file), so that the caller takes
+   * the whole file instead.
+   */
+  async fetchRange(url: string, range: string): Promise<{ bytes: Buffer; start: number; total: number } | undefined> {
+    if (isFileLocation(url)) return undefined;
+    return this.withRetries(url, async () => {
+      const res = await this.send(url, { accept: '*/*', 'accept-encoding': 'identity', range });
+      if (res.status >= 500 || res.status === 429) throw await retryableStatus(res);
+      if (res.status === 404 || res.status === 410) {
+        await res.body.dump();
+        throw new IndexError(`${redactUrl(url)} was not found (HTTP ${res.status}).`);
+      }
+      const m = /^bytes\s+(\d+)-(\d+)\/(\d+)$/i.exec(firstHeader(res.headers['content-range'])?.trim() ?? '');
+      if (res.status !== 206 || !m) {
+        // The whole file is coming (or nothing usable): stop reading it.
+        res.body.on('error', () => undefined).destroy();
+        if (res.status === 200 || res.status === 206 || res.status === 416) return undefined;
+        throw this.statusError(url, res.status);
+      }
+      const bytes = Buffer.from(await res.body.arrayBuffer());
+      if (bytes.length !== Number(m[2]) - Number(m[1]) + 1) throw new TruncatedDownloadError(redactUrl(url), Number(m[2]) - Number(m[1]) + 1, bytes.length);
+      return { bytes, start: Number(m[1]), total: Number(m[3]) };
+    });
+  }
+
   async close(): Promise<void> {
     await this.agentInstance?.close();
   }

@@ -1,7 +1,7 @@
 /**
  * What resolution asks of the indexes: the versions of a project usable on the target (the best
  * file of each), and the core metadata of one file (PEP 658/714 `.metadata` when offered, else the
- * wheel's own METADATA, else a wheel built from the sdist).
+ * wheel's own METADATA read by range requests or from the whole wheel, else a wheel built from the sdist).
  */
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
@@ -23,6 +23,7 @@ import { redactUrl, type DistributionFile, type IndexClient } from '@nx-pex/inde
 import { checkZipArchive, onConfiguredHosts, type WheelStore } from '@nx-pex/store';
 import { parseCoreMetadata, type CoreMetadata } from './metadata';
 import { readWheelMetadata } from './wheel-metadata';
+import { readRemoteWheelMetadata } from './remote-metadata';
 
 /** pip's `--only-binary` / `--no-binary`: canonical names, or `:all:`. */
 export interface FormatControl {
@@ -218,6 +219,10 @@ export class IndexSource {
         await rm(dest, { force: true });
       }
     }
+    // No metadata file: the wheel's own METADATA by range requests, else the whole wheel (always
+    // when the index gives no sha256, which only the whole file tells).
+    const remote = file.sha256 ? await readRemoteWheelMetadata(client, file.url, file.filename) : undefined;
+    if (remote) return { metadata: parseCoreMetadata(remote.text) };
     const { path, sha256 } = await this.download(file);
     return { metadata: parseCoreMetadata(await readWheelMetadata(path, file.filename)), sha256 };
   }

@@ -62,6 +62,10 @@ export interface IndexServerOptions {
   faults?: Record<string, Fault>;
   /** A fault for every file download that has none of its own (e.g. every wheel slow). */
   fileFault?: Fault;
+  /** Offer PEP 658 metadata files (default true). */
+  metadataFiles?: boolean;
+  /** Answer Range requests (default true); false answers every file download whole, as some servers do. */
+  ranges?: boolean;
 }
 
 export interface IndexServer {
@@ -263,7 +267,8 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
     const isFile = /^\/files\/[^/]+$/.test(path) && !path.endsWith('.metadata');
     const fault = faultFor(path, isFile);
     if (fault && !isFile && applyFault(fault, res, undefined, 'text/plain')) return;
-    const files = await scanDir(opts.dir);
+    const scanned = await scanDir(opts.dir);
+    const files = opts.metadataFiles === false ? scanned.map((f) => ({ ...f, metadata: undefined })) : scanned;
 
     if (path === '/simple' || path === '/simple/') {
       if (path === '/simple') return send(res, 301, 'text/plain', '', { location: '/simple/' });
@@ -307,14 +312,16 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
       }
       // Byte ranges (RFC 9110 14.2), so that clients can resume a broken transfer.
       const etag = `"${f.sha256}"`;
-      const headers = { 'content-type': type, 'accept-ranges': 'bytes', etag };
-      const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+      const ranges = opts.ranges !== false;
+      const headers = { 'content-type': type, ...(ranges ? { 'accept-ranges': 'bytes' } : {}), etag };
+      const range = ranges ? /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '') : null;
       const ifRange = req.headers['if-range'];
       let start = 0;
       let end = f.size - 1;
-      if (range && (!ifRange || ifRange === etag)) {
-        start = Number(range[1]);
-        end = range[2] ? Math.min(Number(range[2]), f.size - 1) : f.size - 1;
+      if (range && (range[1] || range[2]) && (!ifRange || ifRange === etag)) {
+        // `bytes=a-b`, `bytes=a-`, or the last N bytes: `bytes=-N`.
+        start = range[1] ? Number(range[1]) : Math.max(0, f.size - Number(range[2]));
+        end = range[1] && range[2] ? Math.min(Number(range[2]), f.size - 1) : f.size - 1;
         if (start >= f.size || start > end) {
           return send(res, 416, 'text/plain', 'range not satisfiable\n', { 'content-range': `bytes */${f.size}` });
         }
