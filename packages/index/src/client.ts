@@ -12,6 +12,7 @@ import { canonicalizeName, isWheelFilename, parseWheelFilename } from '@nx-pex/p
 import { redactText, redactUrl, splitCredentials } from './redact';
 import { Netrc, netrcCredentials, netrcPath, readNetrc } from './netrc';
 import { uvIndexEnvPrefix } from './uv';
+import { cacheHeaders, cachePolicy, refreshed, revalidationHeaders, type CachedResponse, type HttpCache } from './http-cache';
 
 export interface IndexClientOptions {
   userAgent?: string;
@@ -33,6 +34,20 @@ export interface IndexClientOptions {
   env?: NodeJS.ProcessEnv;
   /** Home directory holding `.netrc` (default: $HOME). */
   home?: string;
+  /**
+   * Where index pages (and metadata files without a hash) are kept between runs, reused as their
+   * `Cache-Control` allows and revalidated with `ETag` / `Last-Modified` (default: none).
+   */
+  httpCache?: HttpCache;
+  /** The clock the cache's freshness is judged by (default: Date.now). */
+  now?: () => number;
+}
+
+/** A body fetched into memory (decoded), where it came from and its type. */
+interface Page {
+  body: Buffer;
+  contentType: string;
+  finalUrl: string;
 }
 
 /** Progress of one download: called with each received chunk's size. */
@@ -205,6 +220,8 @@ export class IndexClient {
   private readonly projectCache = new Map<string, Promise<DistributionFile[]>>();
   private readonly indexCache = new Map<string, Promise<DistributionFile[]>>();
   private readonly findLinksCache = new Map<string, Promise<DistributionFile[]>>();
+  private readonly httpCache: HttpCache | undefined;
+  private readonly now: () => number;
 
   constructor(
     readonly config: IndexConfig,
@@ -216,6 +233,8 @@ export class IndexClient {
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
     this.env = opts.env ?? process.env;
     this.home = opts.home;
+    this.httpCache = opts.httpCache;
+    this.now = opts.now ?? Date.now;
     for (const loc of [config.indexUrl, ...config.extraIndexUrls, ...config.findLinks]) this.rememberCredentials(loc);
     for (const named of config.namedIndexes ?? []) this.rememberNamedCredentials(named.name, named.url);
     const timeout = opts.timeoutMs ?? 60_000;
@@ -431,10 +450,59 @@ export class IndexClient {
 
   /** A page's text, or undefined for 404/410. */
   private async getText(url: string, accept: string): Promise<{ text: string; contentType: string; finalUrl: string } | undefined> {
+    const page = await this.getCached(url, accept, true);
+    return page && { text: page.body.toString('utf8'), contentType: page.contentType, finalUrl: page.finalUrl };
+  }
+
+  /**
+   * A small file (a PEP 658 `.metadata` file) read into memory, checked against `sha256` when
+   * given. With `cache`, it is kept in the HTTP cache as its response allows (for files the index
+   * gives no hash for; hashed ones are kept by their hash by the caller).
+   */
+  async getFile(url: string, opts: { sha256?: string; cache?: boolean } = {}): Promise<Buffer> {
+    const expected = opts.sha256?.toLowerCase();
+    if (isFileLocation(url)) {
+      const body = await fs.readFile(localPath(url)).catch((e: Error) => {
+        throw new IndexError(`Cannot read ${localPath(url)}: ${e.message}`);
+      });
+      return checkHash(url, body, expected);
+    }
+    const page = await this.getCached(url, '*/*', opts.cache ?? false);
+    if (!page) throw new IndexError(`${redactUrl(url)} was not found.`);
+    try {
+      return checkHash(url, page.body, expected);
+    } catch (e) {
+      // A kept copy that is not what the index says is not kept.
+      if (opts.cache) await this.httpCache?.delete(redactUrl(url), '*/*').catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * GET `url` into memory (undefined for 404/410). With `useCache` and a cache: a kept response
+   * that is still fresh is answered without a request; a stale one is revalidated (`If-None-Match`
+   * / `If-Modified-Since`) and its body reused on 304; a new response is kept as its
+   * `Cache-Control` allows. The cache is keyed by the URL without credentials and the Accept
+   * header; a cache that fails is passed by, never an error.
+   */
+  private async getCached(url: string, accept: string, useCache: boolean): Promise<Page | undefined> {
+    const cache = useCache ? this.httpCache : undefined;
+    const key = redactUrl(url);
+    const cached = cache ? await cache.get(key, accept).catch(() => undefined) : undefined;
+    if (cached && cached.url === key && cached.accept === accept && this.now() < cached.freshUntil) return cached;
     return this.withRetries(url, async () => {
-      const res = await this.send(url, { accept, 'accept-encoding': 'gzip, deflate, br' });
+      const conditional = cached ? revalidationHeaders(cached) : {};
+      const res = await this.send(url, { accept, 'accept-encoding': 'gzip, deflate, br', ...conditional });
+      const now = this.now();
+      if (res.status === 304 && cached && Object.keys(conditional).length > 0) {
+        await res.body.dump();
+        const renewed = refreshed(cached, res.headers, now);
+        await (renewed ? cache!.put(renewed) : cache!.delete(key, accept)).catch(() => undefined);
+        return cached;
+      }
       if (res.status === 404 || res.status === 410) {
         await res.body.dump();
+        if (cached) await cache!.delete(key, accept).catch(() => undefined);
         return undefined;
       }
       if (res.status >= 500 || res.status === 429) throw await retryableStatus(res);
@@ -442,12 +510,20 @@ export class IndexClient {
         await res.body.dump();
         throw this.statusError(url, res.status);
       }
-      let buf = Buffer.from(await res.body.arrayBuffer());
+      let body = Buffer.from(await res.body.arrayBuffer());
       const encoding = String(res.headers['content-encoding'] ?? '').toLowerCase();
-      if (encoding === 'gzip' || encoding === 'x-gzip') buf = zlib.gunzipSync(buf);
-      else if (encoding === 'deflate') buf = zlib.inflateSync(buf);
-      else if (encoding === 'br') buf = zlib.brotliDecompressSync(buf);
-      return { text: buf.toString('utf8'), contentType: String(res.headers['content-type'] ?? ''), finalUrl: res.finalUrl };
+      if (encoding === 'gzip' || encoding === 'x-gzip') body = zlib.gunzipSync(body);
+      else if (encoding === 'deflate') body = zlib.inflateSync(body);
+      else if (encoding === 'br') body = zlib.brotliDecompressSync(body);
+      const page: Page = { body, contentType: String(res.headers['content-type'] ?? ''), finalUrl: res.finalUrl };
+      if (cache) {
+        const policy = cachePolicy(res.headers, now);
+        const keep: CachedResponse | undefined = policy.store
+          ? { url: key, accept, ...page, finalUrl: redactUrl(res.finalUrl), ...cacheHeaders(res.headers), storedAt: now, freshUntil: policy.freshUntil }
+          : undefined;
+        await (keep ? cache.put(keep) : cached ? cache.delete(key, accept) : Promise.resolve()).catch(() => undefined);
+      }
+      return page;
     });
   }
 
@@ -614,6 +690,13 @@ class Hasher {
   result(): { sha256: string; size: number } {
     return { sha256: this.hash.digest('hex'), size: this.bytes };
   }
+}
+
+function checkHash(url: string, body: Buffer, expected: string | undefined): Buffer {
+  if (expected === undefined) return body;
+  const actual = createHash('sha256').update(body).digest('hex');
+  if (actual !== expected) throw new HashMismatchError(redactUrl(url), expected, actual);
+  return body;
 }
 
 async function readTextIfExists(file: string): Promise<string | undefined> {
