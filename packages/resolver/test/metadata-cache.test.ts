@@ -129,3 +129,33 @@ it('keeps metadata by its own sha256 when the index gives no hash of the file', 
   await cache.put({ sha256: 'a'.repeat(64) }, body);
   expect(await cache.get({ sha256: 'a'.repeat(64) })).toBeUndefined();
 });
+
+describe('against an index with PyPI\'s caching headers (the pip comparison data)', () => {
+  it('a second resolution within max-age asks nothing; after it, pages are revalidated and metadata read from the store', async () => {
+    const { readOracleData, serveMetadata } = await import('./oracle-server');
+    const oracle = await serveMetadata(readOracleData());
+    const t = JSON.parse(await fs.readFile(path.join(__dirname, 'oracle', 'targets.json'), 'utf8'));
+    const local = { id: 'local', pythonVersion: t.local.pythonVersion, markerEnvironment: t.markerEnvironment, supportedTags: t.local.supportedTags };
+    let clock = Date.parse('2026-01-01T00:00:00Z');
+    const run = async () => {
+      const client = new IndexClient({ ...defaultIndexConfig(), indexUrl: oracle.url }, { retries: 0, httpCache: new StoreHttpCache(store), now: () => clock });
+      clients.push(client);
+      const r = await resolve(['fastapi', 'uvicorn[standard]'], { client, target: local, formats: { onlyBinary: [':all:'] }, metadataCache: new MetadataCache(store) });
+      return r.packages.map((p) => `${p.name}==${p.version}`);
+    };
+    try {
+      const cold = await run();
+      const coldRequests = oracle.requests.length;
+      expect(coldRequests).toBeGreaterThan(cold.length);
+      expect(await run()).toEqual(cold);
+      expect(oracle.requests.length).toBe(coldRequests);
+      clock += 601_000;
+      expect(await run()).toEqual(cold);
+      const again = oracle.requests.slice(coldRequests);
+      expect(again.length).toBeGreaterThan(0);
+      expect(again.every((p) => p.startsWith('/simple/'))).toBe(true);
+    } finally {
+      await oracle.close();
+    }
+  });
+});
