@@ -388,7 +388,7 @@ export class IndexClient {
   }
 
   /** GET with redirects; credentials go only to the origin they were written for. */
-  private async send(url: string, headers: Record<string, string>): Promise<Fetched> {
+  private async send(url: string, headers: Record<string, string>, method: 'GET' | 'HEAD' = 'GET'): Promise<Fetched> {
     const inline = splitCredentials(url);
     const inlineOrigin = inline.username !== undefined ? new URL(inline.url).origin : undefined;
     const inlineAuth =
@@ -401,7 +401,7 @@ export class IndexClient {
       }
       const auth = u.origin === inlineOrigin ? inlineAuth : this.authFor(u);
       const res = await undici().request(current, {
-        method: 'GET',
+        method,
         dispatcher: this.agent,
         headers: { 'user-agent': this.userAgent, ...headers, ...(auth ? { authorization: `Basic ${auth}` } : {}) },
       });
@@ -524,6 +524,42 @@ export class IndexClient {
         await (keep ? cache.put(keep) : cached ? cache.delete(key, accept) : Promise.resolve()).catch(() => undefined);
       }
       return page;
+    });
+  }
+
+  /**
+   * The size of a remote file whose server takes byte ranges (a HEAD request), else undefined: then
+   * only the whole file can be had.
+   */
+  async rangeSize(url: string): Promise<number | undefined> {
+    if (isFileLocation(url)) return undefined;
+    return this.withRetries(url, async () => {
+      const res = await this.send(url, { accept: '*/*', 'accept-encoding': 'identity' }, 'HEAD');
+      await res.body.dump();
+      if (res.status >= 500 || res.status === 429) throw new RetryableStatus(res.status, parseRetryAfter(res.headers['retry-after']));
+      if (res.status !== 200) return undefined;
+      const size = Number(firstHeader(res.headers['content-length']));
+      const ranges = firstHeader(res.headers['accept-ranges'])?.trim().toLowerCase() === 'bytes';
+      const encoded = (firstHeader(res.headers['content-encoding']) ?? 'identity').toLowerCase() !== 'identity';
+      return ranges && !encoded && Number.isSafeInteger(size) && size > 0 ? size : undefined;
+    });
+  }
+
+  /**
+   * Bytes `start` to `end` (inclusive) of a remote file, by a Range request. A server that
+   * answers with anything but exactly that range is an error (IndexError), never a whole file.
+   */
+  async getRange(url: string, start: number, end: number): Promise<Buffer> {
+    return this.withRetries(url, async () => {
+      const res = await this.send(url, { accept: '*/*', 'accept-encoding': 'identity', range: `bytes=${start}-${end}` });
+      if (res.status >= 500 || res.status === 429) throw await retryableStatus(res);
+      if (res.status !== 206 || contentRangeStart(res.headers['content-range']) !== start) {
+        res.body.destroy();
+        throw new IndexError(`${redactUrl(url)} did not answer the byte range ${start}-${end} (HTTP ${res.status}).`);
+      }
+      const body = Buffer.from(await res.body.arrayBuffer());
+      if (body.length !== end - start + 1) throw new TruncatedDownloadError(redactUrl(url), end - start + 1, body.length);
+      return body;
     });
   }
 

@@ -23,6 +23,7 @@ import { redactUrl, type DistributionFile, type IndexClient } from '@nx-pex/inde
 import { checkZipArchive, onConfiguredHosts, type MetadataCache, type MetadataKey, type WheelStore } from '@nx-pex/store';
 import { parseCoreMetadata, type CoreMetadata } from './metadata';
 import { readWheelMetadata } from './wheel-metadata';
+import { readRemoteWheelMetadata } from './remote-wheel';
 
 /** pip's `--only-binary` / `--no-binary`: canonical names, or `:all:`. */
 export interface FormatControl {
@@ -220,7 +221,15 @@ export class IndexSource {
       if (cache && key) await cache.put(key, body).catch(() => undefined);
       return { metadata };
     }
-    const { path, sha256 } = await this.download(file);
+    // A wheel the store has (verified by its sha256 when it entered) is read there. Else, on a
+    // server that takes byte ranges, its METADATA alone is read, not the whole file; that is not
+    // kept, since nothing vouches for it until the whole file is checked against its sha256.
+    const stored = file.sha256 && this.opts.store ? await this.opts.store.get(file.sha256, { label: file.filename }).catch(() => undefined) : undefined;
+    if (!stored && isWheelFilename(file.filename) && /^https?:/i.test(file.url)) {
+      const text = await readRemoteWheelMetadata(client, file.url, file.filename);
+      if (text !== undefined) return { metadata: parseCoreMetadata(text) };
+    }
+    const { path, sha256 } = stored ? { path: stored, sha256: file.sha256! } : await this.download(file);
     const text = await readWheelMetadata(path, file.filename);
     const metadata = parseCoreMetadata(text);
     if (cache) await cache.put({ fileSha256: sha256 }, Buffer.from(text, 'utf8')).catch(() => undefined);

@@ -30,20 +30,23 @@ function readEntry(path: string, want: (name: string) => boolean): Promise<Buffe
   });
 }
 
+/** Whether a wheel's entry is `<name>-<version>.dist-info/METADATA` of the (canonical) `project`. */
+export function isMetadataEntry(name: string, project: string): boolean {
+  const parts = name.split('/');
+  return (
+    parts.length === 2 &&
+    parts[1] === 'METADATA' &&
+    parts[0]!.endsWith('.dist-info') &&
+    canonicalizeName(parts[0]!.slice(0, -'.dist-info'.length).split('-')[0]!) === project
+  );
+}
+
 /** The `<name>-<version>.dist-info/METADATA` of the wheel at `path` (named `filename`). */
 export async function readWheelMetadata(path: string, filename: string): Promise<string> {
   const w = parseWheelFilename(filename);
   let data: Buffer | undefined;
   try {
-    data = await readEntry(path, (name) => {
-      const parts = name.split('/');
-      return (
-        parts.length === 2 &&
-        parts[1] === 'METADATA' &&
-        parts[0]!.endsWith('.dist-info') &&
-        canonicalizeName(parts[0]!.slice(0, -'.dist-info'.length).split('-')[0]!) === w.name
-      );
-    });
+    data = await readEntry(path, (name) => isMetadataEntry(name, w.name));
   } catch (e) {
     throw new UserError(`${filename} is not a readable wheel (${(e as Error).message}).`);
   }
