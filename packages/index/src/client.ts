@@ -16,7 +16,10 @@ import { cacheHeaders, cachePolicy, refreshed, revalidationHeaders, type CachedR
 
 export interface IndexClientOptions {
   userAgent?: string;
-  /** Parallel connections per host (default 4). */
+  /**
+   * Parallel connections per host (default 16): what bounds the metadata and pages a resolution
+   * fetches ahead of itself, and parallel downloads; further requests wait for a free connection.
+   */
   connectionsPerHost?: number;
   /** Time allowed for response headers and between body chunks (default 60 s). */
   timeoutMs?: number;
@@ -259,7 +262,7 @@ export class IndexClient {
       const { Agent, EnvHttpProxyAgent, Pool } = undici();
       const tls = { ...(ca ? { ca } : {}), ...(verify ? {} : { rejectUnauthorized: false }) };
       const common = {
-        connections: opts.connectionsPerHost ?? 4,
+        connections: opts.connectionsPerHost ?? 16,
         headersTimeout: timeout,
         bodyTimeout: timeout,
         connectTimeout: Math.min(timeout, 30_000),
