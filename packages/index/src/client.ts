@@ -485,14 +485,16 @@ export class IndexClient {
    * GET `url` into memory (undefined for 404/410). With `useCache` and a cache: a kept response
    * that is still fresh is answered without a request; a stale one is revalidated (`If-None-Match`
    * / `If-Modified-Since`) and its body reused on 304; a new response is kept as its
-   * `Cache-Control` allows. The cache is keyed by the URL without credentials and the Accept
+   * `Cache-Control` allows. The cache is keyed by the URL with credentials masked and the Accept
    * header; a cache that fails is passed by, never an error.
    */
   private async getCached(url: string, accept: string, useCache: boolean): Promise<Page | undefined> {
     const cache = useCache ? this.httpCache : undefined;
     const key = redactUrl(url);
     const cached = cache ? await cache.get(key, accept).catch(() => undefined) : undefined;
-    if (cached && cached.url === key && cached.accept === accept && this.now() < cached.freshUntil) return cached;
+    const asked = this.now();
+    // A clock set back since the page was kept makes it stale, not fresh for longer.
+    if (cached && cached.url === key && cached.accept === accept && cached.storedAt <= asked && asked < cached.freshUntil) return cached;
     return this.withRetries(url, async () => {
       const conditional = cached ? revalidationHeaders(cached) : {};
       const res = await this.send(url, { accept, 'accept-encoding': 'gzip, deflate, br', ...conditional });
