@@ -77,6 +77,7 @@ export interface BuildArgs {
   dockerBaseImage?: string;
   store?: string;
   offline?: boolean;
+  disableCache?: boolean;
   quiet?: boolean;
   help?: boolean;
 }
@@ -131,6 +132,7 @@ export const SPECS: Spec[] = [
   { key: 'dockerBaseImage', names: ['--docker-base-image'], kind: { type: 'string' }, metavar: 'IMAGE', group: 'nx-pex', help: 'The base image of the Docker context. Default: python:X.Y-slim for the target\'s X.Y.' },
   { key: 'store', names: ['--store'], kind: { type: 'string' }, metavar: 'DIR', group: 'nx-pex', help: 'Wheel store. Default: $NX_PEX_STORE, else $XDG_CACHE_HOME/nx-pex, else ~/.cache/nx-pex.' },
   { key: 'offline', names: ['--offline'], kind: { type: 'flag' }, group: 'nx-pex', help: 'Take wheels from the store only, never the network (also NX_PEX_OFFLINE=1); fail naming every missing one.' },
+  { key: 'disableCache', names: ['--disable-cache'], kind: { type: 'flag' }, group: 'nx-pex', help: 'Neither read nor keep index pages and metadata in the store: ask the indexes afresh (also NX_PEX_DISABLE_CACHE=1). Wheels still come from the store, verified by sha256.' },
   { key: 'quiet', names: ['-q', '--quiet'], kind: { type: 'flag' }, group: 'nx-pex', help: 'Print nothing but errors.' },
   { key: 'help', names: ['-h', '--help'], kind: { type: 'flag' }, group: 'nx-pex', help: 'Show this help.' },
 ];

@@ -67,6 +67,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
     pex,
     indexes: indexOverrides(a),
     offline: a.offline || undefined,
+    disableCache: a.disableCache || undefined,
     progress: a.quiet ? undefined : streamProgress(process.stderr),
     log: a.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`),
   };

@@ -5,7 +5,7 @@ import { UsageError } from './errors';
 
 const LOCK_KEYS = new Set<keyof BuildArgs>([
   'requirements', 'requirementFiles', 'project', 'constraintFiles', 'pre', 'onlyBinary', 'noBinary', 'build', 'wheel',
-  'indexUrls', 'findLinks', 'pypi', 'python', 'store', 'quiet', 'help', 'outputFile',
+  'indexUrls', 'findLinks', 'pypi', 'python', 'store', 'disableCache', 'quiet', 'help', 'outputFile',
 ]);
 
 const HELP = `Usage: nx-pex lock [--project DIR] [REQUIREMENT...] [-r FILE] [--python PY]... [-o pylock.toml] [options]
@@ -15,7 +15,8 @@ requirements (arguments, -r files) for each target interpreter (--python, repeat
 python3) and writes a PEP 751 pylock.toml listing every artifact with its URL, size and sha256.
 
 Options: --constraints FILE, --pre, --only-binary NAMES|:all:, --no-binary NAMES|:all:, --no-build,
--i/--index-url URL, -f/--find-links PATH, --no-pypi, --store DIR, -q (as for nx-pex build).
+-i/--index-url URL, -f/--find-links PATH, --no-pypi, --store DIR, --disable-cache, -q (as for
+nx-pex build).
 `;
 
 /** `nx-pex lock`. */
@@ -56,6 +57,7 @@ export async function lockCommand(argv: string[]): Promise<number> {
     onlyBinary,
     noBinary,
     storeDir: a.store,
+    disableCache: a.disableCache || undefined,
     indexes: a.indexUrls || a.findLinks || a.pypi !== undefined ? { indexUrls: a.indexUrls, findLinks: a.findLinks, noPypi: a.pypi === false } : undefined,
     log: a.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`),
   });

@@ -64,6 +64,8 @@ export interface BuildProjectOptions {
   log?: (line: string) => void;
   /** Take wheels from the store only (also `NX_PEX_OFFLINE=1`); fail naming every missing one. */
   offline?: boolean;
+  /** Do not read or keep index pages and metadata in the store (pex's `--disable-cache`; also NX_PEX_DISABLE_CACHE=1). */
+  disableCache?: boolean;
   /** Download progress; default one line per downloaded file through `log`. */
   progress?: ProgressReporter;
   env?: NodeJS.ProcessEnv;
@@ -333,6 +335,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     pexVersion: pexOptions.pexVersion,
     pexWheel: options.pexWheel,
     offline: options.offline,
+    disableCache: options.disableCache,
     progress: options.progress,
     log: options.log,
     env: options.env ?? process.env,

@@ -53,6 +53,8 @@ export interface BuildRequirementsOptions {
   indexes?: IndexOverrides;
   /** Take wheels from the store only (also `NX_PEX_OFFLINE=1`); only with a lock. */
   offline?: boolean;
+  /** Do not read or keep index pages and metadata in the store (pex's `--disable-cache`; also NX_PEX_DISABLE_CACHE=1). */
+  disableCache?: boolean;
   progress?: ProgressReporter;
   log?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
@@ -166,11 +168,12 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
     pexVersion: o.pexVersion,
     pexWheel: options.pexWheel,
     offline,
+    disableCache: options.disableCache,
     progress: options.progress,
     log: options.log,
     env,
   };
-  const collect = async ({ client, config, store }: IndexContext): Promise<ArtifactRequest[]> => {
+  const collect = async ({ client, config, store, metadataCache }: IndexContext): Promise<ArtifactRequest[]> => {
     if (lockFile) {
       // pex's --pylock without requirements installs the whole lock: every package whose marker holds.
       const pylock = lockKindOf === 'pylock' ? await readPylock(lockFile) : undefined;
@@ -229,6 +232,7 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
           pre: options.pre,
           formats: { onlyBinary: options.onlyBinary, noBinary: options.noBinary },
           noTransitive: options.noTransitive,
+          metadataCache,
           buildWheel: sdistBuilder({ python: python ?? 'python3', target: t, store, env, log }),
           log,
         });

@@ -16,6 +16,7 @@ import { downloadUnhashed } from './pinned';
 import { withoutCredentials } from './build-requirements';
 import { targetFor } from './pipeline';
 import { applyIndexOverrides, type IndexOverrides } from './runtime';
+import { indexCaches } from './index-cache';
 
 export interface LockRequirementsOptions {
   /** A project directory: its `[project] dependencies` and `requires-python` are locked. */
@@ -31,6 +32,8 @@ export interface LockRequirementsOptions {
   onlyBinary?: string[];
   noBinary?: string[];
   storeDir?: string;
+  /** Do not read or keep index pages and metadata in the store (pex's `--disable-cache`; also NX_PEX_DISABLE_CACHE=1). */
+  disableCache?: boolean;
   indexes?: IndexOverrides;
   log?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
@@ -71,8 +74,9 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
   const lockDir = dirname(outputFile);
 
   const config = applyIndexOverrides(await readIndexConfig({ env, projectRoot: project?.dir ?? process.cwd() }), o.indexes);
-  const client = new IndexClient(config, { env });
   const store = new WheelStore(resolve(o.storeDir ?? defaultStoreRoot(env)));
+  const { httpCache, metadataCache } = indexCaches(store.root, o.disableCache, env);
+  const client = new IndexClient(config, { env, httpCache });
   try {
     const pythons = o.pythons?.length ? o.pythons : ['python3'];
     const merged = new Map<string, { pkg: ResolvedPackage; targets: Set<string>; wheels: Map<string, PylockFile> }>();
@@ -93,6 +97,7 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
         constraints,
         pre: o.pre,
         formats: { onlyBinary: o.onlyBinary, noBinary: o.noBinary },
+        metadataCache,
         buildWheel: sdistBuilder({ python, target, store, env, log }),
         log,
       });

@@ -15,6 +15,7 @@ import {
   lineProgress,
   offlineFromEnv,
   type ArtifactRequest,
+  type MetadataCache,
   type ProgressReporter,
 } from '@nx-pex/store';
 import type { PexDependency, PexRuntime } from '@nx-pex/pex';
@@ -22,6 +23,7 @@ import { combineSources, directorySources } from './options';
 import { shippedPexWheel } from './shipped-runtime';
 import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type IndexOverrides } from './runtime';
 import { applyRequirementsFileIndexes } from './hashed';
+import { indexCaches } from './index-cache';
 
 const targets = new Map<string, Promise<TargetPlatform>>();
 
@@ -144,6 +146,8 @@ export interface FetchOptions {
   /** A local copy of the pinned pex wheel; the pinned runtime is taken from it without any index. */
   pexWheel?: string;
   offline?: boolean;
+  /** Do not read or keep index pages and metadata in the store (`--disable-cache`; also NX_PEX_DISABLE_CACHE=1). */
+  disableCache?: boolean;
   progress?: ProgressReporter;
   log?: (line: string) => void;
   env: NodeJS.ProcessEnv;
@@ -154,6 +158,8 @@ export interface IndexContext {
   client: IndexClient;
   config: IndexConfig;
   store: WheelStore;
+  /** Core metadata kept in the store (none with --disable-cache). */
+  metadataCache?: MetadataCache;
 }
 
 /** The parts of a PEX that come from the store, and the interpreter line for the target. */
@@ -178,14 +184,15 @@ export async function withFetchedInputs<T>(
 ): Promise<T> {
   const { env, target, log } = o;
   const config = applyIndexOverrides(applyRequirementsFileIndexes(await readIndexConfig({ env, projectRoot: o.projectRoot }), o.requirementsFiles ?? []), o.indexes);
-  const client = new IndexClient(config, { env });
   const store = new WheelStore(storeRoot(o.storeDir, env));
+  const { httpCache, metadataCache } = indexCaches(store.root, o.disableCache, env);
+  const client = new IndexClient(config, { env, httpCache });
   try {
     let requests: ArtifactRequest[];
     let choice;
     let paths: Map<string, string>;
     try {
-      requests = await collect({ client, config, store });
+      requests = await collect({ client, config, store, metadataCache });
       choice = await chooseRuntime(o.pexVersion, { client, store, target, log, localWheel: o.pexWheel ?? shippedPexWheel() });
       const fetchOptions = {
         store,

@@ -12,10 +12,14 @@ import { canonicalizeName, isWheelFilename, parseWheelFilename } from '@nx-pex/p
 import { redactText, redactUrl, splitCredentials } from './redact';
 import { Netrc, netrcCredentials, netrcPath, readNetrc } from './netrc';
 import { uvIndexEnvPrefix } from './uv';
+import { cacheHeaders, cachePolicy, refreshed, revalidationHeaders, type CachedResponse, type HttpCache } from './http-cache';
 
 export interface IndexClientOptions {
   userAgent?: string;
-  /** Parallel connections per host (default 4). */
+  /**
+   * Parallel connections per host (default 16): what bounds the metadata and pages a resolution
+   * fetches ahead of itself, and parallel downloads; further requests wait for a free connection.
+   */
   connectionsPerHost?: number;
   /** Time allowed for response headers and between body chunks (default 60 s). */
   timeoutMs?: number;
@@ -33,6 +37,20 @@ export interface IndexClientOptions {
   env?: NodeJS.ProcessEnv;
   /** Home directory holding `.netrc` (default: $HOME). */
   home?: string;
+  /**
+   * Where index pages (and metadata files without a hash) are kept between runs, reused as their
+   * `Cache-Control` allows and revalidated with `ETag` / `Last-Modified` (default: none).
+   */
+  httpCache?: HttpCache;
+  /** The clock the cache's freshness is judged by (default: Date.now). */
+  now?: () => number;
+}
+
+/** A body fetched into memory (decoded), where it came from and its type. */
+interface Page {
+  body: Buffer;
+  contentType: string;
+  finalUrl: string;
 }
 
 /** Progress of one download: called with each received chunk's size. */
@@ -205,6 +223,8 @@ export class IndexClient {
   private readonly projectCache = new Map<string, Promise<DistributionFile[]>>();
   private readonly indexCache = new Map<string, Promise<DistributionFile[]>>();
   private readonly findLinksCache = new Map<string, Promise<DistributionFile[]>>();
+  private readonly httpCache: HttpCache | undefined;
+  private readonly now: () => number;
 
   constructor(
     readonly config: IndexConfig,
@@ -216,6 +236,8 @@ export class IndexClient {
     this.maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
     this.env = opts.env ?? process.env;
     this.home = opts.home;
+    this.httpCache = opts.httpCache;
+    this.now = opts.now ?? Date.now;
     for (const loc of [config.indexUrl, ...config.extraIndexUrls, ...config.findLinks]) this.rememberCredentials(loc);
     for (const named of config.namedIndexes ?? []) this.rememberNamedCredentials(named.name, named.url);
     const timeout = opts.timeoutMs ?? 60_000;
@@ -240,7 +262,7 @@ export class IndexClient {
       const { Agent, EnvHttpProxyAgent, Pool } = undici();
       const tls = { ...(ca ? { ca } : {}), ...(verify ? {} : { rejectUnauthorized: false }) };
       const common = {
-        connections: opts.connectionsPerHost ?? 4,
+        connections: opts.connectionsPerHost ?? 16,
         headersTimeout: timeout,
         bodyTimeout: timeout,
         connectTimeout: Math.min(timeout, 30_000),
@@ -369,7 +391,7 @@ export class IndexClient {
   }
 
   /** GET with redirects; credentials go only to the origin they were written for. */
-  private async send(url: string, headers: Record<string, string>): Promise<Fetched> {
+  private async send(url: string, headers: Record<string, string>, method: 'GET' | 'HEAD' = 'GET'): Promise<Fetched> {
     const inline = splitCredentials(url);
     const inlineOrigin = inline.username !== undefined ? new URL(inline.url).origin : undefined;
     const inlineAuth =
@@ -382,7 +404,7 @@ export class IndexClient {
       }
       const auth = u.origin === inlineOrigin ? inlineAuth : this.authFor(u);
       const res = await undici().request(current, {
-        method: 'GET',
+        method,
         dispatcher: this.agent,
         headers: { 'user-agent': this.userAgent, ...headers, ...(auth ? { authorization: `Basic ${auth}` } : {}) },
       });
@@ -431,10 +453,61 @@ export class IndexClient {
 
   /** A page's text, or undefined for 404/410. */
   private async getText(url: string, accept: string): Promise<{ text: string; contentType: string; finalUrl: string } | undefined> {
+    const page = await this.getCached(url, accept, true);
+    return page && { text: page.body.toString('utf8'), contentType: page.contentType, finalUrl: page.finalUrl };
+  }
+
+  /**
+   * A small file (a PEP 658 `.metadata` file) read into memory, checked against `sha256` when
+   * given. With `cache`, it is kept in the HTTP cache as its response allows (for files the index
+   * gives no hash for; hashed ones are kept by their hash by the caller).
+   */
+  async getFile(url: string, opts: { sha256?: string; cache?: boolean } = {}): Promise<Buffer> {
+    const expected = opts.sha256?.toLowerCase();
+    if (isFileLocation(url)) {
+      const body = await fs.readFile(localPath(url)).catch((e: Error) => {
+        throw new IndexError(`Cannot read ${localPath(url)}: ${e.message}`);
+      });
+      return checkHash(url, body, expected);
+    }
+    const page = await this.getCached(url, '*/*', opts.cache ?? false);
+    if (!page) throw new IndexError(`${redactUrl(url)} was not found.`);
+    try {
+      return checkHash(url, page.body, expected);
+    } catch (e) {
+      // A kept copy that is not what the index says is not kept.
+      if (opts.cache) await this.httpCache?.delete(redactUrl(url), '*/*').catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * GET `url` into memory (undefined for 404/410). With `useCache` and a cache: a kept response
+   * that is still fresh is answered without a request; a stale one is revalidated (`If-None-Match`
+   * / `If-Modified-Since`) and its body reused on 304; a new response is kept as its
+   * `Cache-Control` allows. The cache is keyed by the URL with credentials masked and the Accept
+   * header; a cache that fails is passed by, never an error.
+   */
+  private async getCached(url: string, accept: string, useCache: boolean): Promise<Page | undefined> {
+    const cache = useCache ? this.httpCache : undefined;
+    const key = redactUrl(url);
+    const cached = cache ? await cache.get(key, accept).catch(() => undefined) : undefined;
+    const asked = this.now();
+    // A clock set back since the page was kept makes it stale, not fresh for longer.
+    if (cached && cached.url === key && cached.accept === accept && cached.storedAt <= asked && asked < cached.freshUntil) return cached;
     return this.withRetries(url, async () => {
-      const res = await this.send(url, { accept, 'accept-encoding': 'gzip, deflate, br' });
+      const conditional = cached ? revalidationHeaders(cached) : {};
+      const res = await this.send(url, { accept, 'accept-encoding': 'gzip, deflate, br', ...conditional });
+      const now = this.now();
+      if (res.status === 304 && cached && Object.keys(conditional).length > 0) {
+        await res.body.dump();
+        const renewed = refreshed(cached, res.headers, now);
+        await (renewed ? cache!.put(renewed) : cache!.delete(key, accept)).catch(() => undefined);
+        return cached;
+      }
       if (res.status === 404 || res.status === 410) {
         await res.body.dump();
+        if (cached) await cache!.delete(key, accept).catch(() => undefined);
         return undefined;
       }
       if (res.status >= 500 || res.status === 429) throw await retryableStatus(res);
@@ -442,12 +515,56 @@ export class IndexClient {
         await res.body.dump();
         throw this.statusError(url, res.status);
       }
-      let buf = Buffer.from(await res.body.arrayBuffer());
+      let body = Buffer.from(await res.body.arrayBuffer());
       const encoding = String(res.headers['content-encoding'] ?? '').toLowerCase();
-      if (encoding === 'gzip' || encoding === 'x-gzip') buf = zlib.gunzipSync(buf);
-      else if (encoding === 'deflate') buf = zlib.inflateSync(buf);
-      else if (encoding === 'br') buf = zlib.brotliDecompressSync(buf);
-      return { text: buf.toString('utf8'), contentType: String(res.headers['content-type'] ?? ''), finalUrl: res.finalUrl };
+      if (encoding === 'gzip' || encoding === 'x-gzip') body = zlib.gunzipSync(body);
+      else if (encoding === 'deflate') body = zlib.inflateSync(body);
+      else if (encoding === 'br') body = zlib.brotliDecompressSync(body);
+      const page: Page = { body, contentType: String(res.headers['content-type'] ?? ''), finalUrl: res.finalUrl };
+      if (cache) {
+        const policy = cachePolicy(res.headers, now);
+        const keep: CachedResponse | undefined = policy.store
+          ? { url: key, accept, ...page, finalUrl: redactUrl(res.finalUrl), ...cacheHeaders(res.headers), storedAt: now, freshUntil: policy.freshUntil }
+          : undefined;
+        await (keep ? cache.put(keep) : cached ? cache.delete(key, accept) : Promise.resolve()).catch(() => undefined);
+      }
+      return page;
+    });
+  }
+
+  /**
+   * The size of a remote file whose server takes byte ranges (a HEAD request), else undefined: then
+   * only the whole file can be had.
+   */
+  async rangeSize(url: string): Promise<number | undefined> {
+    if (isFileLocation(url)) return undefined;
+    return this.withRetries(url, async () => {
+      const res = await this.send(url, { accept: '*/*', 'accept-encoding': 'identity' }, 'HEAD');
+      await res.body.dump();
+      if (res.status >= 500 || res.status === 429) throw new RetryableStatus(res.status, parseRetryAfter(res.headers['retry-after']));
+      if (res.status !== 200) return undefined;
+      const size = Number(firstHeader(res.headers['content-length']));
+      const ranges = firstHeader(res.headers['accept-ranges'])?.trim().toLowerCase() === 'bytes';
+      const encoded = (firstHeader(res.headers['content-encoding']) ?? 'identity').toLowerCase() !== 'identity';
+      return ranges && !encoded && Number.isSafeInteger(size) && size > 0 ? size : undefined;
+    });
+  }
+
+  /**
+   * Bytes `start` to `end` (inclusive) of a remote file, by a Range request. A server that
+   * answers with anything but exactly that range is an error (IndexError), never a whole file.
+   */
+  async getRange(url: string, start: number, end: number): Promise<Buffer> {
+    return this.withRetries(url, async () => {
+      const res = await this.send(url, { accept: '*/*', 'accept-encoding': 'identity', range: `bytes=${start}-${end}` });
+      if (res.status >= 500 || res.status === 429) throw await retryableStatus(res);
+      if (res.status !== 206 || contentRangeStart(res.headers['content-range']) !== start) {
+        res.body.destroy();
+        throw new IndexError(`${redactUrl(url)} did not answer the byte range ${start}-${end} (HTTP ${res.status}).`);
+      }
+      const body = Buffer.from(await res.body.arrayBuffer());
+      if (body.length !== end - start + 1) throw new TruncatedDownloadError(redactUrl(url), end - start + 1, body.length);
+      return body;
     });
   }
 
@@ -544,34 +661,6 @@ export class IndexClient {
     return hasher.result();
   }
 
-  /**
-   * Some bytes of a remote file by an HTTP range request (`bytes=-N` for the last N bytes, or
-   * `bytes=a-b`): the bytes, where they start and the file's whole size. Undefined when the server
-   * does not answer with that range (no range support, or a local file), so that the caller takes
-   * the whole file instead.
-   */
-  async fetchRange(url: string, range: string): Promise<{ bytes: Buffer; start: number; total: number } | undefined> {
-    if (isFileLocation(url)) return undefined;
-    return this.withRetries(url, async () => {
-      const res = await this.send(url, { accept: '*/*', 'accept-encoding': 'identity', range });
-      if (res.status >= 500 || res.status === 429) throw await retryableStatus(res);
-      if (res.status === 404 || res.status === 410) {
-        await res.body.dump();
-        throw new IndexError(`${redactUrl(url)} was not found (HTTP ${res.status}).`);
-      }
-      const m = /^bytes\s+(\d+)-(\d+)\/(\d+)$/i.exec(firstHeader(res.headers['content-range'])?.trim() ?? '');
-      if (res.status !== 206 || !m) {
-        // The whole file is coming (or nothing usable): stop reading it.
-        res.body.on('error', () => undefined).destroy();
-        if (res.status === 200 || res.status === 206 || res.status === 416) return undefined;
-        throw this.statusError(url, res.status);
-      }
-      const bytes = Buffer.from(await res.body.arrayBuffer());
-      if (bytes.length !== Number(m[2]) - Number(m[1]) + 1) throw new TruncatedDownloadError(redactUrl(url), Number(m[2]) - Number(m[1]) + 1, bytes.length);
-      return { bytes, start: Number(m[1]), total: Number(m[3]) };
-    });
-  }
-
   async close(): Promise<void> {
     await this.agentInstance?.close();
   }
@@ -642,6 +731,13 @@ class Hasher {
   result(): { sha256: string; size: number } {
     return { sha256: this.hash.digest('hex'), size: this.bytes };
   }
+}
+
+function checkHash(url: string, body: Buffer, expected: string | undefined): Buffer {
+  if (expected === undefined) return body;
+  const actual = createHash('sha256').update(body).digest('hex');
+  if (actual !== expected) throw new HashMismatchError(redactUrl(url), expected, actual);
+  return body;
 }
 
 async function readTextIfExists(file: string): Promise<string | undefined> {

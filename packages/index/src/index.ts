@@ -11,3 +11,5 @@ export { IndexClient, filenameMatchesProject, parseRetryAfter } from './client';
 export type { IndexClientOptions, DownloadOptions, DownloadProgress } from './client';
 export { redactUrl, redactText } from './redact';
 export { IndexError, HashMismatchError, TruncatedDownloadError, IndexUnreachableError, IndexResponseError } from './errors';
+export { cachePolicy, parseCacheControl, revalidationHeaders, refreshed, cacheHeaders } from './http-cache';
+export type { CachedResponse, HttpCache, CachePolicy } from './http-cache';

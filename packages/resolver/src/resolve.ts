@@ -28,7 +28,7 @@ import {
   type TargetPlatform,
 } from '@nx-pex/pep';
 import { redactUrl, type DistributionFile, type IndexClient } from '@nx-pex/index';
-import type { WheelStore } from '@nx-pex/store';
+import type { MetadataCache, WheelStore } from '@nx-pex/store';
 import { IndexSource, requiresPythonHolds, type BuiltWheel, type FileMetadata, type FormatControl, type VersionEntry, type WheelBuilder } from './source';
 
 export interface ResolveOptions {
@@ -48,6 +48,8 @@ export interface ResolveOptions {
   cwd?: string;
   /** Give up after this many pins and backtracks (default 200000). */
   maxRounds?: number;
+  /** Core metadata kept between runs (in the store), by each file's sha256. */
+  metadataCache?: MetadataCache;
 }
 
 /** One chosen distribution. */
@@ -193,6 +195,7 @@ class Resolver {
       store: options.store,
       buildWheel: options.buildWheel,
       log: options.log,
+      metadataCache: options.metadataCache,
     });
     this.env = options.target.markerEnvironment;
     this.python = options.target.pythonVersion;

@@ -1,10 +1,10 @@
 /**
  * What resolution asks of the indexes: the versions of a project usable on the target (the best
  * file of each), and the core metadata of one file (PEP 658/714 `.metadata` when offered, else the
- * wheel's own METADATA read by range requests or from the whole wheel, else a wheel built from the sdist).
+ * wheel's own METADATA, else a wheel built from the sdist).
  */
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,10 +20,10 @@ import {
   type TargetPlatform,
 } from '@nx-pex/pep';
 import { redactUrl, type DistributionFile, type IndexClient } from '@nx-pex/index';
-import { checkZipArchive, onConfiguredHosts, type WheelStore } from '@nx-pex/store';
+import { checkZipArchive, onConfiguredHosts, type MetadataCache, type MetadataKey, type WheelStore } from '@nx-pex/store';
 import { parseCoreMetadata, type CoreMetadata } from './metadata';
 import { readWheelMetadata } from './wheel-metadata';
-import { readRemoteWheelMetadata } from './remote-metadata';
+import { readRemoteWheelMetadata } from './remote-wheel';
 
 /** pip's `--only-binary` / `--no-binary`: canonical names, or `:all:`. */
 export interface FormatControl {
@@ -80,6 +80,12 @@ export interface SourceOptions {
   store?: WheelStore;
   buildWheel?: WheelBuilder;
   log?: (line: string) => void;
+  /**
+   * Where the core metadata of distribution files is kept between runs, by the file's sha256 (or
+   * the metadata file's own when the index gives only that). Without one, metadata files without
+   * a hash still go through the index client's HTTP cache.
+   */
+  metadataCache?: MetadataCache;
 }
 
 /** What a file's metadata step produced: the metadata and, for built or downloaded files, the wheel. */
@@ -99,19 +105,10 @@ export class IndexSource {
   private readonly versionCache = new Map<string, Promise<VersionEntry[]>>();
   private readonly metadataCache = new Map<string, Promise<FileMetadata>>();
 
-  private scratch: Promise<string> | undefined;
-
   constructor(readonly opts: SourceOptions) {}
 
-  /** One temporary directory for the metadata files this source downloads (removed by close()). */
-  private scratchDir(): Promise<string> {
-    return (this.scratch ??= mkdtemp(join(tmpdir(), 'nx-pex-meta-')));
-  }
-
-  /** Removes the temporary directory. */
-  async close(): Promise<void> {
-    if (this.scratch) await rm(await this.scratch, { recursive: true, force: true }).catch(() => undefined);
-  }
+  /** Nothing is left to clean up: metadata files are read into memory. */
+  async close(): Promise<void> {}
 
   /** Usable versions of `name` for the target, newest first (invalid versions are skipped). */
   versions(name: string, compare: (a: string, b: string) => number): Promise<VersionEntry[]> {
@@ -209,22 +206,34 @@ export class IndexSource {
       return this.buildAndRead({ kind: 'sdist', path, filename: file.filename, name, sha256, url: file.url });
     }
     if (local) return { metadata: parseCoreMetadata(await readWheelMetadata(fileURLToPath(file.url), file.filename)) };
-    if (file.coreMetadata) {
-      const dest = join(await this.scratchDir(), `${randomBytes(8).toString('hex')}.metadata`);
-      try {
-        const expected = typeof file.coreMetadata === 'object' ? file.coreMetadata.sha256 : undefined;
-        await client.download(`${file.url}.metadata`, dest, expected ? { sha256: expected } : {});
-        return { metadata: parseCoreMetadata(await readFile(dest, 'utf8')) };
-      } finally {
-        await rm(dest, { force: true });
-      }
+    // A file's metadata never changes while its bytes do not: it is kept by the file's sha256, and
+    // checked against the metadata file's own sha256 whenever the index gives one.
+    const cache = this.opts.metadataCache;
+    const metadataSha256 = typeof file.coreMetadata === 'object' ? file.coreMetadata.sha256 : undefined;
+    const key: MetadataKey | undefined = file.sha256 ? { fileSha256: file.sha256 } : metadataSha256 ? { sha256: metadataSha256 } : undefined;
+    if (cache && key) {
+      const kept = await cache.get(key, metadataSha256).catch(() => undefined);
+      if (kept) return { metadata: parseCoreMetadata(kept.toString('utf8')) };
     }
-    // No metadata file: the wheel's own METADATA by range requests, else the whole wheel (always
-    // when the index gives no sha256, which only the whole file tells).
-    const remote = file.sha256 ? await readRemoteWheelMetadata(client, file.url, file.filename) : undefined;
-    if (remote) return { metadata: parseCoreMetadata(remote.text) };
-    const { path, sha256 } = await this.download(file);
-    return { metadata: parseCoreMetadata(await readWheelMetadata(path, file.filename)), sha256 };
+    if (file.coreMetadata) {
+      const body = await client.getFile(`${file.url}.metadata`, { ...(metadataSha256 ? { sha256: metadataSha256 } : {}), cache: !key });
+      const metadata = parseCoreMetadata(body.toString('utf8'));
+      if (cache && key) await cache.put(key, body).catch(() => undefined);
+      return { metadata };
+    }
+    // A wheel the store has (verified by its sha256 when it entered) is read there. Else, on a
+    // server that takes byte ranges, its METADATA alone is read, not the whole file; that is not
+    // kept, since nothing vouches for it until the whole file is checked against its sha256.
+    const stored = file.sha256 && this.opts.store ? await this.opts.store.get(file.sha256, { label: file.filename }).catch(() => undefined) : undefined;
+    if (!stored && isWheelFilename(file.filename) && /^https?:/i.test(file.url)) {
+      const text = await readRemoteWheelMetadata(client, file.url, file.filename);
+      if (text !== undefined) return { metadata: parseCoreMetadata(text) };
+    }
+    const { path, sha256 } = stored ? { path: stored, sha256: file.sha256! } : await this.download(file);
+    const text = await readWheelMetadata(path, file.filename);
+    const metadata = parseCoreMetadata(text);
+    if (cache) await cache.put({ fileSha256: sha256 }, Buffer.from(text, 'utf8')).catch(() => undefined);
+    return { metadata, sha256 };
   }
 
   /** Brings a remote file into the store (verified against the index's sha256 when it gives one). */

@@ -30,14 +30,14 @@ function readEntry(path: string, want: (name: string) => boolean): Promise<Buffe
   });
 }
 
-/** Whether the zip entry `name` is the `<name>-<version>.dist-info/METADATA` of the wheel `filename`. */
-export function isMetadataEntry(name: string, filename: string): boolean {
+/** Whether a wheel's entry is `<name>-<version>.dist-info/METADATA` of the (canonical) `project`. */
+export function isMetadataEntry(name: string, project: string): boolean {
   const parts = name.split('/');
   return (
     parts.length === 2 &&
     parts[1] === 'METADATA' &&
     parts[0]!.endsWith('.dist-info') &&
-    canonicalizeName(parts[0]!.slice(0, -'.dist-info'.length).split('-')[0]!) === parseWheelFilename(filename).name
+    canonicalizeName(parts[0]!.slice(0, -'.dist-info'.length).split('-')[0]!) === project
   );
 }
 
@@ -46,7 +46,7 @@ export async function readWheelMetadata(path: string, filename: string): Promise
   const w = parseWheelFilename(filename);
   let data: Buffer | undefined;
   try {
-    data = await readEntry(path, (name) => isMetadataEntry(name, filename));
+    data = await readEntry(path, (name) => isMetadataEntry(name, w.name));
   } catch (e) {
     throw new UserError(`${filename} is not a readable wheel (${(e as Error).message}).`);
   }

@@ -8,3 +8,5 @@ export type { ProgressReporter, ProgressOptions } from './progress';
 export { keepOnInterrupt, pidAlive, removeOnInterrupt, removedOnInterrupt } from './interrupt';
 export { ensureLayer, layerInfo, layerPath, linkFromStore, pruneLayers } from './layers';
 export type { EnsuredLayer, LayerInfo, LayerPruneOptions, LayerPruneResult, LinkResult } from './layers';
+export { StoreHttpCache, MetadataCache } from './http-cache';
+export type { MetadataKey } from './http-cache';

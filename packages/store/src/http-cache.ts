@@ -1,0 +1,180 @@
+/**
+ * The store's caches of what resolution reads from indexes, shared by every workspace on the
+ * machine like the wheels:
+ *
+ * - `http/<xx>/<key>`: index pages (PEP 503 HTML, PEP 691 JSON, find-links pages) as their
+ *   responses allow keeping them, keyed by the sha256 of the URL without credentials and the
+ *   Accept header (`StoreHttpCache`, used by the index client);
+ * - `metadata/file-sha256/<xx>/<sha256>`: the core metadata of a distribution file, by the file's
+ *   sha256 (immutable: a PEP 658 `.metadata` file, or the METADATA read from the wheel), and
+ *   `metadata/sha256/<xx>/<sha256>` by the metadata file's own sha256 when the index gives only
+ *   that (`MetadataCache`).
+ *
+ * Each entry is one file, a JSON header line then the body; the header holds the body's size and
+ * sha256, so an entry damaged in any way is noticed, ignored and fetched again. Entries are written
+ * to a temporary file beside their place and renamed into it, so readers never see half of one,
+ * and no write failure (a full or read-only disk) fails a build: the cache is then passed by.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, promises as fs, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { redactUrl, type CachedResponse, type HttpCache } from '@nx-pex/index';
+import { HOST_TAG } from './store';
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/*
+ * Entries are small (a metadata file is a few kB, a project page rarely more than a few MB) and a
+ * resolution reads hundreds of them: read and written synchronously, each costs tens of
+ * microseconds, where the thread pool's round trips (open, stat, read, close) cost ten times more.
+ */
+
+/** Directories known to exist (an entry's directory is made once per process). */
+const made = new Set<string>();
+
+/** Writes `data` to `file` by a rename from a temporary file beside it; false when it could not. */
+function writeAtomic(file: string, data: Buffer): boolean {
+  const tmp = `${file}.${HOST_TAG}-${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    const dir = path.dirname(file);
+    if (!made.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      made.add(dir);
+    }
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
+    return true;
+  } catch {
+    made.delete(path.dirname(file));
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // nothing to clean up
+    }
+    return false;
+  }
+}
+
+/** An entry: `header` (JSON, one line, with the body's size and sha256), a newline, the body. */
+function encodeEntry(header: Record<string, unknown>, body: Buffer): Buffer {
+  const head = JSON.stringify({ ...header, size: body.length, sha256: sha256(body) });
+  return Buffer.concat([Buffer.from(`${head}\n`, 'utf8'), body]);
+}
+
+/** The header and body of an entry, or undefined when it is missing or damaged (then it is removed). */
+function readEntry(file: string): { header: Record<string, unknown>; body: Buffer } | undefined {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  try {
+    const nl = data.indexOf(0x0a);
+    if (nl < 0) throw new Error('no header');
+    const header = JSON.parse(data.subarray(0, nl).toString('utf8')) as Record<string, unknown>;
+    const body = data.subarray(nl + 1);
+    if (typeof header !== 'object' || header === null || header.size !== body.length || header.sha256 !== sha256(body)) throw new Error('damaged');
+    return { header, body };
+  } catch {
+    try {
+      rmSync(file, { force: true });
+    } catch {
+      // left for the next write to replace
+    }
+    return undefined;
+  }
+}
+
+function entryPath(dir: string, key: string): string {
+  return path.join(dir, key.slice(0, 2), key);
+}
+
+/** Index pages kept in `<store>/http/` (see the module comment). */
+export class StoreHttpCache implements HttpCache {
+  readonly dir: string;
+
+  constructor(storeRoot: string) {
+    this.dir = path.join(path.resolve(storeRoot), 'http');
+  }
+
+  private fileFor(url: string, accept: string): string {
+    return entryPath(this.dir, sha256(`${redactUrl(url)}\n${accept}`));
+  }
+
+  async get(url: string, accept: string): Promise<CachedResponse | undefined> {
+    const entry = readEntry(this.fileFor(url, accept));
+    if (!entry) return undefined;
+    const h = entry.header;
+    const str = (k: string) => (typeof h[k] === 'string' ? (h[k] as string) : undefined);
+    if (str('url') !== redactUrl(url) || str('accept') !== accept || str('finalUrl') === undefined) return undefined;
+    if (typeof h.storedAt !== 'number' || typeof h.freshUntil !== 'number') return undefined;
+    const out: CachedResponse = {
+      url: str('url')!,
+      accept,
+      finalUrl: str('finalUrl')!,
+      contentType: str('contentType') ?? '',
+      storedAt: h.storedAt,
+      freshUntil: h.freshUntil,
+      body: entry.body,
+    };
+    for (const k of ['etag', 'lastModified', 'cacheControl', 'expires'] as const) {
+      const v = str(k);
+      if (v !== undefined) out[k] = v;
+    }
+    return out;
+  }
+
+  async put(r: CachedResponse): Promise<void> {
+    // Credentials never go into the store: a URL that still has them is not kept.
+    if (redactUrl(r.url) !== r.url || redactUrl(r.finalUrl) !== r.finalUrl) return;
+    const { body, ...header } = r;
+    writeAtomic(this.fileFor(r.url, r.accept), encodeEntry(header, body));
+  }
+
+  async delete(url: string, accept: string): Promise<void> {
+    await fs.rm(this.fileFor(url, accept), { force: true }).catch(() => undefined);
+  }
+}
+
+/** How a metadata entry is keyed: by the distribution file's sha256, or by the metadata file's own. */
+export type MetadataKey = { fileSha256: string } | { sha256: string };
+
+/** Core metadata kept in `<store>/metadata/` (see the module comment). */
+export class MetadataCache {
+  readonly dir: string;
+
+  constructor(storeRoot: string) {
+    this.dir = path.join(path.resolve(storeRoot), 'metadata');
+  }
+
+  private fileFor(key: MetadataKey): string | undefined {
+    const [kind, hash] = 'fileSha256' in key ? ['file-sha256', key.fileSha256.toLowerCase()] : ['sha256', key.sha256.toLowerCase()];
+    return HEX64.test(hash) ? entryPath(path.join(this.dir, kind), hash) : undefined;
+  }
+
+  /**
+   * The kept metadata for `key`, or undefined. `expectedSha256` (the metadata file's hash as the
+   * index gives it) must match too; a key by the metadata's own hash always is checked against it.
+   */
+  async get(key: MetadataKey, expectedSha256?: string): Promise<Buffer | undefined> {
+    const file = this.fileFor(key);
+    if (!file) return undefined;
+    const entry = readEntry(file);
+    if (!entry) return undefined;
+    const want = expectedSha256?.toLowerCase() ?? ('sha256' in key ? key.sha256.toLowerCase() : undefined);
+    if (want !== undefined && entry.header.sha256 !== want) return undefined;
+    return entry.body;
+  }
+
+  async put(key: MetadataKey, body: Buffer): Promise<void> {
+    const file = this.fileFor(key);
+    if (!file) return;
+    if ('sha256' in key && sha256(body) !== key.sha256.toLowerCase()) return;
+    writeAtomic(file, encodeEntry({}, body));
+  }
+}
