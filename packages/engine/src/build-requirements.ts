@@ -229,7 +229,7 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
           pre: options.pre,
           formats: { onlyBinary: options.onlyBinary, noBinary: options.noBinary },
           noTransitive: options.noTransitive,
-          buildWheel: sdistBuilder({ python: python ?? 'python3', target: t, store, env, log }),
+          buildWheel: sdistBuilder({ python: python ?? 'python3', target: t, store, env, index: config, log }),
           log,
         });
         for (const p of resolution.packages) log(`  ${p.name} ${p.version}: ${p.built ? `${p.built.filename} (built from ${p.file.filename})` : p.file.filename}`);

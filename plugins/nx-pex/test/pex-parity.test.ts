@@ -123,13 +123,13 @@ beforeAll(async () => {
     wheelhouse.push(join('wheelhouse', f));
   }
   server = await startIndexServer({ dir: INDEX_DIR });
-  // Only the local index: pip's configuration and the machine's find-links are off for both
-  // tools (and for the pip each runs to build sdists), and a request that still went elsewhere
-  // would meet a proxy that answers nothing.
+  // Only the command line's index: pip's configuration and the machine's find-links are off, pip's
+  // own index (for the pip each tool runs to build sdists and projects) is a port where nothing
+  // listens, and a request to any other host meets a proxy that answers nothing.
   env = {
     ...process.env,
     PIP_CONFIG_FILE: '/dev/null',
-    PIP_INDEX_URL: server.url,
+    PIP_INDEX_URL: 'http://127.0.0.1:9/simple',
     PIP_EXTRA_INDEX_URL: '',
     PIP_FIND_LINKS: '',
     PIP_NO_INPUT: '1',
