@@ -252,6 +252,9 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
     const result = await writePex(path, {
       tmpDir: await outputTmpDir(storeRoot, dirname(path)),
       ...writerOptions(o),
+      // Without the dependencies' dependencies the runtime cannot resolve every requirement at
+      // boot: pex's --no-transitive implies --ignore-errors.
+      ...(options.noTransitive ? { ignoreErrors: true } : {}),
       ...executable,
       runtime,
       dependencies,
