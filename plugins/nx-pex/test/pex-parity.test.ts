@@ -104,9 +104,10 @@ const built: Record<string, { pex: Run; nxPex: Run }> = {};
 
 const output = (tool: 'pex' | 'nx-pex', id: string) => join(scratch, 'out', tool, `${id}.pex`);
 
-async function pexInfo(pexFile: string): Promise<Record<string, unknown>> {
-  const r = await run('python3', ['-c', 'import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).read("PEX-INFO").decode())', pexFile]);
-  if (r.code !== 0) throw new Error(`cannot read PEX-INFO of ${pexFile}: ${r.stderr}`);
+/** The PEX-INFO of each file, read by one python3. */
+async function pexInfos(...pexFiles: string[]): Promise<Array<Record<string, unknown>>> {
+  const r = await run('python3', ['-c', 'import json, sys, zipfile; print(json.dumps([json.loads(zipfile.ZipFile(f).read("PEX-INFO")) for f in sys.argv[1:]]))', ...pexFiles]);
+  if (r.code !== 0) throw new Error(`cannot read PEX-INFO of ${pexFiles.join(', ')}: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
 
@@ -124,6 +125,12 @@ beforeAll(async () => {
   requireBuiltCli();
   if (!existsSync(PEX) || !existsSync(join(INDEX_DIR, '.fetched'))) {
     throw new Error(`${PEX} or ${INDEX_DIR} is missing: run \`python3 tools/fixtures/fetch.py\` (npm test's pretest does) first.`);
+  }
+  // The index holds wheels for CPython 3.11 on linux x86_64 (what CI runs), and the expected
+  // versions below are those of that interpreter.
+  const host = await run('python3', ['-c', 'import platform, sys; print(sys.implementation.name, "%d.%d" % sys.version_info[:2], sys.platform, platform.machine())']);
+  if (host.stdout.trim() !== 'cpython 3.11 linux x86_64') {
+    throw new Error(`The pex parity index (tools/fixtures/fetch.py) is for CPython 3.11 on linux x86_64; python3 here is ${host.stdout.trim() || host.stderr.trim()}.`);
   }
   scratch = await mkdtemp(join(tmpdir(), 'nx-pex-parity-'));
   await cp(HELLO, join(scratch, 'hello'), { recursive: true });
@@ -176,11 +183,15 @@ describe('pex and nx-pex build, the same command', () => {
     const command = c.args().join(' ');
     if (pex.code !== 0) throw new Error(`pex ${command} failed (${pex.code}):\n${pex.stderr}`);
     if (nxPex.code !== 0) throw new Error(`nx-pex build ${command} failed (${nxPex.code}):\n${nxPex.stderr}`);
-    const expected = comparable(await pexInfo(output('pex', c.id)));
+    // Both PEX files run (nx-pex's must print what pex's does) while their PEX-INFO is read.
+    const [infos, ran, oracle] = await Promise.all([
+      pexInfos(output('pex', c.id), output('nx-pex', c.id)),
+      run(output('nx-pex', c.id), c.check.args, { cwd: scratch, env }),
+      run(output('pex', c.id), c.check.args, { cwd: scratch, env }),
+    ]);
+    const [expected, actual] = infos.map(comparable) as [Record<string, unknown>, Record<string, unknown>];
     expect((expected.distributions as string[]).length).toBeGreaterThan(0);
-    expect({ command, ...comparable(await pexInfo(output('nx-pex', c.id))) }).toEqual({ command, ...expected });
-    // nx-pex's PEX runs, and prints what pex's does.
-    const [ran, oracle] = await Promise.all((['nx-pex', 'pex'] as const).map((t) => run(output(t, c.id), c.check.args, { cwd: scratch, env })));
+    expect({ command, ...actual }).toEqual({ command, ...expected });
     expect({ code: ran.code, stderr: ran.code === 0 ? '' : ran.stderr }).toEqual({ code: 0, stderr: '' });
     expect(ran.stdout.trim()).toMatch(c.check.stdout);
     expect(ran.stdout).toBe(oracle.stdout);
