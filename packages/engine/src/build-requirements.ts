@@ -5,11 +5,11 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { canonicalizeName, evaluateMarker, formatRequirement, parseRequirement, RequirementSyntaxError, UserError, type Requirement, type TargetPlatform } from '@nx-pex/pep';
 import type { PyProject } from '@nx-pex/project';
 import { isHashedLock, pylockClosure, readPylock, readRequirementsFileLock, requirementsClosure } from '@nx-pex/lock';
-import { resolve as resolveRequirements, parseRoot, sdistBuilder, type ResolvedPackage } from '@nx-pex/resolver';
+import { resolve as resolveRequirements, parseCoreMetadata, parseRoot, readWheelMetadata, sdistBuilder, type ResolvedPackage } from '@nx-pex/resolver';
 import { lockedArtifactRequests, selectLockedFiles } from './locked-sdists';
 import { lockKind, pylockLockfile, readPackageLock } from './locks';
 import { offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx-pex/store';
@@ -108,13 +108,20 @@ async function resolvedArtifact(p: ResolvedPackage, ctx: IndexContext, log?: (li
   return { project: p.name, version: p.version, filename: p.file.filename, sha256, size: p.file.size, url: p.file.url };
 }
 
-/** PEX-INFO's requirement for a root: a local file or directory is named by its project and version, not its path. */
-function rootRequirement(req: Requirement, packages: ResolvedPackage[]): string {
+/**
+ * PEX-INFO's requirement for a root: a local file or directory is named by its project and
+ * version, not its path; as pex does, by the Name and Version of its wheel's METADATA
+ * (`PyYAML==6.0.4` for `pyyaml-6.0.4-….whl`).
+ */
+async function rootRequirement(req: Requirement, packages: ResolvedPackage[]): Promise<string> {
   // Credentials in a direct reference's URL never reach PEX-INFO.
   if (req.url && !req.url.startsWith('file:')) return formatRequirement({ ...req, url: withoutCredentials(req.url) });
   if (!req.url) return formatRequirement(req);
   const p = packages.find((x) => x.name === canonicalizeName(req.name));
-  return formatRequirement({ ...req, url: undefined, specifier: p ? `==${p.version}` : '' });
+  if (!p) return formatRequirement({ ...req, url: undefined, specifier: '' });
+  const wheel = p.built ?? (p.file.filename.endsWith('.whl') && p.file.url.startsWith('file:') ? { path: fileURLToPath(p.file.url), filename: p.file.filename } : undefined);
+  const metadata = wheel ? parseCoreMetadata(await readWheelMetadata(wheel.path, wheel.filename)) : undefined;
+  return formatRequirement({ ...req, name: metadata?.name || req.name, url: undefined, specifier: `==${metadata?.version || p.version}` });
 }
 
 const holds = (r: Requirement, t: TargetPlatform) => !r.marker || evaluateMarker(r.marker, t.markerEnvironment);
@@ -233,11 +240,11 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
           formats: { onlyBinary: options.onlyBinary, noBinary: options.noBinary },
           noTransitive: options.noTransitive,
           metadataCache,
-          buildWheel: sdistBuilder({ python: python ?? 'python3', target: t, store, env, log }),
+          buildWheel: sdistBuilder({ python: python ?? 'python3', target: t, store, env, index: config, log }),
           log,
         });
         for (const p of resolution.packages) log(`  ${p.name} ${p.version}: ${p.built ? `${p.built.filename} (built from ${p.file.filename})` : p.file.filename}`);
-        for (const r of requirements) if (holds(r, t)) roots.add(rootRequirement(r, resolution.packages));
+        for (const r of requirements) if (holds(r, t)) roots.add(await rootRequirement(r, resolution.packages));
         requests.push(...(await Promise.all(resolution.packages.map((p) => resolvedArtifact(p, { client, config, store }, log)))));
       }
     }
@@ -256,6 +263,9 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
     const result = await writePex(path, {
       tmpDir: await outputTmpDir(storeRoot, dirname(path)),
       ...writerOptions(o),
+      // Without the dependencies' dependencies the runtime cannot resolve every requirement at
+      // boot: pex's --no-transitive implies --ignore-errors.
+      ...(options.noTransitive ? { ignoreErrors: true } : {}),
       ...executable,
       runtime,
       dependencies,

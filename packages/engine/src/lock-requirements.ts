@@ -98,7 +98,7 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
         pre: o.pre,
         formats: { onlyBinary: o.onlyBinary, noBinary: o.noBinary },
         metadataCache,
-        buildWheel: sdistBuilder({ python, target, store, env, log }),
+        buildWheel: sdistBuilder({ python, target, store, env, index: config, log }),
         log,
       });
       for (const p of resolution.packages) {

@@ -36,7 +36,7 @@ export interface LockedBuildOptions {
 export async function lockedArtifactRequests(sel: LockedSelection, ctx: IndexContext, o: LockedBuildOptions): Promise<ArtifactRequest[]> {
   const out = sel.wheels.map(lockedArtifactRequest);
   if (sel.sdists.length === 0) return out;
-  const build = sdistBuilder({ python: o.python, target: o.target, store: ctx.store, env: o.env, log: o.log });
+  const build = sdistBuilder({ python: o.python, target: o.target, store: ctx.store, env: o.env, index: ctx.config, log: o.log });
   for (const pkg of sel.sdists) {
     const sdist = pkg.sdist!;
     const at = pkg.line !== undefined ? `${o.lockFile}:${pkg.line}` : o.lockFile;

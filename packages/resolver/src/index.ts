@@ -10,7 +10,7 @@ export type { FormatControl, BuiltWheel, WheelBuilder, VersionEntry } from './so
 export { parseCoreMetadata } from './metadata';
 export type { CoreMetadata } from './metadata';
 export { readWheelMetadata } from './wheel-metadata';
-export { sdistBuilder, SdistBuildError } from './sdist';
+export { sdistBuilder, pipIndexEnv, SdistBuildError } from './sdist';
 export type { SdistBuilderOptions } from './sdist';
 export { formatPylock } from './pylock-writer';
 export type { Pylock, PylockPackage, PylockFile } from './pylock-writer';

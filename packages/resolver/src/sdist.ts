@@ -11,7 +11,7 @@ import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, syml
 import { tmpdir } from 'node:os';
 import { basename, join, relative, sep } from 'node:path';
 import { parseWheelFilename, UserError, wheelRank, type TargetPlatform } from '@nx-pex/pep';
-import { redactText, redactUrl } from '@nx-pex/index';
+import { redactText, redactUrl, type IndexConfig } from '@nx-pex/index';
 import { checkZipArchive, type WheelStore } from '@nx-pex/store';
 import type { BuiltWheel, WheelBuilder } from './source';
 
@@ -24,6 +24,12 @@ export interface SdistBuilderOptions {
   target: TargetPlatform;
   store: WheelStore;
   env?: NodeJS.ProcessEnv;
+  /**
+   * The indexes and find-links of the build (pip's configuration with the command line's
+   * overrides): the isolated build environment takes its build backend from them, as pex's
+   * builds do, not from pip's configuration alone.
+   */
+  index?: IndexConfig;
   log?: (line: string) => void;
   /** Build time limit (default 30 minutes). */
   timeoutMs?: number;
@@ -70,9 +76,30 @@ function keepInCopy(root: string, src: string): boolean {
   return true;
 }
 
+/**
+ * `env` with pip's index options set to `index`'s (pip reads `PIP_<OPTION>` before its
+ * configuration files), so that `pip wheel` installs build requirements from the same places
+ * the resolution used.
+ */
+export function pipIndexEnv(env: NodeJS.ProcessEnv, index: IndexConfig | undefined): NodeJS.ProcessEnv {
+  if (!index) return env;
+  const out: NodeJS.ProcessEnv = {
+    ...env,
+    PIP_INDEX_URL: index.indexUrl,
+    PIP_EXTRA_INDEX_URL: index.extraIndexUrls.join(' '),
+    PIP_FIND_LINKS: index.findLinks.join(' '),
+    PIP_TRUSTED_HOST: index.trustedHosts.join(' '),
+  };
+  // pip reads an empty PIP_NO_INDEX as an invalid boolean: leave it out unless it is on.
+  delete out.PIP_NO_INDEX;
+  if (index.noIndex) out.PIP_NO_INDEX = '1';
+  if (index.certFile) out.PIP_CERT = index.certFile;
+  return out;
+}
+
 /** A WheelBuilder for the resolver: builds with `python -m pip wheel --no-deps`, caches sdist builds in the store. */
 export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
-  const env = { ...(opts.env ?? process.env), PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
+  const env = { ...pipIndexEnv(opts.env ?? process.env, opts.index), PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
   const builtDir = join(opts.store.root, 'built');
   const tagsKey = createHash('sha256').update(opts.target.supportedTags.join('\n')).digest('hex').slice(0, 16);
 

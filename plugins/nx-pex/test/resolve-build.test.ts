@@ -245,7 +245,11 @@ describe("pex's requirement forms", () => {
     const dep = join(wheelsDir, 'dep-1.0-py3-none-any.whl');
     const res = await cli(['build', app, dep, '--no-transitive', ...index(), '-o', out]);
     expect(res.code).toBe(0);
-    expect(Object.keys((await pexInfo(out)).distributions).sort()).toEqual(['app-1.0-py3-none-any.whl', 'dep-1.0-py3-none-any.whl']);
+    const info = await pexInfo(out);
+    expect(Object.keys(info.distributions).sort()).toEqual(['app-1.0-py3-none-any.whl', 'dep-1.0-py3-none-any.whl']);
+    // As pex does, --no-transitive implies --ignore-errors: the PEX boots though app wants dep>=2.
+    expect(info.ignore_errors).toBe(true);
+    expect((await run(out, ['-c', 'import app, dep; print(dep.__version__)'])).stdout).toBe('1.0\n');
     // Without --no-transitive, app's dep>=2 conflicts with the dep 1.0 file given.
     const strict = await cli(['build', app, dep, ...index(), '-o', join(scratch, 'x.pex')]);
     expect(strict.code).toBe(1);
