@@ -47,6 +47,8 @@ export {
   andDnf,
   orDnf,
   simplifyDnf,
+  bindExtras,
+  dnfPythonRange,
   dnfIsFalse,
   dnfIsTrue,
   formatDnf,

@@ -252,6 +252,25 @@ export function simplifyDnf(dnf: MarkerDnf, domain: PythonRange = ALL_PYTHONS): 
   return terms.sort((a, b) => (atomsKey(a) < atomsKey(b) ? -1 : atomsKey(a) > atomsKey(b) ? 1 : 0));
 }
 
+/**
+ * The marker with its `extra` comparisons decided for a package installed with `extras` (none:
+ * the package itself): `extra == "x"` holds when x is one of them (as evaluation decides it).
+ */
+export function bindExtras(dnf: MarkerDnf, extras: readonly string[]): MarkerDnf {
+  const out: MarkerDnf = [];
+  for (const t of dnf) {
+    const decided = t.atoms.filter((a) => a.key === 'extra');
+    if (decided.some((a) => (a.op === '==') !== extras.includes(a.value!))) continue;
+    out.push({ python: t.python, atoms: t.atoms.filter((a) => a.key !== 'extra') });
+  }
+  return simplifyDnf(out);
+}
+
+/** The Python versions on which the marker can hold. */
+export function dnfPythonRange(dnf: MarkerDnf): PythonRange {
+  return dnf.reduce<PythonRange>((acc, t) => rangeUnion(acc, t.python), []);
+}
+
 /** Whether the marker holds nowhere within `domain`. */
 export function dnfIsFalse(dnf: MarkerDnf, domain: PythonRange = ALL_PYTHONS): boolean {
   return simplifyDnf(dnf, domain).length === 0;

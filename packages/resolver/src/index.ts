@@ -14,3 +14,4 @@ export { sdistBuilder, SdistBuildError } from './sdist';
 export type { SdistBuilderOptions } from './sdist';
 export { formatPylock } from './pylock-writer';
 export type { Pylock, PylockPackage, PylockFile } from './pylock-writer';
+export type { UniversalOptions } from './universal';
