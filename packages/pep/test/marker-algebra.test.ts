@@ -1,5 +1,6 @@
 import {
   andDnf,
+  bindExtras,
   dnfIsFalse,
   dnfIsTrue,
   evaluateMarker,
@@ -121,6 +122,14 @@ describe('marker algebra', () => {
     expect(dnfIsFalse(markerDnf('python_version < "3.10" and python_version >= "3.10"'))).toBe(true);
     expect(formatDnf(markerDnf('sys_platform == "linux" and sys_platform != "win32"'))).toBe('sys_platform == "linux"');
     expect(dnfIsFalse(markerDnf('sys_platform == "linux" and python_version < "3.9"'))).toBe(false);
+  });
+
+  it('decides extras for the package installed with them', () => {
+    const m = markerDnf('extra == "socks" and sys_platform == "win32" or extra == "http2"');
+    expect(formatDnf(bindExtras(m, ['socks']))).toBe('sys_platform == "win32"');
+    expect(formatDnf(bindExtras(m, ['http2']))).toBeUndefined();
+    expect(bindExtras(m, [])).toEqual([]);
+    expect(formatDnf(bindExtras(markerDnf('extra != "x" and os_name == "nt"'), []))).toBe('os_name == "nt"');
   });
 
   it('works relative to requires-python', () => {
