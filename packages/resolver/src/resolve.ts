@@ -593,9 +593,11 @@ class Resolver {
     }
     const shown = files.slice(-8).map((f) => f.filename + (f.requiresPython ? ` (requires-python ${f.requiresPython})` : '') + (f.yanked !== undefined ? ' (yanked)' : ''));
     return (
-      `No file of ${name} on ${where} fits target ${this.options.target.id} (Python ${this.python})` +
+      (this.universal
+        ? `No file of ${name} on ${where} can be used for ${this.universal.describe()}`
+        : `No file of ${name} on ${where} fits target ${this.options.target.id} (Python ${this.python})`) +
       `${allowedNote(name, this.options.formats)}; ${[...new Set(who)].join('; ')}. It offers ${files.length} files, among them:\n  ${shown.join('\n  ')}` +
-      nearestNote(files.map((f) => f.filename), this.options.target)
+      (this.universal ? '' : nearestNote(files.map((f) => f.filename), this.options.target))
     );
   }
 
@@ -814,7 +816,7 @@ class Resolver {
       lines.push(
         `${[...new Set(asks)].join('; ')}; so no version of ${name} fits` +
           (specs.length ? ` (${specs.join(' and ')})` : '') +
-          ` (versions for this target: ${shown}${available.length > 6 ? ', …' : ''}).`,
+          ` (versions${this.universal ? '' : ' for this target'}: ${shown}${available.length > 6 ? ', …' : ''}).`,
       );
     }
     const scope = this.universal ? `every environment (${this.universal.describe()})` : `target ${this.options.target.id}`;
