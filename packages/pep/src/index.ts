@@ -48,6 +48,7 @@ export {
   orDnf,
   simplifyDnf,
   bindExtras,
+  negateDnf,
   dnfPythonRange,
   dnfIsFalse,
   dnfIsTrue,

@@ -21,6 +21,8 @@ interface Atom {
   key?: string;
   op?: '==' | '!=';
   value?: string;
+  /** The comparison itself (for negation). */
+  compare: MarkerCompare;
 }
 
 export interface MarkerTerm {
@@ -155,7 +157,8 @@ function compareToDnf(m: MarkerCompare): MarkerDnf {
     const r = pythonRangeOf(left.name, op, right.value);
     if (r) return r.length ? [{ python: r, atoms: [] }] : [];
   }
-  const atom: Atom = { text: markerToString({ type: 'compare', left, op, right }) };
+  const compare: MarkerCompare = { type: 'compare', left, op, right };
+  const atom: Atom = { text: markerToString(compare), compare };
   if (left.type === 'variable' && right.type === 'string' && (op === '==' || op === '!=')) {
     atom.key = left.name;
     atom.op = op;
@@ -269,6 +272,27 @@ export function bindExtras(dnf: MarkerDnf, extras: readonly string[]): MarkerDnf
 /** The Python versions on which the marker can hold. */
 export function dnfPythonRange(dnf: MarkerDnf): PythonRange {
   return dnf.reduce<PythonRange>((acc, t) => rangeUnion(acc, t.python), []);
+}
+
+const NEGATED: Partial<Record<MarkerOperator, MarkerOperator>> = { '==': '!=', '!=': '==', in: 'not in', 'not in': 'in', '<': '>=', '>=': '<', '>': '<=', '<=': '>' };
+
+/** `not` of a marker; undefined when a comparison has no negation as a comparison (`~=`, `===`). */
+export function negateDnf(dnf: MarkerDnf): MarkerDnf | undefined {
+  let out = MARKER_TRUE;
+  for (const t of dnf) {
+    const alternatives: MarkerDnf = [];
+    if (!rangeEquals(normalizeRange(t.python), ALL_PYTHONS)) {
+      const rest = complement(t.python);
+      if (rest.length) alternatives.push({ python: rest, atoms: [] });
+    }
+    for (const a of t.atoms) {
+      const op = NEGATED[a.compare.op];
+      if (!op) return undefined;
+      alternatives.push(...compareToDnf({ ...a.compare, op }));
+    }
+    out = andDnf(out, alternatives);
+  }
+  return out;
 }
 
 /** Whether the marker holds nowhere within `domain`. */

@@ -1,6 +1,7 @@
 import {
   andDnf,
   bindExtras,
+  negateDnf,
   dnfIsFalse,
   dnfIsTrue,
   evaluateMarker,
@@ -94,6 +95,12 @@ const MARKERS = [
 describe('marker algebra', () => {
   it.each(MARKERS)('%s keeps its meaning through normal form and back', (m) => {
     sameTruth((env) => evaluateMarker(m, env), markerDnf(m));
+  });
+
+  it.each(MARKERS)('not (%s) holds exactly where it does not', (m) => {
+    const neg = negateDnf(markerDnf(m));
+    expect(neg).toBeDefined();
+    sameTruth((_, i) => !truthOf(m)[i]!, neg!);
   });
 
   it('and/or of every pair keeps its meaning', () => {

@@ -21,10 +21,11 @@ import {
   parseRequirement,
   parseSdistFilename,
   markerDnf,
-  bindExtras,
   dnfIsFalse,
   formatDnf,
   orDnf,
+  negateDnf,
+  andDnf,
   rangeIntersect,
   requiresPythonRange,
   MARKER_TRUE,
@@ -218,20 +219,32 @@ async function resolveUniversal(requirements: readonly (string | Requirement)[],
   const source = newSource(options);
   const scope = new UniversalScope(universal, options.target, source, options.formats);
   const results: Resolution[] = [];
-  const run = async (fork: PythonRange, depth: number): Promise<void> => {
-    const resolver = new Resolver(options, source, scope.forFork(fork, options.target));
+  const run = async (fork: PythonRange, marker: MarkerDnf, depth: number): Promise<void> => {
+    const here = scope.forFork(fork, options.target, marker);
+    const resolver = new Resolver(options, source, here);
     try {
-      results.push(await resolver.run(requirements));
+      const result = await resolver.run(requirements);
+      for (const p of result.packages) scope.prefer(p.name, p.version);
+      results.push(result);
     } catch (e) {
       if (!(e instanceof ForkRequest)) throw e;
+      const tooDeep = () => new ResolutionImpossible(`Cannot make one universal resolution for ${here.describe()}: ${e.why}, and the resolution is already forked ${depth} times. Lock per target instead (--python / --platform).`);
+      if (e.marker) {
+        const not = negateDnf(e.marker);
+        if (depth >= 12 || !not) throw tooDeep();
+        options.log?.(`universal resolution: forked on ${formatDnf(e.marker, here.domain) ?? 'a marker'} (${e.why})`);
+        for (const m of [andDnf(marker, e.marker), andDnf(marker, not)]) if (!dnfIsFalse(m, fork)) await run(fork, m, depth + 1);
+        return;
+      }
       const pieces = splitRange(fork, e.at);
-      if (depth >= 12 || pieces.length < 2) throw new ResolutionImpossible(`Cannot make one universal resolution for ${scope.describe()}: ${e.why}. Lock per target instead (--python / --platform).`);
+      if (depth >= 12 || pieces.length < 2) throw tooDeep();
       options.log?.(`universal resolution: forked at Python ${e.at.join(', ')} (${e.why})`);
-      for (const piece of pieces) await run(piece, depth + 1);
+      // Newer Pythons first, as uv orders its forks: they take the newest versions, older ones follow where they can.
+      for (const piece of pieces.reverse()) await run(piece, marker, depth + 1);
     }
   };
   try {
-    await run(scope.top, 0);
+    await run(scope.top, MARKER_TRUE, 0);
   } finally {
     await source.close();
   }
@@ -318,7 +331,11 @@ class Resolver {
       if (req.marker && !this.markerMayHold(req.marker)) continue;
       const name = canonicalizeName(req.name);
       const info: Info = { req, id: nodeId(name, req.extras), name, extras: req.extras.map(canonicalizeName), text: typeof t === 'string' ? t : undefined };
-      if (this.universal && req.marker) info.marker = this.universal.edgeMarker(markerDnf(req.marker), []);
+      if (this.universal && req.marker) {
+        const marker = this.universal.edgeMarker(markerDnf(req.marker), []);
+        if (marker?.length === 0) continue; // never within this fork
+        if (marker) info.marker = marker;
+      }
       roots.push(info);
       if (!this.userRequested.has(name)) this.userRequested.set(name, this.userRequested.size);
     }
@@ -503,7 +520,7 @@ class Resolver {
       if (!specs.every((s) => satisfies(c.version, s))) continue;
       out.push(c);
     }
-    return out;
+    return this.universal ? this.universal.preferred(name, out) : out;
   }
 
   /**
@@ -551,6 +568,7 @@ class Resolver {
         if (at.length) throw new ForkRequest(at, `${describeReq(a.req)} and ${describeReq(b.req)} apply on different Python versions`);
       }
     }
+    disjointConflict(causes, u, true);
   }
 
   /** The versions of a project: for the target, or for any environment when universal. */
@@ -566,7 +584,7 @@ class Resolver {
   /** Whether a requirement's marker can hold: on the target, or (universal) anywhere in scope. */
   private markerMayHold(marker: NonNullable<Requirement['marker']>): boolean {
     if (!this.universal) return evaluateMarker(marker, this.env);
-    return !dnfIsFalse(bindExtras(markerDnf(marker), []), this.universal.domain);
+    return this.universal.edgeMarker(markerDnf(marker), [])?.length !== 0;
   }
 
   private directUrlsOf(name: string): string[] {

@@ -18,11 +18,10 @@ import {
   isValidVersion,
   isWheelFilename,
   lowestPython,
+  negateDnf,
   orDnf,
   parseSdistFilename,
   parseWheelFilename,
-  pythonRangeMarker,
-  rangeEquals,
   rangeIntersect,
   requiresPythonRange,
   simplifyDnf,
@@ -52,13 +51,17 @@ interface EdgeInfo {
   text?: string;
 }
 
-/** The resolution must be forked: resolved separately on each side of these Python versions. */
+/**
+ * The resolution must be forked: resolved separately on each side of these Python versions, or
+ * where `marker` holds and where it does not.
+ */
 export class ForkRequest extends Error {
   constructor(
     readonly at: string[],
     readonly why: string,
+    readonly marker?: MarkerDnf,
   ) {
-    super(`fork at Python ${at.join(', ')}: ${why}`);
+    super(`fork ${marker ? 'on a marker' : `at Python ${at.join(', ')}`}: ${why}`);
   }
 }
 
@@ -83,8 +86,12 @@ export class UniversalScope {
   /** The Python versions this resolution (one fork) is for. */
   readonly domain: PythonRange;
   private readonly lowest: string;
+  /** The marker of this fork beyond its Python versions (true when not forked on one). */
+  readonly fork: MarkerDnf;
   private files = new Map<string, Map<string, DistributionFile[]>>();
   private versionCache = new Map<string, Promise<VersionEntry[]>>();
+  /** Versions earlier forks chose: a later fork prefers them where they fit, as uv's forks do. */
+  private preferences = new Map<string, Set<string>>();
 
   constructor(
     readonly options: UniversalOptions,
@@ -92,7 +99,9 @@ export class UniversalScope {
     private readonly source: IndexSource,
     private readonly formats: FormatControl | undefined,
     fork?: PythonRange,
+    forkMarker: MarkerDnf = MARKER_TRUE,
   ) {
+    this.fork = forkMarker;
     let top = requiresPythonRange(options.requiresPython);
     if (lowestPython(top) === undefined) {
       const [major, minor] = target.pythonVersion.split('.').map(Number);
@@ -104,15 +113,31 @@ export class UniversalScope {
   }
 
   /** The same scope for one fork (sharing what was read from the indexes). */
-  forFork(range: PythonRange, target: TargetPlatform): UniversalScope {
-    const s = new UniversalScope(this.options, target, this.source, this.formats, range);
+  forFork(range: PythonRange, target: TargetPlatform, marker: MarkerDnf = this.fork): UniversalScope {
+    const s = new UniversalScope(this.options, target, this.source, this.formats, range, marker);
     s.files = this.files;
     s.versionCache = this.versionCache;
+    s.preferences = this.preferences;
     return s;
   }
 
+  /** Records what a fork chose, for the forks after it. */
+  prefer(name: string, version: string): void {
+    let set = this.preferences.get(name);
+    if (!set) this.preferences.set(name, (set = new Set()));
+    set.add(version);
+  }
+
+  /** Candidates with the versions earlier forks chose first, otherwise in the given order. */
+  preferred<T extends { version: string }>(name: string, candidates: T[]): T[] {
+    const set = this.preferences.get(name);
+    if (!set) return candidates;
+    return [...candidates.filter((c) => set.has(c.version)), ...candidates.filter((c) => !set.has(c.version))];
+  }
+
   describe(): string {
-    const fork = rangeEquals(this.domain, this.top) ? undefined : pythonRangeMarker(this.domain, this.top);
+    const forked = simplifyDnf(andDnf(this.fork, [{ python: this.domain, atoms: [] }]), this.top);
+    const fork = forked.length ? formatDnf(forked, this.top) : undefined;
     return (this.options.requiresPython ? `requires-python ${this.options.requiresPython}` : `Python >=${lowestPython(this.top)}`) + (fork ? `, where ${fork}` : '');
   }
 
@@ -140,7 +165,14 @@ export class UniversalScope {
   edgeMarker(dnf: MarkerDnf, extras: readonly string[]): MarkerDnf | undefined {
     const bound = simplifyDnf(bindExtras(dnf, extras), this.domain);
     if (bound.length === 0) return [];
-    return formatDnf(bound, this.domain) === undefined ? undefined : bound;
+    if (formatDnf(bound, this.domain) === undefined) return undefined;
+    if (this.fork !== MARKER_TRUE) {
+      // Within a fork, an edge that cannot hold there is dropped, one that always holds there is unconditional.
+      if (simplifyDnf(andDnf(bound, this.fork), this.domain).length === 0) return [];
+      const not = negateDnf(bound);
+      if (not && simplifyDnf(andDnf(this.fork, not), this.domain).length === 0) return undefined;
+    }
+    return bound;
   }
 
   /** The lowest Python version on which any of these requirements applies. */
@@ -227,7 +259,7 @@ export class UniversalScope {
     }
     const markers = new Map<string, string | undefined | null>();
     for (const [name, dnf] of byName) {
-      const here = simplifyDnf(dnf, this.domain);
+      const here = simplifyDnf(andDnf(dnf, this.fork), this.domain);
       markers.set(name, here.length === 0 ? null : formatDnf(here, this.top));
     }
     return markers;
@@ -243,16 +275,21 @@ function describeEdge(i: EdgeInfo, scope: UniversalScope): string {
 
 /**
  * The message for a conflict between requirements whose markers never hold together (each would
- * be satisfiable alone, on its own environments): a universal resolution with one version per
- * package cannot satisfy them, a lock per target can. Undefined when the conflict is of another kind.
+ * be satisfiable alone, on its own environments): with `fork`, a ForkRequest on the one's marker;
+ * else the message that a resolution with one version per package cannot satisfy them and a lock
+ * per target can. Undefined when the conflict is of another kind.
  */
-export function disjointConflict(causes: readonly EdgeInfo[], scope: UniversalScope): string | undefined {
+export function disjointConflict(causes: readonly EdgeInfo[], scope: UniversalScope, fork = false): string | undefined {
   for (let i = 0; i < causes.length; i++) {
     for (let j = i + 1; j < causes.length; j++) {
       const [a, b] = [causes[i]!, causes[j]!];
       if (a.name !== b.name || canonicalizeName(a.req.name) !== canonicalizeName(b.req.name)) continue;
       if (a.req.specifier === b.req.specifier && a.req.url === b.req.url) continue;
       if (simplifyDnf(andDnf(a.marker ?? MARKER_TRUE, b.marker ?? MARKER_TRUE), scope.domain).length > 0) continue;
+      // As uv does: resolve where the one marker holds and where it does not, separately.
+      if (fork && a.marker && negateDnf(a.marker)) {
+        throw new ForkRequest([], `${formatRequirement({ ...a.req, marker: undefined })} and ${formatRequirement({ ...b.req, marker: undefined })} apply under markers that never hold together`, a.marker);
+      }
       return (
         `Cannot make one universal resolution for ${scope.describe()}: ${describeEdge(a, scope)}, and ${describeEdge(b, scope)}. ` +
         `No single version of ${a.name} satisfies both, and their markers never hold together, so each environment could have its own version; ` +

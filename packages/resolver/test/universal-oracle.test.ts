@@ -42,6 +42,7 @@ const SETS: { id: string; reqs: string[] }[] = [
   { id: 'pandas-numpy1', reqs: ['pandas', 'numpy<2'] },
   { id: 'dagster', reqs: ['dagster'] },
   { id: 'numpy-fork', reqs: ['pandas', "numpy<2; python_version < '3.12'", "numpy>=2; python_version >= '3.12'"] },
+  { id: 'numpy-platform-fork', reqs: ['pandas', "numpy<2; sys_platform == 'win32'", "numpy>=2; sys_platform != 'win32'"] },
 ];
 
 interface Answer {
@@ -166,8 +167,21 @@ describe('requirements that conflict only under disjoint markers', () => {
     ]);
   });
 
-  it('under other markers: a clear error naming both requirements and their markers, suggesting per-target locks', async () => {
-    const message = await resolve(['pandas', "numpy<2; sys_platform == 'win32'", "numpy>=2; sys_platform != 'win32'"], {
+  it('under other markers: forked where the one marker holds and where it does not', async () => {
+    const got = await resolve(['pandas', "numpy<2; sys_platform == 'win32'", "numpy>=2; sys_platform != 'win32'"], {
+      client,
+      target: local,
+      formats: { onlyBinary: [':all:'] },
+      universal: { requiresPython: '>=3.11' },
+    });
+    expect(got.packages.filter((p) => p.name === 'numpy').map((p) => [p.version.split('.')[0], p.marker])).toEqual([
+      ['1', 'sys_platform == "win32"'],
+      ['2', 'sys_platform != "win32"'],
+    ]);
+  });
+
+  it('a conflict on every environment is explained as a chain, naming the Python range', async () => {
+    const message = await resolve(['pydantic-settings==2.9.1', 'pydantic<2.5'], {
       client,
       target: local,
       formats: { onlyBinary: [':all:'] },
@@ -176,8 +190,8 @@ describe('requirements that conflict only under disjoint markers', () => {
       () => '',
       (e: Error) => e.message,
     );
-    expect(message).toMatch(/you asked for numpy<2 under sys_platform == "win32"/);
-    expect(message).toMatch(/you asked for numpy>=2 under sys_platform != "win32"/);
-    expect(message).toMatch(/--python PY \/ --platform PLATFORM/);
+    expect(message).toMatch(/Cannot resolve the requirements for every environment \(requires-python >=3\.11\)/);
+    expect(message).toMatch(/pydantic-settings 2\.9\.1 requires pydantic>=2\.7\.0/);
+    expect(message).toMatch(/you asked for pydantic<2\.5/);
   });
 });
