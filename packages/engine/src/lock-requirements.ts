@@ -164,7 +164,7 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
       }
       const all = unique.map((t) => t.target);
       for (const e of entries.values()) markers.set(e, targetsMarker(all, e.targets, `${e.pkg.name} ${e.pkg.version}`));
-      environments = all.map(environmentMarker);
+      environments = [...new Set(all.map(environmentMarker))];
       if (requiresPython === undefined) {
         const lowest = all.map((t) => t.pythonVersion.split('.').slice(0, 2).join('.')).sort(compareVersions)[0]!;
         requiresPython = `>=${lowest}`;
