@@ -210,10 +210,10 @@ export async function resolve(requirements: readonly (string | Requirement)[], o
 }
 
 /**
- * A universal resolution: one resolution for every Python version the lock covers, forked (as uv
+ * A universal resolution: one resolution for every environment the lock covers, forked (as uv
  * forks) where the newest fitting version of a package needs a newer Python than the lowest in
- * scope, or where requirements conflict only on different Python versions; the forks' packages are
- * merged, each under the `or` of its markers in the forks that chose it.
+ * scope, or where requirements conflict only under markers that never hold together; the forks'
+ * packages are merged, each under the `or` of its markers in the forks that chose it.
  */
 async function resolveUniversal(requirements: readonly (string | Requirement)[], options: ResolveOptions, universal: UniversalOptions): Promise<Resolution> {
   const source = newSource(options);
@@ -348,7 +348,7 @@ class Resolver {
         await this.addToCriteria(this.state.criteria, info);
       } catch (e) {
         if (e instanceof Conflict) {
-          this.forkOnPythonConflict(e.criterion.information);
+          this.forkOnDisjointConflict(e.criterion.information);
           throw new ResolutionImpossible(await this.explain(e.criterion.information));
         }
         throw e;
@@ -365,7 +365,7 @@ class Resolver {
         const causes = failures.flatMap((c) => c.information);
         const ok = await this.backjump(causes);
         if (!ok) {
-          this.forkOnPythonConflict(causes);
+          this.forkOnDisjointConflict(causes);
           throw new ResolutionImpossible(await this.explain(causes));
         }
         this.state.causes = causes;
@@ -551,11 +551,12 @@ class Resolver {
   }
 
   /**
-   * Requirements on one package that conflict only on different Python versions (`numpy<2;
-   * python_version < "3.10"` and `numpy>=2; python_version >= "3.10"`): the resolution is forked
-   * at those versions. Conflicts under other disjoint markers are explained by `explain`.
+   * Requirements on one package that conflict only under markers that never hold together: the
+   * resolution is forked there, at Python versions (`numpy<2; python_version < "3.10"` and
+   * `numpy>=2; python_version >= "3.10"`) or where one marker holds and where it does not
+   * (`sys_platform == "win32"`). Returns when the conflict is of another kind.
    */
-  private forkOnPythonConflict(causes: readonly Info[]): void {
+  private forkOnDisjointConflict(causes: readonly Info[]): void {
     const u = this.universal;
     if (!u) return;
     for (const a of causes) {
