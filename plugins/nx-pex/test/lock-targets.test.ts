@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { parsePylock, pylockClosure } from '@nx-pex/lock';
@@ -18,6 +19,15 @@ jest.setTimeout(180_000);
 const LINUX_311 = 'manylinux2014_x86_64-cp-311-cp311';
 const MAC_312 = 'macosx_11_0_arm64-cp-312-cp312';
 const COMPLETE_312 = join(__dirname, '..', '..', '..', 'packages', 'pep', 'test', 'fixtures', 'complete-platform-cp312-linux.json');
+
+/** The pyenv CPython of a minor version, if installed. */
+function pyenvPython(minor: string): string | undefined {
+  const versions = join(process.env.PYENV_ROOT ?? join(homedir(), '.pyenv'), 'versions');
+  if (!existsSync(versions)) return undefined;
+  const found = readdirSync(versions).filter((v) => v.startsWith(`${minor}.`)).sort().pop();
+  const bin = found && join(versions, found, 'bin', `python${minor}`);
+  return bin && existsSync(bin) ? bin : undefined;
+}
 
 let scratch: string;
 let wheels: string;
@@ -153,6 +163,32 @@ describe('a lock for several targets', () => {
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/--universal locks for every platform at once/);
     expect(res.stderr).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe('a lock for two interpreters', () => {
+  const py311 = pyenvPython('3.11');
+  const py312 = pyenvPython('3.12');
+  const maybe = py311 && py312 && process.arch === 'x64' && process.platform === 'linux' ? it : it.skip;
+
+  maybe('gives each interpreter its own versions, and the PEX built for each runs with them', async () => {
+    const text = await lockFor('pythons.toml', ['--python', py311!, '--python', py312!]);
+    const lock = parse(text) as any;
+    const native = lock.packages.filter((p: any) => p.name === 'native').map((p: any) => [p.version, p.marker]);
+    expect(native).toEqual([
+      ['1.0', 'python_version == "3.11"'],
+      ['2.0', 'python_version == "3.12"'],
+    ]);
+    for (const [python, version] of [
+      [py311!, '1.0'],
+      [py312!, '2.0'],
+    ] as const) {
+      const out = join(scratch, `py${version}.pex`);
+      const res = await cli(['build', '--pylock', join(scratch, 'pythons.toml'), '--python', python, ...index(), '-o', out]);
+      expect(res.code).toBe(0);
+      const { stdout } = await exec(python, [out, '-c', 'import native, common; print(native.__version__)'], { env: { ...process.env, PEX_ROOT: join(scratch, 'pex-root') } });
+      expect(stdout.trim()).toBe(version);
+    }
   });
 });
 
