@@ -66,6 +66,9 @@ beforeAll(async () => {
   await wheel('macdep', '1.0');
   await wheel('oldpy', '1.0');
   await wheel('winonly', '1.0');
+  // A version with a wheel and an sdist: a universal lock lists both (its metadata comes from the wheel).
+  await wheel('mixed', '1.0');
+  await exec('python3', ['-c', 'import sys, tarfile, io\nwith tarfile.open(sys.argv[1], "w:gz") as t:\n    d = b"Metadata-Version: 2.1\\nName: mixed\\nVersion: 1.0\\n"\n    i = tarfile.TarInfo("mixed-1.0/PKG-INFO"); i.size = len(d); t.addfile(i, io.BytesIO(d))', join(wheels, 'mixed-1.0.tar.gz')]);
   await wheel('app', '1.0', 'py3-none-any', ['native', 'common', 'macdep; sys_platform == "darwin"', 'oldpy; python_version < "3.12"', 'winonly; sys_platform == "win32"']);
   server = await startIndexServer({ dir: wheels });
 });
@@ -197,7 +200,7 @@ describe('a universal lock', () => {
   beforeAll(async () => {
     const dir = join(scratch, 'project');
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'pyproject.toml'), '[project]\nname = "svc"\nversion = "1.0"\nrequires-python = ">=3.11"\ndependencies = ["app"]\n');
+    await writeFile(join(dir, 'pyproject.toml'), '[project]\nname = "svc"\nversion = "1.0"\nrequires-python = ">=3.11"\ndependencies = ["app", "mixed"]\n');
     const res = await cli(['lock', '--universal', '--project', dir, ...index()]);
     expect(res.code).toBe(0);
     text = await readFile(join(dir, 'pylock.toml'), 'utf8');
@@ -211,6 +214,7 @@ describe('a universal lock', () => {
       ['app', '1.0', undefined],
       ['common', '1.0', undefined],
       ['macdep', '1.0', 'sys_platform == "darwin"'],
+      ['mixed', '1.0', undefined],
       ['native', '2.0', undefined],
       ['oldpy', '1.0', 'python_version < "3.12"'],
       ['winonly', '1.0', 'sys_platform == "win32"'],
@@ -218,11 +222,16 @@ describe('a universal lock', () => {
     const native = lock.packages.find((p: any) => p.name === 'native');
     expect(native.wheels.map((w: any) => w.name ?? w.url.split('/').pop())).toEqual(['native-2.0-cp312-cp312-macosx_11_0_arm64.whl', 'native-2.0-cp312-cp312-manylinux2014_x86_64.whl']);
     expect(native.wheels.every((w: any) => w.size > 0 && /^[0-9a-f]{64}$/.test(w.hashes.sha256))).toBe(true);
+    const mixed = lock.packages.find((p: any) => p.name === 'mixed');
+    expect(mixed.wheels.map((w: any) => w.name ?? w.url.split('/').pop())).toEqual(['mixed-1.0-py3-none-any.whl']);
+    expect(mixed.sdist.url).toMatch(/mixed-1\.0\.tar\.gz$/);
+    expect(mixed.sdist.hashes.sha256).toBe(createHash('sha256').update(require('node:fs').readFileSync(join(wheels, 'mixed-1.0.tar.gz'))).digest('hex'));
+    expect(mixed.sdist.size).toBe(require('node:fs').statSync(join(wheels, 'mixed-1.0.tar.gz')).size);
   });
 
   it('reads back per target and builds a multi-platform PEX', async () => {
     const mac = abbreviatedPlatform(MAC_312);
-    expect(pins(mac, text)).toEqual(['app==1.0', 'common==1.0', 'macdep==1.0', 'native==2.0']);
+    expect(pins(mac, text)).toEqual(['app==1.0', 'common==1.0', 'macdep==1.0', 'mixed==1.0', 'native==2.0']);
     const lock = join(scratch, 'project', 'pylock.toml');
     const out = join(scratch, 'universal.pex');
     const res = await cli(['build', '--pylock', lock, '--platform', MAC_312, '--complete-platform', COMPLETE_312, ...index(), '-o', out]);
@@ -231,6 +240,7 @@ describe('a universal lock', () => {
       'app-1.0-py3-none-any.whl',
       'common-1.0-py3-none-any.whl',
       'macdep-1.0-py3-none-any.whl',
+      'mixed-1.0-py3-none-any.whl',
       'native-2.0-cp312-cp312-macosx_11_0_arm64.whl',
       'native-2.0-cp312-cp312-manylinux2014_x86_64.whl',
     ]);
