@@ -20,7 +20,7 @@ Each target is resolved on its own; a package only some targets take carries a m
 
 --universal: one resolution for every platform and every Python version the project's
 requires-python allows (else from --python's version up), markers carried along the dependency
-edges, every file of each chosen version listed; forked on Python versions where needed.
+edges, every file of each chosen version listed; forked (as uv forks) where requirements need it.
 
 Options: --constraints FILE, --pre, --only-binary NAMES|:all:, --no-binary NAMES|:all:, --no-build,
 -i/--index-url URL, -f/--find-links PATH, --no-pypi, --store DIR, -q (as for nx-pex build).
