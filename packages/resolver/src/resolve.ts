@@ -340,6 +340,8 @@ class Resolver {
       if (!this.userRequested.has(name)) this.userRequested.set(name, this.userRequested.size);
     }
     this.rootInfos = roots;
+    // As uv does: one project asked for twice, differently, under markers that never hold together is a fork.
+    this.forkOnDisjointConflict(roots);
     // Every project page the roots need, fetched at once.
     void Promise.all(roots.filter((r) => !r.req.url).map((r) => this.versionsOf(r.name).catch(() => undefined)));
     this.states = [{ mapping: new Map(), criteria: new Map(), causes: [] }];
@@ -716,6 +718,7 @@ class Resolver {
       if (marker) info.marker = marker;
       infos.push(info);
     }
+    if (this.universal) this.forkOnDisjointConflict(infos);
     return { infos, requiresPython: metadata.requiresPython };
   }
 

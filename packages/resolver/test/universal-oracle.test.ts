@@ -42,6 +42,7 @@ const SETS: { id: string; reqs: string[] }[] = [
   { id: 'pandas-numpy1', reqs: ['pandas', 'numpy<2'] },
   { id: 'dagster', reqs: ['dagster'] },
   { id: 'numpy-fork', reqs: ['pandas', "numpy<2; python_version < '3.12'", "numpy>=2; python_version >= '3.12'"] },
+  { id: 'numpy-eager-fork', reqs: ['pandas', "numpy<2; python_version < '3.12'", "numpy>=1.20; python_version >= '3.12'"] },
   { id: 'numpy-platform-fork', reqs: ['pandas', "numpy<2; sys_platform == 'win32'", "numpy>=2; sys_platform != 'win32'"] },
 ];
 
