@@ -219,7 +219,11 @@ async function resolveUniversal(requirements: readonly (string | Requirement)[],
   const source = newSource(options);
   const scope = new UniversalScope(universal, options.target, source, options.formats);
   const results: Resolution[] = [];
+  let attempts = 0;
   const run = async (fork: PythonRange, marker: MarkerDnf, depth: number): Promise<void> => {
+    if (++attempts > MAX_FORK_ATTEMPTS) {
+      throw new ResolutionImpossible(`The universal resolution for ${scope.describe()} forked into more than ${MAX_FORK_ATTEMPTS} resolutions; lock per target instead (--python / --platform), or narrow requires-python.`);
+    }
     const here = scope.forFork(fork, options.target, marker);
     const resolver = new Resolver(options, source, here);
     try {
@@ -231,13 +235,13 @@ async function resolveUniversal(requirements: readonly (string | Requirement)[],
       const tooDeep = () => new ResolutionImpossible(`Cannot make one universal resolution for ${here.describe()}: ${e.why}, and the resolution is already forked ${depth} times. Lock per target instead (--python / --platform).`);
       if (e.marker) {
         const not = negateDnf(e.marker);
-        if (depth >= 12 || !not) throw tooDeep();
+        if (depth >= MAX_FORK_DEPTH || !not) throw tooDeep();
         options.log?.(`universal resolution: forked on ${formatDnf(e.marker, here.domain) ?? 'a marker'} (${e.why})`);
         for (const m of [andDnf(marker, e.marker), andDnf(marker, not)]) if (!dnfIsFalse(m, fork)) await run(fork, m, depth + 1);
         return;
       }
       const pieces = splitRange(fork, e.at);
-      if (depth >= 12 || pieces.length < 2) throw tooDeep();
+      if (depth >= MAX_FORK_DEPTH || pieces.length < 2) throw tooDeep();
       options.log?.(`universal resolution: forked at Python ${e.at.join(', ')} (${e.why})`);
       // Newer Pythons first, as uv orders its forks: they take the newest versions, older ones follow where they can.
       for (const piece of pieces.reverse()) await run(piece, marker, depth + 1);
@@ -270,6 +274,10 @@ async function resolveUniversal(requirements: readonly (string | Requirement)[],
   packages.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : compareVersions(a.version, b.version)));
   return { requirements: [...new Set(results.flatMap((r) => r.requirements))].sort(), packages };
 }
+
+/** Forks within forks, and resolutions in all, before a universal resolution gives up. */
+const MAX_FORK_DEPTH = 24;
+const MAX_FORK_ATTEMPTS = 256;
 
 function newSource(options: ResolveOptions): IndexSource {
   return new IndexSource({
