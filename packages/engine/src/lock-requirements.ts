@@ -229,14 +229,14 @@ async function addFiles(e: Entry, pkg: ResolvedPackage, files: readonly Distribu
     return;
   }
   e.index ??= indexOf(pkg);
-  for (const file of files) {
-    if (file.filename.endsWith('.whl')) {
-      if (!e.wheels.has(file.filename)) e.wheels.set(file.filename, await artifact(file, pkg, ctx.client, ctx.store));
-    } else if (!e.sdist || (file.filename.endsWith('.tar.gz') && !e.sdist.filename.endsWith('.tar.gz'))) {
-      // PEP 751 lists one sdist: the .tar.gz (PEP 625) when there are several.
-      e.sdist = await artifact(file, pkg, ctx.client, ctx.store);
-    }
-  }
+  // PEP 751 lists one sdist: the .tar.gz (PEP 625) when there are several.
+  const sdists = files.filter((f) => !f.filename.endsWith('.whl'));
+  const sdist = e.sdist ? undefined : (sdists.find((f) => f.filename.endsWith('.tar.gz')) ?? sdists[0]);
+  const wheels = files.filter((f) => f.filename.endsWith('.whl') && !e.wheels.has(f.filename));
+  // Files the index gives no hash or size for are downloaded: several at once.
+  const done = await Promise.all([...wheels, ...(sdist ? [sdist] : [])].map((f) => artifact(f, pkg, ctx.client, ctx.store)));
+  for (const [i, f] of wheels.entries()) e.wheels.set(f.filename, done[i]!);
+  if (sdist) e.sdist = done[wheels.length];
 }
 
 /** The index a package came from, as the lock records it (credentials never written). */
