@@ -5,14 +5,22 @@ import { UsageError } from './errors';
 
 const LOCK_KEYS = new Set<keyof BuildArgs>([
   'requirements', 'requirementFiles', 'project', 'constraintFiles', 'pre', 'onlyBinary', 'noBinary', 'build', 'wheel',
-  'indexUrls', 'findLinks', 'pypi', 'python', 'store', 'disableCache', 'quiet', 'help', 'outputFile',
+  'indexUrls', 'findLinks', 'pypi', 'python', 'store', 'disableCache', 'quiet', 'help', 'outputFile', 'platforms', 'completePlatforms',
 ]);
 
-const HELP = `Usage: nx-pex lock [--project DIR] [REQUIREMENT...] [-r FILE] [--python PY]... [-o pylock.toml] [options]
+const HELP = `Usage: nx-pex lock [--project DIR] [REQUIREMENT...] [-r FILE] [TARGETS | --universal] [-o pylock.toml] [options]
 
 Resolves a project's [project] dependencies (--project DIR, default output DIR/pylock.toml) and/or
-requirements (arguments, -r files) for each target interpreter (--python, repeatable; default
-python3) and writes a PEP 751 pylock.toml listing every artifact with its URL, size and sha256.
+requirements (arguments, -r files) and writes a PEP 751 pylock.toml listing every artifact with its
+URL, size and sha256.
+
+Targets (repeatable, combined; default python3): --python PY (an interpreter), --platform PLATFORM
+(pex's abbreviated platform, e.g. manylinux2014_aarch64-cp-312-cp312), --complete-platform FILE|JSON.
+Each target is resolved on its own; a package only some targets take carries a marker naming them.
+
+--universal: one resolution for every platform and every Python version the project's
+requires-python allows (else from --python's version up), markers carried along the dependency
+edges, every file of each chosen version listed; forked (as uv forks) where requirements need it.
 
 Options: --constraints FILE, --pre, --only-binary NAMES|:all:, --no-binary NAMES|:all:, --no-build,
 -i/--index-url URL, -f/--find-links PATH, --no-pypi, --store DIR, --disable-cache, -q (as for
@@ -24,10 +32,12 @@ export async function lockCommand(argv: string[]): Promise<number> {
   // --python may be given once per target; the build parser keeps one value.
   const pythons: string[] = [];
   const rest: string[] = [];
+  let universal = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--python' && i + 1 < argv.length) pythons.push(argv[++i]!);
     else if (a.startsWith('--python=')) pythons.push(a.slice('--python='.length));
+    else if (a === '--universal') universal = true;
     else rest.push(a);
   }
   const a = parseBuildArgs(rest);
@@ -52,6 +62,9 @@ export async function lockCommand(argv: string[]): Promise<number> {
     requirements,
     constraints,
     pythons,
+    platforms: a.platforms,
+    completePlatforms: a.completePlatforms,
+    universal,
     outputFile: a.outputFile,
     pre: a.pre,
     onlyBinary,

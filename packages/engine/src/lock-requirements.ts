@@ -1,22 +1,26 @@
 /**
- * `nx-pex lock`: resolves a project's `[project] dependencies` (or requirements) for one or more
- * target interpreters and writes a PEP 751 `pylock.toml` with every artifact's URL, size and
- * sha256, so that a build can take it without resolving.
+ * `nx-pex lock`: resolves a project's `[project] dependencies` (or requirements) and writes a PEP 751
+ * `pylock.toml` with every artifact's URL, size and sha256, so that a build can take it without
+ * resolving. Either for a set of targets (interpreters, pex platforms, complete platforms), each
+ * resolved on its own and its choices kept apart by markers, or universally (`--universal`): one
+ * resolution for every environment, with the markers carried along the dependency edges.
  */
 import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { UserError, type Requirement, type TargetPlatform } from '@nx-pex/pep';
+import { compareVersions, UserError, type Requirement, type TargetPlatform } from '@nx-pex/pep';
 import { readPyproject } from '@nx-pex/project';
-import { IndexClient, readIndexConfig } from '@nx-pex/index';
+import { IndexClient, readIndexConfig, redactUrl, type DistributionFile } from '@nx-pex/index';
 import { WheelStore, defaultStoreRoot } from '@nx-pex/store';
-import { formatPylock, parseRoot, requiresPythonHolds, resolve as resolveRequirements, sdistBuilder, type PylockFile, type PylockPackage, type ResolvedPackage } from '@nx-pex/resolver';
+import { PYLOCK_VERSION, formatPylock, type LockedArtifact, type PylockPackage } from '@nx-pex/lock';
+import { parseRoot, requiresPythonHolds, resolve as resolveRequirements, sdistBuilder, type ResolvedPackage } from '@nx-pex/resolver';
 import { downloadUnhashed } from './pinned';
 import { withoutCredentials } from './build-requirements';
-import { targetFor } from './pipeline';
+import { targetFor, targetsFor } from './pipeline';
 import { applyIndexOverrides, type IndexOverrides } from './runtime';
 import { indexCaches } from './index-cache';
+import { environmentMarker, targetsMarker } from './lock-targets';
 
 export interface LockRequirementsOptions {
   /** A project directory: its `[project] dependencies` and `requires-python` are locked. */
@@ -24,8 +28,18 @@ export interface LockRequirementsOptions {
   /** Requirements (arguments and `-r` files), besides or instead of a project's. */
   requirements?: string[];
   constraints?: string[];
-  /** Target interpreters (default `python3`); the lock holds what each of them needs. */
+  /** Target interpreters (default `python3` when no platform is given either). */
   pythons?: string[];
+  /** pex's abbreviated platforms (`--platform`), each a target. */
+  platforms?: string[];
+  /** pex's complete platforms (`--complete-platform`): JSON, or files holding it; each a target. */
+  completePlatforms?: string[];
+  /**
+   * One resolution for every environment (`--universal`), limited by the project's
+   * `requires-python` (else from the interpreter's minor version up); the interpreter (one
+   * `--python`, default `python3`) only builds sdists.
+   */
+  universal?: boolean;
   /** Where the lock goes (default `<project>/pylock.toml`, else `./pylock.toml`). */
   outputFile?: string;
   pre?: boolean;
@@ -42,13 +56,25 @@ export interface LockRequirementsOptions {
 export interface LockRequirementsResult {
   path: string;
   packages: number;
+  /** The targets locked for (`universal` for a universal lock). */
   targets: string[];
 }
 
-/** A marker that holds exactly on one target interpreter. */
-function targetMarker(t: TargetPlatform): string {
-  const e = t.markerEnvironment;
-  return `python_full_version == "${e.python_full_version}" and implementation_name == "${e.implementation_name}" and sys_platform == "${e.sys_platform}" and platform_machine == "${e.platform_machine}"`;
+interface Target {
+  target: TargetPlatform;
+  /** The interpreter that builds sdists for it. */
+  python: string;
+}
+
+/** One `[[packages]]` entry being assembled: a name at one version, and who chose it. */
+interface Entry {
+  pkg: ResolvedPackage;
+  targets: Set<string>;
+  wheels: Map<string, LockedArtifact>;
+  sdist?: LockedArtifact;
+  archive?: LockedArtifact;
+  directory?: string;
+  index?: string;
 }
 
 /** Resolves and writes the lock. */
@@ -72,86 +98,150 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
   const constraints = (o.constraints ?? []).map((c) => parseRoot(c));
   const outputFile = resolve(o.outputFile ?? join(project?.dir ?? process.cwd(), 'pylock.toml'));
   const lockDir = dirname(outputFile);
+  const platformsGiven = (o.platforms?.length ?? 0) + (o.completePlatforms?.length ?? 0) > 0;
+  if (o.universal && platformsGiven) {
+    throw new UserError('--universal locks for every platform at once, so it takes no --platform or --complete-platform: drop them, or drop --universal to lock for those targets.');
+  }
+  if (o.universal && (o.pythons?.length ?? 0) > 1) {
+    throw new UserError(`--universal takes at most one --python (the interpreter that builds sdists; the Python versions come from requires-python), not ${o.pythons!.join(', ')}.`);
+  }
+
+  const targets: Target[] = [];
+  for (const python of o.pythons?.length ? o.pythons : platformsGiven ? [] : ['python3']) targets.push({ target: await targetFor(python, { storeDir: o.storeDir, env }), python });
+  if (platformsGiven) {
+    for (const target of await targetsFor({ platforms: o.platforms, completePlatforms: o.completePlatforms, storeDir: o.storeDir, env })) targets.push({ target, python: 'python3' });
+  }
+  const unique = targets.filter((t, i) => targets.findIndex((u) => u.target.id === t.target.id) === i);
+  for (const { target, python } of unique) {
+    if (!o.universal && project?.requiresPython && !requiresPythonHolds(project.requiresPython, target.pythonVersion)) {
+      throw new UserError(`${target.platform ? `Platform ${target.id}` : python} is Python ${target.pythonVersion}, which ${project.file} excludes (requires-python ${project.requiresPython}).`);
+    }
+  }
 
   const config = applyIndexOverrides(await readIndexConfig({ env, projectRoot: project?.dir ?? process.cwd() }), o.indexes);
   const store = new WheelStore(resolve(o.storeDir ?? defaultStoreRoot(env)));
   const { httpCache, metadataCache } = indexCaches(store.root, o.disableCache, env);
   const client = new IndexClient(config, { env, httpCache });
   try {
-    const pythons = o.pythons?.length ? o.pythons : ['python3'];
-    const merged = new Map<string, { pkg: ResolvedPackage; targets: Set<string>; wheels: Map<string, PylockFile> }>();
-    const targetIds: string[] = [];
-    const markers: string[] = [];
-    for (const python of pythons) {
-      const target = await targetFor(python, { storeDir: o.storeDir, env });
-      if (project?.requiresPython && !requiresPythonHolds(project.requiresPython, target.pythonVersion)) {
-        throw new UserError(`${python} is Python ${target.pythonVersion}, which ${project.file} excludes (requires-python ${project.requiresPython}).`);
-      }
-      targetIds.push(target.id);
-      markers.push(targetMarker(target));
-      log(`target ${target.id} (${python}): resolving ${roots.length} requirement${roots.length === 1 ? '' : 's'}`);
-      const resolution = await resolveRequirements(roots, {
+    const entries = new Map<string, Entry>();
+    const entryOf = (p: ResolvedPackage): Entry => {
+      const key = `${p.name}==${p.version}`;
+      let e = entries.get(key);
+      if (!e) entries.set(key, (e = { pkg: p, targets: new Set(), wheels: new Map() }));
+      return e;
+    };
+    const resolveFor = (t: Target, universal?: { requiresPython?: string }) =>
+      resolveRequirements(roots, {
         client,
-        target,
+        target: t.target,
         store,
         constraints,
         pre: o.pre,
         formats: { onlyBinary: o.onlyBinary, noBinary: o.noBinary },
         metadataCache,
-        buildWheel: sdistBuilder({ python, target, store, env, index: config, log }),
+        buildWheel: sdistBuilder({ python: t.python, target: t.target, store, env, index: config, log }),
         log,
+        universal,
       });
+    let environments: string[] = [];
+    let requiresPython = project?.requiresPython;
+    const markers = new Map<Entry, string | undefined>();
+    if (o.universal) {
+      const t = unique[0]!;
+      const lower = t.target.pythonVersion.split('.').slice(0, 2).join('.');
+      requiresPython ??= `>=${lower}`;
+      log(`universal resolution for requires-python ${requiresPython} (sdists built with ${t.python}): ${roots.length} requirement${roots.length === 1 ? '' : 's'}`);
+      const resolution = await resolveFor(t, { requiresPython });
       for (const p of resolution.packages) {
-        const key = `${p.name}==${p.version}`;
-        let entry = merged.get(key);
-        if (!entry) merged.set(key, (entry = { pkg: p, targets: new Set(), wheels: new Map() }));
-        entry.targets.add(target.id);
-        if (!p.built && !p.direct) entry.wheels.set(p.file.filename, await artifact(p, client, store));
+        const e = entryOf(p);
+        markers.set(e, p.marker);
+        await addFiles(e, p, p.files ?? [p.file], { client, store, lockDir });
+      }
+    } else {
+      for (const t of unique) {
+        log(`target ${t.target.id} (${t.target.platform ? t.target.platform.kind + ' platform' : t.python}): resolving ${roots.length} requirement${roots.length === 1 ? '' : 's'}`);
+        const resolution = await resolveFor(t);
+        for (const p of resolution.packages) {
+          const e = entryOf(p);
+          e.targets.add(t.target.id);
+          await addFiles(e, p, [p.file], { client, store, lockDir });
+        }
+      }
+      const all = unique.map((t) => t.target);
+      for (const e of entries.values()) markers.set(e, targetsMarker(all, e.targets, `${e.pkg.name} ${e.pkg.version}`));
+      environments = [...new Set(all.map(environmentMarker))];
+      if (requiresPython === undefined) {
+        const lowest = all.map((t) => t.pythonVersion.split('.').slice(0, 2).join('.')).sort(compareVersions)[0]!;
+        requiresPython = `>=${lowest}`;
       }
     }
 
-    const packages: PylockPackage[] = [];
-    for (const { pkg, targets, wheels } of merged.values()) {
-      const entry: PylockPackage = { name: pkg.name, version: pkg.version };
-      if (targets.size < targetIds.length) {
-        entry.marker = targetIds.map((id, i) => (targets.has(id) ? `(${markers[i]})` : undefined)).filter(Boolean).join(' or ');
-      }
-      const url = pkg.file.url;
-      if (pkg.direct && url.startsWith('file:') && pkg.built && pkg.file.source === 'a local project') {
-        entry.directory = relative(lockDir, fileURLToPath(url)) || '.';
-      } else if (pkg.built || pkg.direct) {
-        const file = await artifact(pkg, client, store);
-        const local = url.startsWith('file:');
-        const where = local ? { path: relative(lockDir, fileURLToPath(url)) } : { url: withoutCredentials(url) };
-        const f: PylockFile = { ...file, ...where };
-        if (!local) delete f.path;
-        else delete f.url;
-        if (pkg.direct && !pkg.built && pkg.file.filename.endsWith('.whl')) entry.wheels = [f];
-        else if (pkg.direct) entry.archive = f;
-        else entry.sdist = f;
-        if (!pkg.direct) entry.index = indexOf(pkg);
-      } else {
-        entry.wheels = [...wheels.values()];
-        entry.index = indexOf(pkg);
-      }
-      packages.push(entry);
-    }
+    const packages: PylockPackage[] = [...entries.values()]
+      .sort((a, b) => (a.pkg.name < b.pkg.name ? -1 : a.pkg.name > b.pkg.name ? 1 : compareVersions(a.pkg.version, b.pkg.version)))
+      .map((e) => {
+        const p: PylockPackage = { name: e.pkg.name, dependencies: [], wheels: [] };
+        if (e.directory === undefined) p.version = e.pkg.version;
+        const marker = markers.get(e);
+        if (marker !== undefined) p.marker = marker;
+        if (e.index !== undefined) p.index = e.index;
+        if (e.directory !== undefined) p.directory = { path: e.directory };
+        else if (e.archive) p.archive = e.archive;
+        else {
+          if (e.sdist) p.sdist = e.sdist;
+          p.wheels = [...e.wheels.values()].sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
+        }
+        return p;
+      });
     const text = formatPylock({
-      environments: markers,
-      requiresPython: project?.requiresPython,
+      lockVersion: PYLOCK_VERSION,
+      environments,
+      ...(requiresPython !== undefined ? { requiresPython } : {}),
+      extras: [],
+      dependencyGroups: [],
+      defaultGroups: [],
       createdBy: 'nx-pex',
       packages,
+      header: [],
     });
     await mkdir(lockDir, { recursive: true });
     const tmp = `${outputFile}.${randomBytes(6).toString('hex')}.tmp`;
     await writeFile(tmp, text);
     await rename(tmp, outputFile);
+    const targetIds = o.universal ? ['universal'] : unique.map((t) => t.target.id);
     log(`wrote ${relative(process.cwd(), outputFile) || outputFile} (${packages.length} packages, ${targetIds.join(', ')})`);
     return { path: outputFile, packages: packages.length, targets: targetIds };
   } finally {
     await client.close();
     await store.release();
   }
+}
+
+/** Adds the files one resolution took for a package (or, universal, every file of its version) to its entry. */
+async function addFiles(e: Entry, pkg: ResolvedPackage, files: readonly DistributionFile[], ctx: { client: IndexClient; store: WheelStore; lockDir: string }): Promise<void> {
+  const url = pkg.file.url;
+  if (pkg.direct && url.startsWith('file:') && pkg.built && pkg.file.source === 'a local project') {
+    e.directory = relative(ctx.lockDir, fileURLToPath(url)) || '.';
+    return;
+  }
+  if (pkg.direct) {
+    const f = await artifact(pkg.file, pkg, ctx.client, ctx.store);
+    if (url.startsWith('file:')) {
+      delete f.url;
+      f.path = relative(ctx.lockDir, fileURLToPath(url));
+    }
+    if (!pkg.built && pkg.file.filename.endsWith('.whl')) e.wheels.set(f.filename, f);
+    else e.archive = f;
+    return;
+  }
+  e.index ??= indexOf(pkg);
+  // PEP 751 lists one sdist: the .tar.gz (PEP 625) when there are several.
+  const sdists = files.filter((f) => !f.filename.endsWith('.whl'));
+  const sdist = e.sdist ? undefined : (sdists.find((f) => f.filename.endsWith('.tar.gz')) ?? sdists[0]);
+  const wheels = files.filter((f) => f.filename.endsWith('.whl') && !e.wheels.has(f.filename));
+  // Files the index gives no hash or size for are downloaded: several at once.
+  const done = await Promise.all([...wheels, ...(sdist ? [sdist] : [])].map((f) => artifact(f, pkg, ctx.client, ctx.store)));
+  for (const [i, f] of wheels.entries()) e.wheels.set(f.filename, done[i]!);
+  if (sdist) e.sdist = done[wheels.length];
 }
 
 /** The index a package came from, as the lock records it (credentials never written). */
@@ -163,16 +253,23 @@ function indexOf(p: ResolvedPackage): string | undefined {
   return u.href.replace(/\/+$/, '');
 }
 
-/** URL, size and sha256 of the file a package was resolved to (downloading it when the index gives no hash). */
-async function artifact(p: ResolvedPackage, client: IndexClient, store: WheelStore): Promise<PylockFile> {
-  const sha256 = p.file.sha256 ?? p.sha256 ?? (await downloadUnhashed(p.file, client, store));
-  let size = p.file.size;
+/** URL, size and sha256 of one file (downloading it when the index gives no hash, or no size for a file not yet in the store). */
+async function artifact(file: DistributionFile, p: ResolvedPackage, client: IndexClient, store: WheelStore): Promise<LockedArtifact> {
+  let sha256 = file.sha256 ?? (file === p.file ? p.sha256 : undefined);
+  let size = file.size;
+  if (size === undefined && file.url.startsWith('file:')) size = (await stat(fileURLToPath(file.url))).size;
+  if (sha256 === undefined || (size === undefined && !(await store.get(sha256)))) {
+    const got = await downloadUnhashed(file, client, store);
+    if (sha256 !== undefined && got !== sha256) {
+      throw new UserError(`${file.filename} from ${redactUrl(file.url)} has sha256 ${got}, but the index lists ${sha256}. The index serves another file than it lists: check the index (or its cache).`);
+    }
+    sha256 = got;
+  }
   if (size === undefined) {
     const path = await store.get(sha256);
     if (path) size = (await stat(path)).size;
-    else if (p.file.url.startsWith('file:')) size = (await stat(fileURLToPath(p.file.url))).size;
   }
-  const f: PylockFile = { name: p.file.filename, url: withoutCredentials(p.file.url), sha256 };
+  const f: LockedArtifact = { filename: file.filename, url: withoutCredentials(file.url), sha256 };
   if (size !== undefined) f.size = size;
   return f;
 }

@@ -38,3 +38,26 @@ export {
 } from './platforms';
 export { poetryConstraintToPep440 } from './poetry-constraint';
 export { lastParsePerFile } from './memo';
+export type { MarkerDnf, MarkerTerm, PythonRange } from './marker-algebra';
+export {
+  ALL_PYTHONS,
+  MARKER_TRUE,
+  MARKER_FALSE,
+  markerDnf,
+  andDnf,
+  orDnf,
+  simplifyDnf,
+  bindExtras,
+  negateDnf,
+  dnfPythonRange,
+  dnfIsFalse,
+  dnfIsTrue,
+  formatDnf,
+  pythonRangeMarker,
+  requiresPythonRange,
+  lowestPython,
+  rangeIntersect,
+  rangeUnion,
+  rangeWithin,
+  rangeEquals,
+} from './marker-algebra';

@@ -12,5 +12,4 @@ export type { CoreMetadata } from './metadata';
 export { readWheelMetadata } from './wheel-metadata';
 export { sdistBuilder, pipIndexEnv, SdistBuildError } from './sdist';
 export type { SdistBuilderOptions } from './sdist';
-export { formatPylock } from './pylock-writer';
-export type { Pylock, PylockPackage, PylockFile } from './pylock-writer';
+export type { UniversalOptions } from './universal';

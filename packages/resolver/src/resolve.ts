@@ -20,6 +20,17 @@ import {
   nearestPlatforms,
   parseRequirement,
   parseSdistFilename,
+  markerDnf,
+  dnfIsFalse,
+  formatDnf,
+  orDnf,
+  negateDnf,
+  andDnf,
+  rangeIntersect,
+  requiresPythonRange,
+  MARKER_TRUE,
+  type MarkerDnf,
+  type PythonRange,
   parseWheelFilename,
   RequirementSyntaxError,
   UserError,
@@ -30,6 +41,7 @@ import {
 import { redactUrl, type DistributionFile, type IndexClient } from '@nx-pex/index';
 import type { MetadataCache, WheelStore } from '@nx-pex/store';
 import { IndexSource, requiresPythonHolds, type BuiltWheel, type FileMetadata, type FormatControl, type VersionEntry, type WheelBuilder } from './source';
+import { ForkRequest, UniversalScope, disjointConflict, splitRange, type UniversalOptions } from './universal';
 
 export interface ResolveOptions {
   client: IndexClient;
@@ -50,6 +62,12 @@ export interface ResolveOptions {
   maxRounds?: number;
   /** Core metadata kept between runs (in the store), by each file's sha256. */
   metadataCache?: MetadataCache;
+  /**
+   * Resolve for every environment at once (`--universal`): markers are carried along the
+   * dependency edges instead of being evaluated for `target` (which then only builds sdists);
+   * one version per package; every file of it is listed.
+   */
+  universal?: UniversalOptions;
 }
 
 /** One chosen distribution. */
@@ -66,6 +84,10 @@ export interface ResolvedPackage {
   extras: string[];
   /** Given as `name @ URL`, a wheel file or a directory. */
   direct: boolean;
+  /** Universal resolutions: the marker under which the package is needed (undefined: always). */
+  marker?: string;
+  /** Universal resolutions: every file of the chosen version (wheels of all platforms, sdists). */
+  files?: DistributionFile[];
 }
 
 export interface Resolution {
@@ -86,6 +108,8 @@ interface Info {
   parent?: Candidate;
   /** How the user wrote it (for messages), when a root. */
   text?: string;
+  /** Universal resolutions: the edge's marker, extras decided (undefined: always). */
+  marker?: MarkerDnf;
 }
 
 interface Candidate {
@@ -156,6 +180,19 @@ function satisfies(version: string, specifier: string): boolean {
   return v;
 }
 
+const pythonMemo = new Map<string, boolean>();
+/** `requiresPythonHolds`, decided once per (specifier, version): universal resolutions ask it of every file. */
+function pythonHolds(spec: string, python: string): boolean {
+  const key = `${python}\u0000${spec}`;
+  let v = pythonMemo.get(key);
+  if (v === undefined) {
+    v = requiresPythonHolds(spec, python);
+    if (pythonMemo.size > 100_000) pythonMemo.clear();
+    pythonMemo.set(key, v);
+  }
+  return v;
+}
+
 const prereleaseMemo = new Map<string, boolean>();
 function isPrerelease(version: string): boolean {
   let v = prereleaseMemo.get(version);
@@ -165,12 +202,95 @@ function isPrerelease(version: string): boolean {
 
 /** Resolves `requirements` (PEP 508 strings) for one target. */
 export async function resolve(requirements: readonly (string | Requirement)[], options: ResolveOptions): Promise<Resolution> {
+  if (options.universal) return resolveUniversal(requirements, options, options.universal);
   const resolver = new Resolver(options);
   try {
     return await resolver.run(requirements);
   } finally {
     await resolver.close();
   }
+}
+
+/**
+ * A universal resolution: one resolution for every environment the lock covers, forked (as uv
+ * forks) where the newest fitting version of a package needs a newer Python than the lowest in
+ * scope, or where requirements conflict only under markers that never hold together; the forks'
+ * packages are merged, each under the `or` of its markers in the forks that chose it.
+ */
+async function resolveUniversal(requirements: readonly (string | Requirement)[], options: ResolveOptions, universal: UniversalOptions): Promise<Resolution> {
+  const source = newSource(options);
+  const scope = new UniversalScope(universal, options.target, source, options.formats);
+  const results: Resolution[] = [];
+  let attempts = 0;
+  const run = async (fork: PythonRange, marker: MarkerDnf, depth: number): Promise<void> => {
+    if (++attempts > MAX_FORK_ATTEMPTS) {
+      throw new ResolutionImpossible(`The universal resolution for ${scope.describe()} forked into more than ${MAX_FORK_ATTEMPTS} resolutions; lock per target instead (--python / --platform), or narrow requires-python.`);
+    }
+    const here = scope.forFork(fork, options.target, marker);
+    const resolver = new Resolver(options, source, here);
+    try {
+      const result = await resolver.run(requirements);
+      for (const p of result.packages) scope.prefer(p.name, p.version);
+      results.push(result);
+    } catch (e) {
+      if (!(e instanceof ForkRequest)) throw e;
+      const tooDeep = () => new ResolutionImpossible(`Cannot make one universal resolution for ${here.describe()}: ${e.why}, and the resolution is already forked ${depth} times. Lock per target instead (--python / --platform).`);
+      if (e.marker) {
+        const not = negateDnf(e.marker);
+        if (depth >= MAX_FORK_DEPTH || !not) throw tooDeep();
+        options.log?.(`universal resolution: forked on ${formatDnf(e.marker, here.domain) ?? 'a marker'} (${e.why})`);
+        for (const m of [andDnf(marker, e.marker), andDnf(marker, not)]) if (!dnfIsFalse(m, fork)) await run(fork, m, depth + 1);
+        return;
+      }
+      const pieces = splitRange(fork, e.at);
+      if (depth >= MAX_FORK_DEPTH || pieces.length < 2) throw tooDeep();
+      options.log?.(`universal resolution: forked at Python ${e.at.join(', ')} (${e.why})`);
+      // Newer Pythons first, as uv orders its forks: they take the newest versions, older ones follow where they can.
+      for (const piece of pieces.reverse()) await run(piece, marker, depth + 1);
+    }
+  };
+  try {
+    await run(scope.top, MARKER_TRUE, 0);
+  } finally {
+    await source.close();
+  }
+  if (results.length === 1) return results[0]!;
+  const merged = new Map<string, { pkg: ResolvedPackage; marker: MarkerDnf }>();
+  for (const r of results) {
+    for (const p of r.packages) {
+      const k = `${p.name}\u0000${p.version}\u0000${p.file.url}`;
+      const m = p.marker === undefined ? MARKER_TRUE : markerDnf(p.marker);
+      const prior = merged.get(k);
+      if (prior) {
+        prior.marker = orDnf(prior.marker, m);
+        prior.pkg.extras = [...new Set([...prior.pkg.extras, ...p.extras])].sort();
+      } else merged.set(k, { pkg: { ...p }, marker: m });
+    }
+  }
+  const packages = [...merged.values()].map(({ pkg, marker }) => {
+    const text = formatDnf(marker, scope.top);
+    if (text === undefined) delete pkg.marker;
+    else pkg.marker = text;
+    return pkg;
+  });
+  packages.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : compareVersions(a.version, b.version)));
+  return { requirements: [...new Set(results.flatMap((r) => r.requirements))].sort(), packages };
+}
+
+/** Forks within forks, and resolutions in all, before a universal resolution gives up. */
+const MAX_FORK_DEPTH = 24;
+const MAX_FORK_ATTEMPTS = 256;
+
+function newSource(options: ResolveOptions): IndexSource {
+  return new IndexSource({
+    client: options.client,
+    target: options.target,
+    formats: options.formats,
+    store: options.store,
+    buildWheel: options.buildWheel,
+    log: options.log,
+    metadataCache: options.metadataCache,
+  });
 }
 
 class Resolver {
@@ -186,28 +306,29 @@ class Resolver {
   private states: State[] = [];
   private readonly speculated = new Set<string>();
   private rootInfos: Info[] = [];
+  private readonly universal?: UniversalScope;
 
-  constructor(readonly options: ResolveOptions) {
-    this.source = new IndexSource({
-      client: options.client,
-      target: options.target,
-      formats: options.formats,
-      store: options.store,
-      buildWheel: options.buildWheel,
-      log: options.log,
-      metadataCache: options.metadataCache,
-    });
+  private readonly ownsSource: boolean;
+
+  constructor(
+    readonly options: ResolveOptions,
+    source?: IndexSource,
+    universal?: UniversalScope,
+  ) {
+    this.source = source ?? newSource(options);
+    this.ownsSource = source === undefined;
     this.env = options.target.markerEnvironment;
     this.python = options.target.pythonVersion;
+    this.universal = universal;
     for (const c of options.constraints ?? []) {
-      if (c.marker && !evaluateMarker(c.marker, this.env)) continue;
+      if (c.marker && !this.markerMayHold(c.marker)) continue;
       const name = canonicalizeName(c.name);
       this.constraints.set(name, [...(this.constraints.get(name) ?? []), c]);
     }
   }
 
   close(): Promise<void> {
-    return this.source.close();
+    return this.ownsSource ? this.source.close() : Promise.resolve();
   }
 
   private get state(): State {
@@ -218,21 +339,31 @@ class Resolver {
     const roots: Info[] = [];
     for (const t of texts) {
       const req = typeof t === 'string' ? parseRoot(t) : t;
-      if (req.marker && !evaluateMarker(req.marker, this.env)) continue;
+      if (req.marker && !this.markerMayHold(req.marker)) continue;
       const name = canonicalizeName(req.name);
       const info: Info = { req, id: nodeId(name, req.extras), name, extras: req.extras.map(canonicalizeName), text: typeof t === 'string' ? t : undefined };
+      if (this.universal && req.marker) {
+        const marker = this.universal.edgeMarker(markerDnf(req.marker), []);
+        if (marker?.length === 0) continue; // never within this fork
+        if (marker) info.marker = marker;
+      }
       roots.push(info);
       if (!this.userRequested.has(name)) this.userRequested.set(name, this.userRequested.size);
     }
     this.rootInfos = roots;
+    // As uv does: one project asked for twice, differently, under markers that never hold together is a fork.
+    this.forkOnDisjointConflict(roots);
     // Every project page the roots need, fetched at once.
-    void Promise.all(roots.filter((r) => !r.req.url).map((r) => this.source.versions(r.name, compareVersions).catch(() => undefined)));
+    void Promise.all(roots.filter((r) => !r.req.url).map((r) => this.versionsOf(r.name).catch(() => undefined)));
     this.states = [{ mapping: new Map(), criteria: new Map(), causes: [] }];
     for (const info of roots) {
       try {
         await this.addToCriteria(this.state.criteria, info);
       } catch (e) {
-        if (e instanceof Conflict) throw new ResolutionImpossible(await this.explain(e.criterion.information));
+        if (e instanceof Conflict) {
+          this.forkOnDisjointConflict(e.criterion.information);
+          throw new ResolutionImpossible(await this.explain(e.criterion.information));
+        }
         throw e;
       }
     }
@@ -246,7 +377,10 @@ class Resolver {
       if (failures.length > 0) {
         const causes = failures.flatMap((c) => c.information);
         const ok = await this.backjump(causes);
-        if (!ok) throw new ResolutionImpossible(await this.explain(causes));
+        if (!ok) {
+          this.forkOnDisjointConflict(causes);
+          throw new ResolutionImpossible(await this.explain(causes));
+        }
         this.state.causes = causes;
       } else {
         this.pushState();
@@ -326,16 +460,17 @@ class Resolver {
   private async updatedCriteria(candidate: Candidate): Promise<Map<string, Criterion>> {
     const criteria = new Map(this.state.criteria);
     const { infos, requiresPython } = await this.dependencies(candidate);
-    if (requiresPython !== undefined && !requiresPythonHolds(requiresPython, this.python)) {
+    const python = this.pythonOf(this.state.criteria.get(candidate.id)?.information ?? []);
+    if (requiresPython !== undefined && !requiresPythonHolds(requiresPython, python)) {
       const req: Requirement = { name: 'Python', extras: [], specifier: '' };
       throw new Conflict({
         candidates: [],
         incompatibilities: [],
-        information: [{ req, id: '<python>', name: `Python ${this.python}`, extras: [], parent: candidate, text: `Python${requiresPython}` }],
+        information: [{ req, id: '<python>', name: `Python ${python}`, extras: [], parent: candidate, text: `Python${requiresPython}` }],
       });
     }
     // Project pages of every new dependency, fetched together.
-    void Promise.all(infos.filter((i) => !i.req.url).map((i) => this.source.versions(i.name, compareVersions).catch(() => undefined)));
+    void Promise.all(infos.filter((i) => !i.req.url).map((i) => this.versionsOf(i.name).catch(() => undefined)));
     for (const info of infos) await this.addToCriteria(criteria, info);
     return criteria;
   }
@@ -366,7 +501,19 @@ class Resolver {
       const entry = await this.directEntry(baseUrls[0]!, name);
       entries = [{ entry, url: baseUrls[0]! }];
     } else {
-      const all = await this.versionsOrFail(name, infos);
+      let all = await this.versionsOrFail(name, infos);
+      if (this.universal) {
+        // Files are listed for every Python; those of the versions the requirements can run on count.
+        const python = this.pythonOf(infos);
+        const newest = all.find((e) => specs.every((sp) => satisfies(e.version, sp)) && (this.options.pre || !isPrerelease(e.version)) && !e.yanked);
+        all = all.filter((e) => !e.file.requiresPython || pythonHolds(e.file.requiresPython, python));
+        // The newest version needs a newer Python than the lowest in scope: as uv does, resolve
+        // the Python versions below and from its requires-python separately.
+        if (newest && !all.includes(newest) && newest.file.requiresPython) {
+          const at = this.universal.innerBounds(requiresPythonRange(newest.file.requiresPython)).slice(0, 1);
+          if (at.length) throw new ForkRequest(at, `${name} ${newest.version} requires Python${newest.file.requiresPython}`);
+        }
+      }
       const pinned = specs.some(isPinned);
       const matching = all.filter((e) => specs.every((s) => satisfies(e.version, s)));
       let allowed = matching;
@@ -386,7 +533,7 @@ class Resolver {
       if (!specs.every((s) => satisfies(c.version, s))) continue;
       out.push(c);
     }
-    return out;
+    return this.universal ? this.universal.preferred(name, out) : out;
   }
 
   /**
@@ -404,16 +551,54 @@ class Resolver {
         let req: Requirement;
         try {
           req = parseRequirement(text);
-          if (req.url || (req.marker && !evaluateMarker(req.marker, this.env, c.extras.length ? c.extras : []))) return;
+          if (req.url || (req.marker && !this.universal && !evaluateMarker(req.marker, this.env, c.extras.length ? c.extras : []))) return;
         } catch {
           return;
         }
         const name = canonicalizeName(req.name);
-        const versions = await this.source.versions(name, compareVersions);
+        const versions = await this.versionsOf(name);
         const entry = versions.find((e) => !e.yanked && !isPrerelease(e.version) && satisfies(e.version, req.specifier));
         if (entry) await this.speculate({ id: name, name, extras: [], version: entry.version, entry, direct: false }, depth + 1);
       }),
     );
+  }
+
+  /**
+   * Requirements on one package that conflict only under markers that never hold together: the
+   * resolution is forked there, at Python versions (`numpy<2; python_version < "3.10"` and
+   * `numpy>=2; python_version >= "3.10"`) or where one marker holds and where it does not
+   * (`sys_platform == "win32"`). Returns when the conflict is of another kind.
+   */
+  private forkOnDisjointConflict(causes: readonly Info[]): void {
+    const u = this.universal;
+    if (!u) return;
+    for (const a of causes) {
+      for (const b of causes) {
+        if (a === b || a.id !== b.id) continue;
+        const ra = u.pythonOnly(a.marker);
+        const rb = u.pythonOnly(b.marker);
+        if (!ra || !rb || rangeIntersect(ra, rb).length > 0) continue;
+        const at = u.innerBounds(ra);
+        if (at.length) throw new ForkRequest(at, `${describeReq(a.req)} and ${describeReq(b.req)} apply on different Python versions`);
+      }
+    }
+    disjointConflict(causes, u, true);
+  }
+
+  /** The versions of a project: for the target, or for any environment when universal. */
+  private versionsOf(name: string): Promise<VersionEntry[]> {
+    return this.universal ? this.universal.versions(name) : this.source.versions(name, compareVersions);
+  }
+
+  /** The Python version requirements are checked against: the target's, or the lowest the requirements can meet. */
+  private pythonOf(infos: readonly Info[]): string {
+    return this.universal ? this.universal.lowestPython(infos.map((i) => i.marker)) : this.python;
+  }
+
+  /** Whether a requirement's marker can hold: on the target, or (universal) anywhere in scope. */
+  private markerMayHold(marker: NonNullable<Requirement['marker']>): boolean {
+    if (!this.universal) return evaluateMarker(marker, this.env);
+    return this.universal.edgeMarker(markerDnf(marker), [])?.length !== 0;
   }
 
   private directUrlsOf(name: string): string[] {
@@ -426,7 +611,7 @@ class Resolver {
    * backtracking may get around (as pip does: an older parent may not need it).
    */
   private async versionsOrFail(name: string, infos: Info[]): Promise<VersionEntry[]> {
-    const all = await this.source.versions(name, compareVersions);
+    const all = await this.versionsOf(name);
     if (all.length > 0 || infos.some((i) => i.parent)) return all;
     throw new UserError(await this.noVersions(name, infos));
   }
@@ -440,9 +625,11 @@ class Resolver {
     }
     const shown = files.slice(-8).map((f) => f.filename + (f.requiresPython ? ` (requires-python ${f.requiresPython})` : '') + (f.yanked !== undefined ? ' (yanked)' : ''));
     return (
-      `No file of ${name} on ${where} fits target ${this.options.target.id} (Python ${this.python})` +
+      (this.universal
+        ? `No file of ${name} on ${where} can be used for ${this.universal.describe()}`
+        : `No file of ${name} on ${where} fits target ${this.options.target.id} (Python ${this.python})`) +
       `${allowedNote(name, this.options.formats)}; ${[...new Set(who)].join('; ')}. It offers ${files.length} files, among them:\n  ${shown.join('\n  ')}` +
-      nearestNote(files.map((f) => f.filename), this.options.target)
+      (this.universal ? '' : nearestNote(files.map((f) => f.filename), this.options.target))
     );
   }
 
@@ -526,13 +713,23 @@ class Resolver {
         }
         throw e;
       }
-      if (req.marker) {
+      let marker: MarkerDnf | undefined;
+      if (req.marker && this.universal) {
+        marker = this.universal.edgeMarker(markerDnf(req.marker), c.extras);
+        if (marker && marker.length === 0) continue;
+      } else if (req.marker) {
         const holds = c.extras.length ? c.extras.some((e) => evaluateMarker(req.marker!, this.env, [e])) : evaluateMarker(req.marker, this.env, []);
         if (!holds) continue;
+      } else if (this.universal && c.extras.length) {
+        // Without a marker it is the project's own dependency, which its base node brings.
+        continue;
       }
       const name = canonicalizeName(req.name);
-      infos.push({ req, id: nodeId(name, req.extras), name, extras: req.extras.map(canonicalizeName), parent: c });
+      const info: Info = { req, id: nodeId(name, req.extras), name, extras: req.extras.map(canonicalizeName), parent: c };
+      if (marker) info.marker = marker;
+      infos.push(info);
     }
+    if (this.universal) this.forkOnDisjointConflict(infos);
     return { infos, requiresPython: metadata.requiresPython };
   }
 
@@ -595,6 +792,19 @@ class Resolver {
       if (meta.sha256) pkg.sha256 = meta.sha256;
       byName.set(c.name, pkg);
     }
+    if (this.universal) {
+      const edges = await Promise.all([...this.state.mapping.values()].map(async (c) => ({ from: c.id, infos: (await this.dependencies(c)).infos })));
+      const markers = this.universal.packageMarkers(this.rootInfos, edges, (c) => this.state.mapping.get(c)?.name);
+      for (const [name, pkg] of byName) {
+        const m = markers.get(name);
+        if (m === null) {
+          byName.delete(name); // reached only under markers that never hold together
+          continue;
+        }
+        if (m !== undefined) pkg.marker = m;
+        if (!pkg.direct) pkg.files = this.universal.filesOf(name, pkg.version);
+      }
+    }
     const packages = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const requirements = [...new Set(this.rootInfos.map((i) => formatRequirement(i.req)))].sort();
     return { requirements, packages };
@@ -615,6 +825,10 @@ class Resolver {
       const up = why(p, seen);
       return `${up}${p.name} ${p.version} requires ${c.id}; `;
     };
+    if (this.universal) {
+      const disjoint = disjointConflict(causes, this.universal);
+      if (disjoint) return disjoint;
+    }
     for (const name of names) {
       const mine = causes.filter((c) => c.name === name);
       if (name.startsWith('Python ')) {
@@ -626,7 +840,7 @@ class Resolver {
         return `${why(c.parent)}${c.parent.name} ${c.parent.version} requires ${describeReq(c.req)}`;
       });
       const specs = [...new Set(mine.map((c) => c.req.specifier).filter((s) => s))];
-      const available = await this.source.versions(name, compareVersions).catch(() => [] as VersionEntry[]);
+      const available = await this.versionsOf(name).catch(() => [] as VersionEntry[]);
       if (available.length === 0) {
         lines.push(await this.noVersions(name, mine));
         continue;
@@ -635,10 +849,11 @@ class Resolver {
       lines.push(
         `${[...new Set(asks)].join('; ')}; so no version of ${name} fits` +
           (specs.length ? ` (${specs.join(' and ')})` : '') +
-          ` (versions for this target: ${shown}${available.length > 6 ? ', …' : ''}).`,
+          ` (versions${this.universal ? '' : ' for this target'}: ${shown}${available.length > 6 ? ', …' : ''}).`,
       );
     }
-    return `Cannot resolve the requirements for target ${this.options.target.id}:\n  ${[...new Set(lines)].join('\n  ')}\nLoosen one of these requirements, or pin versions that agree.`;
+    const scope = this.universal ? `every environment (${this.universal.describe()})` : `target ${this.options.target.id}`;
+    return `Cannot resolve the requirements for ${scope}:\n  ${[...new Set(lines)].join('\n  ')}\nLoosen one of these requirements, or pin versions that agree.`;
   }
 
   private findCriterion(id: string): Criterion | undefined {

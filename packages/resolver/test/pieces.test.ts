@@ -1,5 +1,4 @@
-import { parse } from 'smol-toml';
-import { allowedFormats, formatPylock, parseCoreMetadata } from '@nx-pex/resolver';
+import { allowedFormats, parseCoreMetadata } from '@nx-pex/resolver';
 
 describe('core metadata', () => {
   it('reads Requires-Dist (with continuation lines), Requires-Python and Provides-Extra, not the body', () => {
@@ -17,28 +16,5 @@ describe("pip's format control", () => {
     expect(allowedFormats('a', { onlyBinary: [':all:'], noBinary: ['A'] })).toEqual({ binary: false, source: true });
     expect(allowedFormats('a', { noBinary: [':all:'], onlyBinary: ['a'] })).toEqual({ binary: true, source: false });
     expect(allowedFormats('b', { noBinary: [':all:'], onlyBinary: ['a'] })).toEqual({ binary: false, source: true });
-  });
-});
-
-describe('pylock.toml', () => {
-  it('is valid TOML with PEP 751 keys, packages sorted, strings escaped', () => {
-    const text = formatPylock({
-      createdBy: 'nx-pex',
-      requiresPython: '>=3.11',
-      environments: ['sys_platform == "linux"'],
-      packages: [
-        { name: 'zed', version: '1.0', index: 'https://pypi.org/simple', wheels: [{ name: 'zed-1.0-py3-none-any.whl', url: 'https://h/zed-1.0-py3-none-any.whl', size: 10, sha256: 'a'.repeat(64) }] },
-        { name: 'alpha', version: '2.0', marker: 'python_version == "3.12"', sdist: { name: 'alpha-2.0.tar.gz', url: 'https://h/alpha-2.0.tar.gz', sha256: 'b'.repeat(64) } },
-        { name: 'local', version: '0.1', directory: 'libs/a "b"' },
-      ],
-    });
-    const lock = parse(text) as any;
-    expect(lock['lock-version']).toBe('1.0');
-    expect(lock.environments).toEqual(['sys_platform == "linux"']);
-    expect(lock.packages.map((p: any) => p.name)).toEqual(['alpha', 'local', 'zed']);
-    expect(lock.packages[0].sdist).toEqual({ name: 'alpha-2.0.tar.gz', url: 'https://h/alpha-2.0.tar.gz', hashes: { sha256: 'b'.repeat(64) } });
-    expect(lock.packages[0].marker).toBe('python_version == "3.12"');
-    expect(lock.packages[1].directory).toEqual({ path: 'libs/a "b"', editable: false });
-    expect(lock.packages[2].wheels[0].size).toBe(10);
   });
 });

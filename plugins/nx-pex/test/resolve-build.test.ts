@@ -342,11 +342,12 @@ describe('nx-pex lock', () => {
     expect(byName.beta.version).toBe('1.0');
     const wheel = byName.dep.wheels[0];
     const served = await readFile(join(wheelsDir, 'dep-2.0-py3-none-any.whl'));
-    expect(wheel.name).toBe('dep-2.0-py3-none-any.whl');
+    // PEP 751: `name` is left out where the URL ends in the file's name (as uv writes it).
+    expect(wheel.name ?? wheel.url.split('/').pop()).toBe('dep-2.0-py3-none-any.whl');
     expect(wheel.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/files\/dep-2\.0-py3-none-any\.whl$/);
     expect(wheel.size).toBe(served.length);
     expect(wheel.hashes.sha256).toBe(require('node:crypto').createHash('sha256').update(served).digest('hex'));
-    expect(byName.sdistonly.sdist.name).toBe('sdistonly-0.6.2.tar.gz');
+    expect(byName.sdistonly.sdist.name ?? byName.sdistonly.sdist.url.split('/').pop()).toBe('sdistonly-0.6.2.tar.gz');
     expect(byName.sdistonly.sdist.hashes.sha256).toMatch(/^[0-9a-f]{64}$/);
     // nx-pex builds from its own lock, without resolving: the sdist is built, verified by the lock's sha256.
     const ours = join(scratch, 'out', 'from-own-lock.pex');
