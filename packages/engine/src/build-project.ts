@@ -192,7 +192,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   if (!found) {
     throw new UserError(
       `No lock found for ${project.name}: no pylock.toml, poetry.lock or uv.lock in ${projectDir}, and no uv.lock in its parents. ` +
-        'Run `uv lock` (or `poetry lock`) for it, or name its lock with [tool.nx-pex] lock-file.',
+        `Write one with \`nx-pex lock --project ${projectDir}\` (in an Nx workspace: \`nx run ${project.name}:lock\`), \`uv lock\` or \`poetry lock\`, or name its lock with [tool.nx-pex] lock-file.`,
     );
   }
   const [targets, kind] = await Promise.all([

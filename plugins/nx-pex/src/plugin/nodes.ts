@@ -201,6 +201,18 @@ async function nodesForPyproject(
       },
     };
   }
+  // A service no uv.lock, poetry.lock or requirements file governs gets its pylock.toml from
+  // `nx run <project>:lock` (not cached: the indexes change without the workspace changing).
+  if (scripts.length > 0 && !problem && !lockAbs && !lockOverride) {
+    const { platforms, completePlatforms } = pyproject?.nxPex ?? {};
+    const lockOptions = { python: options.python, platforms, completePlatforms, storeDir: options.storeDir };
+    targets[options.lockTargetName] = {
+      executor: 'nx-pex:lock',
+      options: Object.fromEntries(Object.entries(lockOptions).filter(([, v]) => v !== undefined && !(Array.isArray(v) && !v.length))),
+      cache: false,
+      metadata: { technologies: ['python'], description: `Resolve ${name}'s dependencies into its pylock.toml`, help: { command: 'npx nx-pex lock --help', example: { options: { universal: true } } } },
+    };
+  }
   const root = projectRoot;
   const result: CreateNodesResult = {
     projects: {

@@ -2,6 +2,8 @@
 export interface NxPexPluginOptions {
   /** Name of the inferred target that builds PEX files. Default `build`. */
   buildTargetName?: string;
+  /** Name of the inferred target that writes the pylock.toml of a service no other lock governs. Default `lock`. */
+  lockTargetName?: string;
   /** Interpreter whose Python version and platform the PEX files target. Default `python3`. */
   python?: string;
   /** Wheel store directory. Default: `$NX_PEX_STORE`, else `$XDG_CACHE_HOME/nx-pex`, else `~/.cache/nx-pex`. */
@@ -15,6 +17,7 @@ export interface NxPexPluginOptions {
 
 export interface NormalizedOptions {
   buildTargetName: string;
+  lockTargetName: string;
   python?: string;
   storeDir?: string;
   lockPerProject: boolean;
@@ -23,12 +26,12 @@ export interface NormalizedOptions {
 export function normalizeOptions(options: NxPexPluginOptions | undefined): NormalizedOptions {
   const o = options ?? {};
   for (const key of Object.keys(o)) {
-    if (!['buildTargetName', 'python', 'storeDir', 'lockPerProject'].includes(key)) {
-      throw new Error(`nx-pex: unknown plugin option "${key}" in nx.json. Known options: buildTargetName, python, storeDir, lockPerProject.`);
+    if (!['buildTargetName', 'lockTargetName', 'python', 'storeDir', 'lockPerProject'].includes(key)) {
+      throw new Error(`nx-pex: unknown plugin option "${key}" in nx.json. Known options: buildTargetName, lockTargetName, python, storeDir, lockPerProject.`);
     }
   }
   if (o.lockPerProject !== undefined && typeof o.lockPerProject !== 'boolean') {
     throw new Error(`nx-pex: the plugin option "lockPerProject" in nx.json must be true or false.`);
   }
-  return { buildTargetName: o.buildTargetName ?? 'build', python: o.python, storeDir: o.storeDir, lockPerProject: o.lockPerProject ?? true };
+  return { buildTargetName: o.buildTargetName ?? 'build', lockTargetName: o.lockTargetName ?? 'lock', python: o.python, storeDir: o.storeDir, lockPerProject: o.lockPerProject ?? true };
 }
