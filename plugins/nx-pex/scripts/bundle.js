@@ -20,6 +20,7 @@ const esbuild = require('esbuild');
 const PLUGIN = join(__dirname, '..');
 const REPO = join(PLUGIN, '..', '..');
 const OUT = join(PLUGIN, 'lib');
+const UNDICI_LAZY = join(__dirname, 'undici-lazy.js');
 
 const pkg = JSON.parse(readFileSync(join(PLUGIN, 'package.json'), 'utf8'));
 const declared = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]);
@@ -63,6 +64,8 @@ const resolvePackages = {
         return { path: join(dir, 'src', 'index.ts') };
       }
       if (builtins.has(args.path)) return { path: args.path, external: true };
+      // undici by the parts used rather than all of it (see undici-lazy.js).
+      if (args.path === 'undici' && args.importer !== UNDICI_LAZY) return { path: UNDICI_LAZY };
       const name = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0];
       if (!declared.has(name)) undeclared.add(`${name} (imported by ${relative(REPO, args.importer)})`);
       return { path: args.path, external: true };
