@@ -101,6 +101,23 @@ function clauseMatches(version: string, clause: Clause): boolean {
  * throws InvalidSpecifier.
  */
 export function versionSatisfies(version: string, specifier: string, opts: { prereleases?: boolean } = {}): boolean {
+  // A resolution asks the same few specifiers (requires-python of every file of a project, a
+  // requirement of every version of another) about the same versions thousands of times, and
+  // @renovatebot/pep440 parses both strings on every call: each answer is worked out once.
+  const key = `${opts.prereleases === false ? '-' : '+'}${version}\u0000${specifier}`;
+  let answer = satisfiesMemo.get(key);
+  if (answer === undefined) {
+    answer = decideSatisfies(version, specifier, opts);
+    if (satisfiesMemo.size >= SATISFIES_MEMO_MAX) satisfiesMemo.clear();
+    satisfiesMemo.set(key, answer);
+  }
+  return answer;
+}
+
+const SATISFIES_MEMO_MAX = 200_000;
+const satisfiesMemo = new Map<string, boolean>();
+
+function decideSatisfies(version: string, specifier: string, opts: { prereleases?: boolean }): boolean {
   const clauses = parseSpecifier(specifier);
   const explained = pep440.explain(version.trim());
   if (!explained) {
