@@ -78,8 +78,13 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
     const merged = new Map<string, { pkg: ResolvedPackage; targets: Set<string>; wheels: Map<string, PylockFile> }>();
     const targetIds: string[] = [];
     const markers: string[] = [];
-    for (const python of pythons) {
-      const target = await targetFor(python, { storeDir: o.storeDir, env });
+    // Neither the interpreters' probes nor the roots' project pages depend on each other: all
+    // started at once (a probe that is not cached runs Python for ~50-100 ms).
+    for (const r of roots) if (!r.url) void client.projectFiles(r.name).catch(() => undefined);
+    const probes = pythons.map((python) => targetFor(python, { storeDir: o.storeDir, env }));
+    for (const p of probes) p.catch(() => undefined);
+    for (const [i, python] of pythons.entries()) {
+      const target = await probes[i]!;
       if (project?.requiresPython && !requiresPythonHolds(project.requiresPython, target.pythonVersion)) {
         throw new UserError(`${python} is Python ${target.pythonVersion}, which ${project.file} excludes (requires-python ${project.requiresPython}).`);
       }
