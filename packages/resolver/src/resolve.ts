@@ -109,9 +109,19 @@ interface State {
   causes: Info[];
 }
 
+/**
+ * A candidate whose dependencies cannot be met: thrown and caught inside the resolver once per
+ * version tried, hundreds of times when it goes back through a project's releases, so it is made
+ * without the stack trace an Error records (which cost more than the rest of the try).
+ */
 class Conflict extends Error {
-  constructor(readonly criterion: Criterion) {
+  readonly criterion: Criterion;
+  constructor(criterion: Criterion) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super('conflict');
+    Error.stackTraceLimit = limit;
+    this.criterion = criterion;
   }
 }
 
