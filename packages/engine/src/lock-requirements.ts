@@ -71,7 +71,9 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
   const lockDir = dirname(outputFile);
 
   const config = applyIndexOverrides(await readIndexConfig({ env, projectRoot: project?.dir ?? process.cwd() }), o.indexes);
-  const client = new IndexClient(config, { env });
+  // A resolution fetches many small pages and metadata files as it discovers them: more of them
+  // at once than a build's few large wheels (uv has up to 50 requests in flight).
+  const client = new IndexClient(config, { env, connectionsPerHost: 16 });
   const store = new WheelStore(resolve(o.storeDir ?? defaultStoreRoot(env)));
   try {
     const pythons = o.pythons?.length ? o.pythons : ['python3'];
