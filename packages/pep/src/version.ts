@@ -136,7 +136,7 @@ function sameBase(a: pep440.Pep440Version, b: pep440.Pep440Version): boolean {
 // Exclusive ordered comparisons per PEP 440: `<V` never admits pre-releases
 // of V (unless V is one), `>V` never admits post-releases or local versions of V.
 function lessThan(version: string, spec: string): boolean {
-  if (!pep440.lt(version, spec)) return false;
+  if (!(compareVersions(version, spec) < 0)) return false;
   const p = pep440.explain(version)!;
   const s = pep440.explain(spec)!;
   if (!s.is_prerelease && p.is_prerelease && sameBase(p, s)) return false;
@@ -144,7 +144,7 @@ function lessThan(version: string, spec: string): boolean {
 }
 
 function greaterThan(version: string, spec: string): boolean {
-  if (!pep440.gt(version, spec)) return false;
+  if (!(compareVersions(version, spec) > 0)) return false;
   const p = pep440.explain(version)!;
   const s = pep440.explain(spec)!;
   if (!s.is_postrelease && p.is_postrelease && sameBase(p, s)) return false;
@@ -158,7 +158,22 @@ function clauseMatches(version: string, clause: Clause): boolean {
   }
   if (clause.operator === '<') return lessThan(version, clause.version);
   if (clause.operator === '>') return greaterThan(version, clause.version);
-  return pep440.satisfies(version, clause.text, { prereleases: true });
+  return inclusiveMatches(version, clause) ?? pep440.satisfies(version, clause.text, { prereleases: true });
+}
+
+/**
+ * `>=V`, `<=V`, `==V` and `!=V` (no wildcard) by sort keys, as packaging decides them: the
+ * candidate's local label is ignored unless V has one (only `==`/`!=` may). Undefined for the
+ * other operators, which @renovatebot/pep440 decides.
+ */
+function inclusiveMatches(version: string, clause: Clause): boolean | undefined {
+  const op = clause.operator;
+  if ((op !== '>=' && op !== '<=' && op !== '==' && op !== '!=') || clause.version.endsWith('.*')) return undefined;
+  const v = sortKey(version.trim());
+  const s = sortKey(clause.version);
+  if (!v || !s) return undefined;
+  const c = compareKeys(s.local === null && v.local !== null ? { ...v, local: null } : v, s);
+  return op === '>=' ? c >= 0 : op === '<=' ? c <= 0 : op === '==' ? c === 0 : c !== 0;
 }
 
 /**

@@ -3,6 +3,9 @@ import { canonicalizeName, compareVersions, InvalidSpecifier, isValidSpecifier, 
 // [version, specifier, SpecifierSet(specifier).contains(version), ...contains(version, prereleases=True)] from packaging 26.3.
 const PACKAGING: [string, string, boolean, boolean][] = [
   ['1.0', '>1.0a1', true, true],
+  ['1.0+1', '==1.0+local', false, false],
+  ['1.0+1', '!=1.0+local', true, true],
+  ['1.0+1', '<=1.0', true, true],
   ['1.0.post1', '>1.0', false, false],
   ['1.0+loc', '>1.0', false, false],
   ['1.1', '>1.0', true, true],
