@@ -642,7 +642,7 @@ async function main() {
   const graphBench = require('./graph');
   const graph = opts.cases.includes('graph') ? await graphBench.benchGraph({ projects: 200, log }) : undefined;
   // Requirement sets resolved by nx-pex lock, pip and uv from one local index of recorded metadata.
-  const resolved = opts.cases.includes('resolve') ? await benchResolve(opts, { log, CLI, PYTHON, childEnv, measure }) : undefined;
+  const resolved = opts.cases.includes('resolve') ? await benchResolve(opts, { log, PYTHON, childEnv, measure }) : undefined;
   const resolveText = resolved ? resolveReport(resolved) : undefined;
 
   const checks = [...targets(rows, scale), ...(nxReport?.checks ?? []), ...(resolveText?.checks ?? [])];

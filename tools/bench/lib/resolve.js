@@ -25,11 +25,13 @@ const SETS = ['requests', 'fastapi-uvicorn', 'dagster', 'jupyter', 'boto3-old-bo
 const QUICK_SETS = ['requests', 'dagster'];
 const PIP_VENV = path.join(REPO, '.cache', 'pip-venv');
 const UV = path.join(REPO, '.cache', 'uv-venv', 'bin', 'uv');
+/** The `nx-pex` command as npm installs it (the bin, which runs the bundled lib/cli.js). */
+const BIN = path.join(REPO, 'plugins', 'nx-pex', 'bin', 'nx-pex.js');
 /** The first pip whose `install --dry-run` takes PEP 658 metadata without downloading wheels. */
 const PIP_MIN = [25, 3];
 
 /**
- * @typedef {{ log: (line: string) => void, CLI: string, PYTHON: string,
+ * @typedef {{ log: (line: string) => void, PYTHON: string,
  *   childEnv: (indexUrl: string, extra?: Record<string, string>) => NodeJS.ProcessEnv,
  *   measure: (tools: any[], runs: number, warmup: boolean) => Promise<Record<string, import('./report').Stat>> }} Helpers
  * @typedef {{ set: string, requirements: string[], phase: string, packages: number, agree: string,
@@ -114,7 +116,7 @@ async function benchResolve(opts, h) {
       };
       for (const phase of opts.phases.filter((p) => p === 'cold' || p === 'warm')) {
         const tools = [
-          tool('nx-pex', phase, [process.execPath, [h.CLI, 'lock', ...set.reqs, '-o', out['nx-pex'], '--store', caches['nx-pex'], '--python', h.PYTHON, '-i', server.url, '--no-pypi', '--only-binary', ':all:', '-q']], async () => {
+          tool('nx-pex', phase, [process.execPath, [BIN, 'lock', ...set.reqs, '-o', out['nx-pex'], '--store', caches['nx-pex'], '--python', h.PYTHON, '-i', server.url, '--no-pypi', '--only-binary', ':all:', '-q']], async () => {
             const text = await fs.readFile(out['nx-pex'], 'utf8');
             return pinList([...text.matchAll(/^\[\[packages\]\]\nname = "([^"]+)"\nversion = "([^"]+)"/gm)].map((m) => /** @type {[string, string]} */ ([m[1], m[2]])));
           }),
