@@ -16,6 +16,7 @@ const { run } = require('./lib/proc');
 const inputs = require('./lib/inputs');
 const { stat, fmtMs, fmtRatio, fmtStat, textTable, markdownTable, summarizeProfile } = require('./lib/report');
 const { benchNxPath, nxPathReport } = require('./lib/nxpath');
+const { benchResolve, resolveReport } = require('./lib/resolve');
 
 const { REPO, CACHE, CASES, SCALE_CLOSURES } = inputs;
 const OUT_DIR = path.join(REPO, 'dist', 'bench');
@@ -28,7 +29,7 @@ const INDEX_SERVER = path.join(REPO, 'tools', 'index-server', 'dist', 'index.js'
  * pyenv shim, say, that costs every run of it ~70 ms which pex never pays).
  */
 const PYTHON = path.join(REPO, '.cache', 'pex-venv', 'bin', 'python3');
-const ALL_CASES = ['small', 'web', 'data', 'big', 'scale', 'boot', 'nx', 'graph'];
+const ALL_CASES = ['small', 'web', 'data', 'big', 'scale', 'boot', 'nx', 'graph', 'resolve'];
 const ALL_PHASES = ['cold', 'warm', 'edit', 'noop'];
 const BOOT_CASES = ['web', 'data'];
 const SCALE_SERVICES = 50;
@@ -37,7 +38,7 @@ const HELP = `Usage: npm run bench -- [options]
 
   --quick           1 run, no warm-up, cases small and web (and boot of web)
   --case LIST       comma-separated: ${ALL_CASES.join(',')} (default: all)
-  --phase LIST      comma-separated: ${ALL_PHASES.join(',')} (default: all)
+  --phase LIST      comma-separated: ${ALL_PHASES.join(',')} (default: all; resolve has cold and warm)
   --runs N          measured runs per tool (default 5, after one warm-up)
   --no-nx           skip the \`nx build\` rows
   --no-profile      skip the CPU profile of a warm nx-pex build per case
@@ -167,7 +168,7 @@ function cliBuildArgs(projectDir, out, store) {
 }
 
 /**
- * @typedef {{ name: string, before: () => Promise<unknown>, run: () => Promise<{ ms: number, stdout: string, stderr: string }>, check?: (r: { stdout: string, stderr: string }) => void }} Tool
+ * @typedef {{ name: string, before: () => Promise<unknown>, run: () => Promise<{ ms: number, stdout: string, stderr: string }>, check?: (r: { stdout: string, stderr: string }) => unknown }} Tool
  */
 
 /**
@@ -181,7 +182,7 @@ async function measure(tools, runs, warmup) {
   if (warmup) {
     for (const t of tools) {
       await t.before();
-      t.check?.(await t.run());
+      await t.check?.(await t.run());
     }
   }
   for (let i = 0; i < runs; i++) {
@@ -189,7 +190,7 @@ async function measure(tools, runs, warmup) {
     for (const t of order) {
       await t.before();
       const r = await t.run();
-      t.check?.(r);
+      await t.check?.(r);
       samples[t.name].push(r.ms);
     }
   }
@@ -640,8 +641,11 @@ async function main() {
   // Graph creation and the sync generator over a generated workspace of 200 Python projects.
   const graphBench = require('./graph');
   const graph = opts.cases.includes('graph') ? await graphBench.benchGraph({ projects: 200, log }) : undefined;
+  // Requirement sets resolved by nx-pex lock, pip and uv from one local index of recorded metadata.
+  const resolved = opts.cases.includes('resolve') ? await benchResolve(opts, { log, PYTHON, childEnv, measure }) : undefined;
+  const resolveText = resolved ? resolveReport(resolved) : undefined;
 
-  const checks = [...targets(rows, scale), ...(nxReport?.checks ?? [])];
+  const checks = [...targets(rows, scale), ...(nxReport?.checks ?? []), ...(resolveText?.checks ?? [])];
   const durationMs = performance.now() - started;
   const loadavgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const date = new Date().toISOString();
@@ -663,6 +667,7 @@ async function main() {
       : []),
     ...(nxReport ? [...nxReport.lines, ''] : []),
     ...(graph ? [graphBench.describeGraph(graph), ''] : []),
+    ...(resolveText ? [...resolveText.lines, ''] : []),
     'targets:',
     ...(graph ? [`  ${graph.graphMs < 1000 ? 'met   ' : 'MISSED'}  graph of ${graph.projects} Python projects under 1 s: ${graph.graphMs} ms`] : []),
     ...checks.map((c) => `  ${c.met ? 'met   ' : 'MISSED'}  ${c.target}: ${c.measured}`),
@@ -693,11 +698,15 @@ async function main() {
     scale,
     nx: nxPath,
     graph,
+    resolve: resolved,
     targets: checks,
     profiles: ctx.profiles,
   };
   await fs.writeFile(path.join(OUT_DIR, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-  await fs.writeFile(path.join(OUT_DIR, 'results.md'), markdownTable(HEADER, tableRows(rows)) + '\n');
+  await fs.writeFile(
+    path.join(OUT_DIR, 'results.md'),
+    markdownTable(HEADER, tableRows(rows)) + '\n' + (resolveText ? `\n${markdownTable(resolveText.header, resolveText.rows)}\n` : ''),
+  );
   log(`wrote ${path.relative(REPO, path.join(OUT_DIR, 'results.json'))} and results.md`);
 }
 

@@ -106,23 +106,25 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
     throw new UserError(`--universal takes at most one --python (the interpreter that builds sdists; the Python versions come from requires-python), not ${o.pythons!.join(', ')}.`);
   }
 
-  const targets: Target[] = [];
-  for (const python of o.pythons?.length ? o.pythons : platformsGiven ? [] : ['python3']) targets.push({ target: await targetFor(python, { storeDir: o.storeDir, env }), python });
-  if (platformsGiven) {
-    for (const target of await targetsFor({ platforms: o.platforms, completePlatforms: o.completePlatforms, storeDir: o.storeDir, env })) targets.push({ target, python: 'python3' });
-  }
-  const unique = targets.filter((t, i) => targets.findIndex((u) => u.target.id === t.target.id) === i);
-  for (const { target, python } of unique) {
-    if (!o.universal && project?.requiresPython && !requiresPythonHolds(project.requiresPython, target.pythonVersion)) {
-      throw new UserError(`${target.platform ? `Platform ${target.id}` : python} is Python ${target.pythonVersion}, which ${project.file} excludes (requires-python ${project.requiresPython}).`);
-    }
-  }
-
   const config = applyIndexOverrides(await readIndexConfig({ env, projectRoot: project?.dir ?? process.cwd() }), o.indexes);
   const store = new WheelStore(resolve(o.storeDir ?? defaultStoreRoot(env)));
   const { httpCache, metadataCache } = indexCaches(store.root, o.disableCache, env);
   const client = new IndexClient(config, { env, httpCache });
   try {
+    // The interpreters' probes and the roots' project pages do not wait for each other (a probe
+    // that is not cached runs Python for ~50-100 ms).
+    for (const r of roots) if (!r.url) void client.projectFiles(r.name).catch(() => undefined);
+    const pythons = o.pythons?.length ? o.pythons : platformsGiven ? [] : ['python3'];
+    const targets: Target[] = (await Promise.all(pythons.map((python) => targetFor(python, { storeDir: o.storeDir, env })))).map((target, i) => ({ target, python: pythons[i]! }));
+    if (platformsGiven) {
+      for (const target of await targetsFor({ platforms: o.platforms, completePlatforms: o.completePlatforms, storeDir: o.storeDir, env })) targets.push({ target, python: 'python3' });
+    }
+    const unique = targets.filter((t, i) => targets.findIndex((u) => u.target.id === t.target.id) === i);
+    for (const { target, python } of unique) {
+      if (!o.universal && project?.requiresPython && !requiresPythonHolds(project.requiresPython, target.pythonVersion)) {
+        throw new UserError(`${target.platform ? `Platform ${target.id}` : python} is Python ${target.pythonVersion}, which ${project.file} excludes (requires-python ${project.requiresPython}).`);
+      }
+    }
     const entries = new Map<string, Entry>();
     const entryOf = (p: ResolvedPackage): Entry => {
       const key = `${p.name}==${p.version}`;

@@ -13,7 +13,7 @@
  * interpreter they start depends on files and variables outside them.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants, promises as fs, type BigIntStats } from 'node:fs';
+import { constants, promises as fs, statSync, type BigIntStats } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { interpreterInfoFromProbe, PROBE_SCRIPT, runProbe } from './interpreter';
@@ -98,6 +98,15 @@ async function statIdentity(file: string): Promise<FileIdentity | undefined> {
   }
 }
 
+function statIdentitySync(file: string): FileIdentity | undefined {
+  try {
+    const st = statSync(file, { bigint: true, throwIfNoEntry: false });
+    return st ? identity(file, st) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function isExecutableFile(file: string): Promise<boolean> {
   try {
     const st = await fs.stat(file);
@@ -171,7 +180,9 @@ async function readEntry(file: string, key: string): Promise<string | undefined>
   if (!entry || entry.format !== ENTRY_FORMAT || entry.key !== key || typeof entry.output !== 'string' || !Array.isArray(entry.inputs)) {
     return undefined;
   }
-  const now = await Promise.all(entry.inputs.map((i) => (i && typeof i.path === 'string' ? statIdentity(i.path) : undefined)));
+  // Some forty stat calls: synchronous ones take well under a millisecond in all, where as many
+  // queued on libuv's four threads take several (tens on a loaded machine) for every command.
+  const now = entry.inputs.map((i) => (i && typeof i.path === 'string' ? statIdentitySync(i.path) : undefined));
   for (let i = 0; i < now.length; i++) {
     const current = now[i];
     if (!current || !sameIdentity(current, entry.inputs[i])) return undefined;

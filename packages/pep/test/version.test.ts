@@ -3,6 +3,9 @@ import { canonicalizeName, compareVersions, InvalidSpecifier, isValidSpecifier, 
 // [version, specifier, SpecifierSet(specifier).contains(version), ...contains(version, prereleases=True)] from packaging 26.3.
 const PACKAGING: [string, string, boolean, boolean][] = [
   ['1.0', '>1.0a1', true, true],
+  ['1.0+1', '==1.0+local', false, false],
+  ['1.0+1', '!=1.0+local', true, true],
+  ['1.0+1', '<=1.0', true, true],
   ['1.0.post1', '>1.0', false, false],
   ['1.0+loc', '>1.0', false, false],
   ['1.1', '>1.0', true, true],
@@ -70,6 +73,25 @@ describe('versions', () => {
     const sorted = ['1.0.post1', '1.0', '1.0a1', '1.0.dev1', '1!0.1', '0.9', '1.0+local', '1.0rc1', '1.0b2'].sort(compareVersions);
     expect(sorted).toEqual(['0.9', '1.0.dev1', '1.0a1', '1.0b2', '1.0rc1', '1.0', '1.0+local', '1.0.post1', '1!0.1']);
     expect(compareVersions('1.0', '1.0.0')).toBe(0);
+  });
+
+  it('orders every pair of versions as PEP 440 (packaging, @renovatebot/pep440) does', () => {
+    // As packaging 26.4 sorts them (sorted(..., key=Version)).
+    const sorted = [
+      '0', '0.0.1', '0.9', '1.0.dev1', '1.0a1.dev1', '1.0a1', '1.0a1.post1', '1.0b2', '1.0rc1', '1.0rc1.post2.dev3',
+      '1.0', '1.0+a.1', '1.0+local', '1.0+local.a', '1.0+local.1', '1.0+1', '1.0+1.a', '1.0.post0', '1.0.post1.dev2',
+      '1.0.post1', '1.0.1', '1.1.dev0', '2.0a0.dev0', '1!0.1',
+    ];
+    const pep440 = require('@renovatebot/pep440') as { compare(a: string, b: string): number };
+    for (const [i, a] of sorted.entries()) {
+      for (const [j, b] of sorted.entries()) {
+        expect([a, b, Math.sign(compareVersions(a, b))]).toEqual([a, b, Math.sign(i - j)]);
+        expect(Math.sign(compareVersions(a, b))).toBe(Math.sign(pep440.compare(a, b)));
+      }
+    }
+    expect(compareVersions('1.0c1', '1.0rc1')).toBe(0);
+    expect(compareVersions('1.0-1', '1.0.post1')).toBe(0);
+    expect(compareVersions('0.0', '0')).toBe(0);
   });
 
   it('canonicalizes names per PEP 503', () => {

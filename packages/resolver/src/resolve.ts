@@ -135,9 +135,19 @@ interface State {
   causes: Info[];
 }
 
+/**
+ * A candidate whose dependencies cannot be met: thrown and caught inside the resolver once per
+ * version tried, hundreds of times when it goes back through a project's releases, so it is made
+ * without the stack trace an Error records (which cost more than the rest of the try).
+ */
 class Conflict extends Error {
-  constructor(readonly criterion: Criterion) {
+  readonly criterion: Criterion;
+  constructor(criterion: Criterion) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super('conflict');
+    Error.stackTraceLimit = limit;
+    this.criterion = criterion;
   }
 }
 
@@ -166,16 +176,22 @@ function mentionsPrerelease(specifier: string): boolean {
   });
 }
 
-// PEP 440 parsing dominates a resolution that backtracks: each (version, specifier) is decided once.
-const satisfiesMemo = new Map<string, boolean>();
+// PEP 440 parsing dominates a resolution that backtracks: each (version, specifier) is decided
+// once, and found again without building a key string (by specifier, then version).
+const satisfiesMemo = new Map<string, Map<string, boolean>>();
+let satisfiesMemoSize = 0;
 function satisfies(version: string, specifier: string): boolean {
   if (!specifier) return true;
-  const key = `${version}\u0000${specifier}`;
-  let v = satisfiesMemo.get(key);
+  let byVersion = satisfiesMemo.get(specifier);
+  if (!byVersion) satisfiesMemo.set(specifier, (byVersion = new Map()));
+  let v = byVersion.get(version);
   if (v === undefined) {
     v = versionSatisfies(version, specifier, { prereleases: true });
-    if (satisfiesMemo.size > 500_000) satisfiesMemo.clear();
-    satisfiesMemo.set(key, v);
+    if (++satisfiesMemoSize > 500_000) {
+      satisfiesMemo.clear();
+      satisfiesMemoSize = 0;
+    }
+    byVersion.set(version, v);
   }
   return v;
 }
@@ -479,12 +495,28 @@ class Resolver {
     const existing = criteria.get(info.id);
     const incompatibilities = existing ? [...existing.incompatibilities] : [];
     const information = existing ? [...existing.information, info] : [info];
-    const candidates = await this.findMatches(info.id, information, incompatibilities);
+    const candidates = (existing && this.narrowed(existing, info)) ?? (await this.findMatches(info.id, information, incompatibilities));
     const criterion: Criterion = { candidates, information, incompatibilities };
     if (candidates.length === 0) throw new Conflict(criterion);
     criteria.set(info.id, criterion);
     // The metadata of the version most likely to be pinned, fetched while other work goes on.
     void this.speculate(candidates[0]!, 0).catch(() => undefined);
+  }
+
+  /**
+   * The candidates of `existing` that one more requirement also accepts: what findMatches gives
+   * for all of them, without going through every version of the project again (the step that
+   * made a backtracking resolution quadratic: each boto3 tried re-filtered every botocore).
+   * Undefined when only findMatches can tell: a direct reference, a specifier that admits
+   * pre-releases the others did not, or nothing left (the pre-release and yanked rules then decide).
+   */
+  private narrowed(existing: Criterion, info: Info): Candidate[] | undefined {
+    if (info.req.url || existing.information.some((i) => i.req.url) || this.directUrlsOf(info.name).length) return undefined;
+    const spec = info.req.specifier;
+    if (!spec) return existing.candidates.length ? existing.candidates : undefined;
+    if (mentionsPrerelease(spec)) return undefined;
+    const out = existing.candidates.filter((c) => satisfies(c.version, spec));
+    return out.length ? out : undefined;
   }
 
   /** The candidates every requirement accepts, best first. */

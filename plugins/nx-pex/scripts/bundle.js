@@ -20,6 +20,12 @@ const esbuild = require('esbuild');
 const PLUGIN = join(__dirname, '..');
 const REPO = join(PLUGIN, '..', '..');
 const OUT = join(PLUGIN, 'lib');
+const UNDICI_LAZY = join(__dirname, 'undici-lazy.js');
+/**
+ * Dependencies that every command would load at start-up and few use: yauzl (zip reading, ~20 ms
+ * to load with its own dependencies) is needed only when a wheel or PEX is read.
+ */
+const LAZY = ['yauzl'];
 
 const pkg = JSON.parse(readFileSync(join(PLUGIN, 'package.json'), 'utf8'));
 const declared = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]);
@@ -63,9 +69,20 @@ const resolvePackages = {
         return { path: join(dir, 'src', 'index.ts') };
       }
       if (builtins.has(args.path)) return { path: args.path, external: true };
+      // undici by the parts used rather than all of it (see undici-lazy.js).
+      if (args.path === 'undici' && args.importer !== UNDICI_LAZY) return { path: UNDICI_LAZY };
+      if (LAZY.includes(args.path) && args.namespace !== 'lazy') return { path: args.path, namespace: 'lazy' };
       const name = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0];
       if (!declared.has(name)) undeclared.add(`${name} (imported by ${relative(REPO, args.importer)})`);
       return { path: args.path, external: true };
+    });
+    // A dependency loaded when first used rather than when the bundle starts: its exports are
+    // getters that require it.
+    build.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => {
+      const names = Object.keys(require(args.path));
+      const lines = [`let loaded;`, `const load = () => (loaded ??= require(${JSON.stringify(args.path)}));`];
+      for (const n of names) lines.push(`Object.defineProperty(exports, ${JSON.stringify(n)}, { enumerable: true, get: () => load()[${JSON.stringify(n)}] });`);
+      return { contents: lines.join('\n'), loader: 'js', resolveDir: REPO };
     });
     build.onEnd((result) => {
       for (const u of undeclared) {
