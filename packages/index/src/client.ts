@@ -661,8 +661,11 @@ export class IndexClient {
     return hasher.result();
   }
 
+  /** Closes the connections (a later request opens new ones) and waits for cache writes. */
   async close(): Promise<void> {
-    await this.agentInstance?.close();
+    const agent = this.agentInstance;
+    this.agentInstance = undefined;
+    await Promise.all([agent?.close(), this.httpCache?.flush?.().catch(() => undefined)]);
   }
 }
 

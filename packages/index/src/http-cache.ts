@@ -29,8 +29,11 @@ export interface CachedResponse {
 /** Where responses are kept between runs. A damaged or unreadable entry is answered as missing. */
 export interface HttpCache {
   get(url: string, accept: string): Promise<CachedResponse | undefined>;
+  /** Keeps a response; may finish in the background (see `flush`). */
   put(response: CachedResponse): Promise<void>;
   delete(url: string, accept: string): Promise<void>;
+  /** Waits for responses still being written (the client's `close()` calls it). */
+  flush?(): Promise<void>;
 }
 
 type Headers = Record<string, string | string[] | undefined>;

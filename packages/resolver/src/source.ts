@@ -107,8 +107,10 @@ export class IndexSource {
 
   constructor(readonly opts: SourceOptions) {}
 
-  /** Nothing is left to clean up: metadata files are read into memory. */
-  async close(): Promise<void> {}
+  /** Waits for the metadata still being written into the store. */
+  async close(): Promise<void> {
+    await this.opts.metadataCache?.flush().catch(() => undefined);
+  }
 
   /** Usable versions of `name` for the target, newest first (invalid versions are skipped). */
   versions(name: string, compare: (a: string, b: string) => number): Promise<VersionEntry[]> {

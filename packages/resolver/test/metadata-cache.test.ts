@@ -28,8 +28,12 @@ const ALPHA_METADATA = 'Metadata-Version: 2.1\nName: alpha\nVersion: 2.0\n\n';
 async function resolveAlpha(cache = new MetadataCache(store)) {
   const client = new IndexClient({ ...defaultIndexConfig(), indexUrl: server.url }, { retries: 0, httpCache: new StoreHttpCache(store) });
   clients.push(client);
-  const r = await resolve(['alpha'], { client, target, metadataCache: cache });
-  return r.packages.map((p) => `${p.name}==${p.version}`);
+  try {
+    const r = await resolve(['alpha'], { client, target, metadataCache: cache });
+    return r.packages.map((p) => `${p.name}==${p.version}`);
+  } finally {
+    await client.close();
+  }
 }
 
 async function entries(): Promise<string[]> {
@@ -101,7 +105,9 @@ it('rejects a metadata file whose sha256 is not the one the index gives, and kee
 
 it('fetches again a kept entry that is not what the index\'s metadata hash says', async () => {
   // Kept under the wheel's hash, but not the metadata the index vouches for.
-  await new MetadataCache(store).put({ fileSha256: alpha.sha256 }, Buffer.from('Metadata-Version: 2.1\nName: alpha\nVersion: 2.0\nRequires-Dist: no-such-project\n\n'));
+  const wrong = new MetadataCache(store);
+  await wrong.put({ fileSha256: alpha.sha256 }, Buffer.from('Metadata-Version: 2.1\nName: alpha\nVersion: 2.0\nRequires-Dist: no-such-project\n\n'));
+  await wrong.flush();
   expect(await resolveAlpha()).toEqual(['alpha==2.0']);
   expect(metadataRequests()).toBe(1);
   expect(await new MetadataCache(store).get({ fileSha256: alpha.sha256 })).toEqual(Buffer.from(ALPHA_METADATA));
@@ -124,9 +130,11 @@ it('keeps metadata by its own sha256 when the index gives no hash of the file', 
   const body = Buffer.from(ALPHA_METADATA);
   const own = createHash('sha256').update(body).digest('hex');
   await cache.put({ sha256: own }, body);
+  await cache.flush();
   expect(await cache.get({ sha256: own })).toEqual(body);
   // A body that is not its key is never kept.
   await cache.put({ sha256: 'a'.repeat(64) }, body);
+  await cache.flush();
   expect(await cache.get({ sha256: 'a'.repeat(64) })).toBeUndefined();
 });
 
@@ -140,8 +148,12 @@ describe('against an index with PyPI\'s caching headers (the pip comparison data
     const run = async () => {
       const client = new IndexClient({ ...defaultIndexConfig(), indexUrl: oracle.url }, { retries: 0, httpCache: new StoreHttpCache(store), now: () => clock });
       clients.push(client);
-      const r = await resolve(['fastapi', 'uvicorn[standard]'], { client, target: local, formats: { onlyBinary: [':all:'] }, metadataCache: new MetadataCache(store) });
-      return r.packages.map((p) => `${p.name}==${p.version}`);
+      try {
+        const r = await resolve(['fastapi', 'uvicorn[standard]'], { client, target: local, formats: { onlyBinary: [':all:'] }, metadataCache: new MetadataCache(store) });
+        return r.packages.map((p) => `${p.name}==${p.version}`);
+      } finally {
+        await client.close();
+      }
     };
     try {
       const cold = await run();

@@ -90,8 +90,12 @@ const clients: IndexClient[] = [];
 async function run(server: Served, store: string) {
   const client = new IndexClient({ ...defaultIndexConfig(), indexUrl: server.url }, { retries: 0 });
   clients.push(client);
-  const r = await resolve(['alpha'], { client, target, store: new WheelStore(store), metadataCache: new MetadataCache(store) });
-  return r.packages.map((p) => `${p.name}==${p.version}`);
+  try {
+    const r = await resolve(['alpha'], { client, target, store: new WheelStore(store), metadataCache: new MetadataCache(store) });
+    return r.packages.map((p) => `${p.name}==${p.version}`);
+  } finally {
+    await client.close();
+  }
 }
 
 beforeAll(async () => {

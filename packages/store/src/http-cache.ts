@@ -16,7 +16,7 @@
  * and no write failure (a full or read-only disk) fails a build: the cache is then passed by.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, promises as fs, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { promises as fs, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { redactUrl, type CachedResponse, type HttpCache } from '@nx-pex/index';
 import { HOST_TAG } from './store';
@@ -29,33 +29,45 @@ function sha256(data: string | Buffer): string {
 
 /*
  * Entries are small (a metadata file is a few kB, a project page rarely more than a few MB) and a
- * resolution reads hundreds of them: read and written synchronously, each costs tens of
- * microseconds, where the thread pool's round trips (open, stat, read, close) cost ten times more.
+ * resolution reads hundreds of them: they are read synchronously, tens of microseconds each, where
+ * the thread pool's round trips (open, stat, read, close) cost ten times more. Writes (a create and
+ * a rename, a millisecond or more on a journaling file system) go on in the background while the
+ * resolution continues; `flush()` waits for them.
  */
 
 /** Directories known to exist (an entry's directory is made once per process). */
 const made = new Set<string>();
 
 /** Writes `data` to `file` by a rename from a temporary file beside it; false when it could not. */
-function writeAtomic(file: string, data: Buffer): boolean {
+async function writeAtomic(file: string, data: Buffer): Promise<boolean> {
   const tmp = `${file}.${HOST_TAG}-${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const dir = path.dirname(file);
   try {
-    const dir = path.dirname(file);
     if (!made.has(dir)) {
-      mkdirSync(dir, { recursive: true });
+      await fs.mkdir(dir, { recursive: true });
       made.add(dir);
     }
-    writeFileSync(tmp, data);
-    renameSync(tmp, file);
+    await fs.writeFile(tmp, data);
+    await fs.rename(tmp, file);
     return true;
   } catch {
-    made.delete(path.dirname(file));
-    try {
-      rmSync(tmp, { force: true });
-    } catch {
-      // nothing to clean up
-    }
+    made.delete(dir);
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
     return false;
+  }
+}
+
+/** Writes started and not yet finished, so that a process can wait for them before it exits. */
+class Writes {
+  private readonly pending = new Set<Promise<unknown>>();
+
+  start(file: string, data: Buffer): void {
+    const p = writeAtomic(file, data).finally(() => this.pending.delete(p));
+    this.pending.add(p);
+  }
+
+  async flush(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending]);
   }
 }
 
@@ -97,6 +109,7 @@ function entryPath(dir: string, key: string): string {
 /** Index pages kept in `<store>/http/` (see the module comment). */
 export class StoreHttpCache implements HttpCache {
   readonly dir: string;
+  private readonly writes = new Writes();
 
   constructor(storeRoot: string) {
     this.dir = path.join(path.resolve(storeRoot), 'http');
@@ -133,11 +146,17 @@ export class StoreHttpCache implements HttpCache {
     // Credentials never go into the store: a URL that still has them is not kept.
     if (redactUrl(r.url) !== r.url || redactUrl(r.finalUrl) !== r.finalUrl) return;
     const { body, ...header } = r;
-    writeAtomic(this.fileFor(r.url, r.accept), encodeEntry(header, body));
+    this.writes.start(this.fileFor(r.url, r.accept), encodeEntry(header, body));
   }
 
   async delete(url: string, accept: string): Promise<void> {
+    await this.writes.flush();
     await fs.rm(this.fileFor(url, accept), { force: true }).catch(() => undefined);
+  }
+
+  /** Waits for the entries being written. */
+  flush(): Promise<void> {
+    return this.writes.flush();
   }
 }
 
@@ -147,6 +166,7 @@ export type MetadataKey = { fileSha256: string } | { sha256: string };
 /** Core metadata kept in `<store>/metadata/` (see the module comment). */
 export class MetadataCache {
   readonly dir: string;
+  private readonly writes = new Writes();
 
   constructor(storeRoot: string) {
     this.dir = path.join(path.resolve(storeRoot), 'metadata');
@@ -175,6 +195,11 @@ export class MetadataCache {
     const file = this.fileFor(key);
     if (!file) return;
     if ('sha256' in key && sha256(body) !== key.sha256.toLowerCase()) return;
-    writeAtomic(file, encodeEntry({}, body));
+    this.writes.start(file, encodeEntry({}, body));
+  }
+
+  /** Waits for the entries being written. */
+  flush(): Promise<void> {
+    return this.writes.flush();
   }
 }

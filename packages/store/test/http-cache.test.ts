@@ -81,8 +81,14 @@ function client(over: Partial<IndexConfig> = {}, opts: ConstructorParameters<typ
   return c;
 }
 
-/** Each run is a new process in real use: a new client (its in-memory memo is empty). */
-const versionsSeen = async (c = client()) => (await c.projectFiles('demo')).map((f) => f.filename);
+/** Each run is a new process in real use: a new client (its in-memory memo is empty), closed at the end. */
+async function versionsSeen(c = client()): Promise<string[]> {
+  try {
+    return (await c.projectFiles('demo')).map((f) => f.filename);
+  } finally {
+    await c.close();
+  }
+}
 
 async function cacheFiles(): Promise<string[]> {
   const out: string[] = [];
@@ -235,6 +241,7 @@ describe('index pages in the store', () => {
   it('refuses to keep a response whose URL still carries credentials', async () => {
     const cache = new StoreHttpCache(tmp);
     await cache.put({ url: 'https://u:p@example.com/simple/x/', accept: '*/*', finalUrl: 'https://example.com/simple/x/', contentType: '', storedAt: 0, freshUntil: 1, body: Buffer.from('x') });
+    await cache.flush();
     expect(await cacheFiles()).toEqual([]);
   });
 });
