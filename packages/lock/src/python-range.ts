@@ -5,11 +5,11 @@
  * understood (`<`, `>=`, `== 'X.Y.*'`, `!= 'X.Y.*'` on python_full_version; any comparison of
  * python_version with X.Y); anything else is left as it is.
  */
-import type { Marker } from '@nx-pex/pep';
+import { ALL_PYTHONS, rangeEquals, rangeIntersect, rangeUnion, type Marker, type PythonRange } from '@nx-pex/pep';
 
 type V = number[];
 /** [lo, hi): lo inclusive, hi exclusive; undefined bounds are open. Sorted, disjoint. */
-export type Intervals = Array<[V | undefined, V | undefined]>;
+export type Intervals = PythonRange;
 
 function cmp(a: V, b: V): number {
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
@@ -18,51 +18,16 @@ function cmp(a: V, b: V): number {
   }
   return 0;
 }
-const lt = (a: V | undefined, b: V | undefined, open: 'lo' | 'hi') =>
-  a === undefined ? (open === 'lo' ? b !== undefined : false) : b === undefined ? open === 'lo' ? false : true : cmp(a, b) < 0;
-
 function parseV(text: string): V | undefined {
   return /^\d+(\.\d+)*$/.test(text) ? text.split('.').map(Number) : undefined;
 }
 
-export const EVERYTHING: Intervals = [[undefined, undefined]];
-
-function normalize(list: Intervals): Intervals {
-  const sorted = list
-    .filter(([lo, hi]) => lo === undefined || hi === undefined || cmp(lo, hi) < 0)
-    .sort((a, b) => (a[0] === undefined ? -1 : b[0] === undefined ? 1 : cmp(a[0], b[0])));
-  const out: Intervals = [];
-  for (const [lo, hi] of sorted) {
-    const last = out[out.length - 1];
-    if (last && (last[1] === undefined || (lo !== undefined && cmp(lo, last[1]) <= 0) || lo === undefined)) {
-      if (last[1] !== undefined && (hi === undefined || cmp(hi, last[1]) > 0)) last[1] = hi;
-    } else out.push([lo, hi]);
-  }
-  return out;
-}
-
-export function union(a: Intervals, b: Intervals): Intervals {
-  return normalize([...a, ...b].map(([lo, hi]) => [lo, hi]));
-}
-
-export function intersect(a: Intervals, b: Intervals): Intervals {
-  const out: Intervals = [];
-  for (const [alo, ahi] of a) {
-    for (const [blo, bhi] of b) {
-      const lo = lt(alo, blo, 'lo') ? blo : alo;
-      const hi = lt(ahi, bhi, 'hi') ? ahi : bhi;
-      out.push([lo, hi]);
-    }
-  }
-  return normalize(out);
-}
-
-export function same(a: Intervals, b: Intervals): boolean {
-  const na = normalize(a);
-  const nb = normalize(b);
-  const eq = (x: V | undefined, y: V | undefined) => (x === undefined ? y === undefined : y !== undefined && cmp(x, y) === 0);
-  return na.length === nb.length && na.every(([lo, hi], i) => eq(lo, nb[i][0]) && eq(hi, nb[i][1]));
-}
+export const EVERYTHING: Intervals = ALL_PYTHONS;
+/** Set algebra on intervals: packages/pep's, which universal resolution uses too. */
+export const union = rangeUnion;
+export const intersect = rangeIntersect;
+/** Whether two interval sets hold the same versions (in any order or split). */
+export const same = (a: Intervals, b: Intervals): boolean => rangeEquals(rangeUnion(a, []), rangeUnion(b, []));
 
 const nextMinor = (v: V): V => [v[0], (v[1] ?? 0) + 1];
 
