@@ -12,13 +12,14 @@ import { randomBytes } from 'node:crypto';
 import { compareVersions, UserError, type Requirement, type TargetPlatform } from '@nx-pex/pep';
 import { readPyproject } from '@nx-pex/project';
 import { IndexClient, readIndexConfig, redactUrl, type DistributionFile } from '@nx-pex/index';
-import { WheelStore, defaultStoreRoot } from '@nx-pex/store';
+import { WheelStore } from '@nx-pex/store';
 import { PYLOCK_VERSION, formatPylock, type LockedArtifact, type PylockPackage } from '@nx-pex/lock';
 import { parseRoot, requiresPythonHolds, resolve as resolveRequirements, sdistBuilder, type ResolvedPackage } from '@nx-pex/resolver';
 import { downloadUnhashed } from './pinned';
-import { withoutCredentials } from './build-requirements';
+import { withoutCredentials } from './sources';
 import { targetFor, targetsFor } from './pipeline';
-import { applyIndexOverrides, type IndexOverrides } from './runtime';
+import { applyIndexOverrides } from './runtime';
+import { createContext, type BuildContext } from './context';
 import { indexCaches } from './index-cache';
 import { environmentMarker, targetsMarker } from './lock-targets';
 
@@ -45,12 +46,6 @@ export interface LockRequirementsOptions {
   pre?: boolean;
   onlyBinary?: string[];
   noBinary?: string[];
-  storeDir?: string;
-  /** Do not read or keep index pages and metadata in the store (pex's `--disable-cache`; also NX_PEX_DISABLE_CACHE=1). */
-  disableCache?: boolean;
-  indexes?: IndexOverrides;
-  log?: (line: string) => void;
-  env?: NodeJS.ProcessEnv;
 }
 
 export interface LockRequirementsResult {
@@ -78,9 +73,8 @@ interface Entry {
 }
 
 /** Resolves and writes the lock. */
-export async function lockRequirements(o: LockRequirementsOptions): Promise<LockRequirementsResult> {
-  const env = o.env ?? process.env;
-  const log = o.log ?? (() => undefined);
+export async function lockRequirements(o: LockRequirementsOptions, ctx: BuildContext = createContext()): Promise<LockRequirementsResult> {
+  const { env, log } = ctx;
   const project = o.projectDir ? await readPyproject(join(resolve(o.projectDir), 'pyproject.toml')) : undefined;
   if (project && !project.name) throw new UserError(`${project.file} has no [project] table, so there is nothing to lock.`);
   const roots: Requirement[] = [...(project?.dependencies ?? [])];
@@ -106,18 +100,18 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
     throw new UserError(`--universal takes at most one --python (the interpreter that builds sdists; the Python versions come from requires-python), not ${o.pythons!.join(', ')}.`);
   }
 
-  const config = applyIndexOverrides(await readIndexConfig({ env, projectRoot: project?.dir ?? process.cwd() }), o.indexes);
-  const store = new WheelStore(resolve(o.storeDir ?? defaultStoreRoot(env)));
-  const { httpCache, metadataCache } = indexCaches(store.root, o.disableCache, env);
+  const config = applyIndexOverrides(await readIndexConfig({ env, projectRoot: project?.dir ?? process.cwd() }), ctx.indexes);
+  const store = new WheelStore(ctx.storeRoot);
+  const { httpCache, metadataCache } = indexCaches(store.root, ctx.disableCache, env);
   const client = new IndexClient(config, { env, httpCache });
   try {
     // The interpreters' probes and the roots' project pages do not wait for each other (a probe
     // that is not cached runs Python for ~50-100 ms).
     for (const r of roots) if (!r.url) void client.projectFiles(r.name).catch(() => undefined);
     const pythons = o.pythons?.length ? o.pythons : platformsGiven ? [] : ['python3'];
-    const targets: Target[] = (await Promise.all(pythons.map((python) => targetFor(python, { storeDir: o.storeDir, env })))).map((target, i) => ({ target, python: pythons[i]! }));
+    const targets: Target[] = (await Promise.all(pythons.map((python) => targetFor(python, ctx)))).map((target, i) => ({ target, python: pythons[i]! }));
     if (platformsGiven) {
-      for (const target of await targetsFor({ platforms: o.platforms, completePlatforms: o.completePlatforms, storeDir: o.storeDir, env })) targets.push({ target, python: 'python3' });
+      for (const target of await targetsFor({ platforms: o.platforms, completePlatforms: o.completePlatforms }, ctx)) targets.push({ target, python: 'python3' });
     }
     const unique = targets.filter((t, i) => targets.findIndex((u) => u.target.id === t.target.id) === i);
     for (const { target, python } of unique) {
