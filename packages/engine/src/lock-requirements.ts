@@ -10,7 +10,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { compareVersions, UserError, type Requirement, type TargetPlatform } from '@nx-pex/pep';
-import { readPyproject } from '@nx-pex/project';
+import { readPyproject, type PyProject } from '@nx-pex/project';
 import { IndexClient, readIndexConfig, redactUrl, type DistributionFile } from '@nx-pex/index';
 import { WheelStore } from '@nx-pex/store';
 import { PYLOCK_VERSION, formatPylock, type LockedArtifact, type PylockPackage } from '@nx-pex/lock';
@@ -72,9 +72,8 @@ interface Entry {
   index?: string;
 }
 
-/** Resolves and writes the lock. */
-export async function lockRequirements(o: LockRequirementsOptions, ctx: BuildContext = createContext()): Promise<LockRequirementsResult> {
-  const { env, log } = ctx;
+/** The project locked (if any) and the requirements to lock: its dependencies and those given. */
+async function lockRoots(o: LockRequirementsOptions): Promise<{ project?: PyProject; roots: Requirement[] }> {
   const project = o.projectDir ? await readPyproject(join(resolve(o.projectDir), 'pyproject.toml')) : undefined;
   if (project && !project.name) throw new UserError(`${project.file} has no [project] table, so there is nothing to lock.`);
   const roots: Requirement[] = [...(project?.dependencies ?? [])];
@@ -89,16 +88,18 @@ export async function lockRequirements(o: LockRequirementsOptions, ctx: BuildCon
   }
   if (problems.length) throw new UserError(problems.join('\n'));
   if (roots.length === 0) throw new UserError(`Nothing to lock: ${project ? `${project.file} declares no [project] dependencies` : 'give requirements, -r files or --project'}.`);
+  return { project, roots };
+}
+
+/** Resolves and writes the lock. */
+export async function lockRequirements(o: LockRequirementsOptions, ctx: BuildContext = createContext()): Promise<LockRequirementsResult> {
+  const { env, log } = ctx;
+  const { project, roots } = await lockRoots(o);
   const constraints = (o.constraints ?? []).map((c) => parseRoot(c));
   const outputFile = resolve(o.outputFile ?? join(project?.dir ?? process.cwd(), 'pylock.toml'));
   const lockDir = dirname(outputFile);
   const platformsGiven = (o.platforms?.length ?? 0) + (o.completePlatforms?.length ?? 0) > 0;
-  if (o.universal && platformsGiven) {
-    throw new UserError('--universal locks for every platform at once, so it takes no --platform or --complete-platform: drop them, or drop --universal to lock for those targets.');
-  }
-  if (o.universal && (o.pythons?.length ?? 0) > 1) {
-    throw new UserError(`--universal takes at most one --python (the interpreter that builds sdists; the Python versions come from requires-python), not ${o.pythons!.join(', ')}.`);
-  }
+  checkUniversal(o, platformsGiven);
 
   const config = applyIndexOverrides(await readIndexConfig({ env, projectRoot: project?.dir ?? process.cwd() }), ctx.indexes);
   const store = new WheelStore(ctx.storeRoot);
@@ -172,37 +173,8 @@ export async function lockRequirements(o: LockRequirementsOptions, ctx: BuildCon
       }
     }
 
-    const packages: PylockPackage[] = [...entries.values()]
-      .sort((a, b) => (a.pkg.name < b.pkg.name ? -1 : a.pkg.name > b.pkg.name ? 1 : compareVersions(a.pkg.version, b.pkg.version)))
-      .map((e) => {
-        const p: PylockPackage = { name: e.pkg.name, dependencies: [], wheels: [] };
-        if (e.directory === undefined) p.version = e.pkg.version;
-        const marker = markers.get(e);
-        if (marker !== undefined) p.marker = marker;
-        if (e.index !== undefined) p.index = e.index;
-        if (e.directory !== undefined) p.directory = { path: e.directory };
-        else if (e.archive) p.archive = e.archive;
-        else {
-          if (e.sdist) p.sdist = e.sdist;
-          p.wheels = [...e.wheels.values()].sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
-        }
-        return p;
-      });
-    const text = formatPylock({
-      lockVersion: PYLOCK_VERSION,
-      environments,
-      ...(requiresPython !== undefined ? { requiresPython } : {}),
-      extras: [],
-      dependencyGroups: [],
-      defaultGroups: [],
-      createdBy: 'nx-pex',
-      packages,
-      header: [],
-    });
-    await mkdir(lockDir, { recursive: true });
-    const tmp = `${outputFile}.${randomBytes(6).toString('hex')}.tmp`;
-    await writeFile(tmp, text);
-    await rename(tmp, outputFile);
+    const packages = pylockPackages(entries, markers);
+    await writeLockFile(outputFile, packages, environments, requiresPython);
     const targetIds = o.universal ? ['universal'] : unique.map((t) => t.target.id);
     log(`wrote ${relative(process.cwd(), outputFile) || outputFile} (${packages.length} packages, ${targetIds.join(', ')})`);
     return { path: outputFile, packages: packages.length, targets: targetIds };
@@ -210,6 +182,55 @@ export async function lockRequirements(o: LockRequirementsOptions, ctx: BuildCon
     await client.close();
     await store.release();
   }
+}
+
+/** --universal takes neither platforms nor several interpreters. */
+function checkUniversal(o: LockRequirementsOptions, platformsGiven: boolean): void {
+  if (o.universal && platformsGiven) {
+    throw new UserError('--universal locks for every platform at once, so it takes no --platform or --complete-platform: drop them, or drop --universal to lock for those targets.');
+  }
+  if (o.universal && (o.pythons?.length ?? 0) > 1) {
+    throw new UserError(`--universal takes at most one --python (the interpreter that builds sdists; the Python versions come from requires-python), not ${o.pythons!.join(', ')}.`);
+  }
+}
+
+/** Writes the lock file (through a temporary file, so no half-written lock is ever seen). */
+async function writeLockFile(outputFile: string, packages: PylockPackage[], environments: string[], requiresPython: string | undefined): Promise<void> {
+  const text = formatPylock({
+    lockVersion: PYLOCK_VERSION,
+    environments,
+    ...(requiresPython !== undefined ? { requiresPython } : {}),
+    extras: [],
+    dependencyGroups: [],
+    defaultGroups: [],
+    createdBy: 'nx-pex',
+    packages,
+    header: [],
+  });
+  await mkdir(dirname(outputFile), { recursive: true });
+  const tmp = `${outputFile}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, outputFile);
+}
+
+/** The lock's `[[packages]]`: each entry with its marker, sorted by name then version. */
+function pylockPackages(entries: Map<string, Entry>, markers: Map<Entry, string | undefined>): PylockPackage[] {
+  return [...entries.values()]
+    .sort((a, b) => (a.pkg.name < b.pkg.name ? -1 : a.pkg.name > b.pkg.name ? 1 : compareVersions(a.pkg.version, b.pkg.version)))
+    .map((e) => {
+      const p: PylockPackage = { name: e.pkg.name, dependencies: [], wheels: [] };
+      if (e.directory === undefined) p.version = e.pkg.version;
+      const marker = markers.get(e);
+      if (marker !== undefined) p.marker = marker;
+      if (e.index !== undefined) p.index = e.index;
+      if (e.directory !== undefined) p.directory = { path: e.directory };
+      else if (e.archive) p.archive = e.archive;
+      else {
+        if (e.sdist) p.sdist = e.sdist;
+        p.wheels = [...e.wheels.values()].sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
+      }
+      return p;
+    });
 }
 
 /** Adds the files one resolution took for a package (or, universal, every file of its version) to its entry. */
