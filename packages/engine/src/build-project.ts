@@ -4,7 +4,7 @@ import { UserError, type TargetPlatform } from '@nx-pex/pep';
 import { buildableScripts, findLockFile, readPyproject, type PyProject, type SourceFile } from '@nx-pex/project';
 import { assertInside, isReplaceableOutput, writePex } from '@nx-pex/pex';
 import { checkOptions, mergeOptions, toolOptions, writerOptions, type LayeredOptions } from './options';
-import { describeTargets, entryPointOf, targetsFor, withFetchedInputs, withSources, type FetchedInputs } from './pipeline';
+import { describeTargets, entryPointOf, fetchOptionsFor, targetsFor, withFetchedInputs, withSources, type FetchedInputs } from './pipeline';
 import { checkLayerOptions, removeStaleLayers, writeProjectLayers } from './layers';
 import { createContext, type BuildContext } from './context';
 import { selectForTargets, type Selection } from './selection';
@@ -159,9 +159,8 @@ export async function buildProject(options: BuildProjectOptions, ctx: BuildConte
     announce: (d) => ctx.log(`${project.name}: ${describeTargets(targets, options.python)}, ${d}`),
     ctx,
   });
-  const fetch = { targets, projectRoot: source.projectRoot, requirementsFiles: source.requirementsFiles, pexVersion: pexOptions.pexVersion };
   const { outputs, wheels } = await withFetchedInputs(
-    fetch,
+    fetchOptionsFor(source, targets, pexOptions.pexVersion),
     ctx,
     async (index) => withSources(await selectForTargets(source, targets, index, ctx, options.python), pexOptions.sources),
     (inputs, selection) => writeProjectPexes(plan, options, targets, inputs, selection, ctx),

@@ -14,7 +14,7 @@ import type { BuiltPex } from './build-project';
 import { createContext, type BuildContext } from './context';
 import type { LockSource } from './lock-source';
 import { checkOptions, writerOptions, type PexBuildOptions } from './options';
-import { describeTargets, entryPointOf, targetsFor, withFetchedInputs, withSources, type FetchedInputs } from './pipeline';
+import { describeTargets, entryPointOf, fetchOptionsFor, targetsFor, withFetchedInputs, withSources, type FetchedInputs } from './pipeline';
 import { selectForTargets, type Selection } from './selection';
 import { hashedSource, lockKindOf, resolveSource, type LockKindModule } from './sources';
 import { checkUtf8Path, outputTmpDir } from './outputs';
@@ -127,9 +127,8 @@ export async function buildRequirements(options: BuildRequirementsOptions, ctx: 
   const source = await requirementsSource(options, targets, ctx);
   checkUtf8Path(options.outputFile, 'The output path');
   const path = resolve(options.outputFile);
-  const fetch = { targets, projectRoot: source.projectRoot, requirementsFiles: source.requirementsFiles, pexVersion: o.pexVersion };
   const { result, wheels } = await withFetchedInputs(
-    fetch,
+    fetchOptionsFor(source, targets, o.pexVersion),
     ctx,
     async (index) => {
       ctx.log(`${describeTargets(targets, options.python)}, ${source.description}`);

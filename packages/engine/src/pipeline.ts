@@ -14,6 +14,7 @@ import { combineSources, directorySources } from './options';
 import { shippedPexWheel } from './shipped-runtime';
 import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type RuntimeChoice } from './runtime';
 import type { BuildContext } from './context';
+import type { LockSource } from './lock-source';
 import { applyRequirementsFileIndexes } from './hashed';
 import { indexCaches } from './index-cache';
 
@@ -116,6 +117,11 @@ export interface FetchOptions {
   /** Requirements files whose index lines join the configured index settings (before the context's `indexes`). */
   requirementsFiles?: readonly RequirementsFile[];
   pexVersion?: string;
+}
+
+/** How the files a source selects are fetched: with its index settings, for these targets and pex runtime. */
+export function fetchOptionsFor(source: Pick<LockSource, 'projectRoot' | 'requirementsFiles'>, targets: readonly TargetPlatform[], pexVersion: string | undefined): FetchOptions {
+  return { targets, projectRoot: source.projectRoot, requirementsFiles: source.requirementsFiles, pexVersion };
 }
 
 /** What the wheel requests are worked out with (pinned requirements are looked up on the indexes). */
