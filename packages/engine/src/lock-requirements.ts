@@ -109,17 +109,7 @@ export async function lockRequirements(o: LockRequirementsOptions, ctx: BuildCon
     // The interpreters' probes and the roots' project pages do not wait for each other (a probe
     // that is not cached runs Python for ~50-100 ms).
     for (const r of roots) if (!r.url) void client.projectFiles(r.name).catch(() => undefined);
-    const pythons = o.pythons?.length ? o.pythons : platformsGiven ? [] : ['python3'];
-    const targets: Target[] = (await Promise.all(pythons.map((python) => targetFor(python, ctx)))).map((target, i) => ({ target, python: pythons[i]! }));
-    if (platformsGiven) {
-      for (const target of await targetsFor({ platforms: o.platforms, completePlatforms: o.completePlatforms }, ctx)) targets.push({ target, python: 'python3' });
-    }
-    const unique = targets.filter((t, i) => targets.findIndex((u) => u.target.id === t.target.id) === i);
-    for (const { target, python } of unique) {
-      if (!o.universal && project?.requiresPython && !requiresPythonHolds(project.requiresPython, target.pythonVersion)) {
-        throw new UserError(`${target.platform ? `Platform ${target.id}` : python} is Python ${target.pythonVersion}, which ${project.file} excludes (requires-python ${project.requiresPython}).`);
-      }
-    }
+    const unique = await lockTargets(o, project, platformsGiven, ctx);
     const entries = new Map<string, Entry>();
     const entryOf = (p: ResolvedPackage): Entry => {
       const key = `${p.name}==${p.version}`;
@@ -182,6 +172,22 @@ export async function lockRequirements(o: LockRequirementsOptions, ctx: BuildCon
     await client.close();
     await store.release();
   }
+}
+
+/** The targets locked for (each with the interpreter that builds its sdists), without repeats; each must fit the project's requires-python. */
+async function lockTargets(o: LockRequirementsOptions, project: PyProject | undefined, platformsGiven: boolean, ctx: BuildContext): Promise<Target[]> {
+  const pythons = o.pythons?.length ? o.pythons : platformsGiven ? [] : ['python3'];
+  const targets: Target[] = (await Promise.all(pythons.map((python) => targetFor(python, ctx)))).map((target, i) => ({ target, python: pythons[i]! }));
+  if (platformsGiven) {
+    for (const target of await targetsFor({ platforms: o.platforms, completePlatforms: o.completePlatforms }, ctx)) targets.push({ target, python: 'python3' });
+  }
+  const unique = targets.filter((t, i) => targets.findIndex((u) => u.target.id === t.target.id) === i);
+  for (const { target, python } of unique) {
+    if (!o.universal && project?.requiresPython && !requiresPythonHolds(project.requiresPython, target.pythonVersion)) {
+      throw new UserError(`${target.platform ? `Platform ${target.id}` : python} is Python ${target.pythonVersion}, which ${project.file} excludes (requires-python ${project.requiresPython}).`);
+    }
+  }
+  return unique;
 }
 
 /** --universal takes neither platforms nor several interpreters. */
