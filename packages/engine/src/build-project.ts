@@ -24,6 +24,7 @@ import { checkOutputName, checkUtf8Path, outputTmpDir } from './outputs';
 import { openProjectLock } from './project-lock';
 import { checkWorkspaceImports } from './undeclared-imports';
 import { checkWorkspaceDependencies } from './workspace-checks';
+import { writeProjectImage } from './image';
 
 export interface BuildProjectOptions {
   /** Directory holding the project's `pyproject.toml`. */
@@ -381,6 +382,21 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
           log,
         });
       }
+      await writeProjectImage({
+        project: project.name!,
+        projectDir,
+        outputDir: options.outputFile ? dirname(resolve(options.outputFile)) : outputDir,
+        options: pexOptions,
+        jobs,
+        targets,
+        dependencies,
+        sources,
+        lockFile,
+        store,
+        env: options.env ?? process.env,
+        offline: options.offline ?? offlineFromEnv(options.env ?? process.env),
+        log,
+      });
       return { outputs, wheels: dependencies.length };
     },
   );
