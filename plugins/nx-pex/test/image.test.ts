@@ -1,0 +1,160 @@
+/**
+ * Images written by nx-pex itself (`--image`), pushed with `nx-pex push`, on a temporary copy of
+ * the example workspace with service-c (same third-party closure as service-a): a real
+ * docker-registry on 127.0.0.1 behind a counting proxy receives them, skopeo reads them, podman
+ * runs the pushed image and the service answers /health. Two services share the dependency
+ * layer's digest and the registry receives it once; after a source edit only the sources layer,
+ * the config and the manifest are sent; another checkout with another store gives the same digest.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describeWith } from '@nx-pex/testkit';
+import { startIndexServer, type IndexServer } from '@nx-pex/index-server';
+import { exampleWithServiceC, freePort, pollHealth } from './layers-support';
+import { baseLayoutFromRootfs, podmanSetup, startRegistry, type Registry } from './image-support';
+import { FIXTURE_WHEELS, requireBuiltCli, runCli, type CliResult } from './support';
+
+const exec = promisify(execFile);
+jest.setTimeout(900_000);
+
+interface Manifest {
+  config: { digest: string; size: number };
+  layers: Array<{ digest: string; size: number }>;
+}
+
+describeWith(['registry', 'skopeo', 'podman'], 'images written by nx-pex', () => {
+  let server: IndexServer;
+  let scratch: string;
+  let ws: string;
+  let base: string;
+  let registry: Registry;
+  const env = (store: string): NodeJS.ProcessEnv => ({ PIP_INDEX_URL: server.url, NX_PEX_STORE: join(scratch, store), PEX_ROOT: join(scratch, 'pex-root') });
+  const ok = (r: CliResult, what: string) => {
+    if (r.code !== 0) throw new Error(`${what} failed:\n${r.stderr}`);
+    return r;
+  };
+  const build = async (root: string, project: string, out: string, store = 'store') =>
+    ok(await runCli(['build', '--project', join(root, project), '--output-dir', join(scratch, out)], { cwd: scratch, env: env(store) }), `nx-pex build ${project}`);
+  const push = async (project: string, out: string, repo: string, store = 'store') =>
+    ok(
+      await runCli(['push', '--project', join(ws, project), '--output-dir', join(scratch, out), '--image-repository', `${registry.host}/${repo}`], { cwd: scratch, env: env(store) }),
+      `nx-pex push ${project}`,
+    );
+  const layout = (out: string, script: string) => `oci:${join(scratch, out, 'image')}:${script}`;
+  const manifestOf = async (out: string, script: string): Promise<Manifest> =>
+    JSON.parse((await exec('skopeo', ['inspect', '--raw', layout(out, script)])).stdout) as Manifest;
+  const digestOf = async (out: string, script: string): Promise<string> => {
+    const index = JSON.parse(await readFile(join(scratch, out, 'image', 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; annotations: Record<string, string> }> };
+    return index.manifests.find((m) => m.annotations['org.opencontainers.image.ref.name'] === script)!.digest;
+  };
+  /** Turns the image on in a project's [tool.nx-pex]. */
+  const enableImage = async (root: string, project: string) =>
+    appendFile(join(root, project, 'pyproject.toml'), `\n[tool.nx-pex]\nimage = true\nimage-base = "${base}"\nimage-ports = ["8000"]\n`);
+
+  beforeAll(async () => {
+    requireBuiltCli();
+    server = await startIndexServer({ dir: FIXTURE_WHEELS });
+    scratch = await mkdtemp(join(tmpdir(), 'nx-pex-image-'));
+    base = await baseLayoutFromRootfs(join(scratch, 'base'));
+    ws = await exampleWithServiceC(join(scratch, 'ws'));
+    for (const p of ['services/service-a', 'services/service-c']) await enableImage(ws, p);
+    registry = await startRegistry(join(scratch, 'registry'));
+  });
+
+  afterAll(async () => {
+    await registry?.close();
+    await server?.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  let depsDigest: string;
+
+  it('gives two services with one closure the same dependency layer, which the registry receives once', async () => {
+    await build(ws, 'services/service-a', 'a');
+    await build(ws, 'services/service-c', 'c');
+    const a = await manifestOf('a', 'service-a');
+    const c = await manifestOf('c', 'service-c');
+    // base, dependencies, sources
+    expect(a.layers).toHaveLength(3);
+    expect(c.layers).toHaveLength(3);
+    expect(a.layers[0]!.digest).toBe(c.layers[0]!.digest);
+    expect(a.layers[1]!.digest).toBe(c.layers[1]!.digest);
+    expect(a.layers[2]!.digest).not.toBe(c.layers[2]!.digest);
+    depsDigest = a.layers[1]!.digest;
+
+    registry.reset();
+    await push('services/service-a', 'a', 'team/service-a');
+    const c1 = await push('services/service-c', 'c', 'team/service-c');
+    const uploadedDeps = registry.uploads.filter((u) => u.digest === depsDigest);
+    expect(uploadedDeps).toHaveLength(1);
+    expect(uploadedDeps[0]!.bytes).toBe(a.layers[1]!.size);
+    // service-c's push mounted the base and dependency layers from service-a's repository.
+    expect(registry.mounts).toEqual(expect.arrayContaining([a.layers[0]!.digest, depsDigest]));
+    expect(c1.stderr).toMatch(/mounted/);
+    const inspected = JSON.parse((await exec('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.direct}/team/service-c:latest`])).stdout) as { Digest: string; Layers: string[] };
+    expect(inspected.Digest).toBe(await digestOf('c', 'service-c'));
+    expect(inspected.Layers[1]).toBe(depsDigest);
+  });
+
+  it('runs the pushed image with podman, and the service answers /health', async () => {
+    const podman = await podmanSetup(join(scratch, 'podman'));
+    const port = await freePort();
+    const name = `nx-pex-image-${randomBytes(4).toString('hex')}`;
+    const child = spawn(
+      'podman',
+      [...podman.args, 'run', '--rm', '--name', name, '--network=host', '--tls-verify=false', `${registry.direct}/team/service-a:latest`, '--port', String(port)],
+      { env: podman.env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    try {
+      const health = await pollHealth(port, 300_000, () => (child.exitCode !== null ? `podman run exited with ${child.exitCode}:\n${output}` : undefined));
+      expect(health).toEqual({ status: 'ok', service: 'service-a', greeting: 'Hello from greeting, service-a!' });
+    } finally {
+      await exec('podman', [...podman.args, 'kill', name], { env: podman.env }).catch(() => undefined);
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+      await exec('podman', [...podman.args, 'rmi', '-a', '-f'], { env: podman.env }).catch(() => undefined);
+    }
+  });
+
+  it('sends only the sources layer, the config and the manifest after a source edit', async () => {
+    const before = await manifestOf('a', 'service-a');
+    await writeFile(join(ws, 'services/service-a/src/service_a/extra.py'), `EDIT = ${JSON.stringify(randomBytes(4).toString('hex'))}\n`);
+    await build(ws, 'services/service-a', 'a');
+    const after = await manifestOf('a', 'service-a');
+    expect(after.layers[0]!.digest).toBe(before.layers[0]!.digest);
+    expect(after.layers[1]!.digest).toBe(depsDigest);
+    expect(after.layers[2]!.digest).not.toBe(before.layers[2]!.digest);
+
+    registry.reset();
+    await push('services/service-a', 'a', 'team/service-a');
+    const manifestBytes = (await readFile(join(scratch, 'a', 'image', 'blobs', 'sha256', (await digestOf('a', 'service-a')).slice(7)))).length;
+    expect(registry.uploads.map((u) => u.digest).sort()).toEqual([after.layers[2]!.digest, after.config.digest].sort());
+    expect(registry.mounts).toEqual([]);
+    expect(registry.manifests).toEqual([{ ref: 'latest', bytes: manifestBytes }]);
+    const received = Object.values(registry.bodyBytes).reduce((n, b) => n + b, 0);
+    expect(received).toBe(after.layers[2]!.size + after.config.size + manifestBytes);
+  });
+
+  it('gives the same image digest from another checkout with another store', async () => {
+    const ws2 = await exampleWithServiceC(join(scratch, 'ws2'));
+    await enableImage(ws2, 'services/service-a');
+    await writeFile(join(ws2, 'services/service-a/src/service_a/extra.py'), await readFile(join(ws, 'services/service-a/src/service_a/extra.py')));
+    await build(ws2, 'services/service-a', 'a2', 'store2');
+    expect(await digestOf('a2', 'service-a')).toBe(await digestOf('a', 'service-a'));
+  });
+
+  it('writes a tarball docker load reads, and skopeo copies it', async () => {
+    ok(await runCli(['push', '--project', join(ws, 'services/service-a'), '--output-dir', join(scratch, 'a'), '--archive', join(scratch, 'archives')], { cwd: scratch, env: env('store') }), 'nx-pex push --archive');
+    const inspected = JSON.parse((await exec('skopeo', ['inspect', `docker-archive:${join(scratch, 'archives', 'service-a.tar')}`])).stdout) as { Layers: string[] };
+    const m = await manifestOf('a', 'service-a');
+    // skopeo reports a docker-archive's layers by their uncompressed digests.
+    expect(inspected.Layers).toHaveLength(m.layers.length);
+  });
+});
