@@ -24,4 +24,4 @@ export { PROJECT_LOCK_FILE, openProjectLock, projectLockText, type ProjectLock, 
 export { checkWorkspaceImports, importsWithLines } from './undeclared-imports';
 export { syncProjectLocks, type SyncReport, type WorkspaceFiles } from './sync-locks';
 export { pushProject, type PushProjectOptions, type PushedImage } from './push';
-export { writeProjectImage, type ProjectImageOptions } from './image';
+export { ociPlatform, writeProjectImage, type ProjectImageOptions } from './image';
