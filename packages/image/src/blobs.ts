@@ -95,7 +95,7 @@ const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff]
  * Writes a gzip-compressed layer made of `chunks` (a tar stream) into `dir` as
  * `blobs/sha256/<digest>`-style file `dest` (atomically); returns its digest, size and diff id.
  */
-export async function writeGzipLayer(chunks: Iterable<Buffer>, dest: string, level = 6): Promise<LayerBlob> {
+export async function writeGzipLayer(chunks: Iterable<Buffer> | AsyncIterable<Buffer>, dest: string, level = 6): Promise<LayerBlob> {
   const diff = createHash('sha256');
   const blob = createHash('sha256');
   let crc = 0;
@@ -113,7 +113,7 @@ export async function writeGzipLayer(chunks: Iterable<Buffer>, dest: string, lev
     const deflate = createDeflateRaw({ level, memLevel: 8, strategy: constants.Z_DEFAULT_STRATEGY });
     const feed = (async () => {
       try {
-        for (const c of chunks) {
+        for await (const c of chunks) {
           if (c.length === 0) continue;
           diff.update(c);
           crc = crc32(c, crc);

@@ -1,5 +1,5 @@
 export { ImageError } from './errors';
-export { LAYER_MTIME, layerEntries, readTar, tarChunks, type ReadEntry, type TarEntry } from './tar';
+export { LAYER_MTIME, entryChunks, layerEntries, readTar, tarChunks, tarEnd, type ReadEntry, type TarEntry } from './tar';
 export { MEDIA, blobPath, digestHex, fileDigest, sha256, writeBlob, writeGzipLayer, writeTarLayer, readLayerTar, type Descriptor, type LayerBlob, type Platform } from './blobs';
 export { OCI_LAYOUT, REF_NAME, isLayout, jsonBytes, readLayoutImages, writeLayoutIndex, type ImageConfig, type ImageIndex, type ImageManifest, type LayoutImage } from './layout';
 export { basePlatformImage, findBasePython, loadBaseImage, type BaseImage, type BaseOptions, type BasePython } from './base';

@@ -96,32 +96,40 @@ function fits(s: string): boolean {
 
 /** The tar stream of already ordered entries (see `layerEntries`), block by block, with the end-of-archive marker. */
 export function* tarChunks(entries: readonly TarEntry[]): Generator<Buffer> {
-  for (const e of entries) {
-    const name = e.type === 'dir' ? `${e.path}/` : e.path;
-    const linkname = e.type === 'symlink' ? e.target : '';
-    const pax: Buffer[] = [];
-    if (!fits(name)) pax.push(paxRecord('path', name));
-    if (!fits(linkname)) pax.push(paxRecord('linkpath', linkname));
-    if (pax.length > 0) {
-      const body = Buffer.concat(pax);
-      const paxName = `PaxHeaders/${Buffer.from(name.replace(/\/$/, '').split('/').pop()!, 'utf8').subarray(0, 80).toString('latin1').replace(/[^\x20-\x7e]/g, '_')}`;
-      yield header(paxName, 'x', body.length, 0o644, '');
-      yield body;
-      yield padding(body.length);
-    }
-    const shortName = fits(name) ? name : name.slice(0, 100).replace(/[^\x20-\x7e]/g, '_');
-    const shortLink = fits(linkname) ? linkname : '';
-    if (e.type === 'file') {
-      yield header(shortName, '0', e.data.length, e.mode & 0o7777, '');
-      if (e.data.length > 0) yield e.data;
-      yield padding(e.data.length);
-    } else if (e.type === 'dir') {
-      yield header(shortName, '5', 0, e.mode & 0o7777, '');
-    } else {
-      yield header(shortName, '2', 0, 0o777, shortLink);
-    }
+  for (const e of entries) yield* entryChunks(e);
+  yield tarEnd();
+}
+
+/** The end-of-archive marker: two zero blocks. */
+export function tarEnd(): Buffer {
+  return Buffer.alloc(BLOCK * 2);
+}
+
+/** One entry's blocks (a PAX header first when its name or link does not fit ustar). */
+export function* entryChunks(e: TarEntry): Generator<Buffer> {
+  const name = e.type === 'dir' ? `${e.path}/` : e.path;
+  const linkname = e.type === 'symlink' ? e.target : '';
+  const pax: Buffer[] = [];
+  if (!fits(name)) pax.push(paxRecord('path', name));
+  if (!fits(linkname)) pax.push(paxRecord('linkpath', linkname));
+  if (pax.length > 0) {
+    const body = Buffer.concat(pax);
+    const paxName = `PaxHeaders/${Buffer.from(name.replace(/\/$/, '').split('/').pop()!, 'utf8').subarray(0, 80).toString('latin1').replace(/[^\x20-\x7e]/g, '_')}`;
+    yield header(paxName, 'x', body.length, 0o644, '');
+    yield body;
+    yield padding(body.length);
   }
-  yield Buffer.alloc(BLOCK * 2);
+  const shortName = fits(name) ? name : name.slice(0, 100).replace(/[^\x20-\x7e]/g, '_');
+  const shortLink = fits(linkname) ? linkname : '';
+  if (e.type === 'file') {
+    yield header(shortName, '0', e.data.length, e.mode & 0o7777, '');
+    if (e.data.length > 0) yield e.data;
+    yield padding(e.data.length);
+  } else if (e.type === 'dir') {
+    yield header(shortName, '5', 0, e.mode & 0o7777, '');
+  } else {
+    yield header(shortName, '2', 0, 0o777, shortLink);
+  }
 }
 
 /** One entry of a tar being read: `data` only for regular files (when asked for). */

@@ -11,16 +11,16 @@ import { readFile, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { installWheelVenv, readWheel, venvConsoleScript, type VenvFile } from '@nx-pex/pex';
 import { ensureLayer, type WheelStore } from '@nx-pex/store';
-import { writeTarLayer, type LayerBlob } from './blobs';
+import { writeGzipLayer, type LayerBlob } from './blobs';
 import { ImageError } from './errors';
-import { layerEntries, type TarEntry } from './tar';
+import { entryChunks, layerEntries, tarEnd, type TarEntry } from './tar';
 import type { BasePython } from './base';
 
 /** Where the venv lives in images nx-pex writes. */
 export const DEFAULT_VENV = '/opt/venv';
 
 /** Bumped when the dependency layer's bytes change for the same inputs. */
-const DEPS_LAYER_FORMAT = 'nx-pex-image-deps-1';
+const DEPS_LAYER_FORMAT = 'nx-pex-image-deps-2';
 
 export interface LayerWheel {
   filename: string;
@@ -71,18 +71,32 @@ export async function depsLayer(store: WheelStore, wheels: readonly LayerWheel[]
   let files = 0;
   const layer = await ensureLayer(store, key, async (dir) => {
     const prefix = venvRoot(venv);
-    const entries: TarEntry[] = venvSkeleton(prefix, python);
     const sorted = [...wheels].sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
-    for (const w of sorted) {
-      const bytes = await readFile(w.path);
-      const got = createHash('sha256').update(bytes).digest('hex');
-      if (got !== w.sha256.toLowerCase()) throw new ImageError(`The wheel ${w.filename} in the store (${w.path}) has the sha256 ${got}, not ${w.sha256}; run nx-pex cache verify.`);
-      const installed = installWheelVenv(await readWheel(bytes, w.path, w.filename), { venv, python: `python${python.version}` });
-      entries.push(...filesToEntries(prefix, installed));
-    }
-    const ordered = layerEntries(entries);
-    files = ordered.length;
-    const blob = await writeTarLayer(ordered, join(dir, 'layer.tar.gz'));
+    // One wheel in memory at a time: the venv's own entries, then each wheel's (sorted by path,
+    // parents first), wheels in file-name order; a directory is written once.
+    const written = new Set<string>();
+    const group = function* (entries: TarEntry[]): Generator<Buffer> {
+      for (const e of layerEntries(entries)) {
+        if (e.type === 'dir') {
+          if (written.has(e.path)) continue;
+          written.add(e.path);
+        }
+        files++;
+        yield* entryChunks(e);
+      }
+    };
+    const chunks = async function* (): AsyncGenerator<Buffer> {
+      yield* group(venvSkeleton(prefix, python));
+      for (const w of sorted) {
+        const bytes = await readFile(w.path);
+        const got = createHash('sha256').update(bytes).digest('hex');
+        if (got !== w.sha256.toLowerCase()) throw new ImageError(`The wheel ${w.filename} in the store (${w.path}) has the sha256 ${got}, not ${w.sha256}; run nx-pex cache verify.`);
+        const installed = installWheelVenv(await readWheel(bytes, w.path, w.filename), { venv, python: `python${python.version}` });
+        yield* group(filesToEntries(prefix, installed));
+      }
+      yield tarEnd();
+    };
+    const blob = await writeGzipLayer(chunks(), join(dir, 'layer.tar.gz'));
     await writeFile(join(dir, 'layer.json'), `${JSON.stringify({ kind: 'image-deps', ...blob, files, venv, python, wheels: sorted.map((w) => w.filename) }, null, 1)}\n`);
   });
   const info = JSON.parse(await readFile(join(layer.path, 'layer.json'), 'utf8')) as LayerBlob & { files: number };
