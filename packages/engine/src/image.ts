@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { canonicalizeName, parseWheelFilename, selectBestWheel, UserError, type TargetPlatform } from '@nx-pex/pep';
 import { buildImage, loadBaseImage, type ImagePlatformInput, type Platform } from '@nx-pex/image';
 import { moveIntoPlace, sweepStaleTemps, tempPathFor, untrack, type PexDependency, type PexSource } from '@nx-pex/pex';
@@ -104,6 +105,7 @@ export async function writeProjectImage(o: ProjectImageOptions): Promise<void> {
     }
     return { name: j.name, entryPoint: j.entryPoint };
   });
+  const started = performance.now();
   const target = o.targets[0]!;
   const [major, minor] = target.pythonVersion.split('.');
   let spec = o.options.imageBase ?? `python:${major}.${minor}-slim`;
@@ -152,7 +154,8 @@ export async function writeProjectImage(o: ProjectImageOptions): Promise<void> {
       log: o.log,
     });
     await moveIntoPlace(tmp, dest, assertImageDir);
-    for (const img of result.images) o.log(`${o.project}: wrote image ${img.script} ${img.digest} to ${dest}`);
+    const ms = Math.round(performance.now() - started);
+    for (const img of result.images) o.log(`${o.project}: wrote image ${img.script} ${img.digest} to ${dest} (${ms} ms)`);
   } catch (e) {
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     throw e;

@@ -9,6 +9,8 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat, realpath, mkdir, writeFile, rename } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { gunzip as zlibGunzip } from 'node:zlib';
 import { ensureLayer, type WheelStore } from '@nx-pex/store';
 import { blobPath, MEDIA, readLayerTar, sha256, writeBlob, writeGzipLayer, type Descriptor, type Platform } from './blobs';
 import { ImageError } from './errors';
@@ -132,8 +134,7 @@ async function layoutFromTarball(file: string, o: BaseOptions): Promise<string> 
 }
 
 async function gunzip(data: Buffer): Promise<Buffer> {
-  const { gunzipSync } = await import('node:zlib');
-  return gunzipSync(data);
+  return promisify(zlibGunzip)(data);
 }
 
 /** A layout in the store holding `reference` as the registry has it (every platform of an index). */

@@ -11,7 +11,7 @@ import { basePlatformImage, findBasePython, type BaseImage, type BasePython } fr
 import { ImageError } from './errors';
 import { jsonBytes, REF_NAME, writeLayoutIndex, type ImageConfig, type ImageManifest, type LayoutImage } from './layout';
 import { depsLayer, sourcesLayerEntries, DEFAULT_VENV, type ImageScript, type LayerWheel, type SourceFile } from './venv';
-import { stat } from 'node:fs/promises';
+import { rename, stat } from 'node:fs/promises';
 
 /** The `created` time of every config and history entry nx-pex writes. */
 export const IMAGE_CREATED = '1980-01-01T00:00:00Z';
@@ -112,7 +112,6 @@ export async function buildImage(o: BuildImageOptions): Promise<BuildImageResult
     const srcEntries = await sourcesLayerEntries(o.sources, o.scripts, venv, python);
     const tmp = join(o.dir, 'blobs', 'sha256', `sources-${process.pid}.tmp`);
     const src = await writeTarLayer(srcEntries, tmp);
-    const { rename } = await import('node:fs/promises');
     await rename(tmp, blobPath(o.dir, src.digest));
     sourcesBytes += src.size;
     for (const l of image.manifest.layers) await linkBlob(image.dir, o.dir, l.digest);

@@ -8,15 +8,15 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describeWith } from '@nx-pex/testkit';
-import { startIndexServer, type IndexServer } from '@nx-pex/index-server';
+import type { IndexServer } from '@nx-pex/index-server';
 import { exampleWithServiceC, freePort, pollHealth } from './layers-support';
+import { makeWorkspace, NX, sh, startWorkspaceIndex } from './workspace-support';
 import { baseLayoutFromRootfs, podmanSetup, startRegistry, type Registry } from './image-support';
-import { FIXTURE_WHEELS, requireBuiltCli, runCli, type CliResult } from './support';
+import { requireBuiltCli, runCli, type CliResult } from './support';
 
 const exec = promisify(execFile);
 jest.setTimeout(900_000);
@@ -32,6 +32,7 @@ describeWith(['registry', 'skopeo', 'podman'], 'images written by nx-pex', () =>
   let ws: string;
   let base: string;
   let registry: Registry;
+  let nxEnv: NodeJS.ProcessEnv;
   const env = (store: string): NodeJS.ProcessEnv => ({ PIP_INDEX_URL: server.url, NX_PEX_STORE: join(scratch, store), PEX_ROOT: join(scratch, 'pex-root') });
   const ok = (r: CliResult, what: string) => {
     if (r.code !== 0) throw new Error(`${what} failed:\n${r.stderr}`);
@@ -57,8 +58,7 @@ describeWith(['registry', 'skopeo', 'podman'], 'images written by nx-pex', () =>
 
   beforeAll(async () => {
     requireBuiltCli();
-    server = await startIndexServer({ dir: FIXTURE_WHEELS });
-    scratch = await mkdtemp(join(tmpdir(), 'nx-pex-image-'));
+    ({ server, scratch, env: nxEnv } = await startWorkspaceIndex('nx-pex-image-', 'fastapi-'));
     base = await baseLayoutFromRootfs(join(scratch, 'base'));
     ws = await exampleWithServiceC(join(scratch, 'ws'));
     for (const p of ['services/service-a', 'services/service-c']) await enableImage(ws, p);
@@ -74,8 +74,9 @@ describeWith(['registry', 'skopeo', 'podman'], 'images written by nx-pex', () =>
   let depsDigest: string;
 
   it('gives two services with one closure the same dependency layer, which the registry receives once', async () => {
-    await build(ws, 'services/service-a', 'a');
-    await build(ws, 'services/service-c', 'c');
+    expect((await build(ws, 'services/service-a', 'a')).stderr).toMatch(/image dependency layer \w+ \(14 wheels, .*\) written to the store/);
+    // The second service takes the layer the first one wrote.
+    expect((await build(ws, 'services/service-c', 'c')).stderr).toMatch(/image dependency layer \w+ \(14 wheels, .*\) reused from the store/);
     const a = await manifestOf('a', 'service-a');
     const c = await manifestOf('c', 'service-c');
     // base, dependencies, sources
@@ -100,13 +101,39 @@ describeWith(['registry', 'skopeo', 'podman'], 'images written by nx-pex', () =>
     expect(inspected.Layers[1]).toBe(depsDigest);
   });
 
-  it('runs the pushed image with podman, and the service answers /health', async () => {
+  it('is built by nx build and pushed by nx run <project>:push', async () => {
+    const nxws = await makeWorkspace(join(scratch, 'nxws'));
+    await appendFile(
+      join(nxws, 'examples/services/service-a/pyproject.toml'),
+      `\n[tool.nx-pex]\nimage = true\nimage-base = "${base}"\nimage-repository = "${registry.host}/team/nx-service-a"\nimage-tags = ["1.0", "latest"]\n`,
+    );
+    const built = await sh(nxws, NX, ['build', 'service-a'], nxEnv);
+    expect(built).toMatch(/Successfully ran target build for project service-a/);
+    registry.reset();
+    const pushed = await sh(nxws, NX, ['run', 'service-a:push'], nxEnv);
+    expect(pushed).toMatch(/pushed service-a to .*team\/nx-service-a:1\.0,latest/);
+    // The store of this workspace's builds already pushed these layers to team/service-a: mounted, not sent.
+    expect(registry.mounts.length).toBeGreaterThanOrEqual(1);
+    const layoutDir = join(nxws, 'dist/examples/services/service-a/image');
+    const index = JSON.parse(await readFile(join(layoutDir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+    for (const tag of ['1.0', 'latest']) {
+      const inspected = JSON.parse((await exec('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.direct}/team/nx-service-a:${tag}`])).stdout) as { Digest: string };
+      expect(inspected.Digest).toBe(index.manifests[0]!.digest);
+    }
+    // Run again with nothing changed: the build is a cache hit, the push sends no blob.
+    expect(await sh(nxws, NX, ['build', 'service-a'], nxEnv)).toMatch(/existing outputs match the cache|\[local cache\]/);
+    registry.reset();
+    await sh(nxws, NX, ['run', 'service-a:push'], nxEnv);
+    expect(registry.uploads).toEqual([]);
+  });
+
+  it('runs the image nx pushed with podman, and the service answers /health', async () => {
     const podman = await podmanSetup(join(scratch, 'podman'));
     const port = await freePort();
     const name = `nx-pex-image-${randomBytes(4).toString('hex')}`;
     const child = spawn(
       'podman',
-      [...podman.args, 'run', '--rm', '--name', name, '--network=host', '--tls-verify=false', `${registry.direct}/team/service-a:latest`, '--port', String(port)],
+      [...podman.args, 'run', '--rm', '--name', name, '--network=host', '--tls-verify=false', `${registry.direct}/team/nx-service-a:latest`, '--port', String(port)],
       { env: podman.env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';

@@ -108,13 +108,19 @@ async function benchImage(opts, ctx, { log, CLI, INDEX_SERVER, PYTHON, childEnv 
       let edits = 0;
       let repoN = 0;
       const build = (/** @type {string[]} */ extra) =>
-        run(process.execPath, [CLI, 'build', '--project', projectDir, '--lock', path.join(projectDir, 'uv.lock'), '--output-dir', dist, '--store', store, '--python', PYTHON, '-q', ...extra], { env });
+        run(process.execPath, [CLI, 'build', '--project', projectDir, '--lock', path.join(projectDir, 'uv.lock'), '--output-dir', dist, '--store', store, '--python', PYTHON, ...extra], { env });
+      /** The image step's own time, as the build reports it (the rest of the build writes the PEX). */
+      const imageStep = (/** @type {string} */ stderr) => {
+        const m = /wrote image \S+ sha256:\w+ to .* \((\d+) ms\)/.exec(stderr);
+        if (!m) throw new Error(`nx-pex build did not report its image step:\n${stderr.slice(-2000)}`);
+        return Number(m[1]);
+      };
       const image = () => build(['--image', '--image-base', ROOTFS]);
       const push = (/** @type {string} */ repo) =>
         run(process.execPath, [CLI, 'push', '--project', projectDir, '--output-dir', dist, '--store', store, '--image-repository', `${registry.host}/${repo}`], { env });
 
       /** @type {Record<string, number[]>} */
-      const samples = { coldBuild: [], coldPush: [], editBuild: [], editPush: [] };
+      const samples = { coldBuild: [], coldPush: [], editBuild: [], editPush: [], coldImageStep: [], editImageStep: [] };
       /** @type {Record<string, number[]>} */
       const bytes = { coldPush: [], editPush: [], naive: [], sourcesLayer: [] };
       const runs = name === 'big' ? Math.min(opts.runs, 2) : opts.runs;
@@ -122,7 +128,9 @@ async function benchImage(opts, ctx, { log, CLI, INDEX_SERVER, PYTHON, childEnv 
       for (let i = 0; i < runs; i++) {
         await fs.rm(store, { recursive: true, force: true });
         await fs.rm(dist, { recursive: true, force: true });
-        samples.coldBuild.push((await image()).ms);
+        const cold = await image();
+        samples.coldBuild.push(cold.ms);
+        samples.coldImageStep.push(imageStep(cold.stderr));
         const repo = `bench/${name}-${process.pid}-${repoN++}`;
         if (registry) {
           const r = await push(repo);
@@ -130,7 +138,9 @@ async function benchImage(opts, ctx, { log, CLI, INDEX_SERVER, PYTHON, childEnv 
           bytes.coldPush.push(pushed(r.stderr).bytes);
         }
         await inputs.writeEdited(projectDir, project, ++edits);
-        samples.editBuild.push((await image()).ms);
+        const edited = await image();
+        samples.editBuild.push(edited.ms);
+        samples.editImageStep.push(imageStep(edited.stderr));
         const sizes = await imageBytes(layout, project);
         bytes.naive.push(sizes.total);
         bytes.sourcesLayer.push(sizes.sourcesLayer);
@@ -146,6 +156,8 @@ async function benchImage(opts, ctx, { log, CLI, INDEX_SERVER, PYTHON, childEnv 
         wheels: wheels.length,
         coldBuild: stat(samples.coldBuild),
         editBuild: stat(samples.editBuild),
+        coldImageStep: stat(samples.coldImageStep),
+        editImageStep: stat(samples.editImageStep),
         ...(registry ? { coldPush: stat(samples.coldPush), editPush: stat(samples.editPush) } : { push: 'docker-registry is not installed' }),
         bytes: Object.fromEntries(Object.entries(bytes).map(([k, xs]) => [k, xs.length ? Math.max(...xs) : undefined])),
       };
@@ -166,13 +178,14 @@ async function benchImage(opts, ctx, { log, CLI, INDEX_SERVER, PYTHON, childEnv 
         row.dockerBuild = { cold: cold.ms, edit: stat(edit) };
         row.ratio = { dockerEditOverImageEdit: stat(edit).median / row.editBuild.median };
         if (row.editPush) row.ratio.dockerEditOverImageEditAndPush = stat(edit).median / (row.editBuild.median + row.editPush.median);
+        row.ratio.dockerEditOverImageStep = stat(edit).median / Math.max(row.editImageStep.median, 1);
       } else {
         row.dockerBuild = 'no Docker daemon with the base image (tools/docker/start.sh)';
       }
       if (row.bytes.editPush !== undefined) row.ratio = { ...row.ratio, naivePushBytesOverEditPush: row.bytes.naive / row.bytes.editPush };
       out.push(row);
       log(
-        `image ${name}: build cold ${fmtMs(row.coldBuild.median)}, after an edit ${fmtMs(row.editBuild.median)}` +
+        `image ${name}: build cold ${fmtMs(row.coldBuild.median)} (image step ${fmtMs(row.coldImageStep.median)}), after an edit ${fmtMs(row.editBuild.median)} (image step ${fmtMs(row.editImageStep.median)})` +
           (row.editPush ? `; push cold ${fmtMs(row.coldPush.median)} (${(row.bytes.coldPush / 1e6).toFixed(1)} MB), after an edit ${fmtMs(row.editPush.median)} (${row.bytes.editPush} bytes; naive ${(row.bytes.naive / 1e6).toFixed(1)} MB)` : '') +
           (row.dockerBuild?.edit ? `; docker build cold ${fmtMs(row.dockerBuild.cold)}, after an edit ${fmtMs(row.dockerBuild.edit.median)}` : ''),
       );
@@ -191,7 +204,8 @@ function imageReport(result) {
   const checks = [];
   for (const r of result.rows) {
     lines.push(
-      `image ${r.case} (${r.wheels} wheels): build cold ${fmtMs(r.coldBuild.median)}, after an edit ${fmtMs(r.editBuild.median)}` +
+      `image ${r.case} (${r.wheels} wheels): nx-pex build (PEX and image) cold ${fmtMs(r.coldBuild.median)} (image step ${fmtMs(r.coldImageStep.median)}), ` +
+        `after an edit ${fmtMs(r.editBuild.median)} (image step ${fmtMs(r.editImageStep.median)})` +
         (r.editPush
           ? `; push cold ${fmtMs(r.coldPush.median)} (${(r.bytes.coldPush / 1e6).toFixed(1)} MB sent), after an edit ${fmtMs(r.editPush.median)} (${r.bytes.editPush} bytes sent, sources layer ${r.bytes.sourcesLayer} bytes; a naive push sends ${(r.bytes.naive / 1e6).toFixed(1)} MB)`
           : `; push: ${r.push}`),
@@ -199,10 +213,18 @@ function imageReport(result) {
     if (r.dockerBuild?.edit) lines.push(`image ${r.case}: docker build of the Docker context: cold ${fmtMs(r.dockerBuild.cold)}, after an edit ${fmtMs(r.dockerBuild.edit.median)}`);
     else lines.push(`image ${r.case}: docker build: ${r.dockerBuild}`);
     const editTotal = r.editBuild.median + (r.editPush?.median ?? 0);
-    checks.push({ target: `image ${r.case}: build${r.editPush ? ' + push' : ''} after an edit ≤ 1 s`, measured: fmtMs(editTotal), met: editTotal <= 1000 });
+    checks.push({
+      target: `image ${r.case}: build${r.editPush ? ' + push' : ''} after an edit ≤ 1 s`,
+      measured: `${fmtMs(editTotal)} (image step ${fmtMs(r.editImageStep.median)}${r.editPush ? `, push ${fmtMs(r.editPush.median)}` : ''})`,
+      met: editTotal <= 1000,
+    });
     if (r.ratio?.dockerEditOverImageEdit !== undefined) {
       const ratio = r.ratio.dockerEditOverImageEditAndPush ?? r.ratio.dockerEditOverImageEdit;
-      checks.push({ target: `image ${r.case}: ≥ 20× faster than docker build after an edit`, measured: `${ratio.toFixed(1)}×`, met: ratio >= 20 });
+      checks.push({
+        target: `image ${r.case}: ≥ 20× faster than docker build after an edit`,
+        measured: `${ratio.toFixed(1)}× (whole nx-pex build${r.editPush ? ' and push' : ''}); ${r.ratio.dockerEditOverImageStep.toFixed(0)}× (the image step alone)`,
+        met: ratio >= 20,
+      });
     }
     if (r.ratio?.naivePushBytesOverEditPush !== undefined) {
       checks.push({
