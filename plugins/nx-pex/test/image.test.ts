@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describeWith } from '@nx-pex/testkit';
+import { describeWith, dockerClient, itWith } from '@nx-pex/testkit';
 import type { IndexServer } from '@nx-pex/index-server';
 import { exampleWithServiceC, freePort, pollHealth } from './layers-support';
 import { makeWorkspace, NX, sh, startWorkspaceIndex } from './workspace-support';
@@ -183,5 +183,22 @@ describeWith(['registry', 'skopeo', 'podman'], 'images written by nx-pex', () =>
     const m = await manifestOf('a', 'service-a');
     // skopeo reports a docker-archive's layers by their uncompressed digests.
     expect(inspected.Layers).toHaveLength(m.layers.length);
+  });
+
+  itWith(['docker'], 'writes a tarball docker load takes, whose venv imports the closure and the sources', async () => {
+    const docker = dockerClient();
+    const tag = `nx-pex-image-test-${randomBytes(4).toString('hex')}`;
+    ok(
+      await runCli(['push', '--project', join(ws, 'services/service-a'), '--output-dir', join(scratch, 'a'), '--image-repository', tag, '--archive', join(scratch, 'archives-docker')], { cwd: scratch, env: env('store') }),
+      'nx-pex push --archive',
+    );
+    try {
+      const loaded = await exec(docker, ['load', '-i', join(scratch, 'archives-docker', 'service-a.tar')]);
+      expect(loaded.stdout).toMatch(new RegExp(`Loaded image: ${tag}:latest`));
+      const { stdout } = await exec(docker, ['run', '--rm', '--entrypoint', '/opt/venv/bin/python', `${tag}:latest`, '-c', 'import fastapi, service_a.main, sys; print(sys.prefix)']);
+      expect(stdout.trim()).toBe('/opt/venv');
+    } finally {
+      await exec(docker, ['rmi', '-f', `${tag}:latest`]).catch(() => undefined);
+    }
   });
 });
