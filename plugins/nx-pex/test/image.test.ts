@@ -169,6 +169,26 @@ describeWith(['registry', 'skopeo', 'podman'], 'images written by nx-pex', () =>
     expect(received).toBe(after.layers[2]!.size + after.config.size + manifestBytes);
   });
 
+  it('pulls a base image from a registry into the store, and builds from it offline afterwards', async () => {
+    await exec('skopeo', ['copy', '--dest-tls-verify=false', `oci:${base}:bookworm`, `docker://${registry.direct}/base/bookworm:12`]);
+    const ref = `${registry.direct}/base/bookworm:12`;
+    const cli = (store: string, ...extra: string[]) =>
+      runCli(['build', '--project', join(ws, 'services/service-c'), '--output-dir', join(scratch, 'pulled'), '--image-base', ref, ...extra], { cwd: scratch, env: env(store) });
+    const pulled = ok(await cli('store-pull'), 'nx-pex build with a registry base');
+    expect(pulled.stderr).toMatch(new RegExp(`pulling ${ref.replace(/\./g, '\\.')} \\(sha256:`));
+    const fromRegistry = await manifestOf('pulled', 'service-c');
+    const fromLayout = await manifestOf('c', 'service-c');
+    // The same layers as from the layout the registry got the base from; the manifest names the base it came from.
+    expect(fromRegistry.layers.map((l) => l.digest)).toEqual(fromLayout.layers.map((l) => l.digest));
+    const raw = JSON.parse((await exec('skopeo', ['inspect', '--raw', layout('pulled', 'service-c')])).stdout) as { annotations: Record<string, string> };
+    expect(raw.annotations['org.opencontainers.image.base.name']).toBe(ref);
+    // Offline, the tag resolves to the digest it last had, and the base comes from the store.
+    const online = await digestOf('pulled', 'service-c');
+    const offline = ok(await cli('store-pull', '--offline'), 'nx-pex build --offline with a registry base');
+    expect(offline.stderr).not.toMatch(/pulling/);
+    expect(await digestOf('pulled', 'service-c')).toBe(online);
+  });
+
   it('gives the same image digest from another checkout with another store', async () => {
     const ws2 = await exampleWithServiceC(join(scratch, 'ws2'));
     await enableImage(ws2, 'services/service-a');
