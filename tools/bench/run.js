@@ -17,6 +17,7 @@ const inputs = require('./lib/inputs');
 const { stat, fmtMs, fmtRatio, fmtStat, textTable, markdownTable, summarizeProfile } = require('./lib/report');
 const { benchNxPath, nxPathReport } = require('./lib/nxpath');
 const { benchResolve, resolveReport } = require('./lib/resolve');
+const { benchImage, imageReport } = require('./lib/image');
 
 const { REPO, CACHE, CASES, SCALE_CLOSURES } = inputs;
 const OUT_DIR = path.join(REPO, 'dist', 'bench');
@@ -29,7 +30,7 @@ const INDEX_SERVER = path.join(REPO, 'tools', 'index-server', 'dist', 'index.js'
  * pyenv shim, say, that costs every run of it ~70 ms which pex never pays).
  */
 const PYTHON = path.join(REPO, '.cache', 'pex-venv', 'bin', 'python3');
-const ALL_CASES = ['small', 'web', 'data', 'big', 'scale', 'boot', 'nx', 'graph', 'resolve'];
+const ALL_CASES = ['small', 'web', 'data', 'big', 'scale', 'boot', 'nx', 'graph', 'resolve', 'image'];
 const ALL_PHASES = ['cold', 'warm', 'edit', 'noop'];
 const BOOT_CASES = ['web', 'data'];
 const SCALE_SERVICES = 50;
@@ -644,8 +645,11 @@ async function main() {
   // Requirement sets resolved by nx-pex lock, pip and uv from one local index of recorded metadata.
   const resolved = opts.cases.includes('resolve') ? await benchResolve(opts, { log, PYTHON, childEnv, measure }) : undefined;
   const resolveText = resolved ? resolveReport(resolved) : undefined;
+  // Images written by nx-pex and pushed, against docker build of the generated context.
+  const imaged = opts.cases.includes('image') ? await benchImage(opts, ctx, { log, CLI, INDEX_SERVER, PYTHON, childEnv }) : undefined;
+  const imageText = imageReport(imaged);
 
-  const checks = [...targets(rows, scale), ...(nxReport?.checks ?? []), ...(resolveText?.checks ?? [])];
+  const checks = [...targets(rows, scale), ...(nxReport?.checks ?? []), ...(resolveText?.checks ?? []), ...imageText.checks];
   const durationMs = performance.now() - started;
   const loadavgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const date = new Date().toISOString();
@@ -668,6 +672,7 @@ async function main() {
     ...(nxReport ? [...nxReport.lines, ''] : []),
     ...(graph ? [graphBench.describeGraph(graph), ''] : []),
     ...(resolveText ? [...resolveText.lines, ''] : []),
+    ...(imageText.lines.length ? [...imageText.lines, ''] : []),
     'targets:',
     ...(graph ? [`  ${graph.graphMs < 1000 ? 'met   ' : 'MISSED'}  graph of ${graph.projects} Python projects under 1 s: ${graph.graphMs} ms`] : []),
     ...checks.map((c) => `  ${c.met ? 'met   ' : 'MISSED'}  ${c.target}: ${c.measured}`),
@@ -699,6 +704,7 @@ async function main() {
     nx: nxPath,
     graph,
     resolve: resolved,
+    image: imaged,
     targets: checks,
     profiles: ctx.profiles,
   };

@@ -75,6 +75,14 @@ export interface BuildArgs {
   layers?: boolean;
   docker?: boolean;
   dockerBaseImage?: string;
+  image?: boolean;
+  imageBase?: string;
+  imageRepository?: string;
+  imageTags?: string[];
+  imagePorts?: string[];
+  imageUser?: string;
+  imageEnv?: Record<string, string>;
+  imageRevision?: string;
   store?: string;
   offline?: boolean;
   disableCache?: boolean;
@@ -130,6 +138,14 @@ export const SPECS: Spec[] = [
   { key: 'layers', names: ['--layers'], kind: { type: 'flag' }, group: 'nx-pex', help: 'With --project: also write layers/deps.pex (the third-party closure, built once per closure in the store) and layers/<script>.pex (first-party code); PEX_PATH=layers/deps.pex layers/<script>.pex runs it.' },
   { key: 'docker', names: ['--docker'], kind: { type: 'flag' }, group: 'nx-pex', help: 'With --project: also write docker/, a Docker build context whose deps layer is built before the sources (pex\'s container recipe).' },
   { key: 'dockerBaseImage', names: ['--docker-base-image'], kind: { type: 'string' }, metavar: 'IMAGE', group: 'nx-pex', help: 'The base image of the Docker context. Default: python:X.Y-slim for the target\'s X.Y.' },
+  { key: 'image', names: ['--image'], kind: { type: 'flag' }, group: 'nx-pex', help: 'With --project: also write image/, an OCI image layout per console script (base image, a venv of the dependencies shared by every project with that closure, the sources), made without Docker.' },
+  { key: 'imageBase', names: ['--image-base'], kind: { type: 'string' }, metavar: 'IMAGE', group: 'nx-pex', help: 'The image\'s base: an OCI layout directory (DIR or DIR:REF), a docker-save, OCI or root filesystem tarball, or a registry reference. Default: python:X.Y-slim for the target\'s X.Y.' },
+  { key: 'imageRepository', names: ['--image-repository'], kind: { type: 'string' }, metavar: 'REGISTRY/PATH', group: 'nx-pex', help: 'Where nx-pex push sends the image (with several scripts, /<script> is added).' },
+  { key: 'imageTags', names: ['--image-tag'], kind: { type: 'list' }, metavar: 'TAG', group: 'nx-pex', help: 'A tag nx-pex push gives the image (repeatable). Default: latest.' },
+  { key: 'imagePorts', names: ['--image-port'], kind: { type: 'list' }, metavar: 'PORT[/PROTO]', group: 'nx-pex', help: 'A port the image exposes (repeatable).' },
+  { key: 'imageUser', names: ['--image-user'], kind: { type: 'string' }, metavar: 'USER', group: 'nx-pex', help: 'The user the image runs as. Default: the base image\'s.' },
+  { key: 'imageEnv', names: ['--image-env'], kind: { type: 'env' }, metavar: 'NAME=VALUE', group: 'nx-pex', help: 'An environment variable of the image (repeatable); PATH, VIRTUAL_ENV and PYTHONDONTWRITEBYTECODE=1 are set already.' },
+  { key: 'imageRevision', names: ['--image-revision'], kind: { type: 'string' }, metavar: 'REV', group: 'nx-pex', help: 'The source revision recorded in the image\'s org.opencontainers.image.revision label (e.g. $(git rev-parse HEAD)).' },
   { key: 'store', names: ['--store'], kind: { type: 'string' }, metavar: 'DIR', group: 'nx-pex', help: 'Wheel store. Default: $NX_PEX_STORE, else $XDG_CACHE_HOME/nx-pex, else ~/.cache/nx-pex.' },
   { key: 'offline', names: ['--offline'], kind: { type: 'flag' }, group: 'nx-pex', help: 'Take wheels from the store only, never the network (also NX_PEX_OFFLINE=1); fail naming every missing one.' },
   { key: 'disableCache', names: ['--disable-cache'], kind: { type: 'flag' }, group: 'nx-pex', help: 'Neither read nor keep index pages and metadata in the store: ask the indexes afresh (also NX_PEX_DISABLE_CACHE=1). Wheels still come from the store, verified by sha256.' },

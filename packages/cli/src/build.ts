@@ -41,6 +41,15 @@ export function cliPexOptions(a: BuildArgs, cwd = process.cwd()): LayeredOptions
   if (a.layers) o.layers = true;
   if (a.docker) o.docker = true;
   if (a.dockerBaseImage !== undefined) o.dockerBaseImage = a.dockerBaseImage;
+  if (a.image) o.image = true;
+  // A path (./x, ../x, /x) is the caller's; anything else is an image reference.
+  if (a.imageBase !== undefined) o.imageBase = /^\.{0,2}\//.test(a.imageBase) ? resolve(cwd, a.imageBase) : a.imageBase;
+  if (a.imageRepository !== undefined) o.imageRepository = a.imageRepository;
+  if (a.imageTags !== undefined) o.imageTags = a.imageTags;
+  if (a.imagePorts !== undefined) o.imagePorts = a.imagePorts;
+  if (a.imageUser !== undefined) o.imageUser = a.imageUser;
+  if (a.imageEnv !== undefined) o.imageEnv = a.imageEnv;
+  if (a.imageRevision !== undefined) o.imageRevision = a.imageRevision;
   if (a.platforms) o.platforms = a.platforms;
   if (a.completePlatforms) o.completePlatforms = a.completePlatforms.map((c) => completePlatformPath(c, cwd));
   return o;

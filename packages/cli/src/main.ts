@@ -6,6 +6,7 @@ import { UserError } from '@nx-pex/pep';
 import { buildCommand } from './build';
 import { cacheCommand } from './cache';
 import { lockCommand } from './lock';
+import { pushCommand } from './push';
 import { UsageError } from './errors';
 
 const mainHelp = (version: string) => `nx-pex ${version}: build PEX files for Python projects from their lock.
@@ -14,6 +15,7 @@ Usage:
   nx-pex build --project DIR [options]   Build one PEX per console script of the project in DIR
   nx-pex build REQ... -o PEX [options]   Build one PEX from requirements, as pex does
   nx-pex lock [--project DIR] [REQ...]   Write a PEP 751 pylock.toml (\`nx-pex lock --help\`)
+  nx-pex push --project DIR [options]    Send the images of a --image build to a registry (\`nx-pex push --help\`)
   nx-pex cache info|prune [options]      Show or shrink the wheel store (\`nx-pex cache --help\`)
   nx-pex --help | --version
 
@@ -34,6 +36,7 @@ export async function main(argv: string[], version: string): Promise<number> {
     if (command === 'build') return await buildCommand(rest);
     if (command === 'cache') return await cacheCommand(rest);
     if (command === 'lock') return await lockCommand(rest);
+    if (command === 'push') return await pushCommand(rest);
     throw new UsageError(`unknown command "${command}". Run \`nx-pex --help\`.`);
   } catch (err) {
     if (err instanceof UserError) {

@@ -10,6 +10,7 @@ import { createContext, type BuildContext } from './context';
 import { selectForTargets, type Selection } from './selection';
 import { lockKindOf } from './sources';
 import { checkOutputName, checkUtf8Path, outputTmpDir } from './outputs';
+import { writeProjectImage } from './image';
 
 export interface BuildProjectOptions {
   /** Directory holding the project's `pyproject.toml`. */
@@ -163,7 +164,7 @@ export async function buildProject(options: BuildProjectOptions, ctx: BuildConte
     fetchOptionsFor(source, targets, pexOptions.pexVersion),
     ctx,
     async (index) => withSources(await selectForTargets(source, targets, index, ctx, options.python), pexOptions.sources),
-    (inputs, selection) => writeProjectPexes(plan, options, targets, inputs, selection, ctx),
+    (inputs, selection) => writeProjectPexes(plan, options, targets, inputs, selection, source.lockFile ?? lockFile, ctx),
   );
   if (!options.outputFile) await removeStaleOutputs(resolve(options.outputDir), outputs, plan.layers);
   return { project: project.name!, target: targets.map((t) => t.id).join(', '), lockFile: source.lockFile ?? lockFile, wheels, outputs };
@@ -176,6 +177,7 @@ async function writeProjectPexes(
   targets: readonly TargetPlatform[],
   { runtime, dependencies, shebang, store, storeRoot }: FetchedInputs,
   selection: Selection & { sources: SourceFile[] },
+  lockFile: string,
   ctx: BuildContext,
 ): Promise<{ outputs: BuiltPex[]; wheels: number }> {
   const { project, pexOptions, jobs, layers } = plan;
@@ -208,6 +210,21 @@ async function writeProjectPexes(
       log: ctx.log,
     });
   }
+  await writeProjectImage({
+    project: project.name!,
+    projectDir: project.dir,
+    outputDir: options.outputFile ? dirname(resolve(options.outputFile)) : outputDir,
+    options: pexOptions,
+    jobs,
+    targets,
+    dependencies,
+    sources: selection.sources,
+    lockFile,
+    store,
+    env: ctx.env,
+    offline: ctx.offline,
+    log: ctx.log,
+  });
   return { outputs, wheels: dependencies.length };
 }
 

@@ -72,9 +72,9 @@ function parseAll(texts: readonly string[], local: boolean): Requirement[] {
 }
 
 function checkProjectOnlyOptions(o: PexBuildOptions): void {
-  if (o.layers || o.docker || o.dockerBaseImage !== undefined) {
+  if (o.layers || o.docker || o.dockerBaseImage !== undefined || o.image) {
     throw new UserError(
-      `${o.docker ? '--docker' : o.layers ? '--layers' : '--docker-base-image'} applies to project builds: give --project DIR (or use the Nx target), ` +
+      `${o.image ? '--image' : o.docker ? '--docker' : o.layers ? '--layers' : '--docker-base-image'} applies to project builds: give --project DIR (or use the Nx target), ` +
         'so that the sources layer holds the project\'s code.',
     );
   }

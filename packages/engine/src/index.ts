@@ -26,3 +26,5 @@ export { pinnedVersion, requiresDist } from './pinned';
 export { PROJECT_LOCK_FILE, openProjectLock, projectLockText, type ProjectLock, type ProjectLockRequest } from './project-lock';
 export { checkWorkspaceImports, importsWithLines } from './undeclared-imports';
 export { syncProjectLocks, type SyncReport, type WorkspaceFiles } from './sync-locks';
+export { pushProject, type PushProjectOptions, type PushedImage } from './push';
+export { ociPlatform, writeProjectImage, type ProjectImageOptions } from './image';

@@ -27,3 +27,5 @@ export {
 export { pyCompare, pyJsonDumps, pyReprStr, pyReprTuple } from './python';
 export { LAYER_FORMAT, depsLayerKey, dockerfile, dockerignore, isImageReference, type DockerApp, type DockerfileOptions } from './layers';
 export { assertInside, checkReplaceable, isInside, isReplaceableOutput, moveIntoPlace, sweepStaleTemps, tempPathFor, untrack } from './output';
+export { readWheel, type WheelContents } from './install';
+export { installWheelVenv, venvConsoleScript, type VenvFile, type VenvInstallOptions } from './venv-install';

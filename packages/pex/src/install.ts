@@ -55,10 +55,10 @@ function bad(filename: string, what: string): never {
 }
 
 /** Python's `str.splitlines()` line boundaries. */
-const PY_LINE_BREAK = /\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]/;
+export const PY_LINE_BREAK = /\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]/;
 
 /** RFC-4180-ish reading of one line as Python's csv.reader (delimiter ',', quotechar '"') does. */
-function parseCsvLine(line: string): string[] {
+export function parseCsvLine(line: string): string[] {
   const out: string[] = [];
   let field = '';
   let quoted = false;
@@ -95,7 +95,7 @@ function parseCsvLine(line: string): string[] {
 }
 
 /** One row as Python's csv.writer with QUOTE_MINIMAL writes it (without the terminator). */
-function formatCsvRow(fields: string[]): string {
+export function formatCsvRow(fields: string[]): string {
   if (fields.length === 1 && fields[0] === '') return '""';
   return fields.map((f) => (/[,"\r\n]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f)).join(',');
 }
@@ -187,7 +187,7 @@ export async function readWheel(bytes: Buffer, path: string, filename: string): 
 }
 
 /** Python's `zipfile` extraction path: '', '.' and '..' components are dropped. */
-function extractPath(name: string): string {
+export function extractPath(name: string): string {
   return name
     .split('/')
     .filter((p) => p !== '' && p !== '.' && p !== '..')
@@ -219,7 +219,7 @@ function joinPath(dir: string, rel: string): string {
   return dir === '' ? rel : `${dir}/${rel}`;
 }
 
-function recordHash(data: Buffer): string {
+export function recordHash(data: Buffer): string {
   return 'sha256=' + createHash('sha256').update(data).digest('base64url');
 }
 
@@ -302,7 +302,7 @@ function entryPointScript(ep: EntryPoint): string {
 }
 
 /** The `pythonX.Y` of the headers dir: from the wheel's python tags when they name one X.Y. */
-function headersPython(filename: string): string {
+export function headersPython(filename: string): string {
   const parts = filename.slice(0, -'.whl'.length).split('-');
   const pyTags = (parts[parts.length - 3] ?? '').split('.');
   const versions = new Set<string>();

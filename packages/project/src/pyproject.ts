@@ -63,6 +63,22 @@ export interface NxPexToolConfig {
   docker?: boolean;
   /** The Docker base image; default `python:X.Y-slim` for the target's X.Y. */
   dockerBaseImage?: string;
+  /** Also write `image/`, an OCI image layout per script made by nx-pex itself (no Docker). */
+  image?: boolean;
+  /** The image's base: an OCI layout directory (`DIR` or `DIR:REF`), an image or root filesystem tarball, or a registry reference; default `python:X.Y-slim`. */
+  imageBase?: string;
+  /** Where `push` sends the image: `registry[:port]/path` (with several scripts, `/<script>` is added). */
+  imageRepository?: string;
+  /** Tags `push` gives the image; default `latest`. */
+  imageTags?: string[];
+  /** Ports the image exposes: `8000`, `8000/tcp`, `53/udp`. */
+  imagePorts?: string[];
+  /** The user the image runs as (`USER`). */
+  imageUser?: string;
+  /** Environment variables of the image, over the base's and nx-pex's. */
+  imageEnv?: Record<string, string>;
+  /** The source revision recorded as the `org.opencontainers.image.revision` label. */
+  imageRevision?: string;
   /** pex's abbreviated platforms (`--platform`), e.g. `manylinux2014_x86_64-cp-311-cp311`; instead of the local interpreter. */
   platforms?: string[];
   /** pex's complete platforms (`--complete-platform`): JSON files (relative to the pyproject.toml's directory) or JSON objects. */
@@ -106,6 +122,14 @@ const TOOL_KINDS: Readonly<Record<keyof NxPexToolConfig, ToolKind>> = {
   layers: 'bool',
   docker: 'bool',
   dockerBaseImage: 'string',
+  image: 'bool',
+  imageBase: 'string',
+  imageRepository: 'string',
+  imageTags: 'strings',
+  imagePorts: 'strings',
+  imageUser: 'string',
+  imageEnv: 'env',
+  imageRevision: 'string',
   platforms: 'strings',
   completePlatforms: 'strings',
   lockFile: 'string',

@@ -102,6 +102,20 @@ describe('createNodes', () => {
     expect(inputs.some((i) => typeof i === 'object' && 'runtime' in i)).toBe(false);
   });
 
+  it('infers a push target, after the build and never cached, for a project with image = true, with a base on disk among the build inputs', async () => {
+    const plain = Object.fromEntries(await createNodes[1](files, {}, context()));
+    expect(plain['py/svc/api/pyproject.toml'].projects!['py/svc/api'].targets!.push).toBeUndefined();
+    await write(
+      'py/svc/api/pyproject.toml',
+      '[project]\nname = "api"\ndependencies = ["fastapi"]\n[project.scripts]\napi = "api.main:main"\n[tool.nx-pex]\nimage = true\nimage-base = "../../base/layout"\nimage-repository = "registry.example.com/team/api"\n',
+    );
+    const byFile = Object.fromEntries(await createNodes[1](files, { pushTargetName: 'ship' }, context()));
+    const targets = byFile['py/svc/api/pyproject.toml'].projects!['py/svc/api'].targets!;
+    expect(targets.ship).toMatchObject({ executor: 'nx-pex:push', cache: false, dependsOn: ['build'] });
+    expect(targets.ship!.metadata!.description).toBe("Push api's image to registry.example.com/team/api");
+    expect(targets.build!.inputs).toEqual(expect.arrayContaining(['{workspaceRoot}/py/base/layout', '{workspaceRoot}/py/base/layout/**/*']));
+  });
+
   it('takes the lock beside the project, or the one [tool.nx-pex] lock-file names, as an input', async () => {
     await write('py/svc/api/poetry.lock', '[metadata]\nlock-version = "2.0"\n');
     let results = await createNodes[1](['py/svc/api/pyproject.toml'], {}, context());

@@ -173,6 +173,12 @@ async function nodesForPyproject(
       if (!c.trim().startsWith('{')) inputs.push(`{workspaceRoot}/${toPosix(relative(context.workspaceRoot, join(dirname(abs), c)))}`);
     }
     if (!(platforms?.length || completePlatforms?.length) || options.python) inputs.push(interpreterInput(python));
+    // A base image on disk inside the workspace (a layout directory or a tarball) goes into the image.
+    const imageBase = pyproject?.nxPex.image ? pyproject.nxPex.imageBase : undefined;
+    if (imageBase && /^\.{1,2}\//.test(imageBase)) {
+      const rel = toPosix(relative(context.workspaceRoot, join(dirname(abs), imageBase.replace(/:[^/]*$/, ''))));
+      if (!rel.startsWith('..')) inputs.push(`{workspaceRoot}/${rel}`, `{workspaceRoot}/${rel}/**/*`);
+    }
     // Without an externalDependencies input Nx hashes every external node of the workspace, so any
     // lock bump would rebuild everything; the closure's own packages are hashed through the
     // pylock.toml and the project's edges to its pypi:<name> nodes.
@@ -198,6 +204,23 @@ async function nodesForPyproject(
           command: 'npx nx-pex build --help',
           example: { options: { scripts: [scripts[0] ?? name] } },
         },
+      },
+    };
+  }
+  // A project whose [tool.nx-pex] asks for an image can push it: never cached (the registry is
+  // outside the workspace), after its build.
+  if (scripts.length > 0 && !problem && pyproject?.nxPex.image === true) {
+    const pushOptions: Record<string, unknown> = {};
+    if (options.storeDir) pushOptions.storeDir = options.storeDir;
+    targets[options.pushTargetName] = {
+      executor: 'nx-pex:push',
+      options: pushOptions,
+      cache: false,
+      dependsOn: [options.buildTargetName],
+      metadata: {
+        technologies: ['python'],
+        description: `Push ${name}'s image${scripts.length > 1 ? 's' : ''} to ${pyproject.nxPex.imageRepository ?? 'its image-repository'}`,
+        help: { command: 'npx nx-pex push --help', example: { options: { imageTags: ['1.0.0'] } } },
       },
     };
   }

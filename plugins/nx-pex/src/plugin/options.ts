@@ -4,6 +4,8 @@ export interface NxPexPluginOptions {
   buildTargetName?: string;
   /** Name of the inferred target that writes the pylock.toml of a service no other lock governs. Default `lock`. */
   lockTargetName?: string;
+  /** Name of the inferred target that pushes a project's image (projects with `image = true` in [tool.nx-pex]). Default `push`. */
+  pushTargetName?: string;
   /** Interpreter whose Python version and platform the PEX files target. Default `python3`. */
   python?: string;
   /** Wheel store directory. Default: `$NX_PEX_STORE`, else `$XDG_CACHE_HOME/nx-pex`, else `~/.cache/nx-pex`. */
@@ -18,6 +20,7 @@ export interface NxPexPluginOptions {
 export interface NormalizedOptions {
   buildTargetName: string;
   lockTargetName: string;
+  pushTargetName: string;
   python?: string;
   storeDir?: string;
   lockPerProject: boolean;
@@ -26,12 +29,12 @@ export interface NormalizedOptions {
 export function normalizeOptions(options: NxPexPluginOptions | undefined): NormalizedOptions {
   const o = options ?? {};
   for (const key of Object.keys(o)) {
-    if (!['buildTargetName', 'lockTargetName', 'python', 'storeDir', 'lockPerProject'].includes(key)) {
-      throw new Error(`nx-pex: unknown plugin option "${key}" in nx.json. Known options: buildTargetName, lockTargetName, python, storeDir, lockPerProject.`);
+    if (!['buildTargetName', 'lockTargetName', 'pushTargetName', 'python', 'storeDir', 'lockPerProject'].includes(key)) {
+      throw new Error(`nx-pex: unknown plugin option "${key}" in nx.json. Known options: buildTargetName, lockTargetName, pushTargetName, python, storeDir, lockPerProject.`);
     }
   }
   if (o.lockPerProject !== undefined && typeof o.lockPerProject !== 'boolean') {
     throw new Error(`nx-pex: the plugin option "lockPerProject" in nx.json must be true or false.`);
   }
-  return { buildTargetName: o.buildTargetName ?? 'build', lockTargetName: o.lockTargetName ?? 'lock', python: o.python, storeDir: o.storeDir, lockPerProject: o.lockPerProject ?? true };
+  return { buildTargetName: o.buildTargetName ?? 'build', lockTargetName: o.lockTargetName ?? 'lock', pushTargetName: o.pushTargetName ?? 'push', python: o.python, storeDir: o.storeDir, lockPerProject: o.lockPerProject ?? true };
 }

@@ -20,6 +20,7 @@ function pexOptions(options: BuildExecutorOptions, root: string): PexBuildOption
   const out: Record<string, unknown> = {};
   for (const name of PEX_BUILD_OPTION_NAMES) if (options[name] !== undefined) out[name] = options[name];
   if (options.sources) out.sources = options.sources.map((d) => resolve(root, d));
+  if (options.imageBase && /^\.{1,2}\//.test(options.imageBase)) out.imageBase = resolve(root, options.imageBase);
   if (options.completePlatforms) out.completePlatforms = options.completePlatforms.map((c) => completePlatformPath(c, root));
   return out as PexBuildOptions;
 }

@@ -1,0 +1,10 @@
+export { ImageError } from './errors';
+export { LAYER_MTIME, entryChunks, layerEntries, readTar, tarChunks, tarEnd, type ReadEntry, type TarEntry } from './tar';
+export { MEDIA, blobPath, digestHex, fileDigest, sha256, writeBlob, writeGzipLayer, writeTarLayer, readLayerTar, type Descriptor, type LayerBlob, type Platform } from './blobs';
+export { OCI_LAYOUT, REF_NAME, isLayout, jsonBytes, readLayoutImages, writeLayoutIndex, type ImageConfig, type ImageIndex, type ImageManifest, type LayoutImage } from './layout';
+export { basePlatformImage, findBasePython, loadBaseImage, type BaseImage, type BaseOptions, type BasePython } from './base';
+export { DEFAULT_VENV, depsLayer, depsLayerKey, sourcesLayerEntries, type ImageScript, type LayerWheel, type SourceFile, type StoredLayer } from './venv';
+export { IMAGE_CREATED, buildImage, type BuildImageOptions, type BuildImageResult, type BuiltImage, type ImagePlatformInput } from './build';
+export { MANIFEST_TYPES, RegistryClient, formatReference, parseReference, type ImageReference, type RegistryOptions } from './registry';
+export { dockerConfigPath, helperCredentials, registryCredentials, type Credentials } from './credentials';
+export { layoutEntry, pushImage, writeDockerArchive, type PushOptions, type PushResult } from './push';
