@@ -8,10 +8,10 @@ import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { canonicalizeName, evaluateMarker, formatRequirement, parseRequirement, RequirementSyntaxError, UserError, type Requirement, type TargetPlatform } from '@nx-pex/pep';
 import type { PyProject } from '@nx-pex/project';
-import { isHashedLock, pylockClosure, readPylock, readRequirementsFileLock, requirementsClosure } from '@nx-pex/lock';
+import { isHashedLock, readRequirementsFileLock } from '@nx-pex/lock';
 import { resolve as resolveRequirements, parseCoreMetadata, parseRoot, readWheelMetadata, sdistBuilder, type ResolvedPackage } from '@nx-pex/resolver';
 import { lockedArtifactRequests, selectLockedFiles } from './locked-sdists';
-import { lockKind, pylockLockfile, readPackageLock } from './locks';
+import { lockKind, requirementsLockSource } from './locks';
 import { offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx-pex/store';
 import { writePex } from '@nx-pex/pex';
 import type { BuiltPex } from './build-project';
@@ -182,17 +182,14 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
   };
   const collect = async ({ client, config, store, metadataCache }: IndexContext): Promise<ArtifactRequest[]> => {
     if (lockFile) {
-      // pex's --pylock without requirements installs the whole lock: every package whose marker holds.
-      const pylock = lockKindOf === 'pylock' ? await readPylock(lockFile) : undefined;
-      const lock = pylock ? pylockLockfile(pylock, lockFile) : await readPackageLock(lockFile, lockKindOf!);
+      const source = await requirementsLockSource(lockFile, lockKindOf!, requirements, { noTransitive: options.noTransitive });
       log(`${described}, lock ${lockFile}`);
       const requests: ArtifactRequest[] = [];
       const byName = new Map<string, PyProject>();
       const roots = new Set<string>();
       for (const t of targets) {
-        const wholeLock = pylock && requirements.length === 0;
-        const closure = wholeLock ? pylockClosure(pylock, t) : requirementsClosure(lock, requirements, t);
-        if (wholeLock) for (const p of closure.thirdParty) roots.add(p.version ? `${p.name}==${p.version}` : p.name);
+        const closure = source.closure(t);
+        for (const r of source.roots(closure)) roots.add(r);
         const fresh = closure.firstParty.filter((p) => !byName.has(p.name));
         for (const p of await lockedProjects(fresh, lockFile)) byName.set(p.canonicalName!, p);
         // Workspace projects are in the PEX as code, not distributions: they stand for their own

@@ -1,14 +1,30 @@
 /**
  * Which reader a lock file takes: by its name (`uv.lock`, `poetry.lock`, `pylock.toml` /
- * `pylock.<name>.toml`, `*.txt`), else by what it holds.
+ * `pylock.<name>.toml`, `*.txt`), else by what it holds (pex's JSON lock, whatever its name).
+ * A JSON or TOML file that is none of these is named as an unknown lock format.
  */
 import { open } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { UserError } from '@nx-pex/pep';
-import { LockError, pylockAsLockfile, readPoetryLock, readPylock, readUvLock, type LockedArtifact, type Lockfile, type Pylock } from '@nx-pex/lock';
+import { UserError, type Requirement, type TargetPlatform } from '@nx-pex/pep';
+import {
+  LockError,
+  looksLikePexLock,
+  pexLockClosure,
+  pylockAsLockfile,
+  pylockClosure,
+  readPexLock,
+  readPoetryLock,
+  readPylock,
+  readUvLock,
+  requirementsClosure,
+  type Closure,
+  type LockedArtifact,
+  type Lockfile,
+  type Pylock,
+} from '@nx-pex/lock';
 
-export type LockKind = 'uv' | 'poetry' | 'pylock' | 'requirements';
+export type LockKind = 'uv' | 'poetry' | 'pylock' | 'requirements' | 'pex';
 
 async function head(path: string): Promise<string> {
   let fh;
@@ -34,10 +50,21 @@ export async function lockKind(path: string): Promise<LockKind> {
   if (/^pylock(\.[^.\/]+)?\.toml$/.test(name)) return 'pylock';
   if (/\.(txt|in)$/.test(name)) return 'requirements';
   const text = await head(path);
+  if (looksLikePexLock(text)) return 'pex';
   if (/^\s*\[\[\s*packages\s*\]\]/m.test(text) && /^\s*lock-version\s*=/m.test(text)) return 'pylock';
   if (/^\s*\[metadata\]/m.test(text) && /^\s*lock-version\s*=/m.test(text)) return 'poetry';
   if (/^\s*version\s*=\s*\d+\s*$/m.test(text) && /^\s*\[\[\s*package\s*\]\]/m.test(text)) return 'uv';
   if (/^\s*\[\[\s*package\s*\]\]/m.test(text) && /^\s*files\s*=/m.test(text)) return 'poetry';
+  // No requirements file starts a line with `{` or a `[table]` header.
+  const json = /^\s*[{\[]\s*("|\{|\]|\}|$)/.test(text);
+  const toml = /^\s*\[{1,2}\s*[A-Za-z0-9_."-]+\s*\]{1,2}\s*(#.*)?$/m.test(text);
+  if (json || toml) {
+    throw new LockError(
+      `${path}: unknown lock format: it is ${json ? 'JSON' : 'TOML'} but not ${json ? "a pex lock (no \"locked_resolves\" and \"pex_version\")" : 'a uv.lock, pylock.toml or poetry.lock'}. ` +
+        'nx-pex reads uv.lock, pylock.toml (PEP 751), poetry.lock, pex\'s JSON lock (pex3 lock create) and pip requirements files.',
+      path,
+    );
+  }
   return 'requirements';
 }
 
@@ -58,5 +85,38 @@ export async function readPackageLock(path: string, kind: LockKind): Promise<Loc
   if (kind === 'uv') return readUvLock(path);
   if (kind === 'poetry') return readPoetryLock(path);
   if (kind === 'pylock') return pylockLockfile(await readPylock(path), path);
+  if (kind === 'pex') {
+    throw new UserError(`${path} is a pex lock, which nx-pex takes as the lock of requirements (\`nx-pex build --lock ${basename(path)} REQ...\`); a project build reads uv.lock, pylock.toml or poetry.lock.`);
+  }
   throw new UserError(`${path} is a requirements file, not a package lock.`);
+}
+
+/** How a requirements build (`--lock FILE REQ...`) takes its packages from a lock. */
+export interface RequirementsLockSource {
+  /** The packages the build needs on one target. */
+  closure(target: TargetPlatform): Closure;
+  /**
+   * PEX-INFO's requirements when the lock decides them: a pex lock built without requirements
+   * takes the lock's own (as pex does); a whole pylock, each package it installs, pinned.
+   */
+  roots(closure: Closure): string[];
+}
+
+/** The lock of a requirements build, read once, as a closure per target. */
+export async function requirementsLockSource(lockFile: string, kind: LockKind, requirements: readonly Requirement[], opts: { noTransitive?: boolean } = {}): Promise<RequirementsLockSource> {
+  if (kind === 'pex') {
+    const lock = await readPexLock(lockFile);
+    return {
+      closure: (t) => pexLockClosure(lock, requirements, t, opts.noTransitive ? { transitive: false } : {}),
+      roots: (closure) => (requirements.length ? [] : [...(closure.root.requiresDist ?? [])]),
+    };
+  }
+  // pex's --pylock without requirements installs the whole lock: every package whose marker holds.
+  const pylock = kind === 'pylock' ? await readPylock(lockFile) : undefined;
+  const lock = pylock ? pylockLockfile(pylock, lockFile) : await readPackageLock(lockFile, kind);
+  const wholeLock = pylock !== undefined && requirements.length === 0;
+  return {
+    closure: (t) => (wholeLock ? pylockClosure(pylock, t) : requirementsClosure(lock, requirements, t)),
+    roots: (closure) => (wholeLock ? closure.thirdParty.map((p) => (p.version ? `${p.name}==${p.version}` : p.name)) : []),
+  };
 }
