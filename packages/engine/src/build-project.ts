@@ -18,7 +18,7 @@ import { checkLayerOptions, removeStaleLayers, writeProjectLayers } from './laye
 import { lockKind, readPackageLock, withFileUrl } from './locks';
 import { resolveHashed } from './hashed';
 import { artifactRequest } from './pinned';
-import { lockedArtifactRequests, selectLockedFiles, type LockedSelection } from './locked-sdists';
+import { checkLockedSdistsBuildable, lockedArtifactRequests, selectLockedFiles, type LockedSelection } from './locked-sdists';
 import type { IndexOverrides } from './runtime';
 import { checkOutputName, checkUtf8Path, outputTmpDir } from './outputs';
 import { openProjectLock } from './project-lock';
@@ -217,10 +217,9 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     }
     return async (ctx: IndexContext): Promise<ArtifactRequest[]> => {
       const out: ArtifactRequest[] = [];
-      for (const { target: t, selection } of selections) {
-        const o = { python: options.python ?? 'python3', target: t, lockFile, env: options.env ?? process.env, offline: options.offline, log: options.log };
-        out.push(...(await lockedArtifactRequests(selection, ctx, o)));
-      }
+      const o = (t: TargetPlatform) => ({ python: options.python ?? 'python3', target: t, lockFile, env: options.env ?? process.env, offline: options.offline, log: options.log });
+      await checkLockedSdistsBuildable(selections.map(({ target: t, selection }) => ({ selection, options: o(t) })), ctx);
+      for (const { target: t, selection } of selections) out.push(...(await lockedArtifactRequests(selection, ctx, o(t))));
       return out;
     };
   };

@@ -10,8 +10,8 @@ import { canonicalizeName, evaluateMarker, formatRequirement, parseRequirement, 
 import type { PyProject } from '@nx-pex/project';
 import { isHashedLock, readRequirementsFileLock } from '@nx-pex/lock';
 import { resolve as resolveRequirements, parseCoreMetadata, parseRoot, readWheelMetadata, sdistBuilder, type ResolvedPackage } from '@nx-pex/resolver';
-import { lockedArtifactRequests, selectLockedFiles } from './locked-sdists';
-import { lockKind, requirementsLockSource } from './locks';
+import { checkLockedSdistsBuildable, foreignTargetsFirst, lockedArtifactRequests, selectLockedFiles } from './locked-sdists';
+import { dedupeRoots, lockKind, requirementsLockSource } from './locks';
 import { offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx-pex/store';
 import { writePex } from '@nx-pex/pex';
 import type { BuiltPex } from './build-project';
@@ -187,8 +187,12 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
       const requests: ArtifactRequest[] = [];
       const byName = new Map<string, PyProject>();
       const roots = new Set<string>();
-      for (const t of targets) {
-        const closure = source.closure(t);
+      const closures = targets.map((t) => source.closure(t));
+      const selections = targets.map((t, i) => selectLockedFiles(closures[i]!, t, lockFile));
+      const lockedOptions = (t: TargetPlatform) => ({ python: python ?? 'python3', target: t, lockFile, env, offline, log });
+      await checkLockedSdistsBuildable(selections.map((selection, i) => ({ selection, options: lockedOptions(targets[i]!) })), { client, config, store });
+      for (const [i, t] of targets.entries()) {
+        const closure = closures[i]!;
         for (const r of source.roots(closure)) roots.add(r);
         const fresh = closure.firstParty.filter((p) => !byName.has(p.name));
         for (const p of await lockedProjects(fresh, lockFile)) byName.set(p.canonicalName!, p);
@@ -200,12 +204,10 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
           const py = byName.get(p.name);
           if (py) for (const d of py.dependencies) if (!own.has(canonicalizeName(d.name))) roots.add(formatRequirement(d));
         }
-        requests.push(
-          ...(await lockedArtifactRequests(selectLockedFiles(closure, t, lockFile), { client, config, store }, { python: python ?? 'python3', target: t, lockFile, env, offline, log })),
-        );
+        requests.push(...(await lockedArtifactRequests(selections[i]!, { client, config, store }, lockedOptions(t))));
       }
       firstParty = [...byName.values()];
-      rootRequirements = [...roots].sort();
+      rootRequirements = dedupeRoots(roots);
       return requests;
     }
     if (offline && requirements.length > 0) {
@@ -227,7 +229,11 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
     } else {
       log(`${described}, resolving ${requirements.length} requirement${requirements.length === 1 ? '' : 's'} without a lock`);
       // One resolution per target, as pex resolves for each platform; the PEX holds every target's wheels.
-      for (const t of targets) {
+      // Targets this machine cannot build sdists for are resolved first, so that they fail before any build.
+      const builders = targets.map((t) => sdistBuilder({ python: python ?? 'python3', target: t, store, env, index: config, log }));
+      const perTarget: ArtifactRequest[][] = [];
+      for (const i of await foreignTargetsFirst(builders)) {
+        const t = targets[i]!;
         const resolution = await resolveRequirements(requirements, {
           client,
           target: t,
@@ -237,13 +243,14 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
           formats: { onlyBinary: options.onlyBinary, noBinary: options.noBinary },
           noTransitive: options.noTransitive,
           metadataCache,
-          buildWheel: sdistBuilder({ python: python ?? 'python3', target: t, store, env, index: config, log }),
+          buildWheel: builders[i],
           log,
         });
         for (const p of resolution.packages) log(`  ${p.name} ${p.version}: ${p.built ? `${p.built.filename} (built from ${p.file.filename})` : p.file.filename}`);
         for (const r of requirements) if (holds(r, t)) roots.add(await rootRequirement(r, resolution.packages));
-        requests.push(...(await Promise.all(resolution.packages.map((p) => resolvedArtifact(p, { client, config, store }, log)))));
+        perTarget[i] = await Promise.all(resolution.packages.map((p) => resolvedArtifact(p, { client, config, store }, log)));
       }
+      requests.push(...perTarget.flat());
     }
     rootRequirements = [...roots].sort();
     return requests;

@@ -6,7 +6,7 @@
 import { open } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { UserError, type Requirement, type TargetPlatform } from '@nx-pex/pep';
+import { canonicalizeName, UserError, type Requirement, type TargetPlatform } from '@nx-pex/pep';
 import {
   LockError,
   looksLikePexLock,
@@ -117,6 +117,27 @@ export async function requirementsLockSource(lockFile: string, kind: LockKind, r
   const wholeLock = pylock !== undefined && requirements.length === 0;
   return {
     closure: (t) => (wholeLock ? pylockClosure(pylock, t) : requirementsClosure(lock, requirements, t)),
-    roots: (closure) => (wholeLock ? closure.thirdParty.map((p) => (p.version ? `${p.name}==${p.version}` : p.name)) : []),
+    roots: (closure) => (wholeLock ? wholeLockRoots(closure) : []),
   };
+}
+
+/**
+ * The roots of a whole pylock, as pex takes them: the installed packages no other installed
+ * package depends on (by the lock's `dependencies`), third-party ones pinned. A first-party
+ * project stands for its declared dependencies, which the build adds.
+ */
+function wholeLockRoots(closure: Closure): string[] {
+  const depended = new Set(closure.packages.flatMap((e) => e.pkg.dependencies.map((d) => d.name)));
+  return closure.thirdParty.filter((p) => !depended.has(p.name)).map((p) => (p.version ? `${p.name}==${p.version}` : p.name));
+}
+
+/**
+ * PEX-INFO's requirements, sorted, one per project where a lock's pin and a declared requirement
+ * name the same project (`click` and `click==8.5.1` → `click`): the declared one is kept.
+ */
+export function dedupeRoots(roots: Iterable<string>): string[] {
+  const all = [...new Set(roots)];
+  const nameOf = (r: string) => canonicalizeName(/^[A-Za-z0-9._-]+/.exec(r.trim())?.[0] ?? r);
+  const pin = /^[A-Za-z0-9._-]+==[^;,\s]+$/;
+  return all.filter((r) => !(pin.test(r) && all.some((o) => o !== r && nameOf(o) === nameOf(r)))).sort();
 }
