@@ -1,5 +1,5 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { canonicalizeName, evaluateMarker, formatRequirement, parseRequirement, UserError, type TargetPlatform } from '@nx-pex/pep';
 import { buildableScripts, findLockFile, readPyproject, type PyProject } from '@nx-pex/project';
 import {
@@ -20,7 +20,7 @@ import { resolveHashed } from './hashed';
 import { artifactRequest } from './pinned';
 import { checkLockedSdistsBuildable, lockedArtifactRequests, selectLockedFiles, type LockedSelection } from './locked-sdists';
 import type { IndexOverrides } from './runtime';
-import { checkOutputName, checkUtf8Path, outputTmpDir } from './outputs';
+import { checkOutputName, checkUtf8Path, outputTmpDir, shownPath } from './outputs';
 import { openProjectLock } from './project-lock';
 import { checkWorkspaceImports } from './undeclared-imports';
 import { checkWorkspaceDependencies } from './workspace-checks';
@@ -225,7 +225,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   };
   if (kind === 'requirements') {
     // A hashed requirements file as the project's lock: its pins are the third-party closure.
-    log(`${project.name}: ${describeTargets(targets, options.python)}, lock ${lockFile}`);
+    log(`${project.name}: ${describeTargets(targets, options.python)}, lock ${shownPath(lockFile)}`);
     const rf = await readRequirementsFileLock(lockFile, options.env ?? process.env);
     if (!isHashedLock(rf)) {
       throw new UserError(
@@ -252,7 +252,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
       return out;
     };
   } else if (kind === 'poetry') {
-    log(`${project.name}: ${describeTargets(targets, options.python)}, lock ${lockFile}`);
+    log(`${project.name}: ${describeTargets(targets, options.python)}, lock ${shownPath(lockFile)}`);
     const lock = await readPackageLock(lockFile, kind);
     // A poetry.lock has no entry for the project: the requirements of its main group select from the lock.
     const poetryMain = poetryGroupRequirements(project.raw, ['main']).map((r) => parseRequirement(r));
@@ -280,7 +280,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
       lockPerProject: options.lockPerProject,
     });
     lockFile = projectLock.path;
-    log(`${project.name}: ${describeTargets(targets, options.python)}, lock ${lockFile}`);
+    log(`${project.name}: ${describeTargets(targets, options.python)}, lock ${shownPath(lockFile)}`);
 
     // Every other workspace project (from the uv.lock's members), for the checks of how projects
     // depend on each other; one that cannot be read (a broken pyproject.toml) is reported by its own build.
@@ -363,7 +363,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
           shebang: pexOptions.shebang ?? shebang,
         });
         outputs.push({ script, path, bytes: result.bytes, pexHash: result.pexHash });
-        log(`${project.name}: wrote ${relative(process.cwd(), path) || path} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
+        log(`${project.name}: wrote ${shownPath(path)} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
       }
       if (layers.layers || layers.docker) {
         await writeProjectLayers({

@@ -4,7 +4,7 @@
  * output file.
  */
 import { mkdir } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { canonicalizeName, evaluateMarker, formatRequirement, parseRequirement, RequirementSyntaxError, UserError, type Requirement, type TargetPlatform } from '@nx-pex/pep';
 import type { PyProject } from '@nx-pex/project';
@@ -20,7 +20,7 @@ import { artifactRequest, downloadUnhashed } from './pinned';
 import { resolveHashed } from './hashed';
 import { buildSources, describeTargets, entryPointOf, lockedProjects, targetsFor, withFetchedInputs, type IndexContext } from './pipeline';
 import type { IndexOverrides } from './runtime';
-import { checkUtf8Path, outputTmpDir } from './outputs';
+import { checkUtf8Path, outputTmpDir, shownPath } from './outputs';
 
 export interface BuildRequirementsOptions {
   /** Requirements (arguments): PEP 508, or (without a lock) a local project, wheel or sdist path. */
@@ -183,7 +183,7 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
   const collect = async ({ client, config, store, metadataCache }: IndexContext): Promise<ArtifactRequest[]> => {
     if (lockFile) {
       const source = await requirementsLockSource(lockFile, lockKindOf!, requirements, { noTransitive: options.noTransitive });
-      log(`${described}, lock ${lockFile}`);
+      log(`${described}, lock ${shownPath(lockFile)}`);
       const requests: ArtifactRequest[] = [];
       const byName = new Map<string, PyProject>();
       const roots = new Set<string>();
@@ -277,7 +277,7 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
       requirements: rootRequirements,
       shebang: o.shebang ?? shebang,
     });
-    log(`wrote ${relative(process.cwd(), path) || path} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
+    log(`wrote ${shownPath(path)} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
     return { result, wheels: dependencies.length };
   });
   return {

@@ -21,6 +21,7 @@ import { targetFor, targetsFor } from './pipeline';
 import { applyIndexOverrides, type IndexOverrides } from './runtime';
 import { indexCaches } from './index-cache';
 import { environmentMarker, targetsMarker } from './lock-targets';
+import { shownPath } from './outputs';
 
 export interface LockRequirementsOptions {
   /** A project directory: its `[project] dependencies` and `requires-python` are locked. */
@@ -210,7 +211,7 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
     await writeFile(tmp, text);
     await rename(tmp, outputFile);
     const targetIds = o.universal ? ['universal'] : unique.map((t) => t.target.id);
-    log(`wrote ${relative(process.cwd(), outputFile) || outputFile} (${packages.length} packages, ${targetIds.join(', ')})`);
+    log(`wrote ${shownPath(outputFile)} (${packages.length} packages, ${targetIds.join(', ')})`);
     return { path: outputFile, packages: packages.length, targets: targetIds };
   } finally {
     await client.close();

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join, relative, sep } from 'node:path';
+import { basename, isAbsolute, join, relative, sep } from 'node:path';
 import { parseWheelFilename, probeInterpreterCached, targetFromInterpreter, UserError, wheelRank, type TargetPlatform } from '@nx-pex/pep';
 import { redactText, redactUrl, type IndexConfig } from '@nx-pex/index';
 import { checkZipArchive, type WheelStore } from '@nx-pex/store';
@@ -97,6 +97,12 @@ export function pipIndexEnv(env: NodeJS.ProcessEnv, index: IndexConfig | undefin
   return out;
 }
 
+/** A path relative to the working directory when inside it (log lines read the same in every clone). */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? path : rel.split(sep).join('/');
+}
+
 /** A WheelBuilder for the resolver: builds with `python -m pip wheel --no-deps`, caches sdist builds in the store. */
 export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
   const env = { ...pipIndexEnv(opts.env ?? process.env, opts.index), PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
@@ -106,7 +112,7 @@ export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
   let foreign: Promise<string | undefined> | undefined;
   const builder: WheelBuilder = async (input) => {
     const filename = input.filename ?? input.path.split('/').pop()!;
-    const what = input.kind === 'directory' ? `the project in ${input.path}` : `${filename} (${redactUrl(input.url)})`;
+    const what = input.kind === 'directory' ? `the project in ${shown(input.path)}` : `${filename} (${redactUrl(input.url)})`;
     let recordPath: string | undefined;
     if (input.kind === 'sdist') {
       const sha = input.sha256 ?? (await sha256File(input.path)).sha256;

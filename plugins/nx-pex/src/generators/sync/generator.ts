@@ -39,7 +39,9 @@ export default async function syncGenerator(tree: Tree) {
   const report = syncProjectLocks(tree);
   if (report.written.length === 0) return {};
   return {
-    outOfSyncMessage: `The per-project pylock.toml files of nx-pex do not match the uv.lock: run \`nx sync\` and commit them.`,
+    // Nx prints this while \`nx sync\` writes the files, and adds what to run under \`nx sync:check\`:
+    // it says what differs, not what to run.
+    outOfSyncMessage: `${report.written.length} per-project pylock.toml file${report.written.length === 1 ? '' : 's'} of nx-pex differ${report.written.length === 1 ? 's' : ''} from what the uv.lock gives; commit ${report.written.length === 1 ? 'it' : 'them'} once written.`,
     outOfSyncDetails: report.written.map((f) => `${f} is out of date with its uv.lock`),
   };
 }
