@@ -14,6 +14,7 @@ import { buildableScripts, findImportRoots, findLockFile, findUvLock, parsePypro
 import { projectPackages, type ClosurePackage } from '@nx-pex/lock';
 import { normalizeOptions, type NormalizedOptions, type NxPexPluginOptions } from './options';
 import { selfInputs, type TargetInput } from './self-inputs';
+import { warnOnUnsupportedNx } from './nx-version';
 
 
 /** The external node of a locked package. */
@@ -240,6 +241,7 @@ async function nodesForPyproject(
 export const createNodes: CreateNodes<NxPexPluginOptions> = [
   '**/pyproject.toml',
   async (files, rawOptions, context) => {
+    warnOnUnsupportedNx();
     const options = normalizeOptions(rawOptions);
     const self = selfInputs(context.workspaceRoot);
     // Projects below the same directory share the lock lookups of its parents, within one call.

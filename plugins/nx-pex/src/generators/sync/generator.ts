@@ -5,6 +5,9 @@
  * stale. Only files whose content changes are written; a pylock.toml nx-pex did not generate is
  * the user's own and is left alone.
  */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import fg from 'fast-glob';
 import { glob, readNxJson, type Tree } from '@nx/devkit';
 import { syncProjectLocks as syncFiles, type SyncReport } from '@nx-pex/engine';
 
@@ -27,6 +30,29 @@ export function syncProjectLocks(tree: Tree): SyncReport {
     write: (path, text) => tree.write(path, text),
     exists: (path) => tree.exists(path),
     pyprojects: () => glob(tree, ['**/pyproject.toml']),
+  });
+}
+
+/**
+ * The same sync on the files on disk under `root` (after a generator's `uv lock` changed the
+ * uv.lock, when Nx's tree is already written), unless nx.json turns per-project locks off.
+ */
+export function syncProjectLocksOnDisk(root: string): SyncReport {
+  const read = (path: string) => (existsSync(join(root, path)) ? readFileSync(join(root, path), 'utf8') : null);
+  const nxJson = read('nx.json');
+  if (nxJson) {
+    const plugins = (JSON.parse(nxJson) as { plugins?: Array<string | { plugin: string; options?: { lockPerProject?: boolean } }> }).plugins ?? [];
+    const own = plugins.find((p) => (typeof p === 'string' ? p : p.plugin) === 'nx-pex');
+    if (own && typeof own !== 'string' && own.options?.lockPerProject === false) return { written: [], unchanged: [], userOwned: [], problems: [] };
+  }
+  return syncFiles({
+    read,
+    write: (path, text) => {
+      mkdirSync(dirname(join(root, path)), { recursive: true });
+      writeFileSync(join(root, path), text);
+    },
+    exists: (path) => existsSync(join(root, path)),
+    pyprojects: () => fg.sync('**/pyproject.toml', { cwd: root, ignore: ['**/node_modules/**', '**/.venv/**', '**/.nx/**', '**/dist/**'] }).sort(),
   });
 }
 

@@ -1,0 +1,141 @@
+/**
+ * nx-pex on each Nx major it supports (22, 23, 24), installed as a team installs it: the packed
+ * package published to a registry (Verdaccio on 127.0.0.1, proxying npm), then `nx add nx-pex` in
+ * a workspace made by that major's `create-nx-workspace --preset=apps` (24 has none on the
+ * registry: an empty npm project with nx@24, as `npx nx@24 init` leaves one). In each: one
+ * @nx/devkit (the workspace's), a build, `nx affected` after an edit, `nx sync` / `nx sync:check`.
+ *
+ * Not part of `npm test` (it installs three workspaces from npm, several minutes): `npm run compat`
+ * runs it, and .ci/run calls that.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeWith } from '@nx-pex/testkit';
+import { startRegistry, type Registry } from '../registry';
+import { copyFixtureWheel, exec, FIXTURE_WHEELS, REPO, uvLockText, writeWorkspace } from '../support';
+import { freePort } from '../workspace-support';
+
+jest.setTimeout(1_200_000);
+
+const SIX = 'six-1.17.0-py2.py3-none-any.whl';
+const PLUGIN = join(REPO, 'plugins', 'nx-pex');
+const MAJORS = (process.env.NX_PEX_COMPAT_MAJORS ?? '22,23,24').split(',').map(Number);
+
+function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = { ...process.env, PIP_CONFIG_FILE: '/dev/null', NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_INTERACTIVE: 'false' };
+  for (const k of Object.keys(e)) if (k.startsWith('npm_') || k === 'INIT_CWD') delete e[k];
+  delete e.PIP_INDEX_URL;
+  delete e.PIP_EXTRA_INDEX_URL;
+  delete e.CI;
+  return { ...e, ...extra };
+}
+
+async function sh(cmd: string, args: string[], cwd: string, extra: NodeJS.ProcessEnv = {}): Promise<string> {
+  try {
+    const { stdout, stderr } = await exec(cmd, args, { cwd, env: env(extra), maxBuffer: 64 << 20, timeout: 900_000 });
+    return stdout + stderr;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${e.stdout ?? ''}\n${e.stderr ?? ''}\n${e.message}`);
+  }
+}
+
+/** Every version of @nx/devkit installed in the workspace. */
+async function devkitVersions(ws: string): Promise<string[]> {
+  const { stdout } = await exec('npm', ['ls', '@nx/devkit', '--all', '--json'], { cwd: ws, env: env(), maxBuffer: 64 << 20 }).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
+  const found = new Set<string>();
+  const walk = (deps: Record<string, { version?: string; dependencies?: Record<string, unknown> }> | undefined) => {
+    for (const [name, d] of Object.entries(deps ?? {})) {
+      if (name === '@nx/devkit' && d.version) found.add(d.version);
+      walk(d.dependencies as never);
+    }
+  };
+  walk((JSON.parse(stdout) as { dependencies?: never }).dependencies);
+  return [...found].sort();
+}
+
+describeWith(['network', 'linux-x64'], 'nx-pex on Nx 22, 23 and 24', () => {
+  let scratch: string;
+  let registry: Registry;
+  let findLinks: string;
+
+  beforeAll(async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'nx-pex-compat-'));
+    // npm pack runs the package's prepack (the bundle and the checked pex wheel).
+    const { stdout: packed } = await exec('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: PLUGIN, env: env(), maxBuffer: 64 << 20 });
+    const tarball = join(scratch, (JSON.parse(packed.slice(packed.indexOf('['))) as Array<{ filename: string }>)[0]!.filename);
+    registry = await startRegistry(join(scratch, 'registry'), await freePort());
+    const publisher = join(scratch, 'publisher');
+    await mkdir(publisher);
+    await writeFile(join(publisher, '.npmrc'), registry.npmrc);
+    await sh('npm', ['publish', tarball], publisher);
+    findLinks = join(scratch, 'find-links');
+    await copyFixtureWheel(findLinks, SIX);
+  });
+
+  afterAll(async () => {
+    await registry?.stop();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  /** A new workspace of Nx `major`, as that major's tools make it, with npm pointed at the registry. */
+  async function newWorkspace(major: number): Promise<string> {
+    const ws = join(scratch, `nx${major}`);
+    if (major <= 23) {
+      await sh('npx', ['-y', `create-nx-workspace@${major}`, `nx${major}`, '--preset=apps', '--nxCloud=skip', '--no-interactive', '--packageManager=npm'], scratch);
+    } else {
+      await mkdir(ws);
+      await sh('npm', ['init', '-y'], ws);
+      await sh('npm', ['install', '--no-audit', '--no-fund', '--save-dev', `nx@${major}`], ws);
+      await writeFile(join(ws, '.gitignore'), 'node_modules\n.nx\n');
+      await sh('git', ['init', '-q'], ws);
+    }
+    await writeFile(join(ws, '.npmrc'), registry.npmrc);
+    return ws;
+  }
+
+  it.each(MAJORS)('Nx %i: nx add nx-pex, one @nx/devkit, build, affected, sync', async (major) => {
+    const ws = await newWorkspace(major);
+    const nxVersion = JSON.parse(await readFile(join(ws, 'node_modules', 'nx', 'package.json'), 'utf8')).version as string;
+    expect(nxVersion).toMatch(new RegExp(`^${major}\\.`));
+
+    const added = await sh('npx', ['--no-install', 'nx', 'add', 'nx-pex'], ws);
+    expect(added).not.toMatch(/nx-pex supports Nx/);
+    const nxJson = JSON.parse(await readFile(join(ws, 'nx.json'), 'utf8'));
+    expect(nxJson.plugins).toContainEqual({ plugin: 'nx-pex', options: { buildTargetName: 'build' } });
+    // nx-pex uses the workspace's @nx/devkit: no second copy of another major.
+    const devkits = await devkitVersions(ws);
+    expect(devkits).toHaveLength(1);
+    expect(devkits[0]).toMatch(new RegExp(`^${major}\\.`));
+
+    const wheel = await readFile(join(FIXTURE_WHEELS, SIX));
+    const six = { filename: SIX, sha256: createHash('sha256').update(wheel).digest('hex'), size: wheel.length };
+    await writeWorkspace(ws, {
+      project: 'hello',
+      pyproject: '[project]\nname = "hello"\nversion = "0.1.0"\nrequires-python = ">=3.8"\ndependencies = ["six==1.17.0"]\n\n[project.scripts]\nhello = "hello.main:main"\n',
+      sources: { 'main.py': 'import six\n\n\ndef main():\n    print(f"hello from six {six.__version__}")\n' },
+      lock: uvLockText({
+        project: 'hello',
+        dependencies: ['six'],
+        requiresDist: [{ name: 'six', specifier: '==1.17.0' }],
+        registry: 'https://pypi.org/simple',
+        wheels: [{ name: 'six', version: '1.17.0', file: six }],
+      }),
+    });
+    const build = { PIP_NO_INDEX: '1', PIP_FIND_LINKS: findLinks, NX_PEX_STORE: join(scratch, 'store') };
+    await sh('npx', ['--no-install', 'nx', 'sync'], ws);
+    await sh('npx', ['--no-install', 'nx', 'sync:check'], ws);
+    await sh('npx', ['--no-install', 'nx', 'build', 'hello'], ws, build);
+    expect((await sh('python3', [join(ws, 'dist', 'hello', 'hello.pex')], ws)).trim()).toBe('hello from six 1.17.0');
+
+    await sh('git', ['add', '-A'], ws);
+    await sh('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'python project'], ws);
+    await writeFile(join(ws, 'hello', 'src', 'hello', 'main.py'), 'import six\n\n\ndef main():\n    print(f"edited, six {six.__version__}")\n');
+    const affected = await sh('npx', ['--no-install', 'nx', 'show', 'projects', '--affected', '--base=HEAD'], ws);
+    expect(affected.split('\n').map((l) => l.trim())).toContain('hello');
+    await sh('npx', ['--no-install', 'nx', 'affected', '-t', 'build', '--base=HEAD'], ws, build);
+    expect((await sh('python3', [join(ws, 'dist', 'hello', 'hello.pex')], ws)).trim()).toBe('edited, six 1.17.0');
+  });
+});
