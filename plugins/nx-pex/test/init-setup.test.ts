@@ -64,9 +64,13 @@ describe('init sets the workspace up', () => {
     expect(unsupportedNx('25.0.0')).toMatch(/runs Nx 25\.0\.0\. Use an nx-pex release made for Nx 25, or pin Nx to 24/);
   });
 
-  it('declares the Nx majors it supports as its peer range', () => {
+  it('declares the Nx majors it supports as its peer range, on nx itself (no second @nx/devkit on an Nx 22 workspace)', () => {
     const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8'));
-    expect(pkg.peerDependencies['@nx/devkit']).toBe('>=22.0.0 <25.0.0');
+    expect(pkg.peerDependencies).toEqual({ nx: '>=22.0.0 <25.0.0' });
+    // The bundled plugin takes Nx's API from nx, never from @nx/devkit.
+    for (const entry of ['index.js', 'generators/init/generator.js', 'executors/build/executor.js']) {
+      expect(readFileSync(join(__dirname, '..', 'lib', entry), 'utf8')).not.toMatch(/require\("@nx\/devkit/);
+    }
   });
 });
 

@@ -8,7 +8,7 @@ import {
   type CreateNodesResult,
   type ProjectGraphExternalNode,
   type TargetConfiguration,
-} from '@nx/devkit';
+} from '../nx-api';
 import { UserError } from '@nx-pex/pep';
 import { buildableScripts, findImportRoots, findLockFile, findUvLock, parsePyproject, type PyProject } from '@nx-pex/project';
 import { projectPackages, type ClosurePackage } from '@nx-pex/lock';

@@ -2,7 +2,7 @@
  * The Nx majors nx-pex is tested with (the `npm run compat` matrix): 22, 23 and 24. The
  * package's peer range says the same; on another Nx the plugin says so in one message.
  */
-import { logger, NX_VERSION } from '@nx/devkit';
+import { logger, NX_VERSION } from '../nx-api';
 
 export const SUPPORTED_NX_MAJORS = [22, 23, 24] as const;
 

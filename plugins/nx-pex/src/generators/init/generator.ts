@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { formatFiles, glob, logger, readNxJson, updateNxJson, writeJson, type NxJsonConfiguration, type Tree } from '@nx/devkit';
+import { formatFiles, glob, logger, readNxJson, updateNxJson, writeJson, type NxJsonConfiguration, type Tree } from '../../nx-api';
 import { parsePyproject } from '@nx-pex/project';
 import { unsupportedNx } from '../../plugin/nx-version';
 import { syncProjectLocks } from '../sync/generator';

@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { posix } from 'node:path';
-import { formatFiles, glob, logger, type GeneratorCallback, type Tree } from '@nx/devkit';
+import { formatFiles, glob, logger, type GeneratorCallback, type Tree } from '../../nx-api';
 import { canonicalizeName, UserError } from '@nx-pex/pep';
 import { syncProjectLocksOnDisk } from '../sync/generator';
 import { addWorkspaceMember, importPackageOf, memberCovers, parsePyproject, pythonProjectFiles } from '@nx-pex/project';

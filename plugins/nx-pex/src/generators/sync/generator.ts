@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import fg from 'fast-glob';
-import { glob, readNxJson, type Tree } from '@nx/devkit';
+import { glob, readNxJson, type Tree } from '../../nx-api';
 import { syncProjectLocks as syncFiles, type SyncReport } from '@nx-pex/engine';
 
 export type { SyncReport };
