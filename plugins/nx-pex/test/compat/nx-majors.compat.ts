@@ -2,8 +2,8 @@
  * nx-pex on each Nx major it supports (22, 23, 24), installed as a team installs it: the packed
  * package published to a registry (Verdaccio on 127.0.0.1, proxying npm), then `nx add nx-pex` in
  * a workspace made by that major's `create-nx-workspace --preset=apps` (24 has none on the
- * registry: an empty npm project with nx@24, as `npx nx@24 init` leaves one). In each: one
- * @nx/devkit (the workspace's), a build, `nx affected` after an edit, `nx sync` / `nx sync:check`.
+ * registry: an empty npm project with nx@24, as `npx nx@24 init` leaves one). In each: no
+ * @nx/devkit of another major, a build, `nx affected` after an edit, `nx sync` / `nx sync:check`.
  *
  * Not part of `npm test` (it installs three workspaces from npm, several minutes): `npm run compat`
  * runs it, and .ci/run calls that.
@@ -96,7 +96,7 @@ describeWith(['network', 'linux-x64'], 'nx-pex on Nx 22, 23 and 24', () => {
     return ws;
   }
 
-  it.each(MAJORS)('Nx %i: nx add nx-pex, one @nx/devkit, build, affected, sync', async (major) => {
+  it.each(MAJORS)('Nx %i: nx add nx-pex (no @nx/devkit of another major), build, affected, sync', async (major) => {
     const ws = await newWorkspace(major);
     const nxVersion = JSON.parse(await readFile(join(ws, 'node_modules', 'nx', 'package.json'), 'utf8')).version as string;
     expect(nxVersion).toMatch(new RegExp(`^${major}\\.`));
@@ -105,10 +105,11 @@ describeWith(['network', 'linux-x64'], 'nx-pex on Nx 22, 23 and 24', () => {
     expect(added).not.toMatch(/nx-pex supports Nx/);
     const nxJson = JSON.parse(await readFile(join(ws, 'nx.json'), 'utf8'));
     expect(nxJson.plugins).toContainEqual({ plugin: 'nx-pex', options: { buildTargetName: 'build' } });
-    // nx-pex uses the workspace's @nx/devkit: no second copy of another major.
+    // nx-pex takes Nx's API from the workspace's nx and brings no @nx/devkit: the workspace keeps
+    // the one it had (create-nx-workspace's, of its major), or none.
     const devkits = await devkitVersions(ws);
-    expect(devkits).toHaveLength(1);
-    expect(devkits[0]).toMatch(new RegExp(`^${major}\\.`));
+    expect(devkits.length).toBeLessThanOrEqual(1);
+    for (const v of devkits) expect(v).toMatch(new RegExp(`^${major}\\.`));
 
     const wheel = await readFile(join(FIXTURE_WHEELS, SIX));
     const six = { filename: SIX, sha256: createHash('sha256').update(wheel).digest('hex'), size: wheel.length };
