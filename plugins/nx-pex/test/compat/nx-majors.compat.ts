@@ -2,19 +2,20 @@
  * nx-pex on each Nx major it supports (22, 23, 24), installed as a team installs it: the packed
  * package published to a registry (Verdaccio on 127.0.0.1, proxying npm), then `nx add nx-pex` in
  * a workspace made by that major's `create-nx-workspace --preset=apps` (24 has none on the
- * registry: an empty npm project with nx@24, as `npx nx@24 init` leaves one). In each: no
- * @nx/devkit of another major, a build, `nx affected` after an edit, `nx sync` / `nx sync:check`.
+ * registry: an empty npm project with nx@24, as `npx nx@24 init` leaves one). In each, the steps
+ * of docs/install.md: no @nx/devkit of another major, init's uv workspace root, a library and a
+ * service from the generators (uv lock and the sync), a build, `nx affected` after an edit of the
+ * library, `nx sync:check`.
  *
  * Not part of `npm test` (it installs three workspaces from npm, several minutes): `npm run compat`
  * runs it, and .ci/run calls that.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describeWith } from '@nx-pex/testkit';
+import { dirname, join } from 'node:path';
+import { describeWith, uvBinary } from '@nx-pex/testkit';
 import { startRegistry, type Registry } from '../registry';
-import { copyFixtureWheel, exec, FIXTURE_WHEELS, REPO, uvLockText, writeWorkspace } from '../support';
+import { copyFixtureWheel, exec, REPO } from '../support';
 import { freePort } from '../workspace-support';
 
 jest.setTimeout(1_200_000);
@@ -56,7 +57,7 @@ async function devkitVersions(ws: string): Promise<string[]> {
   return [...found].sort();
 }
 
-describeWith(['network', 'linux-x64'], 'nx-pex on Nx 22, 23 and 24', () => {
+describeWith(['network', 'linux-x64', 'uv'], 'nx-pex on Nx 22, 23 and 24', () => {
   let scratch: string;
   let registry: Registry;
   let findLinks: string;
@@ -111,32 +112,29 @@ describeWith(['network', 'linux-x64'], 'nx-pex on Nx 22, 23 and 24', () => {
     expect(devkits.length).toBeLessThanOrEqual(1);
     for (const v of devkits) expect(v).toMatch(new RegExp(`^${major}\\.`));
 
-    const wheel = await readFile(join(FIXTURE_WHEELS, SIX));
-    const six = { filename: SIX, sha256: createHash('sha256').update(wheel).digest('hex'), size: wheel.length };
-    await writeWorkspace(ws, {
-      project: 'hello',
-      pyproject: '[project]\nname = "hello"\nversion = "0.1.0"\nrequires-python = ">=3.8"\ndependencies = ["six==1.17.0"]\n\n[project.scripts]\nhello = "hello.main:main"\n',
-      sources: { 'main.py': 'import six\n\n\ndef main():\n    print(f"hello from six {six.__version__}")\n' },
-      lock: uvLockText({
-        project: 'hello',
-        dependencies: ['six'],
-        requiresDist: [{ name: 'six', specifier: '==1.17.0' }],
-        registry: 'https://pypi.org/simple',
-        wheels: [{ name: 'six', version: '1.17.0', file: six }],
-      }),
-    });
-    const build = { PIP_NO_INDEX: '1', PIP_FIND_LINKS: findLinks, NX_PEX_STORE: join(scratch, 'store') };
-    await sh('npx', ['--no-install', 'nx', 'sync'], ws);
+    // The newcomer's steps (docs/install.md): init made the uv workspace root; the generators add
+    // projects, run `uv lock` and the sync.
+    expect(added).toMatch(/nx-pex: created pyproject\.toml, a uv workspace root with members services\/\*, libs\/\*/);
+    const withUv = { PATH: `${dirname(uvBinary()!)}:${process.env.PATH}`, UV_OFFLINE: '1' };
+    await sh('npx', ['--no-install', 'nx', 'g', 'nx-pex:python-library', 'greeting', '--no-interactive'], ws, withUv);
+    const typo = await sh('npx', ['--no-install', 'nx', 'g', 'nx-pex:python-service', 'billing', '--dependencies=greting', '--no-interactive'], ws, withUv).catch((e: Error) => e.message);
+    expect(typo).toMatch(/"greting", which is not a project of this workspace .* run again with --allow-external/s);
+    const gen = await sh('npx', ['--no-install', 'nx', 'g', 'nx-pex:python-service', 'billing', '--dependencies=greeting', '--no-interactive'], ws, withUv);
+    expect(gen).toMatch(/nx-pex: wrote .*services\/billing\/pylock\.toml from the uv\.lock/);
     await sh('npx', ['--no-install', 'nx', 'sync:check'], ws);
-    await sh('npx', ['--no-install', 'nx', 'build', 'hello'], ws, build);
-    expect((await sh('python3', [join(ws, 'dist', 'hello', 'hello.pex')], ws)).trim()).toBe('hello from six 1.17.0');
+    const build = { PIP_NO_INDEX: '1', PIP_FIND_LINKS: findLinks, NX_PEX_STORE: join(scratch, 'store') };
+    await sh('npx', ['--no-install', 'nx', 'build', 'billing'], ws, build);
+    const pex = join(ws, 'dist', 'services', 'billing', 'billing.pex');
+    expect((await sh('python3', [pex], ws)).trim()).toBe('Hello from billing!');
 
     await sh('git', ['add', '-A'], ws);
-    await sh('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'python project'], ws);
-    await writeFile(join(ws, 'hello', 'src', 'hello', 'main.py'), 'import six\n\n\ndef main():\n    print(f"edited, six {six.__version__}")\n');
+    await sh('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'python projects'], ws);
+    const lib = join(ws, 'libs', 'greeting', 'src', 'greeting', '__init__.py');
+    await writeFile(lib, `${await readFile(lib, 'utf8')}\nEDITED = True\n`);
     const affected = await sh('npx', ['--no-install', 'nx', 'show', 'projects', '--affected', '--base=HEAD'], ws);
-    expect(affected.split('\n').map((l) => l.trim())).toContain('hello');
-    await sh('npx', ['--no-install', 'nx', 'affected', '-t', 'build', '--base=HEAD'], ws, build);
-    expect((await sh('python3', [join(ws, 'dist', 'hello', 'hello.pex')], ws)).trim()).toBe('edited, six 1.17.0');
+    expect(affected.split('\n').map((l) => l.trim()).filter((l) => l === 'billing' || l === 'greeting').sort()).toEqual(['billing', 'greeting']);
+    const ran = await sh('npx', ['--no-install', 'nx', 'affected', '-t', 'build', '--base=HEAD'], ws, build);
+    expect(ran).toMatch(/nx run billing:build/);
+    await sh('npx', ['--no-install', 'nx', 'sync:check'], ws);
   });
 });
