@@ -207,7 +207,7 @@ export async function fetchArtifacts(requests: ArtifactRequest[], opts: FetchArt
         let lastError: unknown;
         for (const c of candidates) {
           const local = c.url.startsWith('file:');
-          if (!progress) log?.(`${local ? 'Copying' : 'Downloading'} ${req.filename} from ${local ? (req.origin ?? 'a local directory') : redactUrl(c.url)}`);
+          if (!progress) log?.(`${local ? 'Copying' : 'Downloading'} ${req.filename} from ${local && req.origin ? req.origin : redactUrl(c.url)}`);
           progress?.start(req.filename, req.size, local ? (req.origin ?? 'a local directory') : undefined);
           let ok = false;
           try {
