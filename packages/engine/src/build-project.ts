@@ -1,5 +1,5 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UserError, type TargetPlatform } from '@nx-pex/pep';
 import { buildableScripts, findLockFile, readPyproject, type PyProject, type SourceFile } from '@nx-pex/project';
 import { assertInside, isReplaceableOutput, writePex } from '@nx-pex/pex';
@@ -9,7 +9,7 @@ import { checkLayerOptions, removeStaleLayers, writeProjectLayers } from './laye
 import { createContext, type BuildContext } from './context';
 import { selectForTargets, type Selection } from './selection';
 import { lockKindOf } from './sources';
-import { checkOutputName, checkUtf8Path, outputTmpDir } from './outputs';
+import { checkOutputName, checkUtf8Path, outputTmpDir, shownPath } from './outputs';
 import { writeProjectImage } from './image';
 
 export interface BuildProjectOptions {
@@ -192,7 +192,7 @@ async function writeProjectPexes(
     await mkdir(dirname(path), { recursive: true });
     const result = await writePex(path, { tmpDir: await outputTmpDir(storeRoot, dirname(path)), ...pex, entryPoint: job.entryPoint, script: job.script });
     outputs.push({ script: job.name, path, bytes: result.bytes, pexHash: result.pexHash });
-    ctx.log(`${project.name}: wrote ${relative(process.cwd(), path) || path} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
+    ctx.log(`${project.name}: wrote ${shownPath(path)} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
   }
   if (layers.layers || layers.docker) {
     const target = targets[0]!;

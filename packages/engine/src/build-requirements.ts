@@ -4,7 +4,7 @@
  * output file.
  */
 import { mkdir } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseRequirement, RequirementSyntaxError, UserError, type Requirement, type TargetPlatform } from '@nx-pex/pep';
 import { isHashedLock, readRequirementsFileLock } from '@nx-pex/lock';
 import { parseRoot } from '@nx-pex/resolver';
@@ -17,7 +17,7 @@ import { checkOptions, writerOptions, type PexBuildOptions } from './options';
 import { describeTargets, entryPointOf, fetchOptionsFor, targetsFor, withFetchedInputs, withSources, type FetchedInputs } from './pipeline';
 import { selectForTargets, type Selection } from './selection';
 import { hashedSource, lockKindOf, resolveSource, type LockKindModule } from './sources';
-import { checkUtf8Path, outputTmpDir } from './outputs';
+import { checkUtf8Path, outputTmpDir, shownPath } from './outputs';
 
 export { withoutCredentials } from './sources';
 
@@ -100,7 +100,7 @@ async function requirementsSource(options: BuildRequirementsOptions, targets: re
   const lines = files.flatMap((f) => f.requirements);
   const packageLock = kind?.openRequirements ? resolve(options.lockFile!) : undefined;
   const requirements = [...parseAll(options.requirements, !packageLock), ...lines.map((l) => l.requirement)];
-  if (packageLock) return { ...(await kind!.openRequirements!({ lockFile: packageLock, requirements, targets })), requirementsFiles: files };
+  if (packageLock) return { ...(await kind!.openRequirements!({ lockFile: packageLock, requirements, targets, noTransitive: options.noTransitive })), requirementsFiles: files };
   if (files.length > 0 && isHashedLock({ ...files[0]!, path: files.map((f) => f.path).join(', '), requirements: lines })) {
     if (options.requirements.length > 0) {
       throw new UserError(
@@ -172,6 +172,6 @@ async function writeRequirementsPex(
     requirements: selection.requirements,
     shebang: o.shebang ?? shebang,
   });
-  ctx.log(`wrote ${relative(process.cwd(), path) || path} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
+  ctx.log(`wrote ${shownPath(path)} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
   return { result, wheels: dependencies.length };
 }

@@ -24,7 +24,7 @@ import {
   type PexOptions,
 } from '@nx-pex/pex';
 import { ensureLayer, linkFromStore, type LinkResult, type WheelStore } from '@nx-pex/store';
-import { outputTmpDir } from './outputs';
+import { outputTmpDir, shownPath } from './outputs';
 
 /** The name of the dependencies layer in `layers/` and in the Docker context. */
 export const DEPS_LAYER = 'deps.pex';
@@ -200,7 +200,7 @@ export async function writeProjectLayers(o: ProjectLayersOptions): Promise<Proje
       how = await linkFromStore(storeDeps, join(dir, DEPS_LAYER));
       for (const [name, options] of srcs) await writePex(join(dir, `${name}.pex`), options);
     });
-    o.log(`${o.project}: wrote ${dest} (${DEPS_LAYER} ${describeLink(how!)} from the store; ${[...srcs.keys()].map((n) => `${n}.pex`).join(', ')})`);
+    o.log(`${o.project}: wrote ${shownPath(dest)} (${DEPS_LAYER} ${describeLink(how!)} from the store; ${[...srcs.keys()].map((n) => `${n}.pex`).join(', ')})`);
     result.layersDir = dest;
   }
 
@@ -230,7 +230,7 @@ export async function writeProjectLayers(o: ProjectLayersOptions): Promise<Proje
       await writeFile(join(dir, 'Dockerfile'), text, { mode: 0o644 });
       await writeFile(join(dir, '.dockerignore'), dockerignore([DEPS_LAYER, ...apps.map((a) => a.srcsLayer)]), { mode: 0o644 });
     });
-    o.log(`${o.project}: wrote Docker context ${dest} (FROM ${baseImage})`);
+    o.log(`${o.project}: wrote Docker context ${shownPath(dest)} (FROM ${baseImage})`);
     result.dockerDir = dest;
   }
   return result;

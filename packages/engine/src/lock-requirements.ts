@@ -22,6 +22,7 @@ import { applyIndexOverrides } from './runtime';
 import { createContext, type BuildContext } from './context';
 import { indexCaches } from './index-cache';
 import { environmentMarker, targetsMarker } from './lock-targets';
+import { shownPath } from './outputs';
 
 export interface LockRequirementsOptions {
   /** A project directory: its `[project] dependencies` and `requires-python` are locked. */
@@ -166,7 +167,7 @@ export async function lockRequirements(o: LockRequirementsOptions, ctx: BuildCon
     const packages = pylockPackages(entries, markers);
     await writeLockFile(outputFile, packages, environments, requiresPython);
     const targetIds = o.universal ? ['universal'] : unique.map((t) => t.target.id);
-    log(`wrote ${relative(process.cwd(), outputFile) || outputFile} (${packages.length} packages, ${targetIds.join(', ')})`);
+    log(`wrote ${shownPath(outputFile)} (${packages.length} packages, ${targetIds.join(', ')})`);
     return { path: outputFile, packages: packages.length, targets: targetIds };
   } finally {
     await client.close();

@@ -48,4 +48,10 @@ export interface LockSource {
    * checks when opened); hashed requirements and resolution look files up through `index`.
    */
   select(target: TargetPlatform, index: IndexContext, ctx: BuildContext): Promise<TargetSelection>;
+  /**
+   * The order in which targets are selected (indexes into `targets`), when it matters: a
+   * resolution selects first the targets this machine cannot build sdists for, so that they fail
+   * before any build for another target. Default: as given.
+   */
+  order?(targets: readonly TargetPlatform[], index: IndexContext, ctx: BuildContext): Promise<number[]>;
 }

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { selectBestWheel, UserError, type TargetPlatform } from '@nx-pex/pep';
 import { selectWheels, type Closure, type LockedArtifact, type LockedPackage } from '@nx-pex/lock';
 import { fetchArtifacts, type ArtifactRequest } from '@nx-pex/store';
-import { sdistBuilder } from '@nx-pex/resolver';
+import { ForeignSdistError, foreignSdistMessage, newestWheelVersion, sdistBuilder, type WheelBuilder } from '@nx-pex/resolver';
 import type { BuildContext } from './context';
 import { withFileUrl } from './locks';
 import type { IndexContext } from './pipeline';
@@ -55,6 +55,7 @@ export async function buildLockedSdists(sdists: readonly LockedPackage[], o: Sdi
   for (const pkg of sdists) {
     const sdist = pkg.sdist!;
     const at = pkg.line !== undefined ? `${o.lockFile}:${pkg.line}` : o.lockFile;
+    await refuseForeignSdist(pkg, build, index, o, ctx.offline);
     if (!sdist.sha256) {
       throw new UserError(`${at}: the sdist ${sdist.filename} of ${pkg.name} has no sha256 in the lock, so nx-pex cannot verify it before building it. Re-lock with hashes.`);
     }
@@ -66,4 +67,30 @@ export async function buildLockedSdists(sdists: readonly LockedPackage[], o: Sdi
     out.push({ project: pkg.name, version: pkg.version ?? '', filename: built.filename, sha256: built.sha256, size: built.size, url: pathToFileURL(built.path).href });
   }
   return out;
+}
+
+/** A target this machine's interpreter cannot build for: stop, before downloading anything, naming the newest version with a wheel. */
+async function refuseForeignSdist(pkg: LockedPackage, build: WheelBuilder, index: IndexContext, o: SdistBuild, offline: boolean): Promise<void> {
+  const why = await build.foreignReason?.();
+  if (!why) return;
+  const at = pkg.line !== undefined ? `${o.lockFile}:${pkg.line}` : o.lockFile;
+  const files = offline ? [] : await index.client.projectFiles(pkg.name).catch(() => []);
+  throw new ForeignSdistError(`${at}: ${foreignSdistMessage(pkg.name, pkg.version, pkg.sdist!.filename, o.target, why, newestWheelVersion(files, pkg.name, o.target))}`);
+}
+
+/** Before anything is fetched or built for any target: every locked sdist to build is for a target this machine can build for. */
+export async function checkLockedSdistsBuildable(items: ReadonlyArray<{ sdists: readonly LockedPackage[]; build: SdistBuild }>, index: IndexContext, ctx: BuildContext): Promise<void> {
+  const log = ctx.logging ? ctx.log : undefined;
+  for (const { sdists, build: o } of items) {
+    if (sdists.length === 0) continue;
+    const build = sdistBuilder({ python: o.python, target: o.target, store: index.store, env: ctx.env, index: index.config, log });
+    for (const pkg of sdists) await refuseForeignSdist(pkg, build, index, o, ctx.offline);
+  }
+}
+
+/** Target indexes, those whose builder cannot build for its target first (in order), then the rest (in order). */
+export async function foreignTargetsFirst(builders: readonly WheelBuilder[]): Promise<number[]> {
+  const foreign = await Promise.all(builders.map((b) => b.foreignReason?.() ?? Promise.resolve(undefined)));
+  const idx = builders.map((_, i) => i);
+  return [...idx.filter((i) => foreign[i] !== undefined), ...idx.filter((i) => foreign[i] === undefined)];
 }

@@ -3,7 +3,7 @@
  * names, containment in the output directory, and where temporary files of an output go.
  */
 import { stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { UserError } from '@nx-pex/pep';
 
 /**
@@ -58,4 +58,14 @@ export async function outputTmpDir(storeRoot: string, outputDir: string): Promis
   const [a, b] = await Promise.all([deviceOf(storeTmp), deviceOf(outputDir)]);
   if (a !== undefined && a === b) return storeTmp;
   return join(dirname(resolve(outputDir)), '.nx-pex-tmp');
+}
+
+/**
+ * A path as log lines show it: relative to the working directory (the workspace root under Nx)
+ * when it is inside it, so that logs Nx caches and replays read the same in every clone.
+ */
+export function shownPath(path: string, base: string = process.cwd()): string {
+  const rel = relative(base, path);
+  if (rel === '') return '.';
+  return rel.startsWith('..') || isAbsolute(rel) ? path : rel.split(sep).join('/');
 }

@@ -10,6 +10,7 @@ import { DEFAULT_INDEX_URL, type IndexClient, type IndexConfig } from '@nx-pex/i
 import type { ArtifactRequest, WheelStore } from '@nx-pex/store';
 import { PINNED_PEX, loadRuntime, type PexRuntime } from '@nx-pex/pex';
 import { artifactRequest, pickWheel } from './pinned';
+import { shippedPexWheel } from './shipped-runtime';
 
 /** Index settings from pex's flags: `--index-url`, `--find-links`, `--no-pypi`. */
 export interface IndexOverrides {
@@ -62,7 +63,9 @@ export async function chooseRuntime(
   if (version === undefined || version === PINNED_PEX.version) {
     const request: ArtifactRequest = { project: 'pex', version: PINNED_PEX.version, filename: PINNED_PEX.filename, sha256: PINNED_PEX.sha256 };
     if (ctx.localWheel && existsSync(ctx.localWheel)) {
-      return { version: PINNED_PEX.version, request: { ...request, url: pathToFileURL(resolve(ctx.localWheel)).href }, local: true };
+      const shipped = shippedPexWheel();
+      const origin = shipped !== undefined && resolve(shipped) === resolve(ctx.localWheel) ? 'the nx-pex package' : 'a local copy of the pinned wheel';
+      return { version: PINNED_PEX.version, request: { ...request, url: pathToFileURL(resolve(ctx.localWheel)).href, origin }, local: true };
     }
     return { version: PINNED_PEX.version, request };
   }

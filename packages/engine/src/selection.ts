@@ -8,7 +8,7 @@ import type { PyProject } from '@nx-pex/project';
 import type { ArtifactRequest } from '@nx-pex/store';
 import type { BuildContext } from './context';
 import type { LockSource, TargetSelection } from './lock-source';
-import { buildLockedSdists } from './locked-sdists';
+import { buildLockedSdists, checkLockedSdistsBuildable } from './locked-sdists';
 import { targetsMarker } from './lock-targets';
 import type { IndexContext } from './pipeline';
 
@@ -35,11 +35,15 @@ export async function selectForTargets(
   python: string | undefined,
 ): Promise<Selection> {
   const perTarget: TargetSelection[] = [];
-  for (const t of targets) perTarget.push(await source.select(t, index, ctx));
+  const order = source.order ? await source.order(targets, index, ctx) : targets.map((_, i) => i);
+  for (const i of order) perTarget[i] = await source.select(targets[i]!, index, ctx);
+  const builds = perTarget.map((s) => ({ sdists: s.sdists, build: { lockFile: source.lockFile!, target: s.target, python: python ?? 'python3' } }));
+  // A target this machine cannot build sdists for fails before any sdist of any target is fetched or built.
+  await checkLockedSdistsBuildable(builds, index, ctx);
   const artifacts: ArtifactRequest[] = [];
-  for (const s of perTarget) {
+  for (const [i, s] of perTarget.entries()) {
     artifacts.push(...s.wheels);
-    if (s.sdists.length) artifacts.push(...(await buildLockedSdists(s.sdists, { lockFile: source.lockFile!, target: s.target, python: python ?? 'python3' }, index, ctx)));
+    if (s.sdists.length) artifacts.push(...(await buildLockedSdists(s.sdists, builds[i]!.build, index, ctx)));
   }
   const firstParty = new Map<string, PyProject>();
   for (const s of perTarget) for (const p of s.firstParty) if (!firstParty.has(p.canonicalName!)) firstParty.set(p.canonicalName!, p);

@@ -1,5 +1,5 @@
-/** Lock formats a Lockfile can come from. Only uv.lock is read today. */
-export type LockFormat = 'uv' | 'pylock' | 'poetry' | 'requirements';
+/** Lock formats a Lockfile can come from (`pex`: pex's JSON lock). */
+export type LockFormat = 'uv' | 'pylock' | 'poetry' | 'requirements' | 'pex';
 
 /** One downloadable file of a locked package. */
 export interface LockedArtifact {

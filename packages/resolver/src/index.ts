@@ -5,11 +5,11 @@
  */
 export { resolve, parseRoot, localRequirement, ResolutionImpossible } from './resolve';
 export type { ResolveOptions, Resolution, ResolvedPackage } from './resolve';
-export { IndexSource, allowedFormats, requiresPythonHolds } from './source';
+export { IndexSource, allowedFormats, requiresPythonHolds, ForeignSdistError, newestWheelVersion, foreignSdistMessage } from './source';
 export type { FormatControl, BuiltWheel, WheelBuilder, VersionEntry } from './source';
 export { parseCoreMetadata } from './metadata';
 export type { CoreMetadata } from './metadata';
 export { readWheelMetadata } from './wheel-metadata';
-export { sdistBuilder, pipIndexEnv, SdistBuildError } from './sdist';
+export { sdistBuilder, pipIndexEnv, SdistBuildError, foreignBuildReason } from './sdist';
 export type { SdistBuilderOptions } from './sdist';
 export type { UniversalOptions } from './universal';

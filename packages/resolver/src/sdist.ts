@@ -9,8 +9,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join, relative, sep } from 'node:path';
-import { parseWheelFilename, UserError, wheelRank, type TargetPlatform } from '@nx-pex/pep';
+import { basename, isAbsolute, join, relative, sep } from 'node:path';
+import { parseWheelFilename, probeInterpreterCached, targetFromInterpreter, UserError, wheelRank, type TargetPlatform } from '@nx-pex/pep';
 import { redactText, redactUrl, type IndexConfig } from '@nx-pex/index';
 import { checkZipArchive, type WheelStore } from '@nx-pex/store';
 import type { BuiltWheel, WheelBuilder } from './source';
@@ -97,15 +97,22 @@ export function pipIndexEnv(env: NodeJS.ProcessEnv, index: IndexConfig | undefin
   return out;
 }
 
+/** A path relative to the working directory when inside it (log lines read the same in every clone). */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? path : rel.split(sep).join('/');
+}
+
 /** A WheelBuilder for the resolver: builds with `python -m pip wheel --no-deps`, caches sdist builds in the store. */
 export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
   const env = { ...pipIndexEnv(opts.env ?? process.env, opts.index), PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
   const builtDir = join(opts.store.root, 'built');
   const tagsKey = createHash('sha256').update(opts.target.supportedTags.join('\n')).digest('hex').slice(0, 16);
 
-  return async (input) => {
+  let foreign: Promise<string | undefined> | undefined;
+  const builder: WheelBuilder = async (input) => {
     const filename = input.filename ?? input.path.split('/').pop()!;
-    const what = input.kind === 'directory' ? `the project in ${input.path}` : `${filename} (${redactUrl(input.url)})`;
+    const what = input.kind === 'directory' ? `the project in ${shown(input.path)}` : `${filename} (${redactUrl(input.url)})`;
     let recordPath: string | undefined;
     if (input.kind === 'sdist') {
       const sha = input.sha256 ?? (await sha256File(input.path)).sha256;
@@ -171,4 +178,26 @@ export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
       await rm(scratch, { recursive: true, force: true });
     }
   };
+  builder.foreignReason = () => {
+    if (!opts.target.platform) return Promise.resolve(undefined);
+    foreign ??= probeInterpreterCached(opts.python, { cacheDir: join(opts.store.root, 'interpreters'), env: opts.env })
+      .then((info) => foreignBuildReason(opts.target, targetFromInterpreter(info), opts.python))
+      // An interpreter that cannot be probed is reported by the build itself.
+      .catch(() => undefined);
+    return foreign;
+  };
+  return builder;
+}
+
+/**
+ * Why wheels `python` builds cannot fit `target`, or undefined when they can. A target given as
+ * the interpreter itself always fits; a `--platform` or `--complete-platform` target fits when it
+ * takes the tag the interpreter gives what it builds (`cp311-cp311-linux_x86_64`): the same
+ * Python version and ABI on the same platform.
+ */
+export function foreignBuildReason(target: TargetPlatform, local: TargetPlatform, python: string): string | undefined {
+  if (!target.platform) return undefined;
+  const own = local.supportedTags[0];
+  if (own === undefined || target.supportedTags.includes(own)) return undefined;
+  return `${python} (Python ${local.pythonVersion}) builds wheels tagged ${own}, which ${target.id} does not take`;
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   canonicalizeName,
+  compareVersions,
   isValidVersion,
   isWheelFilename,
   parseSdistFilename,
@@ -52,15 +53,23 @@ export interface BuiltWheel {
 }
 
 /** Builds a wheel from an sdist file or a project directory for the target; supplied by the caller. */
-export type WheelBuilder = (input: {
-  kind: 'sdist' | 'directory';
-  path: string;
-  /** The sdist's file name (its store path has none). */
-  filename?: string;
-  name?: string;
-  sha256?: string;
-  url: string;
-}) => Promise<BuiltWheel>;
+export interface WheelBuilder {
+  (input: {
+    kind: 'sdist' | 'directory';
+    path: string;
+    /** The sdist's file name (its store path has none). */
+    filename?: string;
+    name?: string;
+    sha256?: string;
+    url: string;
+  }): Promise<BuiltWheel>;
+  /**
+   * Why this builder cannot make wheels that fit the target (its interpreter's tags are not the
+   * target's: another Python version or platform), or undefined when it can. Sdists are then not
+   * built, as pip takes only wheels (`--only-binary :all:`) for a foreign `--platform`.
+   */
+  foreignReason?: () => Promise<string | undefined>;
+}
 
 /** One version of a project, with the file resolution would take for it. */
 export interface VersionEntry {
@@ -204,6 +213,12 @@ export class IndexSource {
     const { client } = this.opts;
     const local = file.url.startsWith('file:');
     if (sdist) {
+      // Before anything is downloaded: an sdist the local interpreter cannot build for the target stops here.
+      const why = await this.opts.buildWheel?.foreignReason?.();
+      if (why) {
+        const version = parseSdistFilename(file.filename)?.version;
+        throw new ForeignSdistError(foreignSdistMessage(name, version, file.filename, this.opts.target, why, newestWheelVersion(await this.files(name), name, this.opts.target)));
+      }
       const { path, sha256 } = local ? { path: fileURLToPath(file.url), sha256: file.sha256 } : await this.download(file);
       return this.buildAndRead({ kind: 'sdist', path, filename: file.filename, name, sha256, url: file.url });
     }
@@ -287,4 +302,32 @@ export function requiresPythonHolds(spec: string, python: string): boolean {
 
 function normalizeVersionKey(v: string): string {
   return v.trim().toLowerCase();
+}
+
+/** An sdist that would have to be built for a target the local interpreter cannot build for. */
+export class ForeignSdistError extends UserError {}
+
+/** The newest version of `name` among `files` that has a wheel for the target (and whose requires-python admits it). */
+export function newestWheelVersion(files: readonly DistributionFile[], name: string, target: TargetPlatform): string | undefined {
+  let best: string | undefined;
+  for (const f of files) {
+    if (!isWheelFilename(f.filename) || f.yanked !== undefined) continue;
+    if (f.requiresPython && !requiresPythonHolds(f.requiresPython, target.pythonVersion)) continue;
+    const w = parseWheelFilename(f.filename);
+    if (w.name !== canonicalizeName(name) || !isValidVersion(w.version) || !selectBestWheel([f], target)) continue;
+    if (best === undefined || compareVersions(w.version, best) > 0) best = w.version;
+  }
+  return best;
+}
+
+/** What to say when `name`'s sdist would be built for a foreign target: the newest version with a wheel, and how to pin it. */
+export function foreignSdistMessage(name: string, version: string | undefined, filename: string, target: TargetPlatform, why: string, newest: string | undefined): string {
+  const what = `${name}${version ? ` ${version}` : ''}`;
+  const pin = newest
+    ? `The newest ${name} with a wheel for ${target.id} is ${newest}: pin it, e.g. add "${name}==${newest}" to the requirements (or to a --constraints file, or to the project's dependencies and re-lock).`
+    : `No version of ${name} on the index has a wheel for ${target.id}: build its wheel on that platform (or in a container of it) and serve it from your index or a --find-links directory.`;
+  return (
+    `${what} has no wheel for target ${target.id}, only the sdist ${filename}, and it is not built: ${why}. ` +
+    `${pin} Or build for this target with an interpreter of it (--python).`
+  );
 }

@@ -15,6 +15,8 @@ export interface ArtifactRequest {
   url?: string;
   /** The index the lock names for this package. */
   registry?: string;
+  /** What a local `file:` URL is, in progress lines ("the nx-pex package"); default "a local directory". */
+  origin?: string;
 }
 
 export interface FetchLog {
@@ -204,8 +206,9 @@ export async function fetchArtifacts(requests: ArtifactRequest[], opts: FetchArt
         }
         let lastError: unknown;
         for (const c of candidates) {
-          if (!progress) log?.(`Downloading ${req.filename} from ${redactUrl(c.url)}`);
-          progress?.start(req.filename, req.size);
+          const local = c.url.startsWith('file:');
+          if (!progress) log?.(`${local ? 'Copying' : 'Downloading'} ${req.filename} from ${local && req.origin ? req.origin : redactUrl(c.url)}`);
+          progress?.start(req.filename, req.size, local ? (req.origin ?? 'a local directory') : undefined);
           let ok = false;
           try {
             const written = await client.download(c.url, tmp, {

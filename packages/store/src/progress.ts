@@ -5,7 +5,8 @@
  * Names passed here are file names, never URLs, so no credentials reach it.
  */
 export interface ProgressReporter {
-  start(file: string, totalBytes?: number): void;
+  /** `copiedFrom`: the file is copied from a local place (e.g. "the nx-pex package"), not downloaded. */
+  start(file: string, totalBytes?: number, copiedFrom?: string): void;
   advance(file: string, deltaBytes: number): void;
   done(file: string, ok: boolean): void;
   finish(): void;
@@ -37,12 +38,15 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /**
  * A reporter that draws one line on a terminal (files done/total, bytes,
- * rate), or writes one line per finished file and a summary otherwise.
+ * rate), or writes one line per finished file and a summary otherwise. Files copied from a
+ * local place are named as copied and not counted as downloads; each `finish` ends a batch (its
+ * summary, when more than one file was downloaded, is written once).
  */
 export function createProgressReporter(opts: ProgressOptions): ProgressReporter {
   const now = opts.now ?? Date.now;
   const interval = opts.intervalMs ?? 100;
   const files = new Map<string, { total?: number; bytes: number; started: number }>();
+  const copies = new Map<string, string>();
   let began: number | undefined;
   let finished = 0;
   let failed = 0;
@@ -66,18 +70,29 @@ export function createProgressReporter(opts: ProgressOptions): ProgressReporter 
   };
 
   return {
-    start(file, totalBytes) {
+    start(file, totalBytes, copiedFrom) {
+      if (copiedFrom !== undefined) {
+        copies.set(file, copiedFrom);
+        return;
+      }
       began ??= now();
       files.set(file, { total: totalBytes, bytes: 0, started: now() });
       draw();
     },
     advance(file, delta) {
+      if (copies.has(file)) return;
       const f = files.get(file);
       if (f) f.bytes += delta;
       bytes += delta;
       draw();
     },
     done(file, ok) {
+      const from = copies.get(file);
+      if (from !== undefined) {
+        copies.delete(file);
+        if (ok) opts.write(`${opts.tty ? '\r\x1b[K' : ''}Copied ${file} from ${from}\n`);
+        return;
+      }
       const f = files.get(file);
       if (ok) finished++;
       else failed++;
@@ -91,6 +106,11 @@ export function createProgressReporter(opts: ProgressOptions): ProgressReporter 
         (failed ? `, ${failed} failed` : '');
       if (opts.tty) opts.write(`\r\x1b[K${summary}\n`);
       else if (files.size > 1 || failed) opts.write(`${summary}\n`);
+      // The next batch (e.g. the runtime after the dependencies) reports only its own files.
+      files.clear();
+      began = undefined;
+      finished = failed = bytes = 0;
+      lastDraw = -Infinity;
     },
   };
 }

@@ -86,7 +86,8 @@ describe('affected and the cache in a generated workspace of 6 services and 3 li
   beforeAll(async () => {
     ws = await makeWorkspace('ws');
     const gen = async (kind: string, name: string, deps: string) => {
-      const out = await nx(ws, ['g', `nx-pex:${kind}`, name, ...(deps ? [`--dependencies=${deps}`] : []), '--skipLock', '--no-interactive']);
+      // six, click and idna are third-party: confirmed as such (--allow-external).
+      const out = await nx(ws, ['g', `nx-pex:${kind}`, name, ...(deps ? [`--dependencies=${deps}`, '--allow-external'] : []), '--skipLock', '--no-interactive']);
       expect(out).toMatch(new RegExp(`run \`uv lock\` in examples`));
     };
     await gen('python-library', 'lib-x', 'greeting');

@@ -6,48 +6,29 @@
  *
  * No registry is reachable, so the base image is `nx-pex-test-python:bookworm`, a minimal
  * Debian bookworm with python3 that `tools/docker/start.sh` makes with debootstrap (cached under
- * `.cache/docker/`); that script also installs and starts Docker where it can. Where no daemon
- * can start, the test says why and skips.
+ * `.cache/docker/`); that script also installs and starts Docker where it can (.ci/run runs it
+ * before the tests). Without a daemon and that image the suite is skipped with the reason locally
+ * and fails in CI (testkit's `describeWith(['docker'])`). The Docker client is chosen when a
+ * command runs, after start-up: the distribution's (/usr/bin/docker, which matches its daemon and
+ * builds with BuildKit) once start.sh has installed it.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
+import { DOCKER_BASE_IMAGE as BASE_IMAGE, describeWith, dockerClient } from '@nx-pex/testkit';
+import { startIndexServer, type IndexServer } from '@nx-pex/index-server';
 import { exampleWithServiceC, freePort, pollHealth } from './layers-support';
 import { FIXTURE_WHEELS, requireBuiltCli, runCli } from './support';
 
 const exec = promisify(execFile);
-const REPO = join(__dirname, '..', '..', '..');
-const BASE_IMAGE = 'nx-pex-test-python:bookworm';
-// The distribution's client matches its daemon (and builds with BuildKit without buildx).
-const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
 
 jest.setTimeout(900_000);
 
 async function docker(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<{ stdout: string; stderr: string }> {
-  return exec(DOCKER, args, { env: { ...process.env, ...opts.env }, maxBuffer: 64 * 1024 * 1024 });
-}
-
-/** Why Docker cannot be used here, after trying to start it; undefined when it can. */
-async function dockerUnavailable(): Promise<string | undefined> {
-  const ready = async () =>
-    docker(['info']).then(
-      () => docker(['image', 'inspect', BASE_IMAGE]).then(
-        () => undefined,
-        () => `the base image ${BASE_IMAGE} is missing`,
-      ),
-      (e: { stderr?: string; message: string }) => `no Docker daemon answers (${(e.stderr || e.message).trim().split('\n')[0]})`,
-    );
-  if ((await ready()) === undefined) return undefined;
-  const started = await exec(join(REPO, 'tools/docker/start.sh'), [], { cwd: REPO, timeout: 600_000 }).catch(
-    (e: { stderr?: string; message: string }) => ({ stdout: '', stderr: e.stderr || e.message }),
-  );
-  const reason = await ready();
-  return reason === undefined ? undefined : `${reason}; tools/docker/start.sh said: ${started.stderr.trim() || '(nothing)'}`;
+  return exec(dockerClient(), args, { env: { ...process.env, ...opts.env }, maxBuffer: 64 * 1024 * 1024 });
 }
 
 interface Step {
@@ -82,78 +63,73 @@ function buildSteps(log: string): Step[] {
   return [...steps.values()];
 }
 
-let skipReason: string | undefined;
-let server: IndexServer | undefined;
-let scratch: string;
-const tag = `nx-pex-test-${randomBytes(4).toString('hex')}`;
+describeWith(['docker'], 'Docker image from --docker', () => {
+  let server: IndexServer | undefined;
+  let scratch: string;
+  const tag = `nx-pex-test-${randomBytes(4).toString('hex')}`;
 
-beforeAll(async () => {
-  skipReason = await dockerUnavailable();
-  if (skipReason) {
-    console.warn(`Docker image test skipped: ${skipReason}`);
-    return;
-  }
-  requireBuiltCli();
-  server = await startIndexServer({ dir: FIXTURE_WHEELS });
-  scratch = await mkdtemp(join(tmpdir(), 'nx-pex-docker-'));
-});
+  beforeAll(async () => {
+    requireBuiltCli();
+    server = await startIndexServer({ dir: FIXTURE_WHEELS });
+    scratch = await mkdtemp(join(tmpdir(), 'nx-pex-docker-'));
+  });
 
-afterAll(async () => {
-  await server?.close();
-  if (scratch) await rm(scratch, { recursive: true, force: true });
-  if (!skipReason) await docker(['rmi', '-f', `${tag}:1`, `${tag}:2`]).catch(() => undefined);
-});
+  afterAll(async () => {
+    await server?.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+    await docker(['rmi', '-f', `${tag}:1`, `${tag}:2`]).catch(() => undefined);
+  });
 
-it('builds an image whose deps layers survive a source edit, and runs it', async () => {
-  if (skipReason) return;
-  const ws = await exampleWithServiceC(join(scratch, 'ws'));
-  const env = { PIP_INDEX_URL: server!.url, NX_PEX_STORE: join(scratch, 'store'), PEX_ROOT: join(scratch, 'pex-root') };
-  const out = join(scratch, 'dist');
-  const context = async () => {
-    const r = await runCli(['build', '--project', join(ws, 'services/service-a'), '--output-dir', out, '--docker', '--docker-base-image', BASE_IMAGE], { env });
-    if (r.code !== 0) throw new Error(`nx-pex build failed:\n${r.stderr}`);
-  };
-  const build = async (t: string) => {
+  it('builds an image whose deps layers survive a source edit, and runs it', async () => {
+    const ws = await exampleWithServiceC(join(scratch, 'ws'));
+    const env = { PIP_INDEX_URL: server!.url, NX_PEX_STORE: join(scratch, 'store'), PEX_ROOT: join(scratch, 'pex-root') };
+    const out = join(scratch, 'dist');
+    const context = async () => {
+      const r = await runCli(['build', '--project', join(ws, 'services/service-a'), '--output-dir', out, '--docker', '--docker-base-image', BASE_IMAGE], { env });
+      if (r.code !== 0) throw new Error(`nx-pex build failed:\n${r.stderr}`);
+    };
+    const build = async (t: string) => {
+      try {
+        const { stdout, stderr } = await docker(['build', '--progress=plain', '-t', t, join(out, 'docker')], { env: { DOCKER_BUILDKIT: '1' } });
+        return `${stdout}\n${stderr}`;
+      } catch (e) {
+        const err = e as { stdout?: string; stderr?: string; message: string };
+        throw new Error(`docker build failed:\n${err.stdout ?? ''}\n${err.stderr ?? err.message}`);
+      }
+    };
+
+    await context();
+    await build(`${tag}:1`);
+    // An edit no earlier run has made, so that Docker's cache cannot hold its sources layer.
+    const token = randomBytes(4).toString('hex');
+    const messages = join(ws, 'libs/greeting/src/greeting/messages.txt');
+    await writeFile(messages, `Hello from edit ${token}, {name}!\n`);
+    await context();
+    const log = await build(`${tag}:2`);
+
+    const steps = buildSteps(log);
+    const step = (re: RegExp) => {
+      const found = steps.filter((s) => re.test(s.name));
+      if (found.length !== 1) throw new Error(`expected one step matching ${re} in:\n${log}`);
+      return found[0]!;
+    };
+    // Everything up to the sources comes from the cache ...
+    expect(step(/COPY deps\.pex /).cached).toBe(true);
+    expect(step(/venv --scope=deps/).cached).toBe(true);
+    expect(step(/COPY --from=deps /).cached).toBe(true);
+    // ... and only the sources are built again.
+    expect(step(/COPY service-a\.pex /).cached).toBe(false);
+    expect(step(/venv --scope=srcs/).cached).toBe(false);
+    expect(step(/COPY --from=srcs-service-a /).cached).toBe(false);
+
+    const port = await freePort();
+    const { stdout: id } = await docker(['run', '-d', '--network', 'host', `${tag}:2`, '--port', String(port)]);
     try {
-      const { stdout, stderr } = await docker(['build', '--progress=plain', '-t', t, join(out, 'docker')], { env: { DOCKER_BUILDKIT: '1' } });
-      return `${stdout}\n${stderr}`;
-    } catch (e) {
-      const err = e as { stdout?: string; stderr?: string; message: string };
-      throw new Error(`docker build failed:\n${err.stdout ?? ''}\n${err.stderr ?? err.message}`);
+      const body = await pollHealth(port, 120_000);
+      expect(body).toEqual({ status: 'ok', service: 'service-a', greeting: `Hello from edit ${token}, service-a!` });
+    } finally {
+      await docker(['rm', '-f', id.trim()]).catch(() => undefined);
     }
-  };
-
-  await context();
-  await build(`${tag}:1`);
-  // An edit no earlier run has made, so that Docker's cache cannot hold its sources layer.
-  const token = randomBytes(4).toString('hex');
-  const messages = join(ws, 'libs/greeting/src/greeting/messages.txt');
-  await writeFile(messages, `Hello from edit ${token}, {name}!\n`);
-  await context();
-  const log = await build(`${tag}:2`);
-
-  const steps = buildSteps(log);
-  const step = (re: RegExp) => {
-    const found = steps.filter((s) => re.test(s.name));
-    if (found.length !== 1) throw new Error(`expected one step matching ${re} in:\n${log}`);
-    return found[0]!;
-  };
-  // Everything up to the sources comes from the cache ...
-  expect(step(/COPY deps\.pex /).cached).toBe(true);
-  expect(step(/venv --scope=deps/).cached).toBe(true);
-  expect(step(/COPY --from=deps /).cached).toBe(true);
-  // ... and only the sources are built again.
-  expect(step(/COPY service-a\.pex /).cached).toBe(false);
-  expect(step(/venv --scope=srcs/).cached).toBe(false);
-  expect(step(/COPY --from=srcs-service-a /).cached).toBe(false);
-
-  const port = await freePort();
-  const { stdout: id } = await docker(['run', '-d', '--network', 'host', `${tag}:2`, '--port', String(port)]);
-  try {
-    const body = await pollHealth(port, 120_000);
-    expect(body).toEqual({ status: 'ok', service: 'service-a', greeting: `Hello from edit ${token}, service-a!` });
-  } finally {
-    await docker(['rm', '-f', id.trim()]).catch(() => undefined);
-  }
-  expect(await readFile(join(out, 'docker/Dockerfile'), 'utf8')).toMatch(new RegExp(`^FROM ${BASE_IMAGE} AS deps$`, 'm'));
+    expect(await readFile(join(out, 'docker/Dockerfile'), 'utf8')).toMatch(new RegExp(`^FROM ${BASE_IMAGE} AS deps$`, 'm'));
+  });
 });

@@ -18,7 +18,7 @@ describe('python-service and python-library', () => {
   it('adds a service with a console script, src layout, a test and its dependencies', async () => {
     const tree = workspace();
     const info = jest.spyOn(logger, 'info').mockImplementation(() => undefined);
-    const done = await pythonServiceGenerator(tree, { name: 'billing-api', dependencies: 'greeting, requests>=2', skipLock: true, skipFormat: true });
+    const done = await pythonServiceGenerator(tree, { name: 'billing-api', dependencies: 'greeting, requests>=2', allowExternal: true, skipLock: true, skipFormat: true });
     const p = parsePyproject(tree.read('py/services/billing-api/pyproject.toml', 'utf-8')!, 'x');
     expect(p.name).toBe('billing-api');
     expect(p.scripts).toEqual({ 'billing-api': 'billing_api.main:main' });
@@ -48,12 +48,22 @@ describe('python-service and python-library', () => {
     } finally {
       process.env.PATH = path;
     }
-    expect(warn.mock.calls.join('\n')).toMatch(/uv is not on PATH, so py\/uv\.lock does not cover money yet: run `uv lock` in py, then `nx sync`/);
+    expect(warn.mock.calls.join('\n')).toMatch(/uv is not on PATH, so py\/uv\.lock does not cover money yet\. nx-pex needs uv to lock a uv workspace: install it \(`curl -LsSf https:\/\/astral\.sh\/uv\/install\.sh \| sh`, or `pipx install uv`\), then run `uv lock` in py and `nx sync`/);
   });
 
   it('refuses a name that exists or is not a distribution name, and a tree without a uv workspace', async () => {
     await expect(pythonLibraryGenerator(workspace(), { name: 'Greeting', skipFormat: true })).rejects.toThrow(/A project named greeting already exists in py\/libs\/greeting/);
     await expect(pythonServiceGenerator(workspace(), { name: 'bad name', skipFormat: true })).rejects.toThrow(/not a valid Python distribution name/);
     await expect(pythonServiceGenerator(createTreeWithEmptyWorkspace(), { name: 'x', skipFormat: true })).rejects.toThrow(/No uv workspace found/);
+  });
+
+  it('reports a --dependencies name that is no workspace project, and takes it from the index only with --allow-external', async () => {
+    const tree = workspace();
+    await expect(pythonServiceGenerator(tree, { name: 'billing', dependencies: 'greting', skipLock: true, skipFormat: true })).rejects.toThrow(
+      /--dependencies names "greting", which is not a project of this workspace \(its projects: greeting\), so it would be taken from the package index\. If that is what you want, run again with --allow-external/,
+    );
+    expect(tree.exists('py/services/billing/pyproject.toml')).toBe(false);
+    await pythonServiceGenerator(tree, { name: 'billing', dependencies: 'greeting', skipLock: true, skipFormat: true });
+    expect(parsePyproject(tree.read('py/services/billing/pyproject.toml', 'utf-8')!, 'x').dependencyStrings).toEqual(['greeting']);
   });
 });

@@ -31,7 +31,9 @@ describe('nx-pex:sync', () => {
   it("writes each project's pylock.toml once, and then nothing while the uv.lock does not change", async () => {
     const tree = exampleTree();
     const first = await syncGenerator(tree);
-    expect(first).toMatchObject({ outOfSyncMessage: expect.stringMatching(/run `nx sync`/) });
+    // Nx prints the message while `nx sync` writes the files: it says what differs, never to run `nx sync`.
+    expect(first).toMatchObject({ outOfSyncMessage: '3 per-project pylock.toml files of nx-pex differ from what the uv.lock gives; commit them once written.' });
+    expect((first as { outOfSyncMessage: string }).outOfSyncMessage).not.toMatch(/nx sync/);
     const written = tree.listChanges().map((c) => c.path).filter((p) => p.endsWith('pylock.toml')).sort();
     expect(written).toEqual(['libs/greeting/pylock.toml', 'services/service-a/pylock.toml', 'services/service-b/pylock.toml']);
     const a = tree.read('services/service-a/pylock.toml', 'utf-8')!;

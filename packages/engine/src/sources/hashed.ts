@@ -8,6 +8,7 @@ import { canonicalizeName, UserError, type TargetPlatform } from '@nx-pex/pep';
 import type { PyProject } from '@nx-pex/project';
 import { isHashedLock, readRequirementsFileLock, type RequirementLine, type RequirementsFile } from '@nx-pex/lock';
 import type { BuildContext } from '../context';
+import { shownPath } from '../outputs';
 import type { LockSource, TargetSelection } from '../lock-source';
 import { resolveHashed } from '../hashed';
 import { artifactRequest } from '../pinned';
@@ -53,7 +54,7 @@ export function hashedSource(o: HashedSourceOptions): LockSource {
 /** A project locked by a hashed requirements file: its pins are the third-party closure. */
 export async function hashedProjectSource(r: ProjectSourceRequest): Promise<LockSource> {
   const { project, lockFile } = r;
-  r.announce(`lock ${lockFile}`);
+  r.announce(`lock ${shownPath(lockFile)}`);
   const rf = await readRequirementsFileLock(lockFile, r.ctx.env);
   if (!isHashedLock(rf)) {
     throw new UserError(
@@ -71,7 +72,7 @@ export async function hashedProjectSource(r: ProjectSourceRequest): Promise<Lock
     offlineWhat: lockFile,
     offlineAdvice: `build online, or lock ${project.name} with a lock that names its files (uv.lock, poetry.lock).`,
   });
-  return { ...source, lockFile, description: `lock ${lockFile}` };
+  return { ...source, lockFile, description: `lock ${shownPath(lockFile)}` };
 }
 
 /** A requirements file (any file no other kind claims). */

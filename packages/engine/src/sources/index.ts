@@ -9,9 +9,11 @@ import type { LockKindModule } from './kind';
 import { hashedSource, requirementsLockKind } from './hashed';
 import { poetryLockKind } from './poetry';
 import { pylockKind, uvLockKind } from './uv';
+import { pexLockKind } from './pex-lock';
+import { LockError } from '@nx-pex/lock';
 
 /** Every kind, in the order their content is recognised; a requirements file last (anything else is one). */
-export const LOCK_KINDS: readonly LockKindModule[] = [pylockKind, poetryLockKind, uvLockKind, requirementsLockKind];
+export const LOCK_KINDS: readonly LockKindModule[] = [pexLockKind, pylockKind, poetryLockKind, uvLockKind, requirementsLockKind];
 
 /** The kind of a lock file: by its name (`uv.lock`, `poetry.lock`, `pylock.toml` / `pylock.<name>.toml`, `*.txt`), else by what it holds. */
 export async function lockKindOf(path: string): Promise<LockKindModule> {
@@ -19,7 +21,19 @@ export async function lockKindOf(path: string): Promise<LockKindModule> {
   const named = LOCK_KINDS.find((k) => k.byName(name));
   if (named) return named;
   const text = await head(path);
-  return LOCK_KINDS.find((k) => k.byContent(text)) ?? requirementsLockKind;
+  const known = LOCK_KINDS.find((k) => k.byContent(text));
+  if (known) return known;
+  // No requirements file starts a line with `{` or a `[table]` header.
+  const json = /^\s*[{\[]\s*("|\{|\]|\}|$)/.test(text);
+  const toml = /^\s*\[{1,2}\s*[A-Za-z0-9_."-]+\s*\]{1,2}\s*(#.*)?$/m.test(text);
+  if (json || toml) {
+    throw new LockError(
+      `${path}: unknown lock format: it is ${json ? 'JSON' : 'TOML'} but not ${json ? 'a pex lock (no "locked_resolves" and "pex_version")' : 'a uv.lock, pylock.toml or poetry.lock'}. ` +
+        "nx-pex reads uv.lock, pylock.toml (PEP 751), poetry.lock, pex's JSON lock (pex3 lock create) and pip requirements files.",
+      path,
+    );
+  }
+  return requirementsLockKind;
 }
 
 export { hashedSource, requirementsLockKind };

@@ -6,6 +6,7 @@
 import { dirname } from 'node:path';
 import type { Requirement, TargetPlatform } from '@nx-pex/pep';
 import { pylockClosure, readPylock, requirementsClosure, type Lockfile } from '@nx-pex/lock';
+import { shownPath } from '../outputs';
 import type { LockSource } from '../lock-source';
 import { pylockLockfile } from '../locks';
 import { openClosureSource } from './closure-source';
@@ -15,6 +16,8 @@ export interface LockedRequirementsRequest {
   lockFile: string;
   requirements: readonly Requirement[];
   targets: readonly TargetPlatform[];
+  /** Only the requirements themselves (`--no-transitive`), where the lock's reader supports it. */
+  noTransitive?: boolean;
 }
 
 /** Requirements selected from a package lock that `read` gives as a Lockfile. */
@@ -22,7 +25,7 @@ export async function lockedRequirementsSource(r: LockedRequirementsRequest, rea
   const lock = await read(r.lockFile);
   return openClosureSource({
     lockFile: r.lockFile,
-    description: `lock ${r.lockFile}`,
+    description: `lock ${shownPath(r.lockFile)}`,
     projectRoot: dirname(r.lockFile),
     targets: r.targets,
     closure: (t) => requirementsClosure(lock, r.requirements, t),
@@ -36,7 +39,7 @@ export async function pylockRequirementsSource(r: LockedRequirementsRequest): Pr
   const pylock = await readPylock(r.lockFile);
   return openClosureSource({
     lockFile: r.lockFile,
-    description: `lock ${r.lockFile}`,
+    description: `lock ${shownPath(r.lockFile)}`,
     projectRoot: dirname(r.lockFile),
     targets: r.targets,
     closure: (t) => pylockClosure(pylock, t),

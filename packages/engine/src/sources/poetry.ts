@@ -6,6 +6,7 @@
 import { dirname } from 'node:path';
 import { parseRequirement } from '@nx-pex/pep';
 import { poetryGroupRequirements, readPoetryLock, requirementsClosure } from '@nx-pex/lock';
+import { shownPath } from '../outputs';
 import type { LockSource } from '../lock-source';
 import { checkLockIsCurrent, openClosureSource } from './closure-source';
 import type { ProjectSourceRequest } from './project-request';
@@ -15,12 +16,12 @@ import { lockedRequirementsSource } from './locked-requirements';
 
 export async function poetryProjectSource(r: ProjectSourceRequest): Promise<LockSource> {
   const { project, lockFile } = r;
-  r.announce(`lock ${lockFile}`);
+  r.announce(`lock ${shownPath(lockFile)}`);
   const lock = await readPoetryLock(lockFile);
   const main = poetryGroupRequirements(project.raw, ['main']).map((t) => parseRequirement(t));
   return openClosureSource({
     lockFile,
-    description: `lock ${lockFile}`,
+    description: `lock ${shownPath(lockFile)}`,
     projectRoot: dirname(lockFile),
     targets: r.targets,
     closure: (t) => requirementsClosure(lock, main, t),

@@ -10,6 +10,7 @@ import type { BuildContext } from '../context';
 import type { LockSource, TargetSelection } from '../lock-source';
 import { downloadUnhashed } from '../pinned';
 import type { IndexContext } from '../pipeline';
+import { foreignTargetsFirst } from '../locked-sdists';
 
 /** `url` without userinfo (for what is written down: PEX-INFO, locks). */
 export function withoutCredentials(url: string): string {
@@ -36,14 +37,18 @@ export interface ResolveSourceOptions {
 
 export function resolveSource(o: ResolveSourceOptions): LockSource {
   const n = o.requirements.length;
+  const builder = (target: TargetPlatform, { store, config }: IndexContext, ctx: BuildContext) =>
+    sdistBuilder({ python: o.python ?? 'python3', target, store, env: ctx.env, index: config, log: ctx.log });
   return {
     description: `resolving ${n} requirement${n === 1 ? '' : 's'} without a lock`,
     projectRoot: process.cwd(),
+    // Targets this machine cannot build sdists for are resolved first, so that they fail before any build.
+    order: (targets, index, ctx) => foreignTargetsFirst(targets.map((t) => builder(t, index, ctx))),
     async select(target: TargetPlatform, index: IndexContext, ctx: BuildContext): Promise<TargetSelection> {
       if (ctx.offline && n > 0) {
         throw new UserError('Requirements without a lock are resolved against the indexes, which an offline build cannot do: give --lock, or build online.');
       }
-      const { client, store, config, metadataCache } = index;
+      const { client, store, metadataCache } = index;
       const log = ctx.log;
       const resolution = await resolveRequirements([...o.requirements], {
         client,
@@ -54,7 +59,7 @@ export function resolveSource(o: ResolveSourceOptions): LockSource {
         formats: { onlyBinary: o.onlyBinary, noBinary: o.noBinary },
         noTransitive: o.noTransitive,
         metadataCache,
-        buildWheel: sdistBuilder({ python: o.python ?? 'python3', target, store, env: ctx.env, index: config, log }),
+        buildWheel: builder(target, index, ctx),
         log,
       });
       for (const p of resolution.packages) log(`  ${p.name} ${p.version}: ${p.built ? `${p.built.filename} (built from ${p.file.filename})` : p.file.filename}`);

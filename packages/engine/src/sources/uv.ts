@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { UserError } from '@nx-pex/pep';
 import type { PyProject } from '@nx-pex/project';
 import { lockClosure, readUvLock, type Lockfile } from '@nx-pex/lock';
+import { shownPath } from '../outputs';
 import type { LockSource } from '../lock-source';
 import { lockedProjects } from '../pipeline';
 import { openProjectLock, type ProjectLock } from '../project-lock';
@@ -57,7 +58,7 @@ export async function uvProjectSource(r: ProjectSourceRequest): Promise<LockSour
     lockPerProject: r.lockPerProject,
   });
   const lockFile = projectLock.path;
-  r.announce(`lock ${lockFile}`);
+  r.announce(`lock ${shownPath(lockFile)}`);
   // The other workspace projects, for the checks of how projects depend on each other.
   const uvLock = projectLock.uvLock;
   const workspace = uvLock ? await workspaceProjects(uvLock) : [];
@@ -65,7 +66,7 @@ export async function uvProjectSource(r: ProjectSourceRequest): Promise<LockSour
   if (uvLock) checkWorkspaceDependencies(project, workspace, wsRoot);
   const source = await openClosureSource({
     lockFile,
-    description: `lock ${lockFile}`,
+    description: `lock ${shownPath(lockFile)}`,
     projectRoot: dirname(lockFile),
     targets: r.targets,
     closure: (t) => projectLock.closure(t),

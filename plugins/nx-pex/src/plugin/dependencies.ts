@@ -7,7 +7,7 @@ import {
   type CreateDependencies,
   type CreateDependenciesContext,
   type RawProjectGraphDependency,
-} from '@nx/devkit';
+} from '../nx-api';
 import { canonicalizeName } from '@nx-pex/pep';
 import { findImportRoots, findUvLock, importedTopLevelModules, parsePyproject, type PyProject } from '@nx-pex/project';
 import { projectPackages } from '@nx-pex/lock';

@@ -8,12 +8,13 @@ import {
   type CreateNodesResult,
   type ProjectGraphExternalNode,
   type TargetConfiguration,
-} from '@nx/devkit';
+} from '../nx-api';
 import { UserError } from '@nx-pex/pep';
 import { buildableScripts, findImportRoots, findLockFile, findUvLock, parsePyproject, type PyProject } from '@nx-pex/project';
 import { projectPackages, type ClosurePackage } from '@nx-pex/lock';
 import { normalizeOptions, type NormalizedOptions, type NxPexPluginOptions } from './options';
 import { selfInputs, type TargetInput } from './self-inputs';
+import { warnOnUnsupportedNx } from './nx-version';
 
 
 /** The external node of a locked package. */
@@ -263,6 +264,7 @@ async function nodesForPyproject(
 export const createNodes: CreateNodes<NxPexPluginOptions> = [
   '**/pyproject.toml',
   async (files, rawOptions, context) => {
+    warnOnUnsupportedNx();
     const options = normalizeOptions(rawOptions);
     const self = selfInputs(context.workspaceRoot);
     // Projects below the same directory share the lock lookups of its parents, within one call.

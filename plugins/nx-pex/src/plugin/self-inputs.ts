@@ -1,6 +1,6 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import type { TargetConfiguration } from '@nx/devkit';
+import type { TargetConfiguration } from '../nx-api';
 
 export type TargetInput = NonNullable<TargetConfiguration['inputs']>[number];
 

@@ -6,7 +6,7 @@
  * finishes; a failed task fails only itself and the tasks that depend on it.
  */
 import { cpus } from 'node:os';
-import type { ExecutorContext, TaskGraph } from '@nx/devkit';
+import type { ExecutorContext, TaskGraph } from '../../nx-api';
 import { buildTarget, type BuildExecutorOptions } from './executor';
 
 interface TaskResult {

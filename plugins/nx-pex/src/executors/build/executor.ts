@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { logger, type ExecutorContext } from '@nx/devkit';
+import { logger, type ExecutorContext } from '../../nx-api';
 import { UserError } from '@nx-pex/pep';
 import { buildProject, completePlatformPath, createContext, PEX_BUILD_OPTION_NAMES, type PexBuildOptions } from '@nx-pex/engine';
 

@@ -1,5 +1,5 @@
 import { join, relative } from 'node:path';
-import { logger, type ExecutorContext } from '@nx/devkit';
+import { logger, type ExecutorContext } from '../../nx-api';
 import { UserError } from '@nx-pex/pep';
 import { completePlatformPath, createContext, lockRequirements } from '@nx-pex/engine';
 

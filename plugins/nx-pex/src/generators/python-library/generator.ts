@@ -1,4 +1,4 @@
-import type { Tree } from '@nx/devkit';
+import type { Tree } from '../../nx-api';
 import { pythonProjectGenerator, type PythonProjectOptions } from '../python-project/generator';
 
 /** `nx g nx-pex:python-library NAME`: a library in the uv workspace. */

@@ -1,12 +1,15 @@
 /**
  * `nx g nx-pex:python-service NAME` and `nx g nx-pex:python-library NAME`: a PEP 621 project in
  * src layout (a console script for a service), with a test, added to the uv workspace's members;
- * `uv lock` runs afterwards when uv is on PATH.
+ * `uv lock` runs afterwards when uv is on PATH, then the sync (each project's pylock.toml). A
+ * dependency that is no workspace project is taken from the package index only when confirmed
+ * (`--allow-external`).
  */
 import { spawnSync } from 'node:child_process';
 import { posix } from 'node:path';
-import { formatFiles, glob, logger, type GeneratorCallback, type Tree } from '@nx/devkit';
+import { formatFiles, glob, logger, type GeneratorCallback, type Tree } from '../../nx-api';
 import { canonicalizeName, UserError } from '@nx-pex/pep';
+import { syncProjectLocksOnDisk } from '../sync/generator';
 import { addWorkspaceMember, importPackageOf, memberCovers, parsePyproject, pythonProjectFiles } from '@nx-pex/project';
 
 export interface PythonProjectOptions {
@@ -17,7 +20,9 @@ export interface PythonProjectOptions {
   workspace?: string;
   /** Requirements: a workspace project's name becomes a workspace dependency; anything else a third-party requirement. */
   dependencies?: string[] | string;
-  /** Do not run `uv lock`. */
+  /** Confirms that `dependencies` naming no workspace project are third-party packages from the index. */
+  allowExternal?: boolean;
+  /** Do not run `uv lock` (nor the sync after it). */
   skipLock?: boolean;
   skipFormat?: boolean;
 }
@@ -82,7 +87,16 @@ export async function pythonProjectGenerator(tree: Tree, options: PythonProjectO
   if (tree.exists(posix.join(root, 'pyproject.toml'))) throw new UserError(`${root}/pyproject.toml already exists.`);
 
   const deps = (typeof options.dependencies === 'string' ? options.dependencies.split(',') : (options.dependencies ?? [])).map((d) => d.trim()).filter(Boolean);
-  const workspaceDeps = deps.filter((d) => projects.has(canonicalizeName(d.split(/[\s<>=!~;[]/)[0])));
+  const workspaceDeps = deps.filter((d) => projects.has(canonicalizeName(d.split(/[\s<>=!~;[@]/)[0])));
+  const external = deps.filter((d) => !workspaceDeps.includes(d));
+  if (external.length && !options.allowExternal) {
+    const known = [...projects.keys()].sort();
+    throw new UserError(
+      `--dependencies names ${external.map((d) => `"${d}"`).join(', ')}, which ${external.length === 1 ? 'is' : 'are'} not ${external.length === 1 ? 'a project' : 'projects'} of this workspace ` +
+        `(its projects: ${known.join(', ') || 'none yet'}), so ${external.length === 1 ? 'it' : 'they'} would be taken from the package index. ` +
+        `If that is what you want, run again with --allow-external; if you meant a workspace library, create it first (nx g nx-pex:python-library NAME).`,
+    );
+  }
   const files = pythonProjectFiles({ name, kind, root, requiresPython: ws.requiresPython ?? '>=3.11', dependencies: deps, workspaceDependencies: workspaceDeps });
   for (const [path, text] of Object.entries(files)) tree.write(path, text);
   if (!ws.members.some((m) => memberCovers(m, sub))) {
@@ -98,9 +112,17 @@ export async function pythonProjectGenerator(tree: Tree, options: PythonProjectO
     }
     const uv = spawnSync('uv', ['lock'], { cwd: posix.join(tree.root, wsDir), stdio: 'inherit' });
     if (uv.error && (uv.error as NodeJS.ErrnoException).code === 'ENOENT') {
-      logger.warn(`nx-pex: uv is not on PATH, so ${wsDir}/uv.lock does not cover ${name} yet: run \`uv lock\` in ${wsDir}, then \`nx sync\`.`);
+      logger.warn(
+        `nx-pex: uv is not on PATH, so ${wsDir}/uv.lock does not cover ${name} yet. nx-pex needs uv to lock a uv workspace: ` +
+          `install it (\`curl -LsSf https://astral.sh/uv/install.sh | sh\`, or \`pipx install uv\`), then run \`uv lock\` in ${wsDir} and \`nx sync\`.`,
+      );
     } else if (uv.status !== 0) {
       logger.warn(`nx-pex: \`uv lock\` in ${wsDir} failed (exit ${uv.status}); fix it and run it again, then \`nx sync\`.`);
+    } else {
+      // The new project's pylock.toml (and any other the new uv.lock changes), as `nx sync` would write them.
+      const report = syncProjectLocksOnDisk(tree.root);
+      if (report.written.length) logger.info(`nx-pex: wrote ${report.written.join(', ')} from the uv.lock (the sync; commit them).`);
+      for (const p of report.problems) logger.warn(`nx-pex: ${p}`);
     }
   };
 }

@@ -5,7 +5,10 @@
  * stale. Only files whose content changes are written; a pylock.toml nx-pex did not generate is
  * the user's own and is left alone.
  */
-import { glob, readNxJson, type Tree } from '@nx/devkit';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import fg from 'fast-glob';
+import { glob, readNxJson, type Tree } from '../../nx-api';
 import { syncProjectLocks as syncFiles, type SyncReport } from '@nx-pex/engine';
 
 export type { SyncReport };
@@ -31,6 +34,29 @@ export function syncProjectLocks(tree: Tree): SyncReport {
 }
 
 /**
+ * The same sync on the files on disk under `root` (after a generator's `uv lock` changed the
+ * uv.lock, when Nx's tree is already written), unless nx.json turns per-project locks off.
+ */
+export function syncProjectLocksOnDisk(root: string): SyncReport {
+  const read = (path: string) => (existsSync(join(root, path)) ? readFileSync(join(root, path), 'utf8') : null);
+  const nxJson = read('nx.json');
+  if (nxJson) {
+    const plugins = (JSON.parse(nxJson) as { plugins?: Array<string | { plugin: string; options?: { lockPerProject?: boolean } }> }).plugins ?? [];
+    const own = plugins.find((p) => (typeof p === 'string' ? p : p.plugin) === 'nx-pex');
+    if (own && typeof own !== 'string' && own.options?.lockPerProject === false) return { written: [], unchanged: [], userOwned: [], problems: [] };
+  }
+  return syncFiles({
+    read,
+    write: (path, text) => {
+      mkdirSync(dirname(join(root, path)), { recursive: true });
+      writeFileSync(join(root, path), text);
+    },
+    exists: (path) => existsSync(join(root, path)),
+    pyprojects: () => fg.sync('**/pyproject.toml', { cwd: root, ignore: ['**/node_modules/**', '**/.venv/**', '**/.nx/**', '**/dist/**'] }).sort(),
+  });
+}
+
+/**
  * The sync generator. Projects it cannot write a lock for (a pyproject.toml that does not parse, a
  * project the uv.lock does not cover) are left to their build, which fails with the precise
  * message; they never make the whole workspace out of sync.
@@ -39,7 +65,9 @@ export default async function syncGenerator(tree: Tree) {
   const report = syncProjectLocks(tree);
   if (report.written.length === 0) return {};
   return {
-    outOfSyncMessage: `The per-project pylock.toml files of nx-pex do not match the uv.lock: run \`nx sync\` and commit them.`,
+    // Nx prints this while \`nx sync\` writes the files, and adds what to run under \`nx sync:check\`:
+    // it says what differs, not what to run.
+    outOfSyncMessage: `${report.written.length} per-project pylock.toml file${report.written.length === 1 ? '' : 's'} of nx-pex differ${report.written.length === 1 ? 's' : ''} from what the uv.lock gives; commit ${report.written.length === 1 ? 'it' : 'them'} once written.`,
     outOfSyncDetails: report.written.map((f) => `${f} is out of date with its uv.lock`),
   };
 }
