@@ -115,6 +115,6 @@ describe('the kinds of lock', () => {
     expect(await kindOf('b.lock', 'lock-version = "1.0"\n\n[[packages]]\nname = "x"\n')).toBe('pylock');
     expect(await kindOf('c.lock', '[[package]]\nname = "x"\nfiles = []\n\n[metadata]\nlock-version = "2.0"\n')).toBe('poetry');
     expect(await kindOf('d.lock', 'six==1.17.0 --hash=sha256:00\n')).toBe('requirements');
-    expect(LOCK_KINDS.map((k) => k.kind)).toEqual(['pylock', 'poetry', 'uv', 'requirements']);
+    expect(LOCK_KINDS.map((k) => k.kind)).toEqual(['pex', 'pylock', 'poetry', 'uv', 'requirements']);
   });
 });

@@ -21,7 +21,7 @@ export async function lockKindOf(path: string): Promise<LockKindModule> {
   const named = LOCK_KINDS.find((k) => k.byName(name));
   if (named) return named;
   const text = await head(path);
-  const known = LOCK_KINDS.find((k) => k.byContent(text));
+  const known = LOCK_KINDS.find((k) => k !== requirementsLockKind && k.byContent(text));
   if (known) return known;
   // No requirements file starts a line with `{` or a `[table]` header.
   const json = /^\s*[{\[]\s*("|\{|\]|\}|$)/.test(text);

@@ -4,13 +4,14 @@
  * target, as pex does.
  */
 import { dirname } from 'node:path';
-import type { Requirement, TargetPlatform } from '@nx-pex/pep';
-import { pylockClosure, readPylock, requirementsClosure, type Lockfile } from '@nx-pex/lock';
+import { canonicalizeName, formatRequirement, type Requirement, type TargetPlatform } from '@nx-pex/pep';
+import type { PyProject } from '@nx-pex/project';
+import { pylockClosure, readPylock, requirementsClosure, type Closure, type Lockfile } from '@nx-pex/lock';
 import { shownPath } from '../outputs';
 import type { LockSource } from '../lock-source';
 import { pylockLockfile } from '../locks';
 import { openClosureSource } from './closure-source';
-import { lockRequirements, pinnedRequirements } from './runtime-requirements';
+import { lockRequirements } from './runtime-requirements';
 
 export interface LockedRequirementsRequest {
   lockFile: string;
@@ -43,6 +44,25 @@ export async function pylockRequirementsSource(r: LockedRequirementsRequest): Pr
     projectRoot: dirname(r.lockFile),
     targets: r.targets,
     closure: (t) => pylockClosure(pylock, t),
-    requirements: (closure) => pinnedRequirements(closure),
+    requirements: (closure, _t, members) => wholeLockRoots(closure, members),
   });
+}
+
+/**
+ * The roots of a whole pylock, as pex takes them: the installed packages no other installed
+ * package depends on (by the lock's `dependencies`), third-party ones pinned; a first-party
+ * project stands for its declared third-party dependencies. One requirement per project: where a
+ * pin and a declared requirement name the same project (`click` and `click==8.5.1`), the
+ * declared one is kept.
+ */
+function wholeLockRoots(closure: Closure, members: ReadonlyMap<string, PyProject>): string[] {
+  const own = new Set(closure.firstParty.map((p) => p.name));
+  const depended = new Set(closure.packages.flatMap((e) => e.pkg.dependencies.map((d) => d.name)));
+  const pins = closure.thirdParty.filter((p) => !depended.has(p.name)).map((p) => ({ name: p.name, text: p.version ? `${p.name}==${p.version}` : p.name }));
+  const declared = closure.firstParty
+    .flatMap((p) => members.get(p.name)?.dependencies ?? [])
+    .filter((d) => !own.has(canonicalizeName(d.name)))
+    .map((d) => ({ name: canonicalizeName(d.name), text: formatRequirement(d) }));
+  const declaredNames = new Set(declared.map((d) => d.name));
+  return [...new Set([...declared, ...pins.filter((p) => !declaredNames.has(p.name))].map((r) => r.text))].sort();
 }
