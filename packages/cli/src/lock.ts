@@ -25,6 +25,9 @@ edges, every file of each chosen version listed; forked (as uv forks) where requ
 Options: --constraints FILE, --pre, --only-binary NAMES|:all:, --no-binary NAMES|:all:, --no-build,
 -i/--index-url URL, -f/--find-links PATH, --no-pypi, --store DIR, --disable-cache, -q (as for
 nx-pex build).
+
+The output (-o) is written only where nothing is, or over a lock nx-pex wrote (its first line is
+nx-pex's header). A pylock.toml without that header is the user's: --replace-user-lock replaces it.
 `;
 
 /** `nx-pex lock`. */
@@ -33,11 +36,13 @@ export async function lockCommand(argv: string[]): Promise<number> {
   const pythons: string[] = [];
   const rest: string[] = [];
   let universal = false;
+  let replaceUserLock = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--python' && i + 1 < argv.length) pythons.push(argv[++i]!);
     else if (a.startsWith('--python=')) pythons.push(a.slice('--python='.length));
     else if (a === '--universal') universal = true;
+    else if (a === '--replace-user-lock') replaceUserLock = true;
     else rest.push(a);
   }
   const a = parseBuildArgs(rest);
@@ -66,6 +71,7 @@ export async function lockCommand(argv: string[]): Promise<number> {
     completePlatforms: a.completePlatforms,
     universal,
     outputFile: a.outputFile,
+    replaceUserLock,
     pre: a.pre,
     onlyBinary,
     noBinary,

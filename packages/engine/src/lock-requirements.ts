@@ -5,15 +5,14 @@
  * resolved on its own and its choices kept apart by markers, or universally (`--universal`): one
  * resolution for every environment, with the markers carried along the dependency edges.
  */
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import { compareVersions, UserError, type Requirement, type TargetPlatform } from '@nx-pex/pep';
 import { readPyproject } from '@nx-pex/project';
 import { IndexClient, readIndexConfig, redactUrl, type DistributionFile } from '@nx-pex/index';
 import { WheelStore, defaultStoreRoot } from '@nx-pex/store';
-import { PYLOCK_VERSION, formatPylock, type LockedArtifact, type PylockPackage } from '@nx-pex/lock';
+import { LOCK_COMMAND_HEADER, PYLOCK_VERSION, formatPylock, type LockedArtifact, type PylockPackage } from '@nx-pex/lock';
 import { parseRoot, requiresPythonHolds, resolve as resolveRequirements, sdistBuilder, type ResolvedPackage } from '@nx-pex/resolver';
 import { downloadUnhashed } from './pinned';
 import { withoutCredentials } from './build-requirements';
@@ -21,6 +20,7 @@ import { targetFor, targetsFor } from './pipeline';
 import { applyIndexOverrides, type IndexOverrides } from './runtime';
 import { indexCaches } from './index-cache';
 import { environmentMarker, targetsMarker } from './lock-targets';
+import { checkLockOutput, writeLockOutput } from './lock-output';
 
 export interface LockRequirementsOptions {
   /** A project directory: its `[project] dependencies` and `requires-python` are locked. */
@@ -42,6 +42,8 @@ export interface LockRequirementsOptions {
   universal?: boolean;
   /** Where the lock goes (default `<project>/pylock.toml`, else `./pylock.toml`). */
   outputFile?: string;
+  /** Replace a pylock.toml nx-pex did not write (a user's own lock); without it that is refused. */
+  replaceUserLock?: boolean;
   pre?: boolean;
   onlyBinary?: string[];
   noBinary?: string[];
@@ -98,6 +100,8 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
   const constraints = (o.constraints ?? []).map((c) => parseRoot(c));
   const outputFile = resolve(o.outputFile ?? join(project?.dir ?? process.cwd(), 'pylock.toml'));
   const lockDir = dirname(outputFile);
+  // Before any request: a path that cannot take the lock is known now, not after the resolution.
+  await checkLockOutput(outputFile, { replaceUserLock: o.replaceUserLock });
   const platformsGiven = (o.platforms?.length ?? 0) + (o.completePlatforms?.length ?? 0) > 0;
   if (o.universal && platformsGiven) {
     throw new UserError('--universal locks for every platform at once, so it takes no --platform or --complete-platform: drop them, or drop --universal to lock for those targets.');
@@ -203,12 +207,9 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
       defaultGroups: [],
       createdBy: 'nx-pex',
       packages,
-      header: [],
+      header: [LOCK_COMMAND_HEADER],
     });
-    await mkdir(lockDir, { recursive: true });
-    const tmp = `${outputFile}.${randomBytes(6).toString('hex')}.tmp`;
-    await writeFile(tmp, text);
-    await rename(tmp, outputFile);
+    await writeLockOutput(outputFile, text, { replaceUserLock: o.replaceUserLock });
     const targetIds = o.universal ? ['universal'] : unique.map((t) => t.target.id);
     log(`wrote ${relative(process.cwd(), outputFile) || outputFile} (${packages.length} packages, ${targetIds.join(', ')})`);
     return { path: outputFile, packages: packages.length, targets: targetIds };
