@@ -21,6 +21,8 @@ import { resolveHashed } from './hashed';
 import { buildSources, describeTargets, entryPointOf, lockedProjects, targetsFor, withFetchedInputs, type IndexContext } from './pipeline';
 import type { IndexOverrides } from './runtime';
 import { checkUtf8Path, outputTmpDir } from './outputs';
+import { recordClaim, verifyClaimedMetadata, type MetadataClaim } from './verify-metadata';
+import { redactUrl } from '@nx-pex/index';
 
 export interface BuildRequirementsOptions {
   /** Requirements (arguments): PEP 508, or (without a lock) a local project, wheel or sdist path. */
@@ -73,7 +75,7 @@ function parseAll(texts: readonly string[], local: boolean): Requirement[] {
     try {
       out.push(local ? parseRoot(t) : parseRequirement(t));
     } catch (e) {
-      if (e instanceof RequirementSyntaxError) problems.push(`"${t}" is not a valid requirement: ${e.message}`);
+      if (e instanceof RequirementSyntaxError) problems.push(`"${e.text}" is not a valid requirement: ${e.message}`);
       else if (e instanceof UserError) problems.push(e.message);
       else throw e;
     }
@@ -180,6 +182,9 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
     log: options.log,
     env,
   };
+  // What resolutions read on the index's word, checked against the fetched wheels before the PEX is written.
+  const claims = new Map<string, MetadataClaim>();
+  let claimCaches: Pick<IndexContext, 'metadataCache'> = {};
   const collect = async ({ client, config, store, metadataCache }: IndexContext): Promise<ArtifactRequest[]> => {
     if (lockFile) {
       // pex's --pylock without requirements installs the whole lock: every package whose marker holds.
@@ -245,7 +250,10 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
         });
         for (const p of resolution.packages) log(`  ${p.name} ${p.version}: ${p.built ? `${p.built.filename} (built from ${p.file.filename})` : p.file.filename}`);
         for (const r of requirements) if (holds(r, t)) roots.add(await rootRequirement(r, resolution.packages));
-        requests.push(...(await Promise.all(resolution.packages.map((p) => resolvedArtifact(p, { client, config, store }, log)))));
+        const resolved = await Promise.all(resolution.packages.map((p) => resolvedArtifact(p, { client, config, store }, log)));
+        for (const [i, p] of resolution.packages.entries()) recordClaim(claims, p, resolved[i]!.sha256, redactUrl(p.file.url));
+        claimCaches = { metadataCache };
+        requests.push(...resolved);
       }
     }
     rootRequirements = [...roots].sort();
@@ -254,6 +262,7 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
   checkUtf8Path(options.outputFile, 'The output path');
   const path = resolve(options.outputFile);
   const { result, wheels } = await withFetchedInputs(fetchOptions, collect, async ({ runtime, dependencies, shebang, storeRoot }) => {
+    await verifyClaimedMetadata(claims, (sha) => dependencies.find((d) => d.sha256.toLowerCase() === sha)?.path, { storeRoot, ...claimCaches });
     const sources = await buildSources(firstParty, o.sources ?? []);
     await mkdir(dirname(path), { recursive: true });
     // A console script of a workspace project taken from the lock: its code is in the PEX as

@@ -4,9 +4,9 @@
  * target, with pip's backtracking algorithm and its version preferences.
  */
 export { resolve, parseRoot, localRequirement, ResolutionImpossible } from './resolve';
-export type { ResolveOptions, Resolution, ResolvedPackage } from './resolve';
+export type { ResolveOptions, Resolution, ResolvedPackage, ClaimedMetadata } from './resolve';
 export { IndexSource, allowedFormats, requiresPythonHolds } from './source';
-export type { FormatControl, BuiltWheel, WheelBuilder, VersionEntry } from './source';
+export type { FormatControl, BuiltWheel, WheelBuilder, VersionEntry, MetadataOrigin } from './source';
 export { parseCoreMetadata } from './metadata';
 export type { CoreMetadata } from './metadata';
 export { readWheelMetadata } from './wheel-metadata';
