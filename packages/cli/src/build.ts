@@ -59,6 +59,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const pex = cliPexOptions(a);
+  applyBuildTimeout(a.buildTimeout);
   // What both kinds of build take from the command line.
   const common = {
     lockFile: a.lock,
@@ -112,4 +113,12 @@ export async function buildCommand(argv: string[]): Promise<number> {
     ...(a.transitive === false ? { noTransitive: true } : {}),
   });
   return 0;
+}
+
+/**
+ * `--build-timeout SECONDS`: the sdist builds of this run take their limit from
+ * NX_PEX_BUILD_TIMEOUT, which the flag sets for this process (the engine checks the value).
+ */
+export function applyBuildTimeout(seconds: string | undefined): void {
+  if (seconds !== undefined) process.env.NX_PEX_BUILD_TIMEOUT = seconds;
 }

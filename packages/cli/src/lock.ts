@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
 import { lockRequirements, readRequirementsFile } from '@nx-pex/engine';
 import { parseBuildArgs, type BuildArgs } from './build-args';
+import { applyBuildTimeout } from './build';
 import { UsageError } from './errors';
 
 const LOCK_KEYS = new Set<keyof BuildArgs>([
   'requirements', 'requirementFiles', 'project', 'constraintFiles', 'pre', 'onlyBinary', 'noBinary', 'build', 'wheel',
-  'indexUrls', 'findLinks', 'pypi', 'python', 'store', 'disableCache', 'quiet', 'help', 'outputFile', 'platforms', 'completePlatforms',
+  'indexUrls', 'findLinks', 'pypi', 'python', 'store', 'disableCache', 'quiet', 'help', 'outputFile', 'platforms', 'completePlatforms', 'buildTimeout',
 ]);
 
 const HELP = `Usage: nx-pex lock [--project DIR] [REQUIREMENT...] [-r FILE] [TARGETS | --universal] [-o pylock.toml] [options]
@@ -23,8 +24,8 @@ requires-python allows (else from --python's version up), markers carried along 
 edges, every file of each chosen version listed; forked (as uv forks) where requirements need it.
 
 Options: --constraints FILE, --pre, --only-binary NAMES|:all:, --no-binary NAMES|:all:, --no-build,
--i/--index-url URL, -f/--find-links PATH, --no-pypi, --store DIR, --disable-cache, -q (as for
-nx-pex build).
+-i/--index-url URL, -f/--find-links PATH, --no-pypi, --store DIR, --disable-cache,
+--build-timeout SECONDS, -q (as for nx-pex build).
 
 The output (-o) is written only where nothing is, or over a lock nx-pex wrote (its first line is
 nx-pex's header). A pylock.toml without that header is the user's: --replace-user-lock replaces it.
@@ -55,6 +56,7 @@ export async function lockCommand(argv: string[]): Promise<number> {
       throw new UsageError(`nx-pex lock does not take the build option "${key}"; run \`nx-pex lock --help\`.`);
     }
   }
+  applyBuildTimeout(a.buildTimeout);
   const constraints: string[] = [];
   const requirements = [...a.requirements];
   for (const file of a.requirementFiles ?? []) requirements.push(...(await readRequirementsFile(file, constraints)));

@@ -10,6 +10,6 @@ export type { FormatControl, BuiltWheel, WheelBuilder, VersionEntry, MetadataOri
 export { parseCoreMetadata } from './metadata';
 export type { CoreMetadata } from './metadata';
 export { readWheelMetadata } from './wheel-metadata';
-export { sdistBuilder, pipIndexEnv, SdistBuildError } from './sdist';
+export { sdistBuilder, pipIndexEnv, SdistBuildError, sweepStaleBuildDirs, buildTimeoutFromEnv, DEFAULT_BUILD_TIMEOUT_MS } from './sdist';
 export type { SdistBuilderOptions } from './sdist';
 export type { UniversalOptions } from './universal';

@@ -5,7 +5,7 @@ export type { ArtifactRequest, FetchLog, FetchArtifactsOptions } from './fetch';
 export { BadArchiveError, checkZipArchive, isSafeEntryName } from './archive';
 export { createProgressReporter, lineProgress, streamProgress, formatBytes } from './progress';
 export type { ProgressReporter, ProgressOptions } from './progress';
-export { keepOnInterrupt, pidAlive, removeOnInterrupt, removedOnInterrupt } from './interrupt';
+export { forgetGroup, keepOnInterrupt, killGroupOnInterrupt, pidAlive, removeOnInterrupt, removedOnInterrupt } from './interrupt';
 export { ensureLayer, layerInfo, layerPath, linkFromStore, pruneLayers, renewLayerIdentity, verifyLayer } from './layers';
 export type { EnsuredLayer, LayerInfo, LayerPruneOptions, LayerPruneResult, LinkResult } from './layers';
 export { StoreHttpCache, MetadataCache } from './http-cache';
