@@ -740,8 +740,16 @@ class Resolver {
       infos.push({ req: base, id: c.name, name: c.name, extras: [], parent: c });
     }
     const { metadata } = await this.fileMetadata(c);
-    if (metadata.version && isValidVersion(metadata.version) && compareVersions(metadata.version, c.version) !== 0 && !c.direct) {
-      this.options.log?.(`warning: ${c.entry.file.filename} declares version ${metadata.version}, not ${c.version}`);
+    if (!c.direct) {
+      // As pip does ("inconsistent version"): metadata that names another project or version than
+      // the file and the index is an error, since pex's runtime would activate what the metadata says.
+      const where = `${c.entry.file.filename} from ${redactUrl(c.entry.file.url)}`;
+      if (metadata.name !== undefined && canonicalizeName(metadata.name) !== c.name) {
+        throw new UserError(`${where} declares Name: ${metadata.name} in its metadata, not ${c.name}: the file is not what its name says. Check the index, or pick another version of ${c.name}.`);
+      }
+      if (metadata.version !== undefined && (!isValidVersion(metadata.version) || compareVersions(metadata.version, c.version) !== 0)) {
+        throw new UserError(`${where} declares Version: ${metadata.version} in its metadata, not ${c.version}: the file is not what its name says. Check the index, or exclude it (${c.name}!=${c.version}).`);
+      }
     }
     if (c.direct && metadata.version && isValidVersion(metadata.version)) c.version = metadata.version;
     if (this.options.noTransitive) return { infos: c.extras.length ? infos : [], requiresPython: metadata.requiresPython };

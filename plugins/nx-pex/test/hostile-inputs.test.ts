@@ -35,10 +35,16 @@ beforeAll(async () => {
   await writeFixtureWheel(wheels, { name: 'gone', version: '1.0' });
   await writeFixtureWheel(wheels, { name: 'gone', version: '2.0' });
   await writeFixtureWheel(wheels, { name: 'six', version: '1.0' });
+  const otherver = await writeFixtureWheel(wheels, { name: 'otherver', version: '1.0' });
+  const othername = await writeFixtureWheel(wheels, { name: 'othername', version: '1.0' });
   server = await startIndexServer({
     dir: wheels,
     yanked: { 'gone-1.0-py3-none-any.whl': 'broken', 'gone-2.0-py3-none-any.whl': true },
-    metadataOverrides: { [liar.filename]: 'Metadata-Version: 2.1\nName: liar\nVersion: 1.0\n\n' },
+    metadataOverrides: {
+      [liar.filename]: 'Metadata-Version: 2.1\nName: liar\nVersion: 1.0\n\n',
+      [otherver.filename]: 'Metadata-Version: 2.1\nName: otherver\nVersion: 2.0\n\n',
+      [othername.filename]: 'Metadata-Version: 2.1\nName: somethingelse\nVersion: 1.0\n\n',
+    },
   });
 });
 
@@ -71,6 +77,16 @@ describe('metadata is verified, not trusted', () => {
     expect(res.stderr).toMatch(/badmeta 1\.0 \(badmeta-1\.0-py3-none-any\.whl from http:\/\/127\.0\.0\.1:\d+\/files\/badmeta-1\.0-py3-none-any\.whl\) declares the dependency "helper >>> 1"/);
     expect(res.stderr).toMatch(/not a valid PEP 508 requirement/);
     expect(existsSync(join(scratch, 'out', 'badmeta.pex'))).toBe(false);
+  });
+
+  it.each([
+    ['otherver', /otherver-1\.0-py3-none-any\.whl from http:\/\/127\.0\.0\.1:\d+\/files\/otherver-1\.0-py3-none-any\.whl declares Version: 2\.0 in its metadata, not 1\.0/],
+    ['othername', /othername-1\.0-py3-none-any\.whl from .* declares Name: somethingelse in its metadata, not othername/],
+  ])('metadata naming another version or project than its file (%s) is an error, not a warning', async (name, message) => {
+    const res = await cli(['build', name, ...index(), '-o', join(scratch, 'out', `${name}.pex`)]);
+    expect(res.code).toBe(1);
+    noStack(res);
+    expect(res.stderr).toMatch(message);
   });
 
   it('an honest index builds a PEX that boots', async () => {
