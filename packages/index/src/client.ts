@@ -346,6 +346,23 @@ export class IndexClient {
     return found ? Buffer.from(`${found.username}:${found.password}`).toString('base64') : undefined;
   }
 
+  /**
+   * The cache scope of a GET of `url`: undefined when it is sent without credentials, else a
+   * sha256 over its origin and the credentials sent with it (inline, configured or from netrc).
+   * Pages kept for one scope are answered only to the same scope.
+   */
+  private cacheScope(url: string): string | undefined {
+    const inline = splitCredentials(url);
+    let u: URL;
+    try {
+      u = new URL(inline.url);
+    } catch {
+      return undefined;
+    }
+    const auth = inline.username !== undefined ? Buffer.from(`${inline.username}:${inline.password ?? ''}`).toString('base64') : this.authFor(u);
+    return auth ? createHash('sha256').update(`nx-pex index cache scope\n${u.origin}\n${auth}`).digest('hex') : undefined;
+  }
+
   private rememberCredentials(location: string): void {
     if (isFileLocation(location)) return;
     const { url, username, password } = splitCredentials(location);
@@ -526,7 +543,7 @@ export class IndexClient {
       return checkHash(url, page.body, expected);
     } catch (e) {
       // A kept copy that is not what the index says is not kept.
-      if (opts.cache) await this.httpCache?.delete(redactUrl(url), '*/*').catch(() => undefined);
+      if (opts.cache) await this.httpCache?.delete(redactUrl(url), '*/*', this.cacheScope(url)).catch(() => undefined);
       throw e;
     }
   }
@@ -541,7 +558,8 @@ export class IndexClient {
   private async getCached(url: string, accept: string, useCache: boolean, bound: { what: string; limit: number }): Promise<Page | undefined> {
     const cache = useCache ? this.httpCache : undefined;
     const key = redactUrl(url);
-    const cached = cache ? await cache.get(key, accept).catch(() => undefined) : undefined;
+    const scope = cache ? this.cacheScope(url) : undefined;
+    const cached = cache ? await cache.get(key, accept, scope).catch(() => undefined) : undefined;
     const asked = this.now();
     // A clock set back since the page was kept makes it stale, not fresh for longer.
     if (cached && cached.body.length > bound.limit) throw tooLarge(url, bound.what, bound.limit);
@@ -553,12 +571,12 @@ export class IndexClient {
       if (res.status === 304 && cached && Object.keys(conditional).length > 0) {
         await res.body.dump();
         const renewed = refreshed(cached, res.headers, now);
-        await (renewed ? cache!.put(renewed) : cache!.delete(key, accept)).catch(() => undefined);
+        await (renewed ? cache!.put(renewed) : cache!.delete(key, accept, scope)).catch(() => undefined);
         return cached;
       }
       if (res.status === 404 || res.status === 410) {
         await res.body.dump();
-        if (cached) await cache!.delete(key, accept).catch(() => undefined);
+        if (cached) await cache!.delete(key, accept, scope).catch(() => undefined);
         return undefined;
       }
       if (res.status >= 500 || res.status === 429) throw await retryableStatus(res);
@@ -572,9 +590,9 @@ export class IndexClient {
       if (cache) {
         const policy = cachePolicy(res.headers, now);
         const keep: CachedResponse | undefined = policy.store
-          ? { url: key, accept, ...page, finalUrl: redactUrl(res.finalUrl), ...cacheHeaders(res.headers), storedAt: now, freshUntil: policy.freshUntil }
+          ? { url: key, accept, ...(scope ? { scope } : {}), ...page, finalUrl: redactUrl(res.finalUrl), ...cacheHeaders(res.headers), storedAt: now, freshUntil: policy.freshUntil }
           : undefined;
-        await (keep ? cache.put(keep) : cached ? cache.delete(key, accept) : Promise.resolve()).catch(() => undefined);
+        await (keep ? cache.put(keep) : cached ? cache.delete(key, accept, scope) : Promise.resolve()).catch(() => undefined);
       }
       return page;
     });

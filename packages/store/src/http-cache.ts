@@ -153,16 +153,18 @@ export class StoreHttpCache implements HttpCache {
     this.dir = path.join(path.resolve(storeRoot), 'http');
   }
 
-  private fileFor(url: string, accept: string): string {
-    return entryPath(this.dir, sha256(`${redactUrl(url)}\n${accept}`));
+  /** By URL (without credentials), Accept and scope (who asked: see CachedResponse.scope). */
+  private fileFor(url: string, accept: string, scope?: string): string {
+    return entryPath(this.dir, sha256(`${redactUrl(url)}\n${accept}${scope ? `\n${scope}` : ''}`));
   }
 
-  async get(url: string, accept: string): Promise<CachedResponse | undefined> {
-    const entry = readEntry(this.fileFor(url, accept), MAX_PAGE_BYTES);
+  async get(url: string, accept: string, scope?: string): Promise<CachedResponse | undefined> {
+    const entry = readEntry(this.fileFor(url, accept, scope), MAX_PAGE_BYTES);
     if (!entry) return undefined;
     const h = entry.header;
     const str = (k: string) => (typeof h[k] === 'string' ? (h[k] as string) : undefined);
     if (str('url') !== redactUrl(url) || str('accept') !== accept || str('finalUrl') === undefined) return undefined;
+    if (str('scope') !== scope) return undefined;
     if (typeof h.storedAt !== 'number' || typeof h.freshUntil !== 'number') return undefined;
     const out: CachedResponse = {
       url: str('url')!,
@@ -173,6 +175,7 @@ export class StoreHttpCache implements HttpCache {
       freshUntil: h.freshUntil,
       body: entry.body,
     };
+    if (scope) out.scope = scope;
     for (const k of ['etag', 'lastModified', 'cacheControl', 'expires'] as const) {
       const v = str(k);
       if (v !== undefined) out[k] = v;
@@ -184,12 +187,12 @@ export class StoreHttpCache implements HttpCache {
     // Credentials never go into the store: a URL that still has them is not kept.
     if (redactUrl(r.url) !== r.url || redactUrl(r.finalUrl) !== r.finalUrl) return;
     const { body, ...header } = r;
-    this.writes.start(this.fileFor(r.url, r.accept), encodeEntry(header, body));
+    this.writes.start(this.fileFor(r.url, r.accept, r.scope), encodeEntry(header, body));
   }
 
-  async delete(url: string, accept: string): Promise<void> {
+  async delete(url: string, accept: string, scope?: string): Promise<void> {
     await this.writes.flush();
-    await fs.rm(this.fileFor(url, accept), { force: true }).catch(() => undefined);
+    await fs.rm(this.fileFor(url, accept, scope), { force: true }).catch(() => undefined);
   }
 
   /** Waits for the entries being written. */

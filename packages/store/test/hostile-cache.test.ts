@@ -176,3 +176,33 @@ describe('metadata files from an index', () => {
     }
   });
 });
+
+describe('pages kept for one set of credentials', () => {
+  it('are answered only to runs with the same credentials, never to one with none or others', async () => {
+    const home = (name: string, login?: string) => {
+      const dir = path.join(tmp, name);
+      return fs.mkdir(dir, { recursive: true }).then(async () => {
+        if (login) await fs.writeFile(path.join(dir, '.netrc'), `machine 127.0.0.1 login ${login} password secret-${login}\n`);
+        return dir;
+      });
+    };
+    const as = async (h: string) => new IndexClient({ ...defaultIndexConfig(), indexUrl: base }, { retries: 0, httpCache: new StoreHttpCache(tmp), env: {}, home: h });
+    const alice = await home('alice', 'alice');
+    const nobody = await home('nobody');
+    const bob = await home('bob', 'bob');
+    expect(await files(await as(alice))).toEqual(['demo-1.0-py3-none-any.whl']);
+    expect(requests).toHaveLength(1);
+    // Alice again: from the store, no request.
+    await files(await as(alice));
+    expect(requests).toHaveLength(1);
+    // No credentials, or other ones: asked of the index, not answered from Alice's page.
+    await files(await as(nobody));
+    expect(requests).toHaveLength(2);
+    await files(await as(bob));
+    expect(requests).toHaveLength(3);
+    // No entry holds a credential.
+    for (const sub of await fs.readdir(path.join(tmp, 'http'))) {
+      for (const f of await fs.readdir(path.join(tmp, 'http', sub))) expect(await fs.readFile(path.join(tmp, 'http', sub, f), 'utf8')).not.toMatch(/secret-|alice|bob/);
+    }
+  });
+});
