@@ -335,7 +335,7 @@ export function buildHelp(): string {
   out.push(
     '',
     'Indexes otherwise come from pip\'s and uv\'s configuration (pip.conf, PIP_INDEX_URL,',
-    'PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, UV_INDEX, [[tool.uv.index]]); see the README.',
+    'PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS, UV_INDEX, [[tool.uv.index]]); see docs/store-and-indexes.md.',
     '',
     'pex flags not supported by nx-pex yet (an error when given):',
     `  ${wrap(UNSUPPORTED_PEX_FLAGS.join(' '), 96, 2)}`,

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { streamProgress } from '@nx-pex/store';
-import { buildProject, buildRequirements, completePlatformPath, type IndexOverrides, type InheritPath, type LayeredOptions, type Layout } from '@nx-pex/engine';
+import { buildProject, buildRequirements, completePlatformPath, createContext, type IndexOverrides, type InheritPath, type LayeredOptions, type Layout } from '@nx-pex/engine';
 import { buildHelp, parseBuildArgs, type BuildArgs } from './build-args';
 import { UsageError } from './errors';
 
@@ -60,18 +60,17 @@ export async function buildCommand(argv: string[]): Promise<number> {
   }
   const pex = cliPexOptions(a);
   applyBuildTimeout(a.buildTimeout);
-  // What both kinds of build take from the command line.
-  const common = {
-    lockFile: a.lock,
-    python: a.python,
+  // The settings every step of the build shares, whichever kind of build it is.
+  const ctx = createContext({
     storeDir: a.store,
-    pex,
     indexes: indexOverrides(a),
     offline: a.offline || undefined,
     disableCache: a.disableCache || undefined,
     progress: a.quiet ? undefined : streamProgress(process.stderr),
     log: a.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`),
-  };
+  });
+  // What both kinds of build take from the command line.
+  const common = { lockFile: a.lock, python: a.python, pex };
   const scripts = a.script ?? [];
 
   if (a.project !== undefined) {
@@ -89,7 +88,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
       outputDir: resolve(a.outputDir ?? (outputFile ? dirname(outputFile) : 'dist')),
       outputFile: outputFile ? resolve(outputFile) : undefined,
       ...common,
-    });
+    }, ctx);
     return 0;
   }
 
@@ -111,7 +110,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
     ...(onlyBinary.length ? { onlyBinary } : {}),
     ...(noBinary.length ? { noBinary } : {}),
     ...(a.transitive === false ? { noTransitive: true } : {}),
-  });
+  }, ctx);
   return 0;
 }
 

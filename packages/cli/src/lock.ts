@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { lockRequirements, readRequirementsFile } from '@nx-pex/engine';
+import { createContext, lockRequirements, readRequirementsFile } from '@nx-pex/engine';
 import { parseBuildArgs, type BuildArgs } from './build-args';
 import { applyBuildTimeout } from './build';
 import { UsageError } from './errors';
@@ -77,10 +77,11 @@ export async function lockCommand(argv: string[]): Promise<number> {
     pre: a.pre,
     onlyBinary,
     noBinary,
+  }, createContext({
     storeDir: a.store,
     disableCache: a.disableCache || undefined,
     indexes: a.indexUrls || a.findLinks || a.pypi !== undefined ? { indexUrls: a.indexUrls, findLinks: a.findLinks, noPypi: a.pypi === false } : undefined,
     log: a.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`),
-  });
+  }));
   return 0;
 }

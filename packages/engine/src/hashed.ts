@@ -18,17 +18,9 @@ import {
   type TargetPlatform,
 } from '@nx-pex/pep';
 import { pinOf, type RequirementLine, type RequirementsFile } from '@nx-pex/lock';
-import { DEFAULT_INDEX_URL, redactUrl, type DistributionFile, type IndexClient, type IndexConfig } from '@nx-pex/index';
-import type { WheelStore } from '@nx-pex/store';
-import { pickWheel, type PinnedResolution, type PinnedWheel } from './pinned';
+import { DEFAULT_INDEX_URL, redactUrl, type DistributionFile, type IndexConfig } from '@nx-pex/index';
+import { pickWheel, type PinnedLookup, type PinnedResolution, type PinnedWheel } from './pinned';
 
-export interface ResolveHashedOptions {
-  client: IndexClient;
-  config: IndexConfig;
-  store: WheelStore;
-  target: TargetPlatform;
-  log?: (line: string) => void;
-}
 
 function versionOf(filename: string): string | undefined {
   try {
@@ -48,7 +40,7 @@ function sameVersion(a: string | undefined, b: string): boolean {
 }
 
 /** The wheels a hashed requirements file names for one target, each verified against the file's hashes when fetched. */
-export async function resolveHashed(lines: readonly RequirementLine[], o: ResolveHashedOptions): Promise<PinnedResolution> {
+export async function resolveHashed(lines: readonly RequirementLine[], o: PinnedLookup): Promise<PinnedResolution> {
   const { client, target } = o;
   const env = target.markerEnvironment;
   const chosen = new Map<string, { line: RequirementLine; wheel: PinnedWheel }>();

@@ -19,6 +19,9 @@ export {
   type PexBuildOptions,
 } from './options';
 export { applyIndexOverrides, type IndexOverrides } from './runtime';
+export { createContext, type BuildContext, type BuildContextInit } from './context';
+export type { LockSource, TargetSelection } from './lock-source';
+export { LOCK_KINDS, lockKindOf, type LockKindModule, type ProjectSourceRequest, type LockedRequirementsRequest } from './sources';
 export { pinnedVersion, requiresDist } from './pinned';
 export { PROJECT_LOCK_FILE, openProjectLock, projectLockText, type ProjectLock, type ProjectLockRequest } from './project-lock';
 export { checkWorkspaceImports, importsWithLines } from './undeclared-imports';

@@ -9,18 +9,19 @@ import { stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compareVersions, UserError, type Requirement, type TargetPlatform } from '@nx-pex/pep';
-import { readPyproject } from '@nx-pex/project';
+import { readPyproject, type PyProject } from '@nx-pex/project';
 import { IndexClient, readIndexConfig, redactUrl, type DistributionFile } from '@nx-pex/index';
-import { WheelStore, defaultStoreRoot } from '@nx-pex/store';
+import { WheelStore } from '@nx-pex/store';
 import { LOCK_COMMAND_HEADER, PYLOCK_VERSION, formatPylock, type LockedArtifact, type PylockPackage } from '@nx-pex/lock';
 import { parseRoot, requiresPythonHolds, resolve as resolveRequirements, sdistBuilder, type ResolvedPackage } from '@nx-pex/resolver';
 import { downloadUnhashed } from './pinned';
-import { withoutCredentials } from './build-requirements';
+import { withoutCredentials } from './sources';
 import { targetFor, targetsFor } from './pipeline';
-import { applyIndexOverrides, type IndexOverrides } from './runtime';
+import { applyIndexOverrides } from './runtime';
+import { createContext, type BuildContext } from './context';
 import { indexCaches } from './index-cache';
 import { environmentMarker, targetsMarker } from './lock-targets';
-import { checkLockOutput, writeLockOutput } from './lock-output';
+import { checkLockOutput, writeLockOutput, type LockOutputOptions } from './lock-output';
 
 export interface LockRequirementsOptions {
   /** A project directory: its `[project] dependencies` and `requires-python` are locked. */
@@ -47,12 +48,6 @@ export interface LockRequirementsOptions {
   pre?: boolean;
   onlyBinary?: string[];
   noBinary?: string[];
-  storeDir?: string;
-  /** Do not read or keep index pages and metadata in the store (pex's `--disable-cache`; also NX_PEX_DISABLE_CACHE=1). */
-  disableCache?: boolean;
-  indexes?: IndexOverrides;
-  log?: (line: string) => void;
-  env?: NodeJS.ProcessEnv;
 }
 
 export interface LockRequirementsResult {
@@ -79,10 +74,8 @@ interface Entry {
   index?: string;
 }
 
-/** Resolves and writes the lock. */
-export async function lockRequirements(o: LockRequirementsOptions): Promise<LockRequirementsResult> {
-  const env = o.env ?? process.env;
-  const log = o.log ?? (() => undefined);
+/** The project locked (if any) and the requirements to lock: its dependencies and those given. */
+async function lockRoots(o: LockRequirementsOptions): Promise<{ project?: PyProject; roots: Requirement[] }> {
   const project = o.projectDir ? await readPyproject(join(resolve(o.projectDir), 'pyproject.toml')) : undefined;
   if (project && !project.name) throw new UserError(`${project.file} has no [project] table, so there is nothing to lock.`);
   const roots: Requirement[] = [...(project?.dependencies ?? [])];
@@ -97,38 +90,30 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
   }
   if (problems.length) throw new UserError(problems.join('\n'));
   if (roots.length === 0) throw new UserError(`Nothing to lock: ${project ? `${project.file} declares no [project] dependencies` : 'give requirements, -r files or --project'}.`);
+  return { project, roots };
+}
+
+/** Resolves and writes the lock. */
+export async function lockRequirements(o: LockRequirementsOptions, ctx: BuildContext = createContext()): Promise<LockRequirementsResult> {
+  const { env, log } = ctx;
+  const { project, roots } = await lockRoots(o);
   const constraints = (o.constraints ?? []).map((c) => parseRoot(c));
   const outputFile = resolve(o.outputFile ?? join(project?.dir ?? process.cwd(), 'pylock.toml'));
   const lockDir = dirname(outputFile);
   // Before any request: a path that cannot take the lock is known now, not after the resolution.
   await checkLockOutput(outputFile, { replaceUserLock: o.replaceUserLock });
   const platformsGiven = (o.platforms?.length ?? 0) + (o.completePlatforms?.length ?? 0) > 0;
-  if (o.universal && platformsGiven) {
-    throw new UserError('--universal locks for every platform at once, so it takes no --platform or --complete-platform: drop them, or drop --universal to lock for those targets.');
-  }
-  if (o.universal && (o.pythons?.length ?? 0) > 1) {
-    throw new UserError(`--universal takes at most one --python (the interpreter that builds sdists; the Python versions come from requires-python), not ${o.pythons!.join(', ')}.`);
-  }
+  checkUniversal(o, platformsGiven);
 
-  const config = applyIndexOverrides(await readIndexConfig({ env, projectRoot: project?.dir ?? process.cwd() }), o.indexes);
-  const store = new WheelStore(resolve(o.storeDir ?? defaultStoreRoot(env)));
-  const { httpCache, metadataCache } = indexCaches(store.root, o.disableCache, env);
+  const config = applyIndexOverrides(await readIndexConfig({ env, projectRoot: project?.dir ?? process.cwd() }), ctx.indexes);
+  const store = new WheelStore(ctx.storeRoot);
+  const { httpCache, metadataCache } = indexCaches(store.root, ctx.disableCache, env);
   const client = new IndexClient(config, { env, httpCache });
   try {
     // The interpreters' probes and the roots' project pages do not wait for each other (a probe
     // that is not cached runs Python for ~50-100 ms).
     for (const r of roots) if (!r.url) void client.projectFiles(r.name).catch(() => undefined);
-    const pythons = o.pythons?.length ? o.pythons : platformsGiven ? [] : ['python3'];
-    const targets: Target[] = (await Promise.all(pythons.map((python) => targetFor(python, { storeDir: o.storeDir, env })))).map((target, i) => ({ target, python: pythons[i]! }));
-    if (platformsGiven) {
-      for (const target of await targetsFor({ platforms: o.platforms, completePlatforms: o.completePlatforms, storeDir: o.storeDir, env })) targets.push({ target, python: 'python3' });
-    }
-    const unique = targets.filter((t, i) => targets.findIndex((u) => u.target.id === t.target.id) === i);
-    for (const { target, python } of unique) {
-      if (!o.universal && project?.requiresPython && !requiresPythonHolds(project.requiresPython, target.pythonVersion)) {
-        throw new UserError(`${target.platform ? `Platform ${target.id}` : python} is Python ${target.pythonVersion}, which ${project.file} excludes (requires-python ${project.requiresPython}).`);
-      }
-    }
+    const unique = await lockTargets(o, project, platformsGiven, ctx);
     const entries = new Map<string, Entry>();
     const entryOf = (p: ResolvedPackage): Entry => {
       const key = `${p.name}==${p.version}`;
@@ -182,34 +167,8 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
       }
     }
 
-    const packages: PylockPackage[] = [...entries.values()]
-      .sort((a, b) => (a.pkg.name < b.pkg.name ? -1 : a.pkg.name > b.pkg.name ? 1 : compareVersions(a.pkg.version, b.pkg.version)))
-      .map((e) => {
-        const p: PylockPackage = { name: e.pkg.name, dependencies: [], wheels: [] };
-        if (e.directory === undefined) p.version = e.pkg.version;
-        const marker = markers.get(e);
-        if (marker !== undefined) p.marker = marker;
-        if (e.index !== undefined) p.index = e.index;
-        if (e.directory !== undefined) p.directory = { path: e.directory };
-        else if (e.archive) p.archive = e.archive;
-        else {
-          if (e.sdist) p.sdist = e.sdist;
-          p.wheels = [...e.wheels.values()].sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
-        }
-        return p;
-      });
-    const text = formatPylock({
-      lockVersion: PYLOCK_VERSION,
-      environments,
-      ...(requiresPython !== undefined ? { requiresPython } : {}),
-      extras: [],
-      dependencyGroups: [],
-      defaultGroups: [],
-      createdBy: 'nx-pex',
-      packages,
-      header: [LOCK_COMMAND_HEADER],
-    });
-    await writeLockOutput(outputFile, text, { replaceUserLock: o.replaceUserLock });
+    const packages = pylockPackages(entries, markers);
+    await writeLockFile(outputFile, packages, environments, requiresPython, { replaceUserLock: o.replaceUserLock });
     const targetIds = o.universal ? ['universal'] : unique.map((t) => t.target.id);
     log(`wrote ${relative(process.cwd(), outputFile) || outputFile} (${packages.length} packages, ${targetIds.join(', ')})`);
     return { path: outputFile, packages: packages.length, targets: targetIds };
@@ -217,6 +176,68 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
     await client.close();
     await store.release();
   }
+}
+
+/** The targets locked for (each with the interpreter that builds its sdists), without repeats; each must fit the project's requires-python. */
+async function lockTargets(o: LockRequirementsOptions, project: PyProject | undefined, platformsGiven: boolean, ctx: BuildContext): Promise<Target[]> {
+  const pythons = o.pythons?.length ? o.pythons : platformsGiven ? [] : ['python3'];
+  const targets: Target[] = (await Promise.all(pythons.map((python) => targetFor(python, ctx)))).map((target, i) => ({ target, python: pythons[i]! }));
+  if (platformsGiven) {
+    for (const target of await targetsFor({ platforms: o.platforms, completePlatforms: o.completePlatforms }, ctx)) targets.push({ target, python: 'python3' });
+  }
+  const unique = targets.filter((t, i) => targets.findIndex((u) => u.target.id === t.target.id) === i);
+  for (const { target, python } of unique) {
+    if (!o.universal && project?.requiresPython && !requiresPythonHolds(project.requiresPython, target.pythonVersion)) {
+      throw new UserError(`${target.platform ? `Platform ${target.id}` : python} is Python ${target.pythonVersion}, which ${project.file} excludes (requires-python ${project.requiresPython}).`);
+    }
+  }
+  return unique;
+}
+
+/** --universal takes neither platforms nor several interpreters. */
+function checkUniversal(o: LockRequirementsOptions, platformsGiven: boolean): void {
+  if (o.universal && platformsGiven) {
+    throw new UserError('--universal locks for every platform at once, so it takes no --platform or --complete-platform: drop them, or drop --universal to lock for those targets.');
+  }
+  if (o.universal && (o.pythons?.length ?? 0) > 1) {
+    throw new UserError(`--universal takes at most one --python (the interpreter that builds sdists; the Python versions come from requires-python), not ${o.pythons!.join(', ')}.`);
+  }
+}
+
+/** Writes the lock file (through a temporary file, so no half-written lock is ever seen). */
+async function writeLockFile(outputFile: string, packages: PylockPackage[], environments: string[], requiresPython: string | undefined, o: LockOutputOptions): Promise<void> {
+  const text = formatPylock({
+    lockVersion: PYLOCK_VERSION,
+    environments,
+    ...(requiresPython !== undefined ? { requiresPython } : {}),
+    extras: [],
+    dependencyGroups: [],
+    defaultGroups: [],
+    createdBy: 'nx-pex',
+    packages,
+    header: [LOCK_COMMAND_HEADER],
+  });
+  await writeLockOutput(outputFile, text, o);
+}
+
+/** The lock's `[[packages]]`: each entry with its marker, sorted by name then version. */
+function pylockPackages(entries: Map<string, Entry>, markers: Map<Entry, string | undefined>): PylockPackage[] {
+  return [...entries.values()]
+    .sort((a, b) => (a.pkg.name < b.pkg.name ? -1 : a.pkg.name > b.pkg.name ? 1 : compareVersions(a.pkg.version, b.pkg.version)))
+    .map((e) => {
+      const p: PylockPackage = { name: e.pkg.name, dependencies: [], wheels: [] };
+      if (e.directory === undefined) p.version = e.pkg.version;
+      const marker = markers.get(e);
+      if (marker !== undefined) p.marker = marker;
+      if (e.index !== undefined) p.index = e.index;
+      if (e.directory !== undefined) p.directory = { path: e.directory };
+      else if (e.archive) p.archive = e.archive;
+      else {
+        if (e.sdist) p.sdist = e.sdist;
+        p.wheels = [...e.wheels.values()].sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
+      }
+      return p;
+    });
 }
 
 /** Adds the files one resolution took for a package (or, universal, every file of its version) to its entry. */

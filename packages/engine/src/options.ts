@@ -14,11 +14,11 @@ export type InheritPath = NonNullable<NxPexToolConfig['inheritPath']>;
 /**
  * PEX options settable per target, per project (`[tool.nx-pex]`) and on the command line: the
  * keys of `[tool.nx-pex]` but `scripts`, each with the meaning of the pex flag of the same name
- * (`sources` is `-D`; the README's Options table lists the flag and the Pants field of each).
+ * (`sources` is `-D`; docs/options.md lists the flag and the Pants field of each).
  */
 export type PexBuildOptions = Omit<NxPexToolConfig, 'scripts' | 'lockFile'>;
 
-/** Every option of PexBuildOptions, in the order the README and `--help` list them. */
+/** Every option of PexBuildOptions, in the order docs/options.md and `--help` list them. */
 export const PEX_BUILD_OPTION_NAMES = [
   'entryPoint',
   'script',

@@ -69,7 +69,8 @@ export function requiresDist(metadata: string): string[] {
   return out;
 }
 
-export interface ResolvePinnedOptions {
+/** What looking pinned files up on the indexes for one target takes (pins here, hashed requirements in hashed.ts). */
+export interface PinnedLookup {
   client: IndexClient;
   config: IndexConfig;
   store: WheelStore;
@@ -84,7 +85,7 @@ export async function pickWheel(
   client: IndexClient,
   store: WheelStore,
   target: TargetPlatform,
-  log: ResolvePinnedOptions['log'],
+  log: PinnedLookup['log'],
 ): Promise<PinnedWheel> {
   // With --no-pypi / no-index, a file listed on another host than the configured ones is not fetched.
   const files = onConfiguredHosts(await client.projectFiles(name), client.config);

@@ -3,44 +3,32 @@
  * lock names, first-party sources, index settings, the wheel store, the pex runtime and fetching.
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { abbreviatedPlatform, completePlatform, probeInterpreterCached, targetFromInterpreter, UserError, type TargetPlatform } from '@nx-pex/pep';
-import { collectSources, mergeSources, readPyproject, type PyProject } from '@nx-pex/project';
-import type { LockedArtifact, LockedPackage, RequirementsFile } from '@nx-pex/lock';
+import { collectSources, mergeSources, readPyproject, type PyProject, type SourceFile } from '@nx-pex/project';
+import type { LockedPackage, RequirementsFile } from '@nx-pex/lock';
 import { IndexClient, readIndexConfig, type IndexConfig } from '@nx-pex/index';
-import {
-  WheelStore,
-  defaultStoreRoot,
-  fetchArtifacts,
-  lineProgress,
-  offlineFromEnv,
-  type ArtifactRequest,
-  type MetadataCache,
-  type ProgressReporter,
-} from '@nx-pex/store';
+import { WheelStore, fetchArtifacts, type ArtifactRequest, type MetadataCache } from '@nx-pex/store';
 import type { PexDependency, PexRuntime } from '@nx-pex/pex';
 import { combineSources, directorySources } from './options';
 import { shippedPexWheel } from './shipped-runtime';
-import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type IndexOverrides } from './runtime';
+import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type RuntimeChoice } from './runtime';
+import type { BuildContext } from './context';
+import type { FetchedCheck, LockSource } from './lock-source';
 import { applyRequirementsFileIndexes } from './hashed';
 import { indexCaches } from './index-cache';
 
 const targets = new Map<string, Promise<TargetPlatform>>();
 
-/** The wheel store's root directory: the `storeDir` option, else the default for `env`. */
-function storeRoot(storeDir: string | undefined, env: NodeJS.ProcessEnv): string {
-  return resolve(storeDir ?? defaultStoreRoot(env));
-}
-
 /**
  * The platform an interpreter stands for, probed once per process; the probe's answer is kept in
  * `<store root>/interpreters/` for later processes while the interpreter file is unchanged.
  */
-export function targetFor(python: string, o: { storeDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TargetPlatform> {
+export function targetFor(python: string, ctx: Pick<BuildContext, 'storeRoot' | 'env'>): Promise<TargetPlatform> {
   let t = targets.get(python);
   if (!t) {
-    const cacheDir = join(storeRoot(o.storeDir, o.env ?? process.env), 'interpreters');
-    t = probeInterpreterCached(python, { cacheDir, env: o.env }).then(targetFromInterpreter);
+    const cacheDir = join(ctx.storeRoot, 'interpreters');
+    t = probeInterpreterCached(python, { cacheDir, env: ctx.env }).then(targetFromInterpreter);
     targets.set(python, t);
     t.catch(() => targets.delete(python));
   }
@@ -54,8 +42,6 @@ export interface TargetOptions {
   platforms?: readonly string[];
   /** pex's complete platforms (`--complete-platform`): JSON objects, or paths of files holding one. */
   completePlatforms?: readonly string[];
-  storeDir?: string;
-  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -63,7 +49,7 @@ export interface TargetOptions {
  * then each abbreviated and complete platform given (in that order, without repeats); with
  * neither, the local `python3`.
  */
-export async function targetsFor(o: TargetOptions): Promise<TargetPlatform[]> {
+export async function targetsFor(o: TargetOptions, ctx: Pick<BuildContext, 'storeRoot' | 'env'>): Promise<TargetPlatform[]> {
   const given = [...(o.platforms ?? []).map(abbreviatedPlatform)];
   for (const value of o.completePlatforms ?? []) {
     if (value.trim().startsWith('{')) {
@@ -81,7 +67,7 @@ export async function targetsFor(o: TargetOptions): Promise<TargetPlatform[]> {
     }
     given.push(completePlatform(text, value));
   }
-  if (given.length === 0 || o.python !== undefined) given.unshift(await targetFor(o.python ?? 'python3', { storeDir: o.storeDir, env: o.env }));
+  if (given.length === 0 || o.python !== undefined) given.unshift(await targetFor(o.python ?? 'python3', ctx));
   const seen = new Set<string>();
   return given.filter((t) => !seen.has(t.id) && seen.add(t.id));
 }
@@ -104,19 +90,6 @@ export function entryPointOf(spec: string): string {
   return spec.replace(/\s*\[[^\]]*\]\s*$/, '').trim();
 }
 
-/** What the store needs to fetch a wheel the lock names. */
-export function lockedArtifactRequest({ pkg, wheel }: { pkg: LockedPackage; wheel: LockedArtifact }): ArtifactRequest {
-  return {
-    project: pkg.name,
-    version: pkg.version ?? '',
-    filename: wheel.filename,
-    sha256: wheel.sha256,
-    size: wheel.size,
-    url: wheel.url,
-    registry: pkg.source.kind === 'registry' ? pkg.source.url : undefined,
-  };
-}
-
 /** The pyproject.toml of each workspace project (a lock package with a path source). */
 export async function lockedProjects(packages: readonly LockedPackage[], lockFile: string): Promise<PyProject[]> {
   const paths = packages.flatMap((pkg) => ('path' in pkg.source ? [join(dirname(lockFile), pkg.source.path, 'pyproject.toml')] : []));
@@ -131,26 +104,24 @@ export async function buildSources(projects: readonly PyProject[], dirs: readonl
   );
 }
 
+/** A selection with the PEX sources of its first-party projects and of `-D` directories (checked before anything is fetched). */
+export async function withSources<S extends { firstParty: readonly PyProject[] }>(selection: S, dirs: readonly string[] | undefined): Promise<S & { sources: SourceFile[] }> {
+  return { ...selection, sources: await buildSources(selection.firstParty, dirs ?? []) };
+}
+
 export interface FetchOptions {
-  /** The first target (the pex runtime's wheel is chosen for it). */
-  target: TargetPlatform;
-  /** Every target of the build, when several (the shebang fits them all). */
-  targets?: readonly TargetPlatform[];
+  /** Every target of the build; the pex runtime's wheel is chosen for the first, the shebang fits them all. */
+  targets: readonly TargetPlatform[];
   /** Directory whose `uv.toml` / `pyproject.toml` index settings apply. */
   projectRoot: string;
-  indexes?: IndexOverrides;
-  /** Requirements files whose index lines join the configured index settings (before `indexes`). */
+  /** Requirements files whose index lines join the configured index settings (before the context's `indexes`). */
   requirementsFiles?: readonly RequirementsFile[];
-  storeDir?: string;
   pexVersion?: string;
-  /** A local copy of the pinned pex wheel; the pinned runtime is taken from it without any index. */
-  pexWheel?: string;
-  offline?: boolean;
-  /** Do not read or keep index pages and metadata in the store (`--disable-cache`; also NX_PEX_DISABLE_CACHE=1). */
-  disableCache?: boolean;
-  progress?: ProgressReporter;
-  log?: (line: string) => void;
-  env: NodeJS.ProcessEnv;
+}
+
+/** How the files a source selects are fetched: with its index settings, for these targets and pex runtime. */
+export function fetchOptionsFor(source: Pick<LockSource, 'projectRoot' | 'requirementsFiles'>, targets: readonly TargetPlatform[], pexVersion: string | undefined): FetchOptions {
+  return { targets, projectRoot: source.projectRoot, requirementsFiles: source.requirementsFiles, pexVersion };
 }
 
 /** What the wheel requests are worked out with (pinned requirements are looked up on the indexes). */
@@ -174,50 +145,34 @@ export interface FetchedInputs {
 }
 
 /**
- * Fetches the wheels `collect` asks for and the pex runtime into the store, then calls `write`
- * with them while the store holds them.
+ * Opens the store and the indexes, lets `select` say which files go in (a lock source's
+ * selection), fetches them and the pex runtime into the store, then calls `write` with them
+ * while the store holds them.
  */
-export async function withFetchedInputs<T>(
+export async function withFetchedInputs<S extends { artifacts: ArtifactRequest[]; afterFetch?: FetchedCheck[] }, T>(
   o: FetchOptions,
-  collect: (ctx: IndexContext) => Promise<ArtifactRequest[]>,
-  write: (inputs: FetchedInputs) => Promise<T>,
+  ctx: BuildContext,
+  select: (index: IndexContext) => Promise<S>,
+  write: (inputs: FetchedInputs, selection: S) => Promise<T>,
 ): Promise<T> {
-  const { env, target, log } = o;
-  const config = applyIndexOverrides(applyRequirementsFileIndexes(await readIndexConfig({ env, projectRoot: o.projectRoot }), o.requirementsFiles ?? []), o.indexes);
-  const store = new WheelStore(storeRoot(o.storeDir, env));
-  const { httpCache, metadataCache } = indexCaches(store.root, o.disableCache, env);
+  const { env } = ctx;
+  const config = applyIndexOverrides(applyRequirementsFileIndexes(await readIndexConfig({ env, projectRoot: o.projectRoot }), o.requirementsFiles ?? []), ctx.indexes);
+  const store = new WheelStore(ctx.storeRoot);
+  const { httpCache, metadataCache } = indexCaches(store.root, ctx.disableCache, env);
   const client = new IndexClient(config, { env, httpCache });
   try {
-    let requests: ArtifactRequest[];
-    let choice;
-    let paths: Map<string, string>;
+    let selection: S;
+    let fetched: { paths: Map<string, string>; choice: RuntimeChoice };
     try {
-      requests = await collect({ client, config, store, metadataCache });
-      choice = await chooseRuntime(o.pexVersion, { client, store, target, log, localWheel: o.pexWheel ?? shippedPexWheel() });
-      const fetchOptions = {
-        store,
-        client,
-        config,
-        log,
-        offline: o.offline ?? offlineFromEnv(env),
-        progress: o.progress ?? (log ? lineProgress(log) : undefined),
-      };
-      if (choice.local) {
-        // The shipped wheel is copied into the store (verified like any download), never looked
-        // up on an index, so air-gapped and offline builds have their runtime.
-        const local = { ...config, indexUrl: '', extraIndexUrls: [], findLinks: [], noIndex: true };
-        paths = new Map([
-          ...(await fetchArtifacts(requests, fetchOptions)),
-          ...(await fetchArtifacts([choice.request], { ...fetchOptions, config: local, offline: false })),
-        ]);
-      } else {
-        paths = await fetchArtifacts([...requests, choice.request], fetchOptions);
-      }
+      selection = await select({ client, config, store, metadataCache });
+      fetched = await fetchWithRuntime(selection.artifacts, o, { client, config, store }, ctx);
     } finally {
       await client.close();
     }
+    const { paths, choice } = fetched;
     // fetchArtifacts keys its answer by lower-case sha256.
     const pathOf = (sha256: string) => paths.get(sha256.toLowerCase())!;
+    for (const check of selection.afterFetch ?? []) await check((sha256) => paths.get(sha256.toLowerCase()));
     const runtime = await runtimeFromWheel(pathOf(choice.request.sha256), choice.version, {
       cacheDir: join(store.root, 'runtimes'),
       sha256: choice.request.sha256,
@@ -226,7 +181,7 @@ export async function withFetchedInputs<T>(
     // unchanged since (size and identity) just now; the writer checks the identity again as it
     // opens each one and hashes any file that differs. The same file wanted for several targets
     // goes in once.
-    const unique = new Map(requests.map((r) => [r.sha256.toLowerCase(), r]));
+    const unique = new Map(selection.artifacts.map((r) => [r.sha256.toLowerCase(), r]));
     const dependencies = [...unique.values()].map((r) => ({
       filename: r.filename,
       sha256: r.sha256,
@@ -235,8 +190,30 @@ export async function withFetchedInputs<T>(
       size: r.size,
       identity: store.identityOf(r.sha256),
     }));
-    return await write({ runtime, dependencies, shebang: shebangFor(o.targets ?? [target]), store, storeRoot: store.root });
+    return await write({ runtime, dependencies, shebang: shebangFor(o.targets), store, storeRoot: store.root }, selection);
   } finally {
     await store.release();
   }
+}
+
+/** Fetches `requests` and the chosen pex runtime's wheel into the store: their paths by lower-case sha256. */
+async function fetchWithRuntime(
+  requests: ArtifactRequest[],
+  o: FetchOptions,
+  index: Omit<IndexContext, 'metadataCache'>,
+  ctx: BuildContext,
+): Promise<{ paths: Map<string, string>; choice: RuntimeChoice }> {
+  const { client, config, store } = index;
+  const log = ctx.logging ? ctx.log : undefined;
+  const choice = await chooseRuntime(o.pexVersion, { client, store, target: o.targets[0]!, log, localWheel: ctx.pexWheel ?? shippedPexWheel() });
+  const fetchOptions = { store, client, config, log, offline: ctx.offline, progress: ctx.progress };
+  if (!choice.local) return { paths: await fetchArtifacts([...requests, choice.request], fetchOptions), choice };
+  // The shipped wheel is copied into the store (verified like any download), never looked up on
+  // an index, so air-gapped and offline builds have their runtime.
+  const local = { ...config, indexUrl: '', extraIndexUrls: [], findLinks: [], noIndex: true };
+  const paths = new Map([
+    ...(await fetchArtifacts(requests, fetchOptions)),
+    ...(await fetchArtifacts([choice.request], { ...fetchOptions, config: local, offline: false })),
+  ]);
+  return { paths, choice };
 }

@@ -63,6 +63,11 @@ export interface ProjectLock {
   kind: 'uv' | 'pylock';
   /** The workspace's uv.lock, when one was found (for the other workspace projects). */
   uvLock?: Lockfile;
+  /**
+   * A pylock.toml nx-pex generated from `uvLock` and found to match it now: the uv.lock's
+   * dependency edges hold for it (a PEP 751 lock records none).
+   */
+  generated?: boolean;
   closure(target: TargetPlatform): Closure;
 }
 
@@ -145,5 +150,5 @@ export async function openProjectLock(r: ProjectLockRequest): Promise<ProjectLoc
     }
   }
   const pylock = parsePylock(text, pylockPath);
-  return { path: pylockPath, kind: 'pylock', uvLock, closure: (target) => pylockClosure(pylock, target, { project: r.project }) };
+  return { path: pylockPath, kind: 'pylock', uvLock, generated: header !== undefined, closure: (target) => pylockClosure(pylock, target, { project: r.project }) };
 }

@@ -3,7 +3,7 @@ export type { LockFormat, LockedArtifact, LockedSource, LockedDependency, Locked
 export { sourceKey, isFirstPartySource } from './source';
 export { UV_LOCK_VERSION, parseUvLock, readUvLock } from './uv';
 export type { Closure, ClosureEntry } from './closure';
-export { lockClosure, selectWheels, rootRequirements } from './closure';
+export { lockClosure, selectWheels, rootRequirements, bindExtras } from './closure';
 export { requirementsClosure } from './requirements';
 export type {
   Pylock,

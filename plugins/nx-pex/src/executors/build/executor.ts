@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { UserError } from '@nx-pex/pep';
-import { buildProject, completePlatformPath, PEX_BUILD_OPTION_NAMES, type PexBuildOptions } from '@nx-pex/engine';
+import { buildProject, completePlatformPath, createContext, PEX_BUILD_OPTION_NAMES, type PexBuildOptions } from '@nx-pex/engine';
 
 /** Target options: nx-pex's own, and pex's options (see `schemas/build.json`); paths are relative to the workspace root. */
 export interface BuildExecutorOptions extends PexBuildOptions {
@@ -53,10 +53,8 @@ export async function buildTarget(
       python: options.python,
       lockFile: options.lockFile ? join(workspaceRoot, options.lockFile) : undefined,
       lockPerProject: options.lockPerProject,
-      storeDir: options.storeDir,
-        pex: pexOptions(options, workspaceRoot),
-      log: (line) => log.info(line),
-    });
+      pex: pexOptions(options, workspaceRoot),
+    }, createContext({ storeDir: options.storeDir, log: (line) => log.info(line) }));
     return true;
   } catch (err) {
     if (err instanceof UserError) {

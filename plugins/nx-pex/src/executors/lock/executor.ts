@@ -1,7 +1,7 @@
 import { join, relative } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { UserError } from '@nx-pex/pep';
-import { completePlatformPath, lockRequirements } from '@nx-pex/engine';
+import { completePlatformPath, createContext, lockRequirements } from '@nx-pex/engine';
 
 /** Target options (see `schemas/lock.json`); complete platform files are relative to the project. */
 export interface LockExecutorOptions {
@@ -21,9 +21,10 @@ export default async function lockExecutor(options: LockExecutorOptions, context
   }
   const projectDir = join(context.root, project.root);
   try {
-    const { python, completePlatforms, ...rest } = options;
+    const { python, completePlatforms, storeDir, ...rest } = options;
     const pythons = python === undefined ? undefined : ([] as string[]).concat(python);
-    const done = await lockRequirements({ ...rest, projectDir, pythons, completePlatforms: completePlatforms?.map((c) => completePlatformPath(c, projectDir)), log: (l) => logger.info(l) });
+    const ctx = createContext({ storeDir, log: (l) => logger.info(l) });
+    const done = await lockRequirements({ ...rest, projectDir, pythons, completePlatforms: completePlatforms?.map((c) => completePlatformPath(c, projectDir)) }, ctx);
     logger.info(`nx-pex: wrote ${relative(context.root, done.path)}: ${done.packages} packages for ${done.targets.join(', ')}`);
     return { success: true };
   } catch (err) {
