@@ -86,6 +86,7 @@ export interface BuildArgs {
   store?: string;
   offline?: boolean;
   disableCache?: boolean;
+  buildTimeout?: string;
   quiet?: boolean;
   help?: boolean;
 }
@@ -149,6 +150,7 @@ export const SPECS: Spec[] = [
   { key: 'store', names: ['--store'], kind: { type: 'string' }, metavar: 'DIR', group: 'nx-pex', help: 'Wheel store. Default: $NX_PEX_STORE, else $XDG_CACHE_HOME/nx-pex, else ~/.cache/nx-pex.' },
   { key: 'offline', names: ['--offline'], kind: { type: 'flag' }, group: 'nx-pex', help: 'Take wheels from the store only, never the network (also NX_PEX_OFFLINE=1); fail naming every missing one.' },
   { key: 'disableCache', names: ['--disable-cache'], kind: { type: 'flag' }, group: 'nx-pex', help: 'Neither read nor keep index pages and metadata in the store: ask the indexes afresh (also NX_PEX_DISABLE_CACHE=1). Wheels still come from the store, verified by sha256.' },
+  { key: 'buildTimeout', names: ['--build-timeout'], kind: { type: 'string' }, metavar: 'SECONDS', group: 'nx-pex', help: 'Time limit of one sdist or project build (pip wheel and its backend, killed with everything it started when over it). Default: $NX_PEX_BUILD_TIMEOUT, else 1800.' },
   { key: 'quiet', names: ['-q', '--quiet'], kind: { type: 'flag' }, group: 'nx-pex', help: 'Print nothing but errors.' },
   { key: 'help', names: ['-h', '--help'], kind: { type: 'flag' }, group: 'nx-pex', help: 'Show this help.' },
 ];

@@ -68,6 +68,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const pex = cliPexOptions(a);
+  applyBuildTimeout(a.buildTimeout);
   // The settings every step of the build shares, whichever kind of build it is.
   const ctx = createContext({
     storeDir: a.store,
@@ -120,4 +121,12 @@ export async function buildCommand(argv: string[]): Promise<number> {
     ...(a.transitive === false ? { noTransitive: true } : {}),
   }, ctx);
   return 0;
+}
+
+/**
+ * `--build-timeout SECONDS`: the sdist builds of this run take their limit from
+ * NX_PEX_BUILD_TIMEOUT, which the flag sets for this process (the engine checks the value).
+ */
+export function applyBuildTimeout(seconds: string | undefined): void {
+  if (seconds !== undefined) process.env.NX_PEX_BUILD_TIMEOUT = seconds;
 }

@@ -1,11 +1,12 @@
 import { resolve } from 'node:path';
 import { createContext, lockRequirements, readRequirementsFile } from '@nx-pex/engine';
 import { parseBuildArgs, type BuildArgs } from './build-args';
+import { applyBuildTimeout } from './build';
 import { UsageError } from './errors';
 
 const LOCK_KEYS = new Set<keyof BuildArgs>([
   'requirements', 'requirementFiles', 'project', 'constraintFiles', 'pre', 'onlyBinary', 'noBinary', 'build', 'wheel',
-  'indexUrls', 'findLinks', 'pypi', 'python', 'store', 'disableCache', 'quiet', 'help', 'outputFile', 'platforms', 'completePlatforms',
+  'indexUrls', 'findLinks', 'pypi', 'python', 'store', 'disableCache', 'quiet', 'help', 'outputFile', 'platforms', 'completePlatforms', 'buildTimeout',
 ]);
 
 const HELP = `Usage: nx-pex lock [--project DIR] [REQUIREMENT...] [-r FILE] [TARGETS | --universal] [-o pylock.toml] [options]
@@ -23,8 +24,11 @@ requires-python allows (else from --python's version up), markers carried along 
 edges, every file of each chosen version listed; forked (as uv forks) where requirements need it.
 
 Options: --constraints FILE, --pre, --only-binary NAMES|:all:, --no-binary NAMES|:all:, --no-build,
--i/--index-url URL, -f/--find-links PATH, --no-pypi, --store DIR, --disable-cache, -q (as for
-nx-pex build).
+-i/--index-url URL, -f/--find-links PATH, --no-pypi, --store DIR, --disable-cache,
+--build-timeout SECONDS, -q (as for nx-pex build).
+
+The output (-o) is written only where nothing is, or over a lock nx-pex wrote (its first line is
+nx-pex's header). A pylock.toml without that header is the user's: --replace-user-lock replaces it.
 `;
 
 /** `nx-pex lock`. */
@@ -33,11 +37,13 @@ export async function lockCommand(argv: string[]): Promise<number> {
   const pythons: string[] = [];
   const rest: string[] = [];
   let universal = false;
+  let replaceUserLock = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--python' && i + 1 < argv.length) pythons.push(argv[++i]!);
     else if (a.startsWith('--python=')) pythons.push(a.slice('--python='.length));
     else if (a === '--universal') universal = true;
+    else if (a === '--replace-user-lock') replaceUserLock = true;
     else rest.push(a);
   }
   const a = parseBuildArgs(rest);
@@ -50,6 +56,7 @@ export async function lockCommand(argv: string[]): Promise<number> {
       throw new UsageError(`nx-pex lock does not take the build option "${key}"; run \`nx-pex lock --help\`.`);
     }
   }
+  applyBuildTimeout(a.buildTimeout);
   const constraints: string[] = [];
   const requirements = [...a.requirements];
   for (const file of a.requirementFiles ?? []) requirements.push(...(await readRequirementsFile(file, constraints)));
@@ -66,6 +73,7 @@ export async function lockCommand(argv: string[]): Promise<number> {
     completePlatforms: a.completePlatforms,
     universal,
     outputFile: a.outputFile,
+    replaceUserLock,
     pre: a.pre,
     onlyBinary,
     noBinary,

@@ -61,7 +61,7 @@ function parseAll(texts: readonly string[], local: boolean): Requirement[] {
     try {
       out.push(local ? parseRoot(t) : parseRequirement(t));
     } catch (e) {
-      if (e instanceof RequirementSyntaxError) problems.push(`"${t}" is not a valid requirement: ${e.message}`);
+      if (e instanceof RequirementSyntaxError) problems.push(`"${e.text}" is not a valid requirement: ${e.message}`);
       else if (e instanceof UserError) problems.push(e.message);
       else throw e;
     }

@@ -23,7 +23,7 @@ import {
   writePex,
   type PexOptions,
 } from '@nx-pex/pex';
-import { ensureLayer, linkFromStore, type LinkResult, type WheelStore } from '@nx-pex/store';
+import { ensureLayer, linkFromStore, renewLayerIdentity, type LinkResult, type WheelStore } from '@nx-pex/store';
 import { outputTmpDir, shownPath } from './outputs';
 
 /** The name of the dependencies layer in `layers/` and in the Docker context. */
@@ -184,6 +184,7 @@ export async function writeProjectLayers(o: ProjectLayersOptions): Promise<Proje
   });
   const short = key.slice(0, 12);
   const wheels = deps.dependencies.length;
+  if (layer.damaged !== undefined) o.log(`${o.project}: the store's deps layer ${short} was damaged (${layer.damaged}); built it again`);
   o.log(
     layer.reused
       ? `${o.project}: deps layer ${short} (${wheels} wheels) reused from the store (${layer.path})`
@@ -233,6 +234,8 @@ export async function writeProjectLayers(o: ProjectLayersOptions): Promise<Proje
     o.log(`${o.project}: wrote Docker context ${shownPath(dest)} (FROM ${baseImage})`);
     result.dockerDir = dest;
   }
+  // The hard links just made changed the store files' ctime, not their bytes (verified above).
+  if (o.layers || o.docker) await renewLayerIdentity(o.store, key);
   return result;
 }
 

@@ -5,15 +5,14 @@
  * resolved on its own and its choices kept apart by markers, or universally (`--universal`): one
  * resolution for every environment, with the markers carried along the dependency edges.
  */
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import { compareVersions, UserError, type Requirement, type TargetPlatform } from '@nx-pex/pep';
 import { readPyproject, type PyProject } from '@nx-pex/project';
 import { IndexClient, readIndexConfig, redactUrl, type DistributionFile } from '@nx-pex/index';
 import { WheelStore } from '@nx-pex/store';
-import { PYLOCK_VERSION, formatPylock, type LockedArtifact, type PylockPackage } from '@nx-pex/lock';
+import { LOCK_COMMAND_HEADER, PYLOCK_VERSION, formatPylock, type LockedArtifact, type PylockPackage } from '@nx-pex/lock';
 import { parseRoot, requiresPythonHolds, resolve as resolveRequirements, sdistBuilder, type ResolvedPackage } from '@nx-pex/resolver';
 import { downloadUnhashed } from './pinned';
 import { withoutCredentials } from './sources';
@@ -23,6 +22,7 @@ import { createContext, type BuildContext } from './context';
 import { indexCaches } from './index-cache';
 import { environmentMarker, targetsMarker } from './lock-targets';
 import { shownPath } from './outputs';
+import { checkLockOutput, writeLockOutput, type LockOutputOptions } from './lock-output';
 
 export interface LockRequirementsOptions {
   /** A project directory: its `[project] dependencies` and `requires-python` are locked. */
@@ -44,6 +44,8 @@ export interface LockRequirementsOptions {
   universal?: boolean;
   /** Where the lock goes (default `<project>/pylock.toml`, else `./pylock.toml`). */
   outputFile?: string;
+  /** Replace a pylock.toml nx-pex did not write (a user's own lock); without it that is refused. */
+  replaceUserLock?: boolean;
   pre?: boolean;
   onlyBinary?: string[];
   noBinary?: string[];
@@ -99,6 +101,8 @@ export async function lockRequirements(o: LockRequirementsOptions, ctx: BuildCon
   const constraints = (o.constraints ?? []).map((c) => parseRoot(c));
   const outputFile = resolve(o.outputFile ?? join(project?.dir ?? process.cwd(), 'pylock.toml'));
   const lockDir = dirname(outputFile);
+  // Before any request: a path that cannot take the lock is known now, not after the resolution.
+  await checkLockOutput(outputFile, { replaceUserLock: o.replaceUserLock });
   const platformsGiven = (o.platforms?.length ?? 0) + (o.completePlatforms?.length ?? 0) > 0;
   checkUniversal(o, platformsGiven);
 
@@ -165,7 +169,7 @@ export async function lockRequirements(o: LockRequirementsOptions, ctx: BuildCon
     }
 
     const packages = pylockPackages(entries, markers);
-    await writeLockFile(outputFile, packages, environments, requiresPython);
+    await writeLockFile(outputFile, packages, environments, requiresPython, { replaceUserLock: o.replaceUserLock });
     const targetIds = o.universal ? ['universal'] : unique.map((t) => t.target.id);
     log(`wrote ${shownPath(outputFile)} (${packages.length} packages, ${targetIds.join(', ')})`);
     return { path: outputFile, packages: packages.length, targets: targetIds };
@@ -202,7 +206,7 @@ function checkUniversal(o: LockRequirementsOptions, platformsGiven: boolean): vo
 }
 
 /** Writes the lock file (through a temporary file, so no half-written lock is ever seen). */
-async function writeLockFile(outputFile: string, packages: PylockPackage[], environments: string[], requiresPython: string | undefined): Promise<void> {
+async function writeLockFile(outputFile: string, packages: PylockPackage[], environments: string[], requiresPython: string | undefined, o: LockOutputOptions): Promise<void> {
   const text = formatPylock({
     lockVersion: PYLOCK_VERSION,
     environments,
@@ -212,12 +216,9 @@ async function writeLockFile(outputFile: string, packages: PylockPackage[], envi
     defaultGroups: [],
     createdBy: 'nx-pex',
     packages,
-    header: [],
+    header: [LOCK_COMMAND_HEADER],
   });
-  await mkdir(dirname(outputFile), { recursive: true });
-  const tmp = `${outputFile}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, outputFile);
+  await writeLockOutput(outputFile, text, o);
 }
 
 /** The lock's `[[packages]]`: each entry with its marker, sorted by name then version. */

@@ -31,7 +31,15 @@ export interface TargetSelection {
   requirements: string[];
   /** `name==version` (or `name` for a package without a version) of every third-party package selected. */
   pins: string[];
+  /**
+   * A check of the fetched files before the PEX is written (`pathOf` gives a store path by
+   * sha256): a resolution compares the metadata it took on the index's word with the wheels'.
+   */
+  afterFetch?: FetchedCheck;
 }
+
+/** A check of fetched store files (by sha256) that throws a UserError when they are not what was selected. */
+export type FetchedCheck = (pathOf: (sha256: string) => string | undefined) => Promise<void>;
 
 /** Where the packages come from, and how to select them per target. */
 export interface LockSource {

@@ -14,7 +14,7 @@ import { combineSources, directorySources } from './options';
 import { shippedPexWheel } from './shipped-runtime';
 import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type RuntimeChoice } from './runtime';
 import type { BuildContext } from './context';
-import type { LockSource } from './lock-source';
+import type { FetchedCheck, LockSource } from './lock-source';
 import { applyRequirementsFileIndexes } from './hashed';
 import { indexCaches } from './index-cache';
 
@@ -149,7 +149,7 @@ export interface FetchedInputs {
  * selection), fetches them and the pex runtime into the store, then calls `write` with them
  * while the store holds them.
  */
-export async function withFetchedInputs<S extends { artifacts: ArtifactRequest[] }, T>(
+export async function withFetchedInputs<S extends { artifacts: ArtifactRequest[]; afterFetch?: FetchedCheck[] }, T>(
   o: FetchOptions,
   ctx: BuildContext,
   select: (index: IndexContext) => Promise<S>,
@@ -172,6 +172,7 @@ export async function withFetchedInputs<S extends { artifacts: ArtifactRequest[]
     const { paths, choice } = fetched;
     // fetchArtifacts keys its answer by lower-case sha256.
     const pathOf = (sha256: string) => paths.get(sha256.toLowerCase())!;
+    for (const check of selection.afterFetch ?? []) await check((sha256) => paths.get(sha256.toLowerCase()));
     const runtime = await runtimeFromWheel(pathOf(choice.request.sha256), choice.version, {
       cacheDir: join(store.root, 'runtimes'),
       sha256: choice.request.sha256,

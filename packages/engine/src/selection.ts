@@ -7,7 +7,7 @@ import { evaluateMarker, formatRequirement, markerToString, parseRequirement, Us
 import type { PyProject } from '@nx-pex/project';
 import type { ArtifactRequest } from '@nx-pex/store';
 import type { BuildContext } from './context';
-import type { LockSource, TargetSelection } from './lock-source';
+import type { FetchedCheck, LockSource, TargetSelection } from './lock-source';
 import { buildLockedSdists, checkLockedSdistsBuildable } from './locked-sdists';
 import { targetsMarker } from './lock-targets';
 import type { IndexContext } from './pipeline';
@@ -21,6 +21,8 @@ export interface Selection {
   requirements: string[];
   /** Sorted `name==version` pins of every target's closure. */
   pins: string[];
+  /** The targets' checks of the fetched files (run before the PEX is written). */
+  afterFetch: FetchedCheck[];
 }
 
 /**
@@ -52,6 +54,7 @@ export async function selectForTargets(
     firstParty: [...firstParty.values()],
     requirements: mergeRequirements(perTarget, targets),
     pins: [...new Set(perTarget.flatMap((s) => s.pins))].sort(),
+    afterFetch: perTarget.flatMap((s) => (s.afterFetch ? [s.afterFetch] : [])),
   };
 }
 

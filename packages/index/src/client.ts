@@ -46,6 +46,49 @@ export interface IndexClientOptions {
   now?: () => number;
 }
 
+/** The most an index page (PEP 503 HTML, PEP 691 JSON, a find-links page) may hold, decompressed. */
+export const MAX_PAGE_BYTES = 50 * 1024 * 1024;
+/** The most a core metadata file (PEP 658 `.metadata`, a wheel's METADATA) may hold, decompressed. */
+export const MAX_METADATA_BYTES = 10 * 1024 * 1024;
+
+function megabytes(n: number): string {
+  return `${Math.round(n / (1024 * 1024))} MB`;
+}
+
+/** The error for a body over `limit` bytes (`what`: "an index page", "a metadata file"). */
+function tooLarge(url: string, what: string, limit: number): IndexError {
+  return new IndexError(`${redactUrl(url)} is larger than ${megabytes(limit)}, the limit for ${what} (counted after decompression); nx-pex stopped reading it. Check the index: it may be misconfigured or hostile.`);
+}
+
+/**
+ * A response body read into memory and decoded (`Content-Encoding`), at most `limit` bytes before
+ * and after decoding: a body or a decompression bomb over the limit is an IndexError naming the
+ * URL and the limit, never an exhausted heap.
+ */
+async function readBounded(body: Dispatcher.ResponseData['body'], encoding: string, url: string, what: string, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      body.destroy();
+      throw tooLarge(url, what, limit);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const raw = Buffer.concat(chunks, size);
+  const opts = { maxOutputLength: limit };
+  try {
+    if (encoding === 'gzip' || encoding === 'x-gzip') return zlib.gunzipSync(raw, opts);
+    if (encoding === 'deflate') return zlib.inflateSync(raw, opts);
+    if (encoding === 'br') return zlib.brotliDecompressSync(raw, opts);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) throw tooLarge(url, what, limit);
+    throw new IndexError(`${redactUrl(url)} sent a body that does not decode as ${encoding}: ${(e as Error).message}`);
+  }
+  return raw;
+}
+
 /** A body fetched into memory (decoded), where it came from and its type. */
 interface Page {
   body: Buffer;
@@ -303,6 +346,23 @@ export class IndexClient {
     return found ? Buffer.from(`${found.username}:${found.password}`).toString('base64') : undefined;
   }
 
+  /**
+   * The cache scope of a GET of `url`: undefined when it is sent without credentials, else a
+   * sha256 over its origin and the credentials sent with it (inline, configured or from netrc).
+   * Pages kept for one scope are answered only to the same scope.
+   */
+  private cacheScope(url: string): string | undefined {
+    const inline = splitCredentials(url);
+    let u: URL;
+    try {
+      u = new URL(inline.url);
+    } catch {
+      return undefined;
+    }
+    const auth = inline.username !== undefined ? Buffer.from(`${inline.username}:${inline.password ?? ''}`).toString('base64') : this.authFor(u);
+    return auth ? createHash('sha256').update(`nx-pex index cache scope\n${u.origin}\n${auth}`).digest('hex') : undefined;
+  }
+
   private rememberCredentials(location: string): void {
     if (isFileLocation(location)) return;
     const { url, username, password } = splitCredentials(location);
@@ -453,7 +513,7 @@ export class IndexClient {
 
   /** A page's text, or undefined for 404/410. */
   private async getText(url: string, accept: string): Promise<{ text: string; contentType: string; finalUrl: string } | undefined> {
-    const page = await this.getCached(url, accept, true);
+    const page = await this.getCached(url, accept, true, { what: 'an index page', limit: MAX_PAGE_BYTES });
     return page && { text: page.body.toString('utf8'), contentType: page.contentType, finalUrl: page.finalUrl };
   }
 
@@ -464,19 +524,26 @@ export class IndexClient {
    */
   async getFile(url: string, opts: { sha256?: string; cache?: boolean } = {}): Promise<Buffer> {
     const expected = opts.sha256?.toLowerCase();
+    const bound = { what: 'a metadata file', limit: MAX_METADATA_BYTES };
     if (isFileLocation(url)) {
-      const body = await fs.readFile(localPath(url)).catch((e: Error) => {
-        throw new IndexError(`Cannot read ${localPath(url)}: ${e.message}`);
+      const file = localPath(url);
+      const st = await fs.stat(file).catch((e: Error) => {
+        throw new IndexError(`Cannot read ${file}: ${e.message}`);
+      });
+      if (!st.isFile()) throw new IndexError(`${file} is not a regular file.`);
+      if (st.size > bound.limit) throw tooLarge(url, bound.what, bound.limit);
+      const body = await fs.readFile(file).catch((e: Error) => {
+        throw new IndexError(`Cannot read ${file}: ${e.message}`);
       });
       return checkHash(url, body, expected);
     }
-    const page = await this.getCached(url, '*/*', opts.cache ?? false);
+    const page = await this.getCached(url, '*/*', opts.cache ?? false, bound);
     if (!page) throw new IndexError(`${redactUrl(url)} was not found.`);
     try {
       return checkHash(url, page.body, expected);
     } catch (e) {
       // A kept copy that is not what the index says is not kept.
-      if (opts.cache) await this.httpCache?.delete(redactUrl(url), '*/*').catch(() => undefined);
+      if (opts.cache) await this.httpCache?.delete(redactUrl(url), '*/*', this.cacheScope(url)).catch(() => undefined);
       throw e;
     }
   }
@@ -488,12 +555,14 @@ export class IndexClient {
    * `Cache-Control` allows. The cache is keyed by the URL with credentials masked and the Accept
    * header; a cache that fails is passed by, never an error.
    */
-  private async getCached(url: string, accept: string, useCache: boolean): Promise<Page | undefined> {
+  private async getCached(url: string, accept: string, useCache: boolean, bound: { what: string; limit: number }): Promise<Page | undefined> {
     const cache = useCache ? this.httpCache : undefined;
     const key = redactUrl(url);
-    const cached = cache ? await cache.get(key, accept).catch(() => undefined) : undefined;
+    const scope = cache ? this.cacheScope(url) : undefined;
+    const cached = cache ? await cache.get(key, accept, scope).catch(() => undefined) : undefined;
     const asked = this.now();
     // A clock set back since the page was kept makes it stale, not fresh for longer.
+    if (cached && cached.body.length > bound.limit) throw tooLarge(url, bound.what, bound.limit);
     if (cached && cached.url === key && cached.accept === accept && cached.storedAt <= asked && asked < cached.freshUntil) return cached;
     return this.withRetries(url, async () => {
       const conditional = cached ? revalidationHeaders(cached) : {};
@@ -502,12 +571,12 @@ export class IndexClient {
       if (res.status === 304 && cached && Object.keys(conditional).length > 0) {
         await res.body.dump();
         const renewed = refreshed(cached, res.headers, now);
-        await (renewed ? cache!.put(renewed) : cache!.delete(key, accept)).catch(() => undefined);
+        await (renewed ? cache!.put(renewed) : cache!.delete(key, accept, scope)).catch(() => undefined);
         return cached;
       }
       if (res.status === 404 || res.status === 410) {
         await res.body.dump();
-        if (cached) await cache!.delete(key, accept).catch(() => undefined);
+        if (cached) await cache!.delete(key, accept, scope).catch(() => undefined);
         return undefined;
       }
       if (res.status >= 500 || res.status === 429) throw await retryableStatus(res);
@@ -515,18 +584,15 @@ export class IndexClient {
         await res.body.dump();
         throw this.statusError(url, res.status);
       }
-      let body = Buffer.from(await res.body.arrayBuffer());
-      const encoding = String(res.headers['content-encoding'] ?? '').toLowerCase();
-      if (encoding === 'gzip' || encoding === 'x-gzip') body = zlib.gunzipSync(body);
-      else if (encoding === 'deflate') body = zlib.inflateSync(body);
-      else if (encoding === 'br') body = zlib.brotliDecompressSync(body);
+      const encoding = String(res.headers['content-encoding'] ?? '').toLowerCase().trim();
+      const body = await readBounded(res.body, encoding, url, bound.what, bound.limit);
       const page: Page = { body, contentType: String(res.headers['content-type'] ?? ''), finalUrl: res.finalUrl };
       if (cache) {
         const policy = cachePolicy(res.headers, now);
         const keep: CachedResponse | undefined = policy.store
-          ? { url: key, accept, ...page, finalUrl: redactUrl(res.finalUrl), ...cacheHeaders(res.headers), storedAt: now, freshUntil: policy.freshUntil }
+          ? { url: key, accept, ...(scope ? { scope } : {}), ...page, finalUrl: redactUrl(res.finalUrl), ...cacheHeaders(res.headers), storedAt: now, freshUntil: policy.freshUntil }
           : undefined;
-        await (keep ? cache.put(keep) : cached ? cache.delete(key, accept) : Promise.resolve()).catch(() => undefined);
+        await (keep ? cache.put(keep) : cached ? cache.delete(key, accept, scope) : Promise.resolve()).catch(() => undefined);
       }
       return page;
     });

@@ -11,6 +11,12 @@ export interface CachedResponse {
   url: string;
   /** The Accept header it was asked with (part of the key: one URL serves JSON and HTML). */
   accept: string;
+  /**
+   * Who asked: undefined for a request without credentials, else a sha256 over the origin and
+   * the credentials sent (never the credentials). Part of the key: a page one set of credentials
+   * was shown is never answered to a run with other credentials or none.
+   */
+  scope?: string;
   /** Where the body came from after redirects, without credentials (relative links resolve against it). */
   finalUrl: string;
   contentType: string;
@@ -28,10 +34,10 @@ export interface CachedResponse {
 
 /** Where responses are kept between runs. A damaged or unreadable entry is answered as missing. */
 export interface HttpCache {
-  get(url: string, accept: string): Promise<CachedResponse | undefined>;
+  get(url: string, accept: string, scope?: string): Promise<CachedResponse | undefined>;
   /** Keeps a response; may finish in the background (see `flush`). */
   put(response: CachedResponse): Promise<void>;
-  delete(url: string, accept: string): Promise<void>;
+  delete(url: string, accept: string, scope?: string): Promise<void>;
   /** Waits for responses still being written (the client's `close()` calls it). */
   flush?(): Promise<void>;
 }

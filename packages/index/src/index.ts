@@ -7,7 +7,7 @@ export type { Netrc, NetrcEntry } from './netrc';
 export { PipConfigError, parseIni } from './ini';
 export { parseHtmlPage, parseJsonPage, isArchiveFilename } from './pages';
 export type { DistributionFile } from './pages';
-export { IndexClient, filenameMatchesProject, parseRetryAfter } from './client';
+export { IndexClient, MAX_METADATA_BYTES, MAX_PAGE_BYTES, filenameMatchesProject, parseRetryAfter } from './client';
 export type { IndexClientOptions, DownloadOptions, DownloadProgress } from './client';
 export { redactUrl, redactText } from './redact';
 export { IndexError, HashMismatchError, TruncatedDownloadError, IndexUnreachableError, IndexResponseError } from './errors';

@@ -8,7 +8,9 @@ export function redactUrl(url: string): string {
 
 /** Replace every URL with credentials inside free text (e.g. an undici error message). */
 export function redactText(text: string): string {
-  return text.replace(/([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/?#\s]*@/g, (_m, scheme: string) => `${scheme}***@`);
+  // A scheme starts only where a run of scheme characters starts (the leftmost match would
+  // anyway): without the look-behind, a long run of letters costs quadratic time.
+  return text.replace(/(?<![a-zA-Z0-9+.-])([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)[^/?#\s]*@/g, (_m, scheme: string) => `${scheme}***@`);
 }
 
 /** Split a URL into the URL without userinfo and its decoded credentials (if any). */

@@ -32,6 +32,8 @@ export {
   generatedPylockText,
   generatedPylockHeader,
   generatedPylockBodyHash,
+  isNxPexPylock,
+  LOCK_COMMAND_HEADER,
 } from './pylock-export';
 export type { ReadRequirementsOptions, RequirementLine, RequirementsFile } from './requirements-file';
 export { readRequirementsFileLock, isHashedLock, pinOf } from './requirements-file';

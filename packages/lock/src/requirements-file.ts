@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { canonicalizeName, parseRequirement, UserError, versionSatisfies, type Requirement } from '@nx-pex/pep';
+import { canonicalizeName, parseRequirement, RequirementSyntaxError, UserError, versionSatisfies, type Requirement } from '@nx-pex/pep';
 import { LockError } from './errors';
 
 /** One requirement of a requirements file. */
@@ -183,7 +183,7 @@ async function readInto(
     try {
       requirement = (opts.parseLine ?? parseRequirement)(reqText);
     } catch (e) {
-      return fail(`"${reqText}" is not a valid requirement: ${(e as Error).message}`);
+      return fail(`"${e instanceof RequirementSyntaxError ? e.text : reqText}" is not a valid requirement: ${(e as Error).message}`);
     }
     (constraint ? out.constraints : out.requirements).push({ text: reqText, requirement, hashes, file, line: lineNo });
   }

@@ -4,7 +4,7 @@ export { isValidVersion, compareVersions, versionSatisfies, isValidSpecifier, no
 export type { MarkerEnvironment, Marker, MarkerCompare, MarkerBoolean, MarkerValue, MarkerOperator, MarkerVariableName } from './markers';
 export { MarkerSyntaxError, MarkerEvaluationError, parseMarker, evaluateMarker, markerToString } from './markers';
 export type { Requirement } from './requirement';
-export { RequirementSyntaxError, parseRequirement, formatRequirement } from './requirement';
+export { MAX_REQUIREMENT_LENGTH, RequirementSyntaxError, RequirementTooLongError, parseRequirement, formatRequirement } from './requirement';
 export type { WheelFilename } from './wheel';
 export { InvalidWheelFilename, parseWheelFilename, isWheelFilename, parseSdistFilename } from './wheel';
 export type { InterpreterInfo, TargetPlatform } from './tags';

@@ -26,6 +26,23 @@ export class RequirementSyntaxError extends UserError {
   }
 }
 
+/**
+ * The longest requirement nx-pex reads (characters). Real ones, markers and direct URLs included,
+ * are far shorter; a longer one is refused before it reaches an index (as a URL of that length).
+ */
+export const MAX_REQUIREMENT_LENGTH = 8192;
+
+/** A requirement longer than MAX_REQUIREMENT_LENGTH: named by its length and its start, not echoed whole. */
+export class RequirementTooLongError extends RequirementSyntaxError {
+  constructor(full: string) {
+    const start = `${full.slice(0, 60)}…`;
+    super(start, 0, `${full.length} characters long`);
+    this.message =
+      `Invalid requirement '${start}': it is ${full.length} characters long, more than the ${MAX_REQUIREMENT_LENGTH} nx-pex accepts. ` +
+      'Check where it came from (a requirements file or argument joined by mistake).';
+  }
+}
+
 const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?/;
 
 class Cursor {
@@ -76,6 +93,7 @@ function parseSpecifierList(c: Cursor, closing: string | undefined): string {
 
 /** Parses a PEP 508 requirement such as `requests[socks]>=2.0; python_version > "3"`. */
 export function parseRequirement(text: string): Requirement {
+  if (text.length > MAX_REQUIREMENT_LENGTH) throw new RequirementTooLongError(text);
   const c: Cursor = new Cursor(text);
   c.ws();
   const nameMatch = NAME.exec(text.slice(c.pos));

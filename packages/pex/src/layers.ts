@@ -107,6 +107,36 @@ function jsonArray(words: readonly string[]): string {
 }
 
 /**
+ * A context file name as a `COPY` source that matches only that file: Docker expands `$VAR` and
+ * `${VAR}` in COPY's JSON form too (a backslash does not escape them there), then matches the
+ * source as a Go `filepath.Match` pattern; `$`, `*`, `?` and `[` as one-character classes are
+ * taken literally by both.
+ */
+function copySource(name: string): string {
+  return name.replace(/[$*?[]/g, (c) => `[${c}]`);
+}
+
+/** One line of comment text: control characters (a newline would end the comment) shown as '?'. */
+function commentText(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]/g, '?');
+}
+
+/**
+ * `COPY ["<context file>", "/nx-pex/<scope>.pex"]`: the context's file by a pattern that matches
+ * only it, to a fixed name in the stage (one layer per stage), so that no name of the user's
+ * reaches a destination or a command line.
+ */
+function copyLayer(file: string, scope: 'deps' | 'srcs'): string {
+  if (file.includes('/') || file.includes('\\') || file === '' || file === '.' || file === '..') throw new PexError(`'${file}' cannot name a layer in a Docker context.`);
+  return `COPY ${jsonArray([copySource(file), `/nx-pex/${scope}.pex`])}`;
+}
+
+/** `RUN [...]` in the exec form (no shell): pex's venv tool on the stage's layer. */
+function venvFromLayer(python: string, scope: 'deps' | 'srcs', venv: string): string {
+  return `RUN ${jsonArray([python, `/nx-pex/${scope}.pex`, 'venv', `--scope=${scope}`, '--compile', venv])}`;
+}
+
+/**
  * A Dockerfile after pex's "PEX app in a container" recipe: a stage makes a venv from the
  * dependencies layer (`venv --scope=deps --compile`), a stage per application makes one from its
  * sources layer (`--scope=srcs`), and the final stage of each application copies the deps venv
@@ -120,32 +150,39 @@ export function dockerfile(o: DockerfileOptions): string {
   const venv = o.venvDir ?? '/app';
   const python = `python${o.pythonVersion}`;
   const lines: string[] = [];
-  if (o.header) lines.push(...o.header.split('\n').map((l) => (l ? `# ${l}` : '#')), '');
+  if (!/^\/[A-Za-z0-9._/-]*$/.test(venv)) throw new PexError(`'${venv}' is not a plain absolute directory for the venv.`);
+  // Every name is in the JSON (exec) form: a script name with spaces, quotes, `$()` or `;` is
+  // a file name to Docker and to pex, never shell syntax. The build stages run pex's tools by
+  // environment (their PEX_ROOT is left behind: only the venv is copied into the image).
+  const toolsEnv = 'ENV PEX_TOOLS=1 PEX_ROOT=/tmp/pex-root';
+  if (o.header) lines.push(...o.header.split('\n').map((l) => (l ? `# ${commentText(l)}` : '#')), '');
   lines.push(
     '# The third-party dependencies, as a venv: cached until the closure changes.',
     `FROM ${o.baseImage} AS deps`,
-    `COPY ${o.depsLayer} /nx-pex/${o.depsLayer}`,
-    `RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex-root ${python} /nx-pex/${o.depsLayer} venv --scope=deps --compile ${venv} && rm -rf /tmp/pex-root`,
+    toolsEnv,
+    copyLayer(o.depsLayer, 'deps'),
+    venvFromLayer(python, 'deps', venv),
   );
   const taken = new Set<string>(['deps']);
   const stages = o.apps.map((app) => ({ app, name: stageName(app.name, taken) }));
   for (const { app, name } of stages) {
     lines.push(
       '',
-      `# ${app.name}'s first-party code, as a venv of its own.`,
+      `# ${commentText(app.name)}'s first-party code, as a venv of its own.`,
       `FROM ${o.baseImage} AS srcs-${name}`,
-      `COPY ${app.srcsLayer} /nx-pex/${app.srcsLayer}`,
-      `RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex-root ${python} /nx-pex/${app.srcsLayer} venv --scope=srcs --compile ${venv} && rm -rf /tmp/pex-root`,
+      toolsEnv,
+      copyLayer(app.srcsLayer, 'srcs'),
+      venvFromLayer(python, 'srcs', venv),
     );
   }
   // The last stage is what `docker build` makes by default: the first application's image.
   for (const { app, name } of [...stages].reverse()) {
     lines.push(
       '',
-      `# The image of ${app.name}: dependencies first, sources last.`,
+      `# The image of ${commentText(app.name)}: dependencies first, sources last.`,
       `FROM ${o.baseImage} AS ${name}`,
-      `COPY --from=deps ${venv} ${venv}`,
-      `COPY --from=srcs-${name} ${venv} ${venv}`,
+      `COPY --from=deps ${jsonArray([venv, venv])}`,
+      `COPY --from=srcs-${name} ${jsonArray([venv, venv])}`,
       `ENTRYPOINT ${jsonArray([`${venv}/pex`])}`,
     );
   }
@@ -154,5 +191,9 @@ export function dockerfile(o: DockerfileOptions): string {
 
 /** A `.dockerignore` that sends Docker only the Dockerfile and the layers it copies. */
 export function dockerignore(layers: readonly string[]): string {
-  return ['# Only what the Dockerfile copies.', '*', '!Dockerfile', ...layers.map((l) => `!${l}`), ''].join('\n');
+  // Each name as a pattern that matches only itself: every ASCII character but letters, digits,
+  // '.', '_', '-' and inner spaces escaped with a backslash (Docker's ignore patterns take the
+  // others, `$`, `(`, `[`, `*`... as pattern syntax), a leading space too (it would be trimmed).
+  const literal = (l: string) => l.replace(/[!-,/:-@[-^`{-~]/g, (c) => `\\${c}`).replace(/^ /, '\\ ');
+  return ['# Only what the Dockerfile copies.', '*', '!Dockerfile', ...layers.map((l) => `!${literal(l)}`), ''].join('\n');
 }

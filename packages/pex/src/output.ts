@@ -50,9 +50,26 @@ export async function sweepStaleTemps(dir: string, opts: { legacy?: boolean } = 
   }
 }
 
+/**
+ * The output's name as its temporary name begins: whole when the temporary name fits in a file
+ * name (255 bytes), else cut (at a character boundary) so that it does. Any output name that is
+ * itself a valid file name therefore has a temporary name; the length limit is the output's own.
+ */
+function tempStem(name: string): string {
+  // `.` + stem + `.<8 hex>-<pid>.<12 hex>.tmp.old`
+  const room = 255 - (1 + 1 + 8 + 1 + String(process.pid).length + 1 + 12 + 8);
+  if (Buffer.byteLength(name, 'utf8') <= room) return name;
+  let out = '';
+  for (const ch of name) {
+    if (Buffer.byteLength(out + ch, 'utf8') > room) break;
+    out += ch;
+  }
+  return out;
+}
+
 /** A fresh temporary path for `outputPath` in `dir`, removed on SIGINT/SIGTERM until `untrack`. */
 export function tempPathFor(dir: string, outputPath: string): string {
-  const p = join(dir, `.${basename(outputPath)}.${HOST_TAG}-${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const p = join(dir, `.${tempStem(basename(outputPath))}.${HOST_TAG}-${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   track(p);
   return p;
 }

@@ -103,21 +103,24 @@ describe('dockerfile', () => {
     const code = text.split('\n').filter((l) => l && !l.startsWith('#'));
     expect(code).toEqual([
       'FROM python:3.12-slim AS deps',
-      'COPY deps.pex /nx-pex/deps.pex',
-      'RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex-root python3.12 /nx-pex/deps.pex venv --scope=deps --compile /app && rm -rf /tmp/pex-root',
+      'ENV PEX_TOOLS=1 PEX_ROOT=/tmp/pex-root',
+      'COPY ["deps.pex", "/nx-pex/deps.pex"]',
+      'RUN ["python3.12", "/nx-pex/deps.pex", "venv", "--scope=deps", "--compile", "/app"]',
       'FROM python:3.12-slim AS srcs-web.server',
-      'COPY Web.Server.pex /nx-pex/Web.Server.pex',
-      'RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex-root python3.12 /nx-pex/Web.Server.pex venv --scope=srcs --compile /app && rm -rf /tmp/pex-root',
+      'ENV PEX_TOOLS=1 PEX_ROOT=/tmp/pex-root',
+      'COPY ["Web.Server.pex", "/nx-pex/srcs.pex"]',
+      'RUN ["python3.12", "/nx-pex/srcs.pex", "venv", "--scope=srcs", "--compile", "/app"]',
       'FROM python:3.12-slim AS srcs-worker',
-      'COPY worker.pex /nx-pex/worker.pex',
-      'RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex-root python3.12 /nx-pex/worker.pex venv --scope=srcs --compile /app && rm -rf /tmp/pex-root',
+      'ENV PEX_TOOLS=1 PEX_ROOT=/tmp/pex-root',
+      'COPY ["worker.pex", "/nx-pex/srcs.pex"]',
+      'RUN ["python3.12", "/nx-pex/srcs.pex", "venv", "--scope=srcs", "--compile", "/app"]',
       'FROM python:3.12-slim AS worker',
-      'COPY --from=deps /app /app',
-      'COPY --from=srcs-worker /app /app',
+      'COPY --from=deps ["/app", "/app"]',
+      'COPY --from=srcs-worker ["/app", "/app"]',
       'ENTRYPOINT ["/app/pex"]',
       'FROM python:3.12-slim AS web.server',
-      'COPY --from=deps /app /app',
-      'COPY --from=srcs-web.server /app /app',
+      'COPY --from=deps ["/app", "/app"]',
+      'COPY --from=srcs-web.server ["/app", "/app"]',
       'ENTRYPOINT ["/app/pex"]',
     ]);
     expect(text.startsWith('# first line\n# second line\n')).toBe(true);
@@ -128,6 +131,18 @@ describe('dockerfile', () => {
     expect(() => dockerfile({ ...o, baseImage: 'python:3.11\nRUN x' })).toThrow(PexError);
     expect(() => dockerfile({ ...o, pythonVersion: '3' })).toThrow(PexError);
     expect(() => dockerfile({ ...o, apps: [] })).toThrow(PexError);
+  });
+
+  it('names layers only in JSON form, as patterns matching just themselves: no shell, no variables, no globbing', () => {
+    const name = 'my app$(touch${IFS}PWNED);semi"quote[1]*?';
+    const text = dockerfile({ baseImage: 'python:3.11-slim', pythonVersion: '3.11', depsLayer: 'deps.pex', apps: [{ name: `${name}\nRUN evil`, srcsLayer: `${name}.pex` }] });
+    const code = text.split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(code).toContain(`COPY ["my app[$](touch[$]{IFS}PWNED);semi\\"quote[[]1][*][?].pex", "/nx-pex/srcs.pex"]`);
+    expect(code).toContain('RUN ["python3.11", "/nx-pex/srcs.pex", "venv", "--scope=srcs", "--compile", "/app"]');
+    // Every instruction is FROM or in JSON form; the name shows up only in comments, on one line.
+    for (const l of code) expect(l).toMatch(/^(FROM \S+ AS \S+|ENV PEX_TOOLS=1 PEX_ROOT=\/tmp\/pex-root|(COPY|RUN|ENTRYPOINT|COPY --from=\S+) \[.*\])$/);
+    expect(text).not.toMatch(/^RUN evil/m);
+    expect(dockerignore([' lead$(x)*[1]?;a-b_c.pex'])).toBe('# Only what the Dockerfile copies.\n*\n!Dockerfile\n!\\ lead\\$\\(x\\)\\*\\[1\\]\\?\\;a-b_c.pex\n');
   });
 
   it('ignores everything but the Dockerfile and the layers', () => {

@@ -4,12 +4,12 @@
  * target, with pip's backtracking algorithm and its version preferences.
  */
 export { resolve, parseRoot, localRequirement, ResolutionImpossible } from './resolve';
-export type { ResolveOptions, Resolution, ResolvedPackage } from './resolve';
+export type { ResolveOptions, Resolution, ResolvedPackage, ClaimedMetadata } from './resolve';
 export { IndexSource, allowedFormats, requiresPythonHolds, ForeignSdistError, newestWheelVersion, foreignSdistMessage } from './source';
-export type { FormatControl, BuiltWheel, WheelBuilder, VersionEntry } from './source';
+export type { FormatControl, BuiltWheel, WheelBuilder, VersionEntry, MetadataOrigin } from './source';
 export { parseCoreMetadata } from './metadata';
 export type { CoreMetadata } from './metadata';
 export { readWheelMetadata } from './wheel-metadata';
-export { sdistBuilder, pipIndexEnv, SdistBuildError, foreignBuildReason } from './sdist';
+export { sdistBuilder, pipIndexEnv, SdistBuildError, foreignBuildReason, sweepStaleBuildDirs, buildTimeoutFromEnv, DEFAULT_BUILD_TIMEOUT_MS } from './sdist';
 export type { SdistBuilderOptions } from './sdist';
 export type { UniversalOptions } from './universal';

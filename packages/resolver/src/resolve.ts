@@ -40,7 +40,7 @@ import {
 } from '@nx-pex/pep';
 import { redactUrl, type DistributionFile, type IndexClient } from '@nx-pex/index';
 import type { MetadataCache, WheelStore } from '@nx-pex/store';
-import { IndexSource, requiresPythonHolds, type BuiltWheel, type FileMetadata, type FormatControl, type VersionEntry, type WheelBuilder } from './source';
+import { IndexSource, requiresPythonHolds, type BuiltWheel, type FileMetadata, type FormatControl, type MetadataOrigin, type VersionEntry, type WheelBuilder } from './source';
 import { ForkRequest, UniversalScope, disjointConflict, splitRange, type UniversalOptions } from './universal';
 
 export interface ResolveOptions {
@@ -88,6 +88,19 @@ export interface ResolvedPackage {
   marker?: string;
   /** Universal resolutions: every file of the chosen version (wheels of all platforms, sdists). */
   files?: DistributionFile[];
+  /**
+   * The metadata the resolution took on the index's word (not from the file's own bytes), which
+   * the build compares with the wheel's METADATA once it has the wheel.
+   */
+  claimed?: ClaimedMetadata;
+}
+
+/** Name, version and Requires-Dist as the resolution read them, and where from. */
+export interface ClaimedMetadata {
+  name?: string;
+  version?: string;
+  requiresDist: string[];
+  from: MetadataOrigin;
 }
 
 export interface Resolution {
@@ -727,8 +740,16 @@ class Resolver {
       infos.push({ req: base, id: c.name, name: c.name, extras: [], parent: c });
     }
     const { metadata } = await this.fileMetadata(c);
-    if (metadata.version && isValidVersion(metadata.version) && compareVersions(metadata.version, c.version) !== 0 && !c.direct) {
-      this.options.log?.(`warning: ${c.entry.file.filename} declares version ${metadata.version}, not ${c.version}`);
+    if (!c.direct) {
+      // As pip does ("inconsistent version"): metadata that names another project or version than
+      // the file and the index is an error, since pex's runtime would activate what the metadata says.
+      const where = `${c.entry.file.filename} from ${redactUrl(c.entry.file.url)}`;
+      if (metadata.name !== undefined && canonicalizeName(metadata.name) !== c.name) {
+        throw new UserError(`${where} declares Name: ${metadata.name} in its metadata, not ${c.name}: the file is not what its name says. Check the index, or pick another version of ${c.name}.`);
+      }
+      if (metadata.version !== undefined && (!isValidVersion(metadata.version) || compareVersions(metadata.version, c.version) !== 0)) {
+        throw new UserError(`${where} declares Version: ${metadata.version} in its metadata, not ${c.version}: the file is not what its name says. Check the index, or exclude it (${c.name}!=${c.version}).`);
+      }
     }
     if (c.direct && metadata.version && isValidVersion(metadata.version)) c.version = metadata.version;
     if (this.options.noTransitive) return { infos: c.extras.length ? infos : [], requiresPython: metadata.requiresPython };
@@ -740,8 +761,13 @@ class Resolver {
         req = parseRequirement(text);
       } catch (e) {
         if (e instanceof RequirementSyntaxError) {
-          this.options.log?.(`warning: ${c.name} ${c.version} declares the invalid dependency "${text}"; ignored (${e.reason})`);
-          continue;
+          // pex's runtime parses every Requires-Dist of every distribution it activates: a PEX
+          // holding this one would fail at boot (InvalidMetadataError). Refused now, not then.
+          throw new UserError(
+            `${c.name} ${c.version} (${c.entry.file.filename} from ${redactUrl(c.entry.file.url)}) declares the dependency ${JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text)} ` +
+              `in its Requires-Dist, which is not a valid PEP 508 requirement (${e.reason}); pex's runtime would refuse to boot a PEX holding it. ` +
+              `Pick another version of ${c.name} (e.g. exclude this one with ${c.name}!=${c.version}), or have its metadata fixed.`,
+          );
         }
         throw e;
       }
@@ -822,6 +848,7 @@ class Resolver {
         this.options.log?.(`warning: ${c.entry.file.filename} (${c.name} ${c.version}) is yanked${typeof why === 'string' && why ? ` (${why})` : ''}; taken because it is pinned exactly.`);
       }
       if (meta.sha256) pkg.sha256 = meta.sha256;
+      if (meta.from && !meta.built) pkg.claimed = { name: meta.metadata.name, version: meta.metadata.version, requiresDist: meta.metadata.requiresDist, from: meta.from };
       byName.set(c.name, pkg);
     }
     if (this.universal) {
@@ -877,7 +904,18 @@ class Resolver {
         lines.push(await this.noVersions(name, mine));
         continue;
       }
-      const shown = available.slice(0, 6).map((e) => e.version).join(', ');
+      if (available.every((e) => e.yanked)) {
+        const all = available.map((e) => e.version);
+        lines.push(
+          `${[...new Set(asks)].join('; ')}; but all versions of ${name} are yanked: ${all.slice(0, 6).join(', ')}${all.length > 6 ? ', …' : ''}. ` +
+            `A yanked version is taken only when pinned exactly (${name}==VERSION).`,
+        );
+        continue;
+      }
+      const shown = available
+        .slice(0, 6)
+        .map((e) => (e.yanked ? `${e.version} (yanked)` : e.version))
+        .join(', ');
       lines.push(
         `${[...new Set(asks)].join('; ')}; so no version of ${name} fits` +
           (specs.length ? ` (${specs.join(' and ')})` : '') +

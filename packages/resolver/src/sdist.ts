@@ -4,15 +4,15 @@
  * A wheel built from an sdist is kept in the store and remembered under the sdist's sha256 and the
  * target's tags, so each sdist is built once per target.
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative, sep } from 'node:path';
 import { parseWheelFilename, probeInterpreterCached, targetFromInterpreter, UserError, wheelRank, type TargetPlatform } from '@nx-pex/pep';
 import { redactText, redactUrl, type IndexConfig } from '@nx-pex/index';
-import { checkZipArchive, type WheelStore } from '@nx-pex/store';
+import { checkZipArchive, forgetGroup, HOST_TAG, keepOnInterrupt, killGroupOnInterrupt, pidAlive, removeOnInterrupt, type WheelStore } from '@nx-pex/store';
 import type { BuiltWheel, WheelBuilder } from './source';
 
 /** An sdist or project whose build failed, or whose wheel does not fit the target. */
@@ -31,8 +31,25 @@ export interface SdistBuilderOptions {
    */
   index?: IndexConfig;
   log?: (line: string) => void;
-  /** Build time limit (default 30 minutes). */
+  /**
+   * Time limit of one build (default: NX_PEX_BUILD_TIMEOUT seconds from `env`, else 30 minutes).
+   * A build over it is killed with everything it started.
+   */
   timeoutMs?: number;
+}
+
+/** The default time limit of one sdist or project build. */
+export const DEFAULT_BUILD_TIMEOUT_MS = 30 * 60_000;
+
+/** The build time limit from `NX_PEX_BUILD_TIMEOUT` (seconds, > 0), else the default; a bad value is an error. */
+export function buildTimeoutFromEnv(env: NodeJS.ProcessEnv): number {
+  const text = env.NX_PEX_BUILD_TIMEOUT?.trim();
+  if (!text) return DEFAULT_BUILD_TIMEOUT_MS;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new UserError(`NX_PEX_BUILD_TIMEOUT is "${text}", which is not a number of seconds above 0 (the time limit of one sdist build; default ${DEFAULT_BUILD_TIMEOUT_MS / 1000}).`);
+  }
+  return Math.round(seconds * 1000);
 }
 
 interface BuiltRecord {
@@ -51,16 +68,104 @@ async function sha256File(path: string): Promise<{ sha256: string; size: number 
   return { sha256: h.digest('hex'), size };
 }
 
-function run(python: string, args: string[], env: NodeJS.ProcessEnv, timeout: number): Promise<{ code: number; output: string }> {
+/** The most of a build's output kept for its error message (its end). */
+const OUTPUT_TAIL_BYTES = 256 * 1024;
+
+/**
+ * Runs `python args` in a process group of its own, so that what it starts (pip, the build
+ * backend, compilers) is killed with it: on timeout, and when nx-pex is interrupted (SIGINT,
+ * SIGTERM) or exits. Output is kept up to its last 256 kB.
+ */
+function run(python: string, args: string[], env: NodeJS.ProcessEnv, timeout: number, onStart?: (pgid: number) => void): Promise<{ code: number; output: string; timedOut?: boolean }> {
   return new Promise((resolve) => {
-    execFile(python, args, { env, timeout, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const output = `${stdout ?? ''}${stderr ?? ''}`;
-      if (!err) return resolve({ code: 0, output });
-      const e = err as NodeJS.ErrnoException & { code?: unknown };
-      if (e.code === 'ENOENT') return resolve({ code: -1, output: `the interpreter ${python} was not found` });
-      resolve({ code: typeof e.code === 'number' ? e.code : 1, output: output || e.message });
+    let output = Buffer.alloc(0);
+    const keep = (chunk: Buffer) => {
+      output = Buffer.concat([output, chunk]);
+      if (output.length > OUTPUT_TAIL_BYTES) output = output.subarray(output.length - OUTPUT_TAIL_BYTES);
+    };
+    const child = spawn(python, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const pgid = child.pid;
+    if (pgid !== undefined) {
+      killGroupOnInterrupt(pgid);
+      onStart?.(pgid);
+    }
+    let timedOut = false;
+    const killGroup = () => {
+      if (pgid === undefined) return;
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, timeout);
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (pgid !== undefined) forgetGroup(pgid);
+      resolve({ code: -1, output: e.code === 'ENOENT' ? `the interpreter ${python} was not found` : e.message });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      // Whatever the build left running in its group (a daemon, a stuck compiler) goes with it.
+      killGroup();
+      if (pgid !== undefined) forgetGroup(pgid);
+      const text = output.toString('utf8');
+      if (timedOut) return resolve({ code: 1, output: text, timedOut: true });
+      resolve({ code: code ?? 1, output: text || (signal ? `killed by ${signal}` : '') });
     });
   });
+}
+
+/** The file in a scratch directory that names the process group of its build. */
+const PGID_FILE = 'build.pgid';
+
+/**
+ * Kills the build still running in a dead process's scratch directory `dir` (nx-pex was killed
+ * with SIGKILL, so its children were not): the group named in `build.pgid`, only if its leader's
+ * command line names `dir` (so a reused process id is never taken for it). Linux only (/proc).
+ */
+async function killOrphanedBuild(dir: string): Promise<void> {
+  const pgid = Number((await readFile(join(dir, PGID_FILE), 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pgid) || pgid <= 1) return;
+  const cmdline = await readFile(`/proc/${pgid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.split('\0').some((arg) => arg.startsWith(`${dir}/`))) return;
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // Gone meanwhile.
+  }
+}
+
+/** `nx-pex-build-<host tag>-<pid>-<random>`: a build's scratch directory, by the process that made it. */
+const SCRATCH_PREFIX = 'nx-pex-build-';
+const SCRATCH_NAME = /^nx-pex-build-([0-9a-f]{8})-(\d+)-/;
+const DAY_MS = 24 * 60 * 60 * 1000;
+let swept = false;
+
+/**
+ * Removes the scratch directories of builds whose process is gone (killed with SIGKILL, which
+ * leaves no chance to clean up), once per process: this host's by their dead pid, another
+ * host's (a shared TMPDIR) and earlier versions' (no pid in the name) after a day.
+ */
+export async function sweepStaleBuildDirs(dir = tmpdir()): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(SCRATCH_PREFIX)) continue;
+    const p = join(dir, name);
+    const m = SCRATCH_NAME.exec(name);
+    let stale: boolean;
+    if (m && m[1] === HOST_TAG) stale = Number(m[2]) !== process.pid && !pidAlive(Number(m[2]));
+    else stale = Date.now() - ((await lstat(p).catch(() => undefined))?.mtimeMs ?? Date.now()) > DAY_MS;
+    if (!stale) continue;
+    await killOrphanedBuild(p);
+    await rm(p, { recursive: true, force: true }).then(() => removed.push(p), () => undefined);
+  }
+  return removed;
 }
 
 const SKIPPED_ANYWHERE = new Set(['.git', '.hg', '.svn', 'node_modules', '__pycache__', '.venv', '.nx', '.tox', '.nox', '.mypy_cache', '.pytest_cache', '.ruff_cache']);
@@ -109,6 +214,7 @@ export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
   const builtDir = join(opts.store.root, 'built');
   const tagsKey = createHash('sha256').update(opts.target.supportedTags.join('\n')).digest('hex').slice(0, 16);
 
+  const timeout = opts.timeoutMs ?? buildTimeoutFromEnv(opts.env ?? process.env);
   let foreign: Promise<string | undefined> | undefined;
   const builder: WheelBuilder = async (input) => {
     const filename = input.filename ?? input.path.split('/').pop()!;
@@ -121,8 +227,19 @@ export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
       const path = known ? await opts.store.get(known.sha256) : undefined;
       if (known && path) return { path, filename: known.filename, sha256: known.sha256, size: known.size };
     }
-    const scratch = await mkdtemp(join(tmpdir(), 'nx-pex-build-'));
+    if (!swept) {
+      swept = true;
+      await sweepStaleBuildDirs();
+    }
+    const scratch = await mkdtemp(join(tmpdir(), `${SCRATCH_PREFIX}${HOST_TAG}-${process.pid}-`));
+    // Removed on SIGINT/SIGTERM; after a SIGKILL, swept by the next build (its pid is dead).
+    removeOnInterrupt(scratch);
     const out = join(scratch, 'wheel');
+    // pip's own temporary directories (pip-build-env-*, pip-req-build-*) go into the scratch
+    // directory too, so that nothing of a build outlives it.
+    const childTmp = join(scratch, 'tmp');
+    await mkdir(childTmp);
+    const buildEnv = { ...env, TMPDIR: childTmp, TEMP: childTmp, TMP: childTmp };
     try {
       let source = input.path;
       if (input.kind === 'directory') {
@@ -136,7 +253,15 @@ export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
       }
       opts.log?.(`Building a wheel from ${what} with ${opts.python}`);
       const args = ['-m', 'pip', 'wheel', '--no-deps', '--no-cache-dir', '-q', '-w', out, source];
-      const { code, output } = await run(opts.python, args, env, opts.timeoutMs ?? 30 * 60_000);
+      const { code, output, timedOut } = await run(opts.python, args, buildEnv, timeout, (pgid) => {
+        void writeFile(join(scratch, PGID_FILE), `${pgid}\n`).catch(() => undefined);
+      });
+      if (timedOut) {
+        throw new SdistBuildError(
+          `Building a wheel from ${what} with ${opts.python} took longer than ${Math.round(timeout / 1000)} s and was stopped (with everything it started). ` +
+            'If it needs longer, raise the limit: NX_PEX_BUILD_TIMEOUT=<seconds> (or nx-pex --build-timeout <seconds>); else pick a version that has a wheel for this target.',
+        );
+      }
       if (code !== 0) {
         const tail = redactText(output.trim()).split('\n').slice(-15).join('\n    ');
         throw new SdistBuildError(
@@ -176,6 +301,7 @@ export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
       return result;
     } finally {
       await rm(scratch, { recursive: true, force: true });
+      keepOnInterrupt(scratch);
     }
   };
   builder.foreignReason = () => {

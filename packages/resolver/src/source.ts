@@ -104,6 +104,22 @@ export interface FileMetadata {
   built?: BuiltWheel;
   /** sha256 learnt by downloading a file the index gave no hash for. */
   sha256?: string;
+  /**
+   * Where the metadata came from when not from the file's own bytes (a PEP 658 `.metadata` file,
+   * the store's metadata cache, a range read of the remote wheel): what the build checks against
+   * the wheel's METADATA once the wheel is fetched. Undefined: read from the file itself.
+   */
+  from?: MetadataOrigin;
+}
+
+/** Metadata taken on the index's word: where it came from, and how it is kept. */
+export interface MetadataOrigin {
+  /** For messages: the `.metadata` URL, "the store's metadata cache (...)", "a range read of <url>". */
+  description: string;
+  /** The `.metadata` URL (credentials removed), when it was one. */
+  url?: string;
+  /** The keys it may be kept under in the store's metadata cache. */
+  cacheKeys: MetadataKey[];
 }
 
 function compareDesc(a: string, b: string, cmp: (x: string, y: string) => number): number {
@@ -228,15 +244,20 @@ export class IndexSource {
     const cache = this.opts.metadataCache;
     const metadataSha256 = typeof file.coreMetadata === 'object' ? file.coreMetadata.sha256 : undefined;
     const key: MetadataKey | undefined = file.sha256 ? { fileSha256: file.sha256 } : metadataSha256 ? { sha256: metadataSha256 } : undefined;
+    const metadataUrl = `${file.url}.metadata`;
+    const cacheKeys: MetadataKey[] = [...(file.sha256 ? [{ fileSha256: file.sha256 }] : []), ...(metadataSha256 ? [{ sha256: metadataSha256 }] : [])];
     if (cache && key) {
       const kept = await cache.get(key, metadataSha256).catch(() => undefined);
-      if (kept) return { metadata: parseCoreMetadata(kept.toString('utf8')) };
+      if (kept) {
+        const description = `the store's metadata cache (${file.coreMetadata ? `kept from ${redactUrl(metadataUrl)}` : `kept from ${redactUrl(file.url)}`})`;
+        return { metadata: parseCoreMetadata(kept.toString('utf8')), from: { description, ...(file.coreMetadata ? { url: redactUrl(metadataUrl) } : {}), cacheKeys } };
+      }
     }
     if (file.coreMetadata) {
-      const body = await client.getFile(`${file.url}.metadata`, { ...(metadataSha256 ? { sha256: metadataSha256 } : {}), cache: !key });
+      const body = await client.getFile(metadataUrl, { ...(metadataSha256 ? { sha256: metadataSha256 } : {}), cache: !key });
       const metadata = parseCoreMetadata(body.toString('utf8'));
       if (cache && key) await cache.put(key, body).catch(() => undefined);
-      return { metadata };
+      return { metadata, from: { description: `${redactUrl(metadataUrl)} (PEP 658)`, url: redactUrl(metadataUrl), cacheKeys } };
     }
     // A wheel the store has (verified by its sha256 when it entered) is read there. Else, on a
     // server that takes byte ranges, its METADATA alone is read, not the whole file; that is not
@@ -244,7 +265,7 @@ export class IndexSource {
     const stored = file.sha256 && this.opts.store ? await this.opts.store.get(file.sha256, { label: file.filename }).catch(() => undefined) : undefined;
     if (!stored && isWheelFilename(file.filename) && /^https?:/i.test(file.url)) {
       const text = await readRemoteWheelMetadata(client, file.url, file.filename);
-      if (text !== undefined) return { metadata: parseCoreMetadata(text) };
+      if (text !== undefined) return { metadata: parseCoreMetadata(text), from: { description: `a range read of ${redactUrl(file.url)}`, cacheKeys: [] } };
     }
     const { path, sha256 } = stored ? { path: stored, sha256: file.sha256! } : await this.download(file);
     const text = await readWheelMetadata(path, file.filename);

@@ -16,9 +16,9 @@
  * and no write failure (a full or read-only disk) fails a build: the cache is then passed by.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs, readFileSync, rmSync } from 'node:fs';
+import { closeSync, constants, fstatSync, promises as fs, openSync, readSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { redactUrl, type CachedResponse, type HttpCache } from '@nx-pex/index';
+import { MAX_METADATA_BYTES, MAX_PAGE_BYTES, redactUrl, type CachedResponse, type HttpCache } from '@nx-pex/index';
 import { HOST_TAG } from './store';
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -77,23 +77,61 @@ function encodeEntry(header: Record<string, unknown>, body: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`${head}\n`, 'utf8'), body]);
 }
 
-/** The header and body of an entry, or undefined when it is missing or damaged (then it is removed). */
-function readEntry(file: string): { header: Record<string, unknown>; body: Buffer } | undefined {
-  let data: Buffer;
+/** Room for an entry's header line above its body's limit. */
+const HEADER_ROOM = 64 * 1024;
+
+/** An entry that is not a regular file, or is larger than its kind may be: never read, removed. */
+class NotAnEntry extends Error {}
+
+/**
+ * The bytes of `file` if it is a regular file of at most `limit` bytes; undefined when it does
+ * not exist. Opened without following a symlink and without blocking (a FIFO in its place
+ * answers at once, and is refused), then checked on the open descriptor, so that what is read is
+ * what was checked: a symlink to /dev/zero, a device, a FIFO or a huge file is a NotAnEntry.
+ */
+function readBoundedFile(file: string, limit: number): Buffer | undefined {
+  let fd: number;
   try {
-    data = readFileSync(file);
-  } catch {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'EMLINK' || code === 'ENXIO' || code === 'EISDIR') throw new NotAnEntry(code);
     return undefined;
   }
   try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > limit) throw new NotAnEntry(st.isFile() ? 'too large' : 'not a regular file');
+    const data = Buffer.allocUnsafe(st.size);
+    let got = 0;
+    while (got < st.size) {
+      const n = readSync(fd, data, got, st.size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return data.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The header and body of an entry, or undefined when it is missing or damaged (then it is
+ * removed). `limit` bounds the body: an entry is a regular file inside the store, never a FIFO,
+ * a device or a symlink, and never larger than what the client would have accepted from the index.
+ */
+function readEntry(file: string, limit: number): { header: Record<string, unknown>; body: Buffer } | undefined {
+  try {
+    const data = readBoundedFile(file, limit + HEADER_ROOM);
+    if (!data) return undefined;
     const nl = data.indexOf(0x0a);
     if (nl < 0) throw new Error('no header');
     const header = JSON.parse(data.subarray(0, nl).toString('utf8')) as Record<string, unknown>;
     const body = data.subarray(nl + 1);
-    if (typeof header !== 'object' || header === null || header.size !== body.length || header.sha256 !== sha256(body)) throw new Error('damaged');
+    if (typeof header !== 'object' || header === null || header.size !== body.length || body.length > limit || header.sha256 !== sha256(body)) throw new Error('damaged');
     return { header, body };
   } catch {
     try {
+      // A FIFO, a device node or a symlink is unlinked, not opened: rm never reads it.
       rmSync(file, { force: true });
     } catch {
       // left for the next write to replace
@@ -115,16 +153,18 @@ export class StoreHttpCache implements HttpCache {
     this.dir = path.join(path.resolve(storeRoot), 'http');
   }
 
-  private fileFor(url: string, accept: string): string {
-    return entryPath(this.dir, sha256(`${redactUrl(url)}\n${accept}`));
+  /** By URL (without credentials), Accept and scope (who asked: see CachedResponse.scope). */
+  private fileFor(url: string, accept: string, scope?: string): string {
+    return entryPath(this.dir, sha256(`${redactUrl(url)}\n${accept}${scope ? `\n${scope}` : ''}`));
   }
 
-  async get(url: string, accept: string): Promise<CachedResponse | undefined> {
-    const entry = readEntry(this.fileFor(url, accept));
+  async get(url: string, accept: string, scope?: string): Promise<CachedResponse | undefined> {
+    const entry = readEntry(this.fileFor(url, accept, scope), MAX_PAGE_BYTES);
     if (!entry) return undefined;
     const h = entry.header;
     const str = (k: string) => (typeof h[k] === 'string' ? (h[k] as string) : undefined);
     if (str('url') !== redactUrl(url) || str('accept') !== accept || str('finalUrl') === undefined) return undefined;
+    if (str('scope') !== scope) return undefined;
     if (typeof h.storedAt !== 'number' || typeof h.freshUntil !== 'number') return undefined;
     const out: CachedResponse = {
       url: str('url')!,
@@ -135,6 +175,7 @@ export class StoreHttpCache implements HttpCache {
       freshUntil: h.freshUntil,
       body: entry.body,
     };
+    if (scope) out.scope = scope;
     for (const k of ['etag', 'lastModified', 'cacheControl', 'expires'] as const) {
       const v = str(k);
       if (v !== undefined) out[k] = v;
@@ -146,12 +187,12 @@ export class StoreHttpCache implements HttpCache {
     // Credentials never go into the store: a URL that still has them is not kept.
     if (redactUrl(r.url) !== r.url || redactUrl(r.finalUrl) !== r.finalUrl) return;
     const { body, ...header } = r;
-    this.writes.start(this.fileFor(r.url, r.accept), encodeEntry(header, body));
+    this.writes.start(this.fileFor(r.url, r.accept, r.scope), encodeEntry(header, body));
   }
 
-  async delete(url: string, accept: string): Promise<void> {
+  async delete(url: string, accept: string, scope?: string): Promise<void> {
     await this.writes.flush();
-    await fs.rm(this.fileFor(url, accept), { force: true }).catch(() => undefined);
+    await fs.rm(this.fileFor(url, accept, scope), { force: true }).catch(() => undefined);
   }
 
   /** Waits for the entries being written. */
@@ -184,7 +225,7 @@ export class MetadataCache {
   async get(key: MetadataKey, expectedSha256?: string): Promise<Buffer | undefined> {
     const file = this.fileFor(key);
     if (!file) return undefined;
-    const entry = readEntry(file);
+    const entry = readEntry(file, MAX_METADATA_BYTES);
     if (!entry) return undefined;
     const want = expectedSha256?.toLowerCase() ?? ('sha256' in key ? key.sha256.toLowerCase() : undefined);
     if (want !== undefined && entry.header.sha256 !== want) return undefined;
@@ -193,9 +234,16 @@ export class MetadataCache {
 
   async put(key: MetadataKey, body: Buffer): Promise<void> {
     const file = this.fileFor(key);
-    if (!file) return;
+    if (!file || body.length > MAX_METADATA_BYTES) return;
     if ('sha256' in key && sha256(body) !== key.sha256.toLowerCase()) return;
     this.writes.start(file, encodeEntry({}, body));
+  }
+
+  /** Drops the kept metadata for `key` (metadata found to disagree with its distribution file). */
+  async delete(key: MetadataKey): Promise<void> {
+    await this.writes.flush();
+    const file = this.fileFor(key);
+    if (file) await fs.rm(file, { force: true }).catch(() => undefined);
   }
 
   /** Waits for the entries being written. */

@@ -1,10 +1,28 @@
-/** Temporary files of this process (partial downloads, outputs being written) that must not outlive it. */
+/**
+ * Temporary files of this process (partial downloads, outputs being written) and child process
+ * groups (sdist builds) that must not outlive it.
+ */
 import { rmSync } from 'node:fs';
 
 const tracked = new Set<string>();
+/** Process group ids of children started in their own group (`detached`), killed with this process. */
+const groups = new Set<number>();
 let hooked = false;
 
+function killGroups(): void {
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+  groups.clear();
+}
+
 function removeTracked(): void {
+  // Children first: a build still running would write into the directories being removed.
+  killGroups();
   for (const p of tracked) {
     try {
       rmSync(p, { recursive: true, force: true });
@@ -25,14 +43,33 @@ function onSignal(signal: NodeJS.Signals): void {
   if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
 }
 
-/** Removes `path` (a file or a directory) if the process is interrupted (SIGINT, SIGTERM) or exits before `keepOnInterrupt`. */
-export function removeOnInterrupt(path: string): void {
-  tracked.add(path);
+function hook(): void {
   if (hooked) return;
   hooked = true;
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('exit', removeTracked);
+}
+
+/** Removes `path` (a file or a directory) if the process is interrupted (SIGINT, SIGTERM) or exits before `keepOnInterrupt`. */
+export function removeOnInterrupt(path: string): void {
+  tracked.add(path);
+  hook();
+}
+
+/**
+ * Kills the process group `pgid` (a child spawned with `detached: true`, and everything it
+ * started) with SIGKILL if this process is interrupted (SIGINT, SIGTERM) or exits before
+ * `forgetGroup`.
+ */
+export function killGroupOnInterrupt(pgid: number): void {
+  groups.add(pgid);
+  hook();
+}
+
+/** Stops `killGroupOnInterrupt` for `pgid` (its process ended). */
+export function forgetGroup(pgid: number): void {
+  groups.delete(pgid);
 }
 
 /** Stops `removeOnInterrupt` for `path` (it was moved into place or removed). */

@@ -4,12 +4,30 @@
  * (written under `tmp/`, then renamed), with read-only files. Builds take a layer by hard links
  * where the filesystem allows, by copies otherwise; running builds hold the layers they use
  * (in their lease files, like wheels), so `prune` leaves those alone.
+ *
+ * Layers are verified like wheels. Each carries `RECORD.json`, the sha256 and size of every
+ * file (and the target of every symlink) as written. Before a layer is reused, every file's size
+ * and identity (inode, mtime, ctime) are compared with what this store last verified
+ * (`records/layers/<key>.json`); a file that differs is hashed again. A layer whose files are
+ * missing, added, of another type or other bytes is moved out of the way and built again: a
+ * damaged layer is never shipped. Since `dist/` holds hard links to these files, a user's write
+ * through one (possible as root despite the read-only modes) is caught this way at the next use.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { evict } from './evict';
-import { StoreError, syncDir, type WheelStore } from './store';
+import { identityOf, sameIdentity, sha256File, StoreError, syncDir, type FileIdentity, type WheelStore } from './store';
+
+/** The record of a layer's files, inside the layer. */
+const RECORD = 'RECORD.json';
+/** A record larger than this is not a record nx-pex wrote. */
+const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+
+type RecordEntry = { size: number; sha256: string } | { symlink: string };
+interface LayerRecord {
+  files: Record<string, RecordEntry>;
+}
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -29,6 +47,8 @@ export interface EnsuredLayer {
   path: string;
   /** True when the store had it already (this build wrote nothing). */
   reused: boolean;
+  /** Why the store's copy was found damaged and built again (undefined: it was not). */
+  damaged?: string;
 }
 
 async function isDir(p: string): Promise<boolean> {
@@ -50,6 +70,147 @@ async function filesBelow(dir: string): Promise<string[]> {
   };
   await walk(dir);
   return out;
+}
+
+/** Every entry below `dir` but directories, by path relative to `dir` ('/'-separated), with its lstat. */
+async function entriesBelow(dir: string): Promise<Map<string, import('node:fs').BigIntStats>> {
+  const out = new Map<string, import('node:fs').BigIntStats>();
+  const walk = async (d: string, rel: string) => {
+    for (const name of (await fs.readdir(d)).sort()) {
+      const p = path.join(d, name);
+      const r = rel ? `${rel}/${name}` : name;
+      const st = await fs.lstat(p, { bigint: true });
+      if (st.isDirectory()) await walk(p, r);
+      else out.set(r, st);
+    }
+  };
+  await walk(dir, '');
+  return out;
+}
+
+/** Writes `RECORD.json` into the layer being made in `dir`: sha256 and size of each file, target of each symlink. */
+async function writeRecord(dir: string): Promise<void> {
+  const files: Record<string, RecordEntry> = {};
+  for (const [rel, st] of await entriesBelow(dir)) {
+    const p = path.join(dir, ...rel.split('/'));
+    if (st.isSymbolicLink()) files[rel] = { symlink: await fs.readlink(p) };
+    else if (st.isFile()) files[rel] = await sha256File(p);
+    else throw new StoreError(`A layer being written holds ${p}, which is neither a file, a directory nor a symlink.`);
+  }
+  await fs.writeFile(path.join(dir, RECORD), `${JSON.stringify({ files } satisfies LayerRecord, null, 1)}\n`);
+}
+
+function identityPath(store: WheelStore, key: string): string {
+  return path.join(store.root, 'records', 'layers', `${key}.json`);
+}
+
+async function readIdentities(store: WheelStore, key: string): Promise<Record<string, FileIdentity>> {
+  try {
+    const parsed = JSON.parse(await fs.readFile(identityPath(store, key), 'utf8')) as unknown;
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, FileIdentity>) : {};
+  } catch {
+    return {};
+  }
+}
+
+async function writeIdentities(store: WheelStore, key: string, ids: Record<string, FileIdentity>): Promise<void> {
+  const file = identityPath(store, key);
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  try {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(tmp, JSON.stringify(ids));
+    await fs.rename(tmp, file);
+  } catch {
+    // A read-only store keeps no identities: its layers are hashed again at each use.
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+  }
+}
+
+async function readLayerRecord(dir: string): Promise<LayerRecord | string> {
+  const file = path.join(dir, RECORD);
+  const st = await fs.lstat(file).catch(() => undefined);
+  if (!st) return `it has no ${RECORD} (written by an earlier nx-pex, or damaged)`;
+  if (!st.isFile() || st.size > MAX_RECORD_BYTES) return `its ${RECORD} is not a regular file of a sane size`;
+  try {
+    const r = JSON.parse(await fs.readFile(file, 'utf8')) as LayerRecord;
+    if (typeof r !== 'object' || r === null || typeof r.files !== 'object' || r.files === null) throw new Error('no files');
+    return r;
+  } catch {
+    return `its ${RECORD} cannot be read`;
+  }
+}
+
+/**
+ * Why the layer at `dir` is not what was written, or undefined when it is: every file of its
+ * record there, a regular file of the recorded size whose identity is the one last verified or
+ * whose sha256 is the recorded one; every symlink pointing where it did; nothing else. Files
+ * hashed again have their identity recorded anew.
+ */
+export async function verifyLayer(store: WheelStore, key: string, dir: string): Promise<string | undefined> {
+  const record = await readLayerRecord(dir);
+  if (typeof record === 'string') return record;
+  let entries: Map<string, import('node:fs').BigIntStats>;
+  try {
+    entries = await entriesBelow(dir);
+  } catch (e) {
+    return `it cannot be listed (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  entries.delete(RECORD);
+  for (const rel of Object.keys(record.files)) if (!entries.has(rel)) return `${rel} is missing`;
+  const known = await readIdentities(store, key);
+  const seen: Record<string, FileIdentity> = {};
+  let changed = false;
+  for (const [rel, st] of entries) {
+    const want = record.files[rel];
+    const p = path.join(dir, ...rel.split('/'));
+    if (!want) return `${rel} was added after the layer was written`;
+    if ('symlink' in want) {
+      if (!st.isSymbolicLink() || (await fs.readlink(p).catch(() => undefined)) !== want.symlink) return `${rel} is no longer the symlink it was`;
+      continue;
+    }
+    if (!st.isFile()) return `${rel} is no longer a regular file`;
+    if (Number(st.size) !== want.size) return `${rel} is ${st.size} bytes, not the ${want.size} written`;
+    const id = identityOf(st);
+    seen[rel] = id;
+    if (known[rel] && sameIdentity(known[rel], id)) continue;
+    const digest = await sha256File(p).catch(() => undefined);
+    if (!digest || digest.sha256 !== want.sha256) return `${rel} has changed (sha256 ${digest?.sha256 ?? 'unreadable'}, not ${want.sha256})`;
+    changed = true;
+  }
+  if (changed || Object.keys(known).length !== Object.keys(seen).length) await writeIdentities(store, key, seen);
+  return undefined;
+}
+
+/**
+ * After a build linked the layer's files into its outputs (a hard link changes a file's ctime),
+ * records their identity as they are now, so that the next build does not hash them again. Only
+ * files whose size, inode and mtime are the ones just verified are renewed.
+ */
+export async function renewLayerIdentity(store: WheelStore, key: string): Promise<void> {
+  const dir = layerPath(store, key);
+  const known = await readIdentities(store, key);
+  let changed = false;
+  for (const [rel, was] of Object.entries(known)) {
+    const st = await fs.lstat(path.join(dir, ...rel.split('/')), { bigint: true }).catch(() => undefined);
+    if (!st?.isFile()) continue;
+    const now = identityOf(st);
+    if (now.size === was.size && now.ino === was.ino && now.mtimeNs === was.mtimeNs && now.ctimeNs !== was.ctimeNs) {
+      known[rel] = now;
+      changed = true;
+    }
+  }
+  if (changed) await writeIdentities(store, key, known);
+}
+
+/** Moves a damaged layer out of its key's place (removed at once, or by a later prune). */
+async function discardLayer(store: WheelStore, key: string, dest: string): Promise<void> {
+  const trash = path.join(store.root, 'tmp', `${key}.${process.pid}.${randomBytes(6).toString('hex')}.pruned-layer`);
+  await fs.mkdir(path.dirname(trash), { recursive: true });
+  await fs.rename(dest, trash).then(
+    () => removeTree(trash).catch(() => undefined),
+    () => removeTree(dest),
+  );
+  await fs.rm(identityPath(store, key), { force: true }).catch(() => undefined);
 }
 
 /** Files read-only (executables keep their x bits) and synced, directories synced. */
@@ -84,9 +245,13 @@ async function removeTree(dir: string): Promise<void> {
 export async function ensureLayer(store: WheelStore, key: string, write: (dir: string) => Promise<void>): Promise<EnsuredLayer> {
   const dest = layerPath(store, key);
   await store.hold(key);
+  let damaged: string | undefined;
   if (await isDir(dest)) {
-    await touch(dest);
-    return { path: dest, reused: true };
+    damaged = await verifyLayer(store, key, dest);
+    if (damaged === undefined) {
+      await touch(dest);
+      return { path: dest, reused: true };
+    }
   }
   const tmpDir = path.join(store.root, 'tmp');
   try {
@@ -99,24 +264,40 @@ export async function ensureLayer(store: WheelStore, key: string, write: (dir: s
   const release = await store.lock(key, dest);
   try {
     if (await isDir(dest)) {
-      await touch(dest);
-      return { path: dest, reused: true };
+      // Another build may have replaced a damaged layer meanwhile: verified again under the lock.
+      const now = await verifyLayer(store, key, dest);
+      if (now === undefined) {
+        await touch(dest);
+        return { path: dest, reused: true, ...(damaged !== undefined ? { damaged } : {}) };
+      }
+      damaged = now;
+      await discardLayer(store, key, dest);
+    } else if ((await fs.lstat(dest).catch(() => undefined)) !== undefined) {
+      // Something that is not a directory where the layer goes: not a layer.
+      damaged = 'it is not a directory';
+      await fs.rm(dest, { force: true, recursive: true });
     }
+    const extra = damaged !== undefined ? { damaged } : {};
     const tmp = path.join(tmpDir, `${key}.${process.pid}.${randomBytes(6).toString('hex')}.layer`);
     await fs.mkdir(tmp, { mode: 0o755 });
     try {
       await write(tmp);
+      await writeRecord(tmp);
       await sealTree(tmp);
       try {
         await fs.rename(tmp, dest);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         // Another writer (without the lock) finished first: its layer has the same bytes.
-        if ((code === 'ENOTEMPTY' || code === 'EEXIST') && (await isDir(dest))) return { path: dest, reused: true };
+        if ((code === 'ENOTEMPTY' || code === 'EEXIST') && (await isDir(dest))) return { path: dest, reused: true, ...extra };
         throw e;
       }
       await syncDir(path.dirname(dest));
-      return { path: dest, reused: false };
+      // What was just written is what the record says: its identities are the verified ones.
+      const ids: Record<string, FileIdentity> = {};
+      for (const [rel, st] of await entriesBelow(dest)) if (st.isFile() && rel !== RECORD) ids[rel] = identityOf(st);
+      await writeIdentities(store, key, ids);
+      return { path: dest, reused: false, ...extra };
     } finally {
       await removeTree(tmp).catch(() => undefined);
     }
@@ -184,7 +365,8 @@ async function listLayers(store: WheelStore): Promise<StoredLayer[]> {
     const st = await fs.stat(p).catch(() => undefined);
     if (!st?.isDirectory()) continue;
     let bytes = 0;
-    for (const f of await filesBelow(p).catch(() => [] as string[])) bytes += (await fs.stat(f).catch(() => ({ size: 0 }))).size;
+    // The record is bookkeeping (as the wheel store's records/), not the layer's size.
+    for (const f of await filesBelow(p).catch(() => [] as string[])) if (f !== path.join(p, RECORD)) bytes += (await fs.stat(f).catch(() => ({ size: 0 }))).size;
     out.push({ key: name, path: p, bytes, usedMs: st.mtimeMs });
   }
   return out;
@@ -247,7 +429,10 @@ export async function pruneLayers(store: WheelStore, opts: LayerPruneOptions): P
       }
     },
     putBack: (l, trash) => fs.rename(trash, l.path).catch(() => removeTree(trash)),
-    discard: (_l, trash) => removeTree(trash),
+    discard: async (l, trash) => {
+      await removeTree(trash);
+      await fs.rm(identityPath(store, l.key), { force: true }).catch(() => undefined);
+    },
   });
   const removed: LayerPruneResult['removed'] = evicted.map((l) => ({ key: l.key, bytes: l.bytes }));
   if (!opts.dryRun) await removeOldLayerTemps(store, now);

@@ -43,11 +43,11 @@ export interface FileIdentity {
   ctimeNs: string;
 }
 
-function identityOf(st: import('node:fs').BigIntStats): FileIdentity {
+export function identityOf(st: import('node:fs').BigIntStats): FileIdentity {
   return { size: Number(st.size), ino: st.ino.toString(), mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString() };
 }
 
-function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
+export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
   return a.size === b.size && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 
@@ -68,7 +68,7 @@ export class DamagedStoreFileError extends UserError {
   }
 }
 
-async function sha256File(file: string): Promise<FileDigest> {
+export async function sha256File(file: string): Promise<FileDigest> {
   const hash = createHash('sha256');
   let size = 0;
   await pipeline(createReadStream(file), async function* (source: AsyncIterable<Buffer>) {

@@ -114,3 +114,59 @@ it('counts layers and prunes them by age and size, keeping those a running build
   expect(all.removed.map((r) => r.key).sort()).toEqual([keys[0], keys[2]].sort());
   expect(await fs.readdir(path.join(root, 'layers'))).toEqual([]);
 });
+
+describe('a damaged layer is built again, never reused', () => {
+  const cases: Array<[string, (layer: string) => Promise<void>]> = [
+    ['a byte flipped in a file', async (layer) => {
+      const f = path.join(layer, 'deps.pex', '.deps', 'a-1.0-py3-none-any.whl');
+      const b = await fs.readFile(f);
+      b[3] = b[3]! ^ 0x01;
+      await fs.chmod(f, 0o644);
+      await fs.writeFile(f, b);
+    }],
+    ['a truncated file', (layer) => fs.truncate(path.join(layer, 'deps.pex', '__main__.py'), 2)],
+    ['a missing file', (layer) => fs.rm(path.join(layer, 'deps.pex', '__main__.py'))],
+    ['an added file', (layer) => fs.writeFile(path.join(layer, 'deps.pex', 'extra.py'), 'import os\n')],
+    ['a symlink pointing elsewhere', async (layer) => {
+      await fs.rm(path.join(layer, 'deps.pex', 'pex'));
+      await fs.symlink('/etc/passwd', path.join(layer, 'deps.pex', 'pex'));
+    }],
+    ['a missing record', (layer) => fs.rm(path.join(layer, 'RECORD.json'))],
+    ['a file replaced by a FIFO', async (layer) => {
+      const f = path.join(layer, 'deps.pex', '__main__.py');
+      await fs.rm(f);
+      require('node:child_process').execFileSync('mkfifo', [f]);
+    }],
+    ['an edit with the same size and mtime', async (layer) => {
+      const f = path.join(layer, 'deps.pex', '__main__.py');
+      const st = await fs.stat(f);
+      await fs.chmod(f, 0o755);
+      await fs.writeFile(f, 'print(2)\n');
+      await fs.utimes(f, st.atime, st.mtime);
+    }],
+  ];
+  it.each(cases)('%s', async (_what, damage) => {
+    const store = new WheelStore(path.join(tmp, 'store'));
+    const k = key('damaged');
+    let writes = 0;
+    const write = async (dir: string) => {
+      writes++;
+      await fill(dir, 'print(1)\n');
+    };
+    const first = await ensureLayer(store, k, write);
+    // A warm reuse hashes nothing (identities match) and reports no damage.
+    expect(await ensureLayer(store, k, write)).toEqual({ path: first.path, reused: true });
+    await damage(first.path);
+    const again = await ensureLayer(store, k, write);
+    expect(writes).toBe(2);
+    expect(again.reused).toBe(false);
+    expect(again.damaged).toEqual(expect.any(String));
+    expect(await fs.readFile(path.join(again.path, 'deps.pex', '__main__.py'), 'utf8')).toBe('print(1)\n');
+    expect(await fs.readFile(path.join(again.path, 'deps.pex', '.deps', 'a-1.0-py3-none-any.whl'), 'utf8')).toBe('wheel bytes');
+    expect(await fs.readdir(path.join(again.path, 'deps.pex'))).toEqual(['.deps', '__main__.py', 'pex']);
+    // ...and the rebuilt one is reused as it is.
+    expect(await ensureLayer(store, k, write)).toEqual({ path: again.path, reused: true });
+    expect(writes).toBe(2);
+    await store.release();
+  });
+});

@@ -175,14 +175,16 @@ describe('the Docker context', () => {
     const lines = dockerfile.split('\n').filter((l) => l && !l.startsWith('#'));
     expect(lines).toEqual([
       'FROM registry.example.com:5000/team/python:3.11-slim AS deps',
-      'COPY deps.pex /nx-pex/deps.pex',
-      'RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex-root python3.11 /nx-pex/deps.pex venv --scope=deps --compile /app && rm -rf /tmp/pex-root',
+      'ENV PEX_TOOLS=1 PEX_ROOT=/tmp/pex-root',
+      'COPY ["deps.pex", "/nx-pex/deps.pex"]',
+      'RUN ["python3.11", "/nx-pex/deps.pex", "venv", "--scope=deps", "--compile", "/app"]',
       'FROM registry.example.com:5000/team/python:3.11-slim AS srcs-service-a',
-      'COPY service-a.pex /nx-pex/service-a.pex',
-      'RUN PEX_TOOLS=1 PEX_ROOT=/tmp/pex-root python3.11 /nx-pex/service-a.pex venv --scope=srcs --compile /app && rm -rf /tmp/pex-root',
+      'ENV PEX_TOOLS=1 PEX_ROOT=/tmp/pex-root',
+      'COPY ["service-a.pex", "/nx-pex/srcs.pex"]',
+      'RUN ["python3.11", "/nx-pex/srcs.pex", "venv", "--scope=srcs", "--compile", "/app"]',
       'FROM registry.example.com:5000/team/python:3.11-slim AS service-a',
-      'COPY --from=deps /app /app',
-      'COPY --from=srcs-service-a /app /app',
+      'COPY --from=deps ["/app", "/app"]',
+      'COPY --from=srcs-service-a ["/app", "/app"]',
       'ENTRYPOINT ["/app/pex"]',
     ]);
     expect(await readFile(join(d1, '.dockerignore'), 'utf8')).toBe('# Only what the Dockerfile copies.\n*\n!Dockerfile\n!deps.pex\n!service-a.pex\n');

@@ -9,6 +9,8 @@ export interface FixtureWheelOptions {
   version: string;
   tag?: string;
   requiresPython?: string;
+  /** `Requires-Dist` lines of its METADATA, written as given (valid or not). */
+  requiresDist?: string[];
   /** Extra files inside the wheel: archive path -> content. */
   files?: Record<string, string | Buffer>;
   /** Padding added to a module to make the wheel bigger (bytes of incompressible data). */
@@ -35,6 +37,7 @@ export async function writeFixtureWheel(dir: string, opts: FixtureWheelOptions):
     `Name: ${opts.name}`,
     `Version: ${opts.version}`,
     ...(opts.requiresPython ? [`Requires-Python: ${opts.requiresPython}`] : []),
+    ...(opts.requiresDist ?? []).map((r) => `Requires-Dist: ${r}`),
     '',
     '',
   ].join('\n');

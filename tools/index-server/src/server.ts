@@ -66,6 +66,11 @@ export interface IndexServerOptions {
   metadataFiles?: boolean;
   /** Answer Range requests (default true); false answers every file download whole, as some servers do. */
   ranges?: boolean;
+  /**
+   * A lying index: file name -> the PEP 658 `.metadata` served (and hashed in the pages) instead
+   * of the wheel's own METADATA.
+   */
+  metadataOverrides?: Record<string, string | Buffer>;
 }
 
 export interface IndexServer {
@@ -268,7 +273,11 @@ export async function startIndexServer(opts: IndexServerOptions): Promise<IndexS
     const fault = faultFor(path, isFile);
     if (fault && !isFile && applyFault(fault, res, undefined, 'text/plain')) return;
     const scanned = await scanDir(opts.dir);
-    const files = opts.metadataFiles === false ? scanned.map((f) => ({ ...f, metadata: undefined })) : scanned;
+    const lies = opts.metadataOverrides ?? {};
+    const files =
+      opts.metadataFiles === false
+        ? scanned.map((f) => ({ ...f, metadata: undefined }))
+        : scanned.map((f) => (f.filename in lies ? { ...f, metadata: Buffer.from(lies[f.filename]!) } : f));
 
     if (path === '/simple' || path === '/simple/') {
       if (path === '/simple') return send(res, 301, 'text/plain', '', { location: '/simple/' });

@@ -11,6 +11,8 @@ import type { LockSource, TargetSelection } from '../lock-source';
 import { downloadUnhashed } from '../pinned';
 import type { IndexContext } from '../pipeline';
 import { foreignTargetsFirst } from '../locked-sdists';
+import { recordClaim, verifyClaimedMetadata, type MetadataClaim } from '../verify-metadata';
+import { redactUrl } from '@nx-pex/index';
 
 /** `url` without userinfo (for what is written down: PEX-INFO, locks). */
 export function withoutCredentials(url: string): string {
@@ -65,13 +67,18 @@ export function resolveSource(o: ResolveSourceOptions): LockSource {
       for (const p of resolution.packages) log(`  ${p.name} ${p.version}: ${p.built ? `${p.built.filename} (built from ${p.file.filename})` : p.file.filename}`);
       const requirements: string[] = [];
       for (const r of o.requirements) if (!r.marker || evaluateMarker(r.marker, target.markerEnvironment)) requirements.push(await rootRequirement(r, resolution.packages));
+      const wheels = await Promise.all(resolution.packages.map((p) => resolvedArtifact(p, index, ctx)));
+      // What the resolution read on the index's word, checked against the fetched wheels.
+      const claims = new Map<string, MetadataClaim>();
+      for (const [i, p] of resolution.packages.entries()) recordClaim(claims, p, wheels[i]!.sha256, redactUrl(p.file.url));
       return {
         target,
-        wheels: await Promise.all(resolution.packages.map((p) => resolvedArtifact(p, index, ctx))),
+        wheels,
         sdists: [],
         firstParty: [],
         requirements,
         pins: resolution.packages.map((p) => `${p.name}==${p.version}`),
+        afterFetch: (pathOf) => verifyClaimedMetadata(claims, pathOf, { storeRoot: store.root, metadataCache }),
       };
     },
   };

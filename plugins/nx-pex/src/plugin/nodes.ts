@@ -11,7 +11,7 @@ import {
 } from '../nx-api';
 import { UserError } from '@nx-pex/pep';
 import { buildableScripts, findImportRoots, findLockFile, findUvLock, parsePyproject, type PyProject } from '@nx-pex/project';
-import { projectPackages, type ClosurePackage } from '@nx-pex/lock';
+import { isNxPexPylock, projectPackages, type ClosurePackage } from '@nx-pex/lock';
 import { normalizeOptions, type NormalizedOptions, type NxPexPluginOptions } from './options';
 import { selfInputs, type TargetInput } from './self-inputs';
 import { warnOnUnsupportedNx } from './nx-version';
@@ -227,7 +227,9 @@ async function nodesForPyproject(
   }
   // A service no uv.lock, poetry.lock or requirements file governs gets its pylock.toml from
   // `nx run <project>:lock` (not cached: the indexes change without the workspace changing).
-  if (scripts.length > 0 && !problem && !lockAbs && !lockOverride) {
+  // A pylock.toml nx-pex did not write is the user's own lock: no inferred target replaces it.
+  const userLock = pylockText !== null && !isNxPexPylock(pylockText);
+  if (scripts.length > 0 && !problem && !lockAbs && !lockOverride && !userLock) {
     const { platforms, completePlatforms } = pyproject?.nxPex ?? {};
     const lockOptions = { python: options.python, platforms, completePlatforms, storeDir: options.storeDir };
     targets[options.lockTargetName] = {
