@@ -37,3 +37,4 @@ export type { ReadRequirementsOptions, RequirementLine, RequirementsFile } from 
 export { readRequirementsFileLock, isHashedLock, pinOf } from './requirements-file';
 export { POETRY_LOCK_VERSIONS, PYPI_SIMPLE, parsePoetryLock, readPoetryLock, poetryGroupRequirements } from './poetry';
 export { projectPackages, type ClosurePackage } from './project-packages';
+export { lockWorkspaceEdges, type WorkspaceProjectEdges } from './workspace-edges';

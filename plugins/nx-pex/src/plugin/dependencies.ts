@@ -12,6 +12,7 @@ import { canonicalizeName } from '@nx-pex/pep';
 import { findImportRoots, findUvLock, importedTopLevelModules, parsePyproject, type PyProject } from '@nx-pex/project';
 import { projectPackages } from '@nx-pex/lock';
 import { normalizeOptions, type NxPexPluginOptions } from './options';
+import { governingLock, lockedWorkspaceDirs } from './governing-lock';
 
 interface PythonProject {
   name: string;
@@ -102,10 +103,15 @@ async function layoutOf(context: CreateDependenciesContext): Promise<Layout> {
 }
 
 /**
- * Edges between Python projects: a declared dependency on another workspace project (by
- * distribution name or `[tool.uv.sources]` path), and an import of a top-level module that
- * another workspace project provides. Only the files Nx says changed are scanned for imports;
- * Nx keeps the edges of the others.
+ * Edges between Python projects. Where a lock governs a project (the workspace's uv.lock, or its
+ * own pylock.toml), its edges are the lock's: an edge to every workspace project its closure
+ * holds, through extras and markers, so every project whose PEX holds a member depends on it.
+ * These edges are recomputed on every call (they follow the lock, not a file of the project).
+ * Where no lock governs a project yet, its declared dependencies on other workspace projects (by
+ * distribution name or `[tool.uv.sources]` path) and its imports of top-level modules other
+ * projects provide stand in; a project with a poetry.lock or requirements file keeps its declared
+ * ones. Only the files Nx says changed are scanned for imports; Nx keeps the edges of the others.
+ * Imports the lock does not back are never edges: the build reports them (undeclared imports).
  */
 export const createDependencies: CreateDependencies<NxPexPluginOptions> = async (rawOptions, context) => {
   const options = normalizeOptions(rawOptions);
@@ -114,7 +120,7 @@ export const createDependencies: CreateDependencies<NxPexPluginOptions> = async 
   const byDir = new Map<string, string>();
   for (const p of projects) {
     byDist.set(p.pyproject.canonicalName!, p.name);
-    byDir.set(p.pyproject.dir, p.name);
+    byDir.set(resolve(p.pyproject.dir), p.name);
   }
   const edges = new Map<string, RawProjectGraphDependency>();
   const add = (source: string, target: string, sourceFile: string) => {
@@ -123,8 +129,26 @@ export const createDependencies: CreateDependencies<NxPexPluginOptions> = async 
     validateDependency(dep, context);
     edges.set(`${source}\0${target}\0${sourceFile}`, dep);
   };
+  const addLocked = (source: string, target: string) => {
+    if (source === target) return;
+    const dep: RawProjectGraphDependency = { source, target, type: DependencyType.implicit };
+    validateDependency(dep, context);
+    edges.set(`${source}\0${target}\0`, dep);
+  };
 
+  const lookups = new Map<string, Promise<string | undefined>>();
+  const unlocked = new Set<string>();
   for (const p of projects) {
+    const governing = await governingLock(p.pyproject, context.workspaceRoot, options.lockPerProject, lookups);
+    const locked = lockedWorkspaceDirs(governing, p.pyproject);
+    if (locked) {
+      for (const dir of locked) {
+        const target = byDir.get(dir);
+        if (target) addLocked(p.name, target);
+      }
+      continue;
+    }
+    if (governing.kind === 'none') unlocked.add(p.name);
     const sourceFile = p.root === '.' ? 'pyproject.toml' : `${p.root}/pyproject.toml`;
     for (const dep of p.pyproject.dependencies) {
       const dist = canonicalizeName(dep.name);
@@ -135,10 +159,9 @@ export const createDependencies: CreateDependencies<NxPexPluginOptions> = async 
   }
 
   // Each project to the third-party packages its closure holds (external nodes `pypi:<name>`).
-  const lockLookups = new Map<string, Promise<string | undefined>>();
   for (const p of projects) {
     const dir = join(context.workspaceRoot, p.root);
-    const lockAbs = await findUvLock(dir, context.workspaceRoot, lockLookups);
+    const lockAbs = await findUvLock(dir, context.workspaceRoot, lookups);
     const packages = projectPackages(p.pyproject.name!, dir, lockAbs, options.lockPerProject) ?? [];
     const pylock = p.root === '.' ? 'pylock.toml' : `${p.root}/pylock.toml`;
     const hasPylock = options.lockPerProject && existsSync(join(context.workspaceRoot, pylock));
@@ -153,9 +176,8 @@ export const createDependencies: CreateDependencies<NxPexPluginOptions> = async 
     }
   }
 
-  const pythonNames = new Set(projects.map((p) => p.name));
   for (const [project, files] of Object.entries(context.filesToProcess.projectFileMap)) {
-    if (!pythonNames.has(project)) continue;
+    if (!unlocked.has(project)) continue;
     for (const { file } of files) {
       if (!file.endsWith('.py')) continue;
       let text: string;

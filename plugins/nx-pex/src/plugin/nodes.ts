@@ -86,6 +86,17 @@ async function sourceInputs(pyproject: PyProject, projectRoot: string, workspace
   return [...new Set(inputs)];
 }
 
+/**
+ * What a project's build target makes: one PEX per console script (`[project.scripts]`, or the
+ * `[tool.nx-pex] scripts` chosen from them), or one PEX named after the project for a
+ * `[tool.nx-pex] entry-point`, which takes precedence as it does in the build. None: a library.
+ */
+function whatBuilds(pyproject: PyProject): { scripts: string[]; pexNames: string[] } {
+  if (pyproject.nxPex.entryPoint !== undefined && pyproject.name) return { scripts: [], pexNames: [pyproject.name] };
+  const scripts = buildableScripts(pyproject);
+  return { scripts, pexNames: scripts };
+}
+
 /** `[project] name` read with a pattern from a file that does not parse, so the project keeps its name. */
 function nameFromBrokenFile(text: string, projectRoot: string): string {
   const m = /^\s*\[project\][^\[]*?^\s*name\s*=\s*["']([A-Za-z0-9][A-Za-z0-9._-]*)["']/ms.exec(text);
@@ -149,10 +160,10 @@ async function nodesForPyproject(
     return {};
   }
   const name = pyproject?.name ?? nameFromBrokenFile(text, projectRoot);
-  const scripts = pyproject ? buildableScripts(pyproject) : [];
+  const { scripts, pexNames } = pyproject ? whatBuilds(pyproject) : { scripts: [], pexNames: [] };
   const targets: Record<string, TargetConfiguration> = {};
   const sources = pyproject ? await sourceInputs(pyproject, projectRoot, context.workspaceRoot) : ['{projectRoot}/**/*'];
-  if (scripts.length > 0 || problem) {
+  if (pexNames.length > 0 || problem) {
     const python = options.python ?? 'python3';
     const inputs: TargetInput[] = [SOURCES_INPUT, `^${SOURCES_INPUT}`];
     const perProject = options.lockPerProject && !ownLock;
@@ -177,7 +188,8 @@ async function nodesForPyproject(
     // lock bump would rebuild everything; the closure's own packages are hashed through the
     // pylock.toml and the project's edges to its pypi:<name> nodes.
     if (!self.some((i) => typeof i === 'object' && 'externalDependencies' in i)) inputs.push({ externalDependencies: [] });
-    const targetOptions: Record<string, unknown> = problem ? {} : { scripts };
+    // An entry point of [tool.nx-pex] is read by the build from pyproject.toml: the target names no scripts then.
+    const targetOptions: Record<string, unknown> = problem || scripts.length === 0 ? {} : { scripts };
     if (options.python) targetOptions.python = options.python;
     if (options.storeDir) targetOptions.storeDir = options.storeDir;
     targetOptions.lockPerProject = options.lockPerProject;
@@ -193,7 +205,7 @@ async function nodesForPyproject(
         technologies: ['python'],
         description: problem
           ? `Cannot build ${name}: ${problem}`
-          : `Build ${scripts.map((s) => `${s}.pex`).join(', ')} from ${lockName}`,
+          : `Build ${pexNames.map((s) => `${s}.pex`).join(', ')} from ${lockName}`,
         help: {
           command: 'npx nx-pex build --help',
           example: { options: { scripts: [scripts[0] ?? name] } },
@@ -203,7 +215,7 @@ async function nodesForPyproject(
   }
   // A service no uv.lock, poetry.lock or requirements file governs gets its pylock.toml from
   // `nx run <project>:lock` (not cached: the indexes change without the workspace changing).
-  if (scripts.length > 0 && !problem && !lockAbs && !lockOverride) {
+  if (pexNames.length > 0 && !problem && !lockAbs && !lockOverride) {
     const { platforms, completePlatforms } = pyproject?.nxPex ?? {};
     const lockOptions = { python: options.python, platforms, completePlatforms, storeDir: options.storeDir };
     targets[options.lockTargetName] = {
@@ -219,7 +231,7 @@ async function nodesForPyproject(
       [root]: {
         name,
         root,
-        projectType: scripts.length > 0 ? 'application' : 'library',
+        projectType: pexNames.length > 0 ? 'application' : 'library',
         tags: ['lang:python'],
         namedInputs: {
           // What goes into a PEX: pyproject.toml, import packages with their resources, -D directories.
