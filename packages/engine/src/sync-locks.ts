@@ -5,8 +5,9 @@
 import { posix } from 'node:path';
 import { UserError } from '@nx-pex/pep';
 import { parsePyproject } from '@nx-pex/project';
-import { generatedPylockHeader, parseUvLock, type Lockfile } from '@nx-pex/lock';
+import { generatedPylockHeader, isStandaloneNxPexPylock, lockCoversProject, parseUvLock, type Lockfile } from '@nx-pex/lock';
 import { PROJECT_LOCK_FILE, projectLockText } from './project-lock';
+import { shadowedLockMessage } from './shadowed-lock';
 
 /** What a sync run did, for messages and tests. */
 export interface SyncReport {
@@ -16,7 +17,10 @@ export interface SyncReport {
   userOwned: string[];
   /** Projects whose lock could not be written, with the reason (e.g. the uv.lock does not cover them). */
   problems: string[];
+  /** Locks of `nx-pex lock` that a uv.lock now also covers, replaced by the generated lock: one message each, naming both files. */
+  shadowed: string[];
 }
+
 
 /** The files a sync reads and writes, by workspace-relative posix path (an Nx Tree, or the disk). */
 export interface WorkspaceFiles {
@@ -43,14 +47,17 @@ function uvLockAbove(files: WorkspaceFiles, dir: string): string | undefined {
  * changes are written; a pylock.toml nx-pex did not generate is the user's own and is left alone.
  */
 export function syncProjectLocks(files: WorkspaceFiles): SyncReport {
-  const report: SyncReport = { written: [], unchanged: [], userOwned: [], problems: [] };
+  const report: SyncReport = { written: [], unchanged: [], userOwned: [], problems: [], shadowed: [] };
   const locks = new Map<string, Lockfile | Error>();
   for (const file of files.pyprojects().map((f) => f.split('\\').join('/')).sort()) {
     const text = files.read(file);
     if (text === null) continue;
     let name: string | undefined;
+    let lockFile: string | undefined;
     try {
-      name = parsePyproject(text, file).name;
+      const pyproject = parsePyproject(text, file);
+      name = pyproject.name;
+      lockFile = pyproject.nxPex.lockFile;
     } catch (e) {
       if (!(e instanceof UserError)) throw e;
       report.problems.push(e.message);
@@ -62,7 +69,9 @@ export function syncProjectLocks(files: WorkspaceFiles): SyncReport {
     if (!lockPath) continue;
     const target = dir === '.' ? PROJECT_LOCK_FILE : `${dir}/${PROJECT_LOCK_FILE}`;
     const current = files.read(target);
-    if (current !== null && !generatedPylockHeader(current)) {
+    // A pylock.toml the project names as its lock, or one nx-pex did not write, is the user's own.
+    const standalone = current !== null && lockFile === undefined && isStandaloneNxPexPylock(current);
+    if (current !== null && !generatedPylockHeader(current) && !standalone) {
       report.userOwned.push(target);
       continue;
     }
@@ -79,6 +88,11 @@ export function syncProjectLocks(files: WorkspaceFiles): SyncReport {
       report.problems.push(lock.message);
       continue;
     }
+    // A lock of `nx-pex lock` for a project the uv.lock does not hold stays its lock.
+    if (standalone && !lockCoversProject(lock, name)) {
+      report.userOwned.push(target);
+      continue;
+    }
     let next: string;
     try {
       // Paths only matter relative to each other: both are taken from the workspace root.
@@ -88,6 +102,7 @@ export function syncProjectLocks(files: WorkspaceFiles): SyncReport {
       report.problems.push(`${name}: ${e.message}`);
       continue;
     }
+    if (standalone) report.shadowed.push(shadowedLockMessage(target, lockPath, name));
     if (current === next) {
       report.unchanged.push(target);
       continue;

@@ -32,6 +32,8 @@ export {
   generatedPylockText,
   generatedPylockHeader,
   generatedPylockBodyHash,
+  isStandaloneNxPexPylock,
+  lockCoversProject,
 } from './pylock-export';
 export type { ReadRequirementsOptions, RequirementLine, RequirementsFile } from './requirements-file';
 export { readRequirementsFileLock, isHashedLock, pinOf } from './requirements-file';

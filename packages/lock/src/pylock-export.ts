@@ -295,6 +295,21 @@ export function generatedPylockHeader(text: string): GeneratedPylockHeader | und
  * to the project) and the sha256 of the rest, and how to refresh it; then the lock.
  */
 export function generatedPylockText(lock: Lockfile, project: string, o: ProjectPylockOptions & { lockName?: string }): string {
+  // The sync generator and the graph both ask for every project's text of one parsed lock: it is made once.
+  const key = `${canonicalizeName(project)}\0${o.outputDir}\0${o.lockDir}\0${o.lockName ?? ''}`;
+  let texts = generatedTexts.get(lock);
+  if (!texts) generatedTexts.set(lock, (texts = new Map()));
+  let text = texts.get(key);
+  if (text === undefined) {
+    text = makeGeneratedPylockText(lock, project, o);
+    texts.set(key, text);
+  }
+  return text;
+}
+
+const generatedTexts = new WeakMap<Lockfile, Map<string, string>>();
+
+function makeGeneratedPylockText(lock: Lockfile, project: string, o: ProjectPylockOptions & { lockName?: string }): string {
   const pylock = projectPylock(lock, project, o);
   pylock.header = [
     `This file lists every package ${canonicalizeName(project)} can need, on every platform the uv.lock covers.`,
@@ -310,4 +325,15 @@ export function generatedPylockText(lock: Lockfile, project: string, o: ProjectP
 export function generatedPylockBodyHash(text: string): string {
   const nl = text.indexOf('\n');
   return createHash('sha256').update(nl >= 0 ? text.slice(nl + 1) : '').digest('hex');
+}
+
+/** A pylock.toml that `nx-pex lock` (`nx run <project>:lock`) wrote: nx-pex made it, but not from a uv.lock. */
+export function isStandaloneNxPexPylock(text: string): boolean {
+  return !generatedPylockHeader(text) && /^created-by\s*=\s*["']nx-pex["']\s*$/m.test(text);
+}
+
+/** Whether `lock` holds `project` as one of its workspace's own projects (a member, or a source tree it names). */
+export function lockCoversProject(lock: Lockfile, project: string): boolean {
+  const name = canonicalizeName(project);
+  return lock.packages.some((p) => p.name === name && (lock.workspaceMembers.includes(name) || isFirstPartySource(p.source)));
 }

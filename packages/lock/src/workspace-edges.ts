@@ -18,7 +18,7 @@ export interface WorkspaceProjectEdges {
   needs: string[];
 }
 
-function isFirstParty(lock: Lockfile, members: Set<string>, p: LockedPackage): boolean {
+function isFirstParty(members: Set<string>, p: LockedPackage): boolean {
   return members.has(p.name) || isFirstPartySource(p.source);
 }
 
@@ -69,7 +69,7 @@ export function lockWorkspaceEdges(lock: Lockfile): Map<string, WorkspaceProject
     return out;
   };
 
-  const firstParty = lock.packages.map((p) => isFirstParty(lock, members, p));
+  const firstParty = lock.packages.map((p) => isFirstParty(members, p));
   const result = new Map<string, WorkspaceProjectEdges>();
   for (let i = 0; i < lock.packages.length; i++) {
     if (!firstParty[i]) continue;

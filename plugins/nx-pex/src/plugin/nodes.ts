@@ -14,6 +14,7 @@ import { buildableScripts, findImportRoots, findLockFile, findUvLock, parsePypro
 import { projectPackages, type ClosurePackage } from '@nx-pex/lock';
 import { normalizeOptions, type NormalizedOptions, type NxPexPluginOptions } from './options';
 import { selfInputs, type TargetInput } from './self-inputs';
+import { perProjectLockState } from './lock-state';
 
 
 /** The external node of a locked package. */
@@ -97,6 +98,17 @@ function whatBuilds(pyproject: PyProject): { scripts: string[]; pexNames: string
   return { scripts, pexNames: scripts };
 }
 
+/**
+ * Whether the project's pylock.toml is missing, stale, or a lock of `nx-pex lock` that the
+ * uv.lock now shadows: then the uv.lock is an input of its build (so `nx affected` runs it, and
+ * the build says what to do) until `nx sync` brings it in line.
+ */
+function pylockOutOfDate(pyproject: PyProject | undefined, pylockText: string | null, uvLockAbs: string | undefined, projectDir: string): boolean {
+  if (!pyproject?.name || !uvLockAbs || basename(uvLockAbs) !== 'uv.lock') return false;
+  const state = perProjectLockState(pylockText, uvLockAbs, pyproject.name, projectDir);
+  return state === 'stale' || state === 'shadowed';
+}
+
 /** `[project] name` read with a pattern from a file that does not parse, so the project keeps its name. */
 function nameFromBrokenFile(text: string, projectRoot: string): string {
   const m = /^\s*\[project\][^\[]*?^\s*name\s*=\s*["']([A-Za-z0-9][A-Za-z0-9._-]*)["']/ms.exec(text);
@@ -168,7 +180,7 @@ async function nodesForPyproject(
     const inputs: TargetInput[] = [SOURCES_INPUT, `^${SOURCES_INPUT}`];
     const perProject = options.lockPerProject && !ownLock;
     if (perProject) inputs.push('{projectRoot}/pylock.toml');
-    else if (lock) inputs.push(`{workspaceRoot}/${lock}`);
+    if (lock && (!perProject || pylockOutOfDate(pyproject, pylockText, lockAbs, projectDir))) inputs.push(`{workspaceRoot}/${lock}`);
     // `[tool.nx-pex] sources` directories outside the project are inputs too.
     for (const dir of pyproject?.nxPex.sources ?? []) {
       const rel = toPosix(relative(context.workspaceRoot, join(dirname(abs), dir)));

@@ -21,7 +21,7 @@ function pluginOptions(tree: Tree): Record<string, unknown> | undefined {
 
 /** Brings every Python project's pylock.toml in line with its uv.lock, in `tree`. */
 export function syncProjectLocks(tree: Tree): SyncReport {
-  if (pluginOptions(tree)?.lockPerProject === false) return { written: [], unchanged: [], userOwned: [], problems: [] };
+  if (pluginOptions(tree)?.lockPerProject === false) return { written: [], unchanged: [], userOwned: [], problems: [], shadowed: [] };
   return syncFiles({
     read: (path) => tree.read(path, 'utf-8'),
     write: (path, text) => tree.write(path, text),
@@ -38,8 +38,9 @@ export function syncProjectLocks(tree: Tree): SyncReport {
 export default async function syncGenerator(tree: Tree) {
   const report = syncProjectLocks(tree);
   if (report.written.length === 0) return {};
+  const shadowing = new Set(report.shadowed.map((m) => m.split(' ', 1)[0]));
   return {
     outOfSyncMessage: `The per-project pylock.toml files of nx-pex do not match the uv.lock: run \`nx sync\` and commit them.`,
-    outOfSyncDetails: report.written.map((f) => `${f} is out of date with its uv.lock`),
+    outOfSyncDetails: [...report.shadowed, ...report.written.filter((f) => !shadowing.has(f)).map((f) => `${f} is out of date with its uv.lock`)],
   };
 }
