@@ -23,4 +23,4 @@ export { pinnedVersion, requiresDist } from './pinned';
 export { PROJECT_LOCK_FILE, openProjectLock, projectLockText, type ProjectLock, type ProjectLockRequest } from './project-lock';
 export { checkWorkspaceImports, importsWithLines } from './undeclared-imports';
 export { shadowedLockMessage } from './shadowed-lock';
-export { syncProjectLocks, type SyncReport, type WorkspaceFiles } from './sync-locks';
+export { syncProjectLocks, type PylockDigests, type SyncReport, type WorkspaceFiles } from './sync-locks';

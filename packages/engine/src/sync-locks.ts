@@ -5,7 +5,8 @@
 import { posix } from 'node:path';
 import { UserError } from '@nx-pex/pep';
 import { parsePyproject } from '@nx-pex/project';
-import { generatedPylockHeader, isStandaloneNxPexPylock, lockCoversProject, parseUvLock, type Lockfile } from '@nx-pex/lock';
+import { createHash } from 'node:crypto';
+import { generatedPylockHeader, generatedPylockKey, isStandaloneNxPexPylock, lockCoversProject, parseUvLock, type Lockfile } from '@nx-pex/lock';
 import { PROJECT_LOCK_FILE, projectLockText } from './project-lock';
 import { shadowedLockMessage } from './shadowed-lock';
 
@@ -46,7 +47,29 @@ function uvLockAbove(files: WorkspaceFiles, dir: string): string | undefined {
  * Brings every Python project's `pylock.toml` in line with its uv.lock: only files whose content
  * changes are written; a pylock.toml nx-pex did not generate is the user's own and is left alone.
  */
-export function syncProjectLocks(files: WorkspaceFiles): SyncReport {
+/**
+ * Remembered sha256 of each project's generated pylock.toml by `generatedPylockKey` (uv.lock
+ * content hash, project, place): a project whose pylock.toml hashes to it is skipped without
+ * parsing the uv.lock.
+ */
+export interface PylockDigests {
+  get(key: string): string | null | undefined;
+  set(key: string, sha256: string | null): void;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export function syncProjectLocks(files: WorkspaceFiles, digests?: PylockDigests): SyncReport {
+  const lockShas = new Map<string, string | undefined>();
+  const lockSha = (path: string): string | undefined => {
+    if (!lockShas.has(path)) {
+      const text = files.read(path);
+      lockShas.set(path, text === null ? undefined : sha256(text));
+    }
+    return lockShas.get(path);
+  };
   const report: SyncReport = { written: [], unchanged: [], userOwned: [], problems: [], shadowed: [] };
   const locks = new Map<string, Lockfile | Error>();
   for (const file of files.pyprojects().map((f) => f.split('\\').join('/')).sort()) {
@@ -73,6 +96,13 @@ export function syncProjectLocks(files: WorkspaceFiles): SyncReport {
     const standalone = current !== null && lockFile === undefined && isStandaloneNxPexPylock(current);
     if (current !== null && !generatedPylockHeader(current) && !standalone) {
       report.userOwned.push(target);
+      continue;
+    }
+    const outputDir = posix.relative(posix.dirname(lockPath), dir) || '.';
+    const uvSha = digests ? lockSha(lockPath) : undefined;
+    const key = uvSha !== undefined ? generatedPylockKey(uvSha, name, outputDir) : undefined;
+    if (key !== undefined && current !== null && !standalone && digests!.get(key) === sha256(current)) {
+      report.unchanged.push(target);
       continue;
     }
     let lock = locks.get(lockPath);
@@ -102,6 +132,7 @@ export function syncProjectLocks(files: WorkspaceFiles): SyncReport {
       report.problems.push(`${name}: ${e.message}`);
       continue;
     }
+    if (key !== undefined) digests!.set(key, sha256(next));
     if (standalone) report.shadowed.push(shadowedLockMessage(target, lockPath, name));
     if (current === next) {
       report.unchanged.push(target);

@@ -33,6 +33,7 @@ export {
   generatedPylockHeader,
   generatedPylockBodyHash,
   isStandaloneNxPexPylock,
+  generatedPylockKey,
   lockCoversProject,
 } from './pylock-export';
 export type { ReadRequirementsOptions, RequirementLine, RequirementsFile } from './requirements-file';

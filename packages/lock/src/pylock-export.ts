@@ -337,3 +337,11 @@ export function lockCoversProject(lock: Lockfile, project: string): boolean {
   const name = canonicalizeName(project);
   return lock.packages.some((p) => p.name === name && (lock.workspaceMembers.includes(name) || isFirstPartySource(p.source)));
 }
+
+/**
+ * The key under which the sha256 of a project's generated pylock.toml can be remembered: the
+ * uv.lock's content hash, the project and where its pylock.toml goes (relative to the uv.lock).
+ */
+export function generatedPylockKey(uvLockSha256: string, project: string, outputDir: string): string {
+  return `pylock\0${uvLockSha256}\0${canonicalizeName(project)}\0${posix.normalize(outputDir || '.')}`;
+}

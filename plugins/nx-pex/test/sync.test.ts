@@ -2,7 +2,7 @@
  * The nx-pex:sync generator over the example workspace, and the third-party packages of each
  * project as external nodes of the graph.
  */
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { updateNxJson, readNxJson, type Tree } from '@nx/devkit';
@@ -153,6 +153,10 @@ describe('locks that go stale or shadow the uv.lock', () => {
       expect(await inputs()).toContain('{workspaceRoot}/uv.lock'); // stale
       writeFileSync(join(ws, 'uv.lock'), uv);
       expect(await inputs()).not.toContain('{workspaceRoot}/uv.lock');
+      // Edited by hand: its hash is no longer the one remembered for this uv.lock.
+      writeFileSync(join(ws, 'services/service-b/pylock.toml'), pylock.replace('version = "2.4.6"', 'version = "2.4.7"'));
+      expect(await inputs()).toContain('{workspaceRoot}/uv.lock');
+      expect(existsSync(join(ws, '.nx/workspace-data/nx-pex-locks.json'))).toBe(true);
       writeFileSync(join(ws, 'services/service-b/pylock.toml'), STANDALONE);
       expect(await inputs()).toContain('{workspaceRoot}/uv.lock'); // shadowed
     } finally {

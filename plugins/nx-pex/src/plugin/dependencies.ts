@@ -10,9 +10,11 @@ import {
 } from '@nx/devkit';
 import { canonicalizeName } from '@nx-pex/pep';
 import { findImportRoots, findUvLock, importedTopLevelModules, parsePyproject, type PyProject } from '@nx-pex/project';
-import { projectPackages } from '@nx-pex/lock';
 import { normalizeOptions, type NxPexPluginOptions } from './options';
 import { governingLock, lockedWorkspaceDirs } from './governing-lock';
+import { lockCache } from './lock-cache';
+import { cachedProjectPackages } from './lock-summaries';
+import { readCached } from './read-cache';
 
 interface PythonProject {
   name: string;
@@ -137,9 +139,10 @@ export const createDependencies: CreateDependencies<NxPexPluginOptions> = async 
   };
 
   const lookups = new Map<string, Promise<string | undefined>>();
+  const cache = lockCache(context.workspaceRoot);
   const unlocked = new Set<string>();
   for (const p of projects) {
-    const governing = await governingLock(p.pyproject, context.workspaceRoot, options.lockPerProject, lookups);
+    const governing = await governingLock(p.pyproject, context.workspaceRoot, options.lockPerProject, lookups, cache);
     const locked = lockedWorkspaceDirs(governing, p.pyproject);
     if (locked) {
       for (const dir of locked) {
@@ -162,9 +165,10 @@ export const createDependencies: CreateDependencies<NxPexPluginOptions> = async 
   for (const p of projects) {
     const dir = join(context.workspaceRoot, p.root);
     const lockAbs = await findUvLock(dir, context.workspaceRoot, lookups);
-    const packages = projectPackages(p.pyproject.name!, dir, lockAbs, options.lockPerProject) ?? [];
     const pylock = p.root === '.' ? 'pylock.toml' : `${p.root}/pylock.toml`;
-    const hasPylock = options.lockPerProject && existsSync(join(context.workspaceRoot, pylock));
+    const pylockText = options.lockPerProject ? (readCached(join(context.workspaceRoot, pylock)) ?? null) : null;
+    const packages = cachedProjectPackages(cache, p.pyproject.name!, dir, lockAbs, options.lockPerProject, pylockText) ?? [];
+    const hasPylock = pylockText !== null;
     for (const pkg of packages) {
       const target = `pypi:${pkg.name}`;
       if (!context.externalNodes?.[target]) continue;
@@ -192,6 +196,7 @@ export const createDependencies: CreateDependencies<NxPexPluginOptions> = async 
       }
     }
   }
+  cache.flush();
   return [...edges.values()].sort((a, b) => {
     const ka = `${a.source}\0${a.target}\0${'sourceFile' in a ? a.sourceFile : ''}`;
     const kb = `${b.source}\0${b.target}\0${'sourceFile' in b ? b.sourceFile : ''}`;

@@ -3,11 +3,13 @@
  * about the other workspace projects the project needs. The graph takes its workspace edges from
  * here, so that every project whose PEX holds a member depends on it.
  */
-import { readFileSync } from 'node:fs';
+import { readCached } from './read-cache';
 import { basename, dirname, join, resolve } from 'node:path';
 import { canonicalizeName } from '@nx-pex/pep';
 import { findLockFile, findUvLock, type PyProject } from '@nx-pex/project';
-import { generatedPylockHeader, isPylockFileName, lockWorkspaceEdges, parsePylock, parseUvLock, type Lockfile, type WorkspaceProjectEdges } from '@nx-pex/lock';
+import type { LockCache } from './lock-cache';
+import { cachedWorkspaceEdges } from './lock-summaries';
+import { generatedPylockHeader, isPylockFileName, parsePylock, type WorkspaceProjectEdges } from '@nx-pex/lock';
 
 export type GoverningLock =
   /** The workspace's uv.lock (through the generated pylock.toml, or read directly). */
@@ -20,31 +22,7 @@ export type GoverningLock =
   | { kind: 'none' };
 
 function read(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-const edgesByLock = new WeakMap<Lockfile, Map<string, WorkspaceProjectEdges>>();
-
-/** The uv.lock at `path` parsed (kept while its text is the same) with its workspace edges, or undefined when it does not parse. */
-export function uvLockEdges(path: string): Map<string, WorkspaceProjectEdges> | undefined {
-  const text = read(path);
-  if (text === undefined) return undefined;
-  let lock: Lockfile;
-  try {
-    lock = parseUvLock(text, path);
-  } catch {
-    return undefined; // the build reports a broken lock
-  }
-  let edges = edgesByLock.get(lock);
-  if (!edges) {
-    edges = lockWorkspaceEdges(lock);
-    edgesByLock.set(lock, edges);
-  }
-  return edges;
+  return readCached(path);
 }
 
 const pylockDirs = new Map<string, { text: string; dirs: string[] }>();
@@ -73,6 +51,7 @@ export async function governingLock(
   workspaceRoot: string,
   lockPerProject: boolean,
   lookups: Map<string, Promise<string | undefined>>,
+  cache: LockCache,
 ): Promise<GoverningLock> {
   const dir = pyproject.dir;
   const override = pyproject.nxPex.lockFile;
@@ -93,7 +72,7 @@ export async function governingLock(
     return text === undefined ? { kind: 'none' } : { kind: 'pylock', lock: found, directories: pylockDirectories(found, text) };
   }
   if (name !== 'uv.lock') return { kind: 'own', lock: found };
-  const edges = uvLockEdges(found);
+  const edges = cachedWorkspaceEdges(cache, found);
   const self = edges?.get(canonicalizeName(pyproject.name ?? ''));
   if (!edges || !self || (self.path !== undefined && resolve(dirname(found), self.path) !== resolve(dir))) return { kind: 'none' };
   return { kind: 'uv', lock: found, edges };

@@ -11,10 +11,12 @@ import {
 } from '@nx/devkit';
 import { UserError } from '@nx-pex/pep';
 import { buildableScripts, findImportRoots, findLockFile, findUvLock, parsePyproject, type PyProject } from '@nx-pex/project';
-import { projectPackages, type ClosurePackage } from '@nx-pex/lock';
+import type { ClosurePackage } from '@nx-pex/lock';
 import { normalizeOptions, type NormalizedOptions, type NxPexPluginOptions } from './options';
 import { selfInputs, type TargetInput } from './self-inputs';
 import { perProjectLockState } from './lock-state';
+import { fileSha, lockCache } from './lock-cache';
+import { cachedProjectPackages } from './lock-summaries';
 
 
 /** The external node of a locked package. */
@@ -103,9 +105,9 @@ function whatBuilds(pyproject: PyProject): { scripts: string[]; pexNames: string
  * uv.lock now shadows: then the uv.lock is an input of its build (so `nx affected` runs it, and
  * the build says what to do) until `nx sync` brings it in line.
  */
-function pylockOutOfDate(pyproject: PyProject | undefined, pylockText: string | null, uvLockAbs: string | undefined, projectDir: string): boolean {
+function pylockOutOfDate(pyproject: PyProject | undefined, pylockText: string | null, uvLockAbs: string | undefined, projectDir: string, workspaceRoot: string): boolean {
   if (!pyproject?.name || !uvLockAbs || basename(uvLockAbs) !== 'uv.lock') return false;
-  const state = perProjectLockState(pylockText, uvLockAbs, pyproject.name, projectDir);
+  const state = perProjectLockState(pylockText, uvLockAbs, pyproject.name, projectDir, lockCache(workspaceRoot));
   return state === 'stale' || state === 'shadowed';
 }
 
@@ -145,11 +147,7 @@ async function nodesForPyproject(
   })();
   let lockHash = lockAbs ? lockHashes.get(lockAbs) : null;
   if (lockAbs && lockHash === undefined) {
-    try {
-      lockHash = createHash('sha256').update(readFileSync(lockAbs)).digest('hex');
-    } catch {
-      lockHash = null;
-    }
+    lockHash = fileSha(lockAbs) ?? null;
     lockHashes.set(lockAbs, lockHash);
   }
   const key = createHash('sha256')
@@ -180,7 +178,7 @@ async function nodesForPyproject(
     const inputs: TargetInput[] = [SOURCES_INPUT, `^${SOURCES_INPUT}`];
     const perProject = options.lockPerProject && !ownLock;
     if (perProject) inputs.push('{projectRoot}/pylock.toml');
-    if (lock && (!perProject || pylockOutOfDate(pyproject, pylockText, lockAbs, projectDir))) inputs.push(`{workspaceRoot}/${lock}`);
+    if (lock && (!perProject || pylockOutOfDate(pyproject, pylockText, lockAbs, projectDir, context.workspaceRoot))) inputs.push(`{workspaceRoot}/${lock}`);
     // `[tool.nx-pex] sources` directories outside the project are inputs too.
     for (const dir of pyproject?.nxPex.sources ?? []) {
       const rel = toPosix(relative(context.workspaceRoot, join(dirname(abs), dir)));
@@ -254,7 +252,8 @@ async function nodesForPyproject(
       },
     },
   };
-  const packages = pyproject && !ownLock ? projectPackages(name, projectDir, lockAbs, options.lockPerProject) : undefined;
+  const packages =
+    pyproject && !ownLock ? cachedProjectPackages(lockCache(context.workspaceRoot), name, projectDir, lockAbs, options.lockPerProject, pylockText) : undefined;
   if (packages?.length) result.externalNodes = Object.fromEntries(packages.map((p) => [`pypi:${p.name}`, externalNode(p)]));
   memo.set(file, { key, result });
   return result;
@@ -276,6 +275,7 @@ export const createNodes: CreateNodes<NxPexPluginOptions> = [
       options,
       context,
     );
+    lockCache(context.workspaceRoot).flush();
     return separateSameNames(results, options.buildTargetName);
   },
 ];

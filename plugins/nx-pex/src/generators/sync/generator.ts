@@ -7,6 +7,7 @@
  */
 import { glob, readNxJson, type Tree } from '@nx/devkit';
 import { syncProjectLocks as syncFiles, type SyncReport } from '@nx-pex/engine';
+import { lockCache } from '../../plugin/lock-cache';
 
 export type { SyncReport };
 
@@ -22,12 +23,18 @@ function pluginOptions(tree: Tree): Record<string, unknown> | undefined {
 /** Brings every Python project's pylock.toml in line with its uv.lock, in `tree`. */
 export function syncProjectLocks(tree: Tree): SyncReport {
   if (pluginOptions(tree)?.lockPerProject === false) return { written: [], unchanged: [], userOwned: [], problems: [], shadowed: [] };
-  return syncFiles({
-    read: (path) => tree.read(path, 'utf-8'),
-    write: (path, text) => tree.write(path, text),
-    exists: (path) => tree.exists(path),
-    pyprojects: () => glob(tree, ['**/pyproject.toml']),
-  });
+  const cache = lockCache(tree.root);
+  const report = syncFiles(
+    {
+      read: (path) => tree.read(path, 'utf-8'),
+      write: (path, text) => tree.write(path, text),
+      exists: (path) => tree.exists(path),
+      pyprojects: () => glob(tree, ['**/pyproject.toml']),
+    },
+    cache,
+  );
+  cache.flush();
+  return report;
 }
 
 /**
