@@ -40,8 +40,11 @@ function pythonProjects(workspaceRoot: string, projects: Record<string, { root: 
 
 interface Layout {
   projects: PythonProject[];
-  /** Top-level module → the project that provides it (null: more than one does). */
-  owners: Map<string, string | null>;
+  /**
+   * Top-level module → the project that provides it (null: more than one does). Looked for only
+   * when a project no lock governs has files to scan for imports.
+   */
+  owners(): Promise<Map<string, string | null>>;
 }
 
 /**
@@ -70,8 +73,13 @@ function layoutKey(context: CreateDependenciesContext): { key: string; pyproject
   return { key: h.digest('hex'), pyprojects };
 }
 
-async function scanLayout(context: CreateDependenciesContext): Promise<Layout> {
+function scanLayout(context: CreateDependenciesContext): Layout {
   const projects = pythonProjects(context.workspaceRoot, context.projects);
+  let owners: Promise<Map<string, string | null>> | undefined;
+  return { projects, owners: () => (owners ??= moduleOwners(projects)) };
+}
+
+async function moduleOwners(projects: PythonProject[]): Promise<Map<string, string | null>> {
   const owners = new Map<string, string | null>();
   for (const p of projects) {
     let roots;
@@ -88,7 +96,7 @@ async function scanLayout(context: CreateDependenciesContext): Promise<Layout> {
       }
     }
   }
-  return { projects, owners };
+  return owners;
 }
 
 // The last layout scanned and its key: unchanged files paths and pyproject.toml contents reuse it.
@@ -97,7 +105,7 @@ let memo: { key: string; layout: Layout } | undefined;
 async function layoutOf(context: CreateDependenciesContext): Promise<Layout> {
   const { key, pyprojects } = layoutKey(context);
   if (memo?.key === key) return memo.layout;
-  const layout = await scanLayout(context);
+  const layout = scanLayout(context);
   // A pyproject.toml Nx does not hash (an ignored file) could change unseen: such a layout is not kept.
   const hashed = layout.projects.every((p) => pyprojects.has(p.root === '.' ? 'pyproject.toml' : `${p.root}/pyproject.toml`));
   memo = hashed ? { key, layout } : undefined;
@@ -191,7 +199,7 @@ export const createDependencies: CreateDependencies<NxPexPluginOptions> = async 
         continue;
       }
       for (const module of importedTopLevelModules(text)) {
-        const owner = owners.get(module);
+        const owner = (await owners()).get(module);
         if (owner) add(project, owner, file);
       }
     }

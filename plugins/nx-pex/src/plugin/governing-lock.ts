@@ -62,7 +62,7 @@ export async function governingLock(
     if (found && basename(found) === 'pylock.toml') {
       const text = read(found);
       if (text !== undefined && lockPerProject && !generatedPylockHeader(text)) return { kind: 'pylock', lock: found, directories: pylockDirectories(found, text) };
-      found = await findUvLock(dirname(dir), workspaceRoot, lookups);
+      found = await findUvLock(dir, workspaceRoot, lookups);
     }
   }
   if (!found) return { kind: 'none' };
