@@ -1,13 +1,15 @@
 /**
  * What the graph and the sync generator take from a uv.lock, kept across processes by the lock's
- * content hash: each project's third-party packages, the external nodes, the workspace edges and
- * the sha256 of each project's generated pylock.toml. Without the daemon every Nx command starts
+ * content hash: each project's third-party packages, the workspace edges and the sha256 of each
+ * project's generated pylock.toml; and each project's nodes, by the hash of what they are made
+ * from (the key createNodes already uses in memory). Without the daemon every Nx command starts
  * a fresh process; with this file an unchanged multi-megabyte uv.lock is hashed, never parsed,
- * and an unchanged project is skipped by comparing its pylock.toml's hash.
+ * and an unchanged project is skipped by comparing hashes.
  *
  * The file lives in Nx's workspace data directory (`.nx/workspace-data`, or
- * `NX_WORKSPACE_DATA_DIRECTORY`), holds hashes, names and versions only, and is written
- * atomically; a missing or damaged file is the same as an empty one.
+ * `NX_WORKSPACE_DATA_DIRECTORY`), holds hashes, names, versions and target configurations (no
+ * file contents, no credentials), and is written atomically; a missing or damaged file is the
+ * same as an empty one.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -17,7 +19,7 @@ import { readCached } from './read-cache';
 /** Bumped whenever what is kept, or the text nx-pex generates, changes shape. */
 const FORMAT = 'nx-pex-lock-cache-1';
 /** Entries beyond this many are dropped, oldest first. */
-const MAX_ENTRIES = 20_000;
+const MAX_ENTRIES = 5_000;
 
 function pluginVersion(): string {
   try {

@@ -155,6 +155,14 @@ async function nodesForPyproject(
     .digest('hex');
   const hit = memo.get(file);
   if (hit && hit.key === key) return hit.result;
+  // Another process (every Nx command without the daemon) may have made the same nodes already.
+  const cache = lockCache(context.workspaceRoot);
+  const persistedKey = `nodes\0${file}`;
+  const persisted = cache.get<CacheEntry>(persistedKey);
+  if (persisted?.key === key) {
+    memo.set(file, persisted);
+    return persisted.result;
+  }
 
   let pyproject: PyProject | undefined;
   let problem: string | undefined;
@@ -167,6 +175,7 @@ async function nodesForPyproject(
   }
   if (pyproject && !pyproject.name) {
     memo.set(file, { key, result: {} });
+    cache.set(persistedKey, { key, result: {} });
     return {};
   }
   const name = pyproject?.name ?? nameFromBrokenFile(text, projectRoot);
@@ -256,6 +265,7 @@ async function nodesForPyproject(
     pyproject && !ownLock ? cachedProjectPackages(lockCache(context.workspaceRoot), name, projectDir, lockAbs, options.lockPerProject, pylockText) : undefined;
   if (packages?.length) result.externalNodes = Object.fromEntries(packages.map((p) => [`pypi:${p.name}`, externalNode(p)]));
   memo.set(file, { key, result });
+  cache.set(persistedKey, { key, result });
   return result;
 }
 
