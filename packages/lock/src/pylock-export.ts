@@ -295,21 +295,6 @@ export function generatedPylockHeader(text: string): GeneratedPylockHeader | und
  * to the project) and the sha256 of the rest, and how to refresh it; then the lock.
  */
 export function generatedPylockText(lock: Lockfile, project: string, o: ProjectPylockOptions & { lockName?: string }): string {
-  // The sync generator and the graph both ask for every project's text of one parsed lock: it is made once.
-  const key = `${canonicalizeName(project)}\0${o.outputDir}\0${o.lockDir}\0${o.lockName ?? ''}`;
-  let texts = generatedTexts.get(lock);
-  if (!texts) generatedTexts.set(lock, (texts = new Map()));
-  let text = texts.get(key);
-  if (text === undefined) {
-    text = makeGeneratedPylockText(lock, project, o);
-    texts.set(key, text);
-  }
-  return text;
-}
-
-const generatedTexts = new WeakMap<Lockfile, Map<string, string>>();
-
-function makeGeneratedPylockText(lock: Lockfile, project: string, o: ProjectPylockOptions & { lockName?: string }): string {
   const pylock = projectPylock(lock, project, o);
   pylock.header = [
     `This file lists every package ${canonicalizeName(project)} can need, on every platform the uv.lock covers.`,
