@@ -25,6 +25,7 @@ export { LOCK_KINDS, lockKindOf, type LockKindModule, type ProjectSourceRequest,
 export { pinnedVersion, requiresDist } from './pinned';
 export { PROJECT_LOCK_FILE, openProjectLock, projectLockText, type ProjectLock, type ProjectLockRequest } from './project-lock';
 export { checkWorkspaceImports, importsWithLines } from './undeclared-imports';
-export { syncProjectLocks, type SyncReport, type WorkspaceFiles } from './sync-locks';
+export { shadowedLockMessage } from './shadowed-lock';
+export { syncProjectLocks, type PylockDigests, type SyncReport, type WorkspaceFiles } from './sync-locks';
 export { pushProject, type PushProjectOptions, type PushedImage } from './push';
 export { ociPlatform, writeProjectImage, type ProjectImageOptions } from './image';

@@ -6,11 +6,14 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { canonicalizeName, UserError, type TargetPlatform } from '@nx-pex/pep';
 import { exists, findUvLock } from '@nx-pex/project';
+import { shadowedLockMessage } from './shadowed-lock';
 import {
   generatedPylockHeader,
   isFirstPartySource,
   generatedPylockText,
   isPylockFileName,
+  isStandaloneNxPexPylock,
+  lockCoversProject,
   lockClosure,
   parsePylock,
   parseUvLock,
@@ -146,6 +149,10 @@ export async function openProjectLock(r: ProjectLockRequest): Promise<ProjectLoc
         uvLock = await readUvLock(found);
       } catch {
         uvLock = undefined; // the user's own lock is what counts; the uv.lock only names other projects
+      }
+      // A lock of `nx-pex lock` from before the project joined the uv workspace must not shadow its uv.lock.
+      if (!r.lockFile && uvLock && isStandaloneNxPexPylock(text) && lockCoversProject(uvLock, r.project)) {
+        throw new UserError(shadowedLockMessage(pylockPath, found, r.project));
       }
     }
   }

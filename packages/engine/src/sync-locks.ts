@@ -5,8 +5,10 @@
 import { posix } from 'node:path';
 import { UserError } from '@nx-pex/pep';
 import { parsePyproject } from '@nx-pex/project';
-import { generatedPylockHeader, parseUvLock, type Lockfile } from '@nx-pex/lock';
+import { createHash } from 'node:crypto';
+import { generatedPylockHeader, generatedPylockKey, isStandaloneNxPexPylock, lockCoversProject, parseUvLock, type Lockfile } from '@nx-pex/lock';
 import { PROJECT_LOCK_FILE, projectLockText } from './project-lock';
+import { shadowedLockMessage } from './shadowed-lock';
 
 /** What a sync run did, for messages and tests. */
 export interface SyncReport {
@@ -16,7 +18,10 @@ export interface SyncReport {
   userOwned: string[];
   /** Projects whose lock could not be written, with the reason (e.g. the uv.lock does not cover them). */
   problems: string[];
+  /** Locks of `nx-pex lock` that a uv.lock now also covers, replaced by the generated lock: one message each, naming both files. */
+  shadowed: string[];
 }
+
 
 /** The files a sync reads and writes, by workspace-relative posix path (an Nx Tree, or the disk). */
 export interface WorkspaceFiles {
@@ -42,15 +47,40 @@ function uvLockAbove(files: WorkspaceFiles, dir: string): string | undefined {
  * Brings every Python project's `pylock.toml` in line with its uv.lock: only files whose content
  * changes are written; a pylock.toml nx-pex did not generate is the user's own and is left alone.
  */
-export function syncProjectLocks(files: WorkspaceFiles): SyncReport {
-  const report: SyncReport = { written: [], unchanged: [], userOwned: [], problems: [] };
+/**
+ * Remembered sha256 of each project's generated pylock.toml by `generatedPylockKey` (uv.lock
+ * content hash, project, place): a project whose pylock.toml hashes to it is skipped without
+ * parsing the uv.lock.
+ */
+export interface PylockDigests {
+  get(key: string): string | null | undefined;
+  set(key: string, sha256: string | null): void;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export function syncProjectLocks(files: WorkspaceFiles, digests?: PylockDigests): SyncReport {
+  const lockShas = new Map<string, string | undefined>();
+  const lockSha = (path: string): string | undefined => {
+    if (!lockShas.has(path)) {
+      const text = files.read(path);
+      lockShas.set(path, text === null ? undefined : sha256(text));
+    }
+    return lockShas.get(path);
+  };
+  const report: SyncReport = { written: [], unchanged: [], userOwned: [], problems: [], shadowed: [] };
   const locks = new Map<string, Lockfile | Error>();
   for (const file of files.pyprojects().map((f) => f.split('\\').join('/')).sort()) {
     const text = files.read(file);
     if (text === null) continue;
     let name: string | undefined;
+    let lockFile: string | undefined;
     try {
-      name = parsePyproject(text, file).name;
+      const pyproject = parsePyproject(text, file);
+      name = pyproject.name;
+      lockFile = pyproject.nxPex.lockFile;
     } catch (e) {
       if (!(e instanceof UserError)) throw e;
       report.problems.push(e.message);
@@ -62,8 +92,17 @@ export function syncProjectLocks(files: WorkspaceFiles): SyncReport {
     if (!lockPath) continue;
     const target = dir === '.' ? PROJECT_LOCK_FILE : `${dir}/${PROJECT_LOCK_FILE}`;
     const current = files.read(target);
-    if (current !== null && !generatedPylockHeader(current)) {
+    // A pylock.toml the project names as its lock, or one nx-pex did not write, is the user's own.
+    const standalone = current !== null && lockFile === undefined && isStandaloneNxPexPylock(current);
+    if (current !== null && !generatedPylockHeader(current) && !standalone) {
       report.userOwned.push(target);
+      continue;
+    }
+    const outputDir = posix.relative(posix.dirname(lockPath), dir) || '.';
+    const uvSha = digests ? lockSha(lockPath) : undefined;
+    const key = uvSha !== undefined ? generatedPylockKey(uvSha, name, outputDir) : undefined;
+    if (key !== undefined && current !== null && !standalone && digests!.get(key) === sha256(current)) {
+      report.unchanged.push(target);
       continue;
     }
     let lock = locks.get(lockPath);
@@ -79,6 +118,11 @@ export function syncProjectLocks(files: WorkspaceFiles): SyncReport {
       report.problems.push(lock.message);
       continue;
     }
+    // A lock of `nx-pex lock` for a project the uv.lock does not hold stays its lock.
+    if (standalone && !lockCoversProject(lock, name)) {
+      report.userOwned.push(target);
+      continue;
+    }
     let next: string;
     try {
       // Paths only matter relative to each other: both are taken from the workspace root.
@@ -88,6 +132,8 @@ export function syncProjectLocks(files: WorkspaceFiles): SyncReport {
       report.problems.push(`${name}: ${e.message}`);
       continue;
     }
+    if (key !== undefined) digests!.set(key, sha256(next));
+    if (standalone) report.shadowed.push(shadowedLockMessage(target, lockPath, name));
     if (current === next) {
       report.unchanged.push(target);
       continue;

@@ -105,6 +105,16 @@ afterEach(() => rmSync(ws, { recursive: true, force: true }));
     expect(result.wheels).toBe(1);
   });
 
+  it('refuses a pylock.toml of `nx-pex lock` that the uv.lock now also covers, naming both files; builds from it when lock-file names it', async () => {
+    const own = readFileSync(join(REPO, 'packages/lock/test/fixtures/pylock/uv-export/example-service-b.toml'), 'utf8').replace(/^created-by = .*$/m, 'created-by = "nx-pex"');
+    writeFileSync(join(ws, 'services/service-b/pylock.toml'), own);
+    await expect(build({ lockPerProject: true })).rejects.toThrow(
+      new RegExp(`services/service-b/pylock\\.toml was written by \`nx-pex lock\` .*but ${ws}/uv\\.lock now covers service-b too.*Run \`nx sync\``),
+    );
+    const kept = await build({ lockPerProject: true, lockFile: join(ws, 'services/service-b/pylock.toml') });
+    expect(kept.lockFile).toBe(join(ws, 'services/service-b/pylock.toml'));
+  });
+
   it("takes a wheel a user's pylock.toml gives by path, relative to the lock", async () => {
     const numpy = 'numpy-2.4.6-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl';
     const dir = join(ws, 'services/service-b');

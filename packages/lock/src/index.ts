@@ -34,6 +34,9 @@ export {
   generatedPylockBodyHash,
   isNxPexPylock,
   LOCK_COMMAND_HEADER,
+  isStandaloneNxPexPylock,
+  generatedPylockKey,
+  lockCoversProject,
 } from './pylock-export';
 export type { ReadRequirementsOptions, RequirementLine, RequirementsFile } from './requirements-file';
 export { readRequirementsFileLock, isHashedLock, pinOf } from './requirements-file';
@@ -41,3 +44,4 @@ export { POETRY_LOCK_VERSIONS, PYPI_SIMPLE, parsePoetryLock, readPoetryLock, poe
 export { projectPackages, type ClosurePackage } from './project-packages';
 export type { PexLock, PexLockStyle, PexLockArtifact, PexLockedRequirement, PexLockedResolve, PexLockSelectOptions } from './pex-lock';
 export { parsePexLock, readPexLock, looksLikePexLock, pexLockClosure, pexLockAsLockfile } from './pex-lock';
+export { lockWorkspaceEdges, type WorkspaceProjectEdges } from './workspace-edges';

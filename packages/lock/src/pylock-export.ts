@@ -324,3 +324,22 @@ export function generatedPylockBodyHash(text: string): string {
   const nl = text.indexOf('\n');
   return createHash('sha256').update(nl >= 0 ? text.slice(nl + 1) : '').digest('hex');
 }
+
+/** A pylock.toml that `nx-pex lock` (`nx run <project>:lock`) wrote: nx-pex made it, but not from a uv.lock. */
+export function isStandaloneNxPexPylock(text: string): boolean {
+  return !generatedPylockHeader(text) && /^created-by\s*=\s*["']nx-pex["']\s*$/m.test(text);
+}
+
+/** Whether `lock` holds `project` as one of its workspace's own projects (a member, or a source tree it names). */
+export function lockCoversProject(lock: Lockfile, project: string): boolean {
+  const name = canonicalizeName(project);
+  return lock.packages.some((p) => p.name === name && (lock.workspaceMembers.includes(name) || isFirstPartySource(p.source)));
+}
+
+/**
+ * The key under which the sha256 of a project's generated pylock.toml can be remembered: the
+ * uv.lock's content hash, the project and where its pylock.toml goes (relative to the uv.lock).
+ */
+export function generatedPylockKey(uvLockSha256: string, project: string, outputDir: string): string {
+  return `pylock\0${uvLockSha256}\0${canonicalizeName(project)}\0${posix.normalize(outputDir || '.')}`;
+}

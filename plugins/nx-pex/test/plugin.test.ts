@@ -80,6 +80,16 @@ describe('createNodes', () => {
     expect(core.targets).toEqual({});
   });
 
+  it('gives a project with only a [tool.nx-pex] entry-point a build target that leaves the entry point to pyproject.toml', async () => {
+    await write('py/lib/core/pyproject.toml', '[project]\nname = "core"\n[tool.nx-pex]\nentry-point = "core.main:run"\n');
+    const results = await createNodes[1](['py/lib/core/pyproject.toml'], {}, context());
+    const core = results[0][1].projects!['py/lib/core'];
+    expect(core.projectType).toBe('application');
+    expect(core.targets!.build).toMatchObject({ executor: 'nx-pex:build', options: { lockPerProject: true }, syncGenerators: ['nx-pex:sync'] });
+    expect(core.targets!.build.options).not.toHaveProperty('scripts');
+    expect(core.targets!.build.metadata!.description).toMatch(/^Build core\.pex from /);
+  });
+
   it('adds [tool.nx-pex] sources outside the project to the inputs', async () => {
     await write(
       'py/svc/api/pyproject.toml',
@@ -298,5 +308,101 @@ describe('init generator', () => {
     tree.write('.gitignore', '/dist\n');
     await initGenerator(tree, { skipFormat: true });
     expect(tree.read('.gitignore', 'utf8')).toBe('/dist\n');
+  });
+});
+
+describe('createDependencies from the lock', () => {
+  const LOCK = [
+    'version = 1',
+    'revision = 3',
+    'requires-python = ">=3.11"',
+    '',
+    '[manifest]',
+    'members = ["app", "cli", "evals", "lib"]',
+    '',
+    '[[package]]',
+    'name = "app"',
+    'version = "0.1.0"',
+    'source = { editable = "app" }',
+    'dependencies = [{ name = "lib", extra = ["evals"] }]',
+    '',
+    '[[package]]',
+    'name = "cli"',
+    'version = "0.1.0"',
+    'source = { editable = "cli" }',
+    'dependencies = [{ name = "app" }]',
+    '',
+    '[[package]]',
+    'name = "evals"',
+    'version = "0.1.0"',
+    'source = { editable = "evals" }',
+    '',
+    '[[package]]',
+    'name = "lib"',
+    'version = "0.1.0"',
+    'source = { editable = "lib" }',
+    '',
+    '[package.optional-dependencies]',
+    'evals = [{ name = "evals" }]',
+    '',
+  ].join('\n');
+
+  beforeEach(async () => {
+    await rm(join(ws, 'py'), { recursive: true, force: true });
+    await write('py/pyproject.toml', '[tool.uv.workspace]\nmembers = ["*"]\n');
+    await write('py/uv.lock', LOCK);
+    const project = async (name: string, deps: string, body = '') => {
+      await write(`py/${name}/pyproject.toml`, `[project]\nname = "${name}"\nversion = "0.1.0"\ndependencies = [${deps}]\n${body}`);
+      await write(`py/${name}/src/${name}/__init__.py`, '');
+    };
+    await project('cli', '"app"', '[project.scripts]\ncli = "cli:main"\n[tool.uv.sources]\napp = { workspace = true }\n');
+    await project('app', '"lib[evals]"', '[tool.uv.sources]\nlib = { workspace = true }\n');
+    await project('lib', '', '[project.optional-dependencies]\nevals = ["evals"]\n[tool.uv.sources]\nevals = { workspace = true }\n');
+    await project('evals', '');
+    // Not a member of the uv workspace: its own lock takes lib from an index.
+    await write('own/pyproject.toml', '[project]\nname = "own"\nversion = "0.1.0"\ndependencies = ["lib"]\n');
+    await write('own/src/own/__init__.py', 'import lib\nimport evals\n');
+    await write(
+      'own/pylock.toml',
+      `lock-version = "1.0"\ncreated-by = "uv"\n\n[[packages]]\nname = "lib"\nversion = "0.1.0"\nindex = "https://pypi.org/simple"\nwheels = [{ url = "https://files.example/lib-0.1.0-py3-none-any.whl", hashes = { sha256 = "${'b'.repeat(64)}" } }]\n`,
+    );
+    // Imports evals, which its lock does not hold: no edge (its build reports the import).
+    await write('py/app/src/app/main.py', 'import cli\n');
+  });
+
+  const graph = async () => {
+    const names = ['cli', 'app', 'lib', 'evals'];
+    const projects: Record<string, { root: string }> = Object.fromEntries(names.map((n) => [n, { root: `py/${n}` }]));
+    projects.own = { root: 'own' };
+    const projectFileMap: Record<string, Array<{ file: string; hash: string }>> = Object.fromEntries(
+      Object.entries(projects).map(([n, p]) => [n, [{ file: `${p.root}/pyproject.toml`, hash: '0' }, { file: `${p.root}/src/${n}/__init__.py`, hash: '1' }]]),
+    );
+    projectFileMap.app.push({ file: 'py/app/src/app/main.py', hash: '2' });
+    const fileMap = { projectFileMap, nonProjectFiles: [] };
+    const deps = await createDependencies({}, { externalNodes: {}, projects, nxJsonConfiguration: {}, workspaceRoot: ws, fileMap, filesToProcess: fileMap } as never);
+    return deps.filter((d) => !d.target.startsWith('pypi:')).map((d) => `${d.source} -> ${d.target} (${d.type})`);
+  };
+
+  it("takes the workspace edges from the lock, through an extra of a workspace dependency, and no import the lock does not back", async () => {
+    expect(await graph()).toEqual(['app -> evals (implicit)', 'app -> lib (implicit)', 'cli -> app (implicit)', 'cli -> evals (implicit)', 'cli -> lib (implicit)']);
+  });
+
+  it('falls back to declared dependencies and imports for a project the lock does not cover yet', async () => {
+    const withoutCli = LOCK.split('\n[[package]]\n').filter((block) => !block.startsWith('name = "cli"')).join('\n[[package]]\n');
+    await write('py/uv.lock', withoutCli.replace('"app", "cli", ', '"app", '));
+    expect(await graph()).toEqual([
+      'app -> evals (implicit)',
+      'app -> lib (implicit)',
+      'cli -> app (static)',
+    ]);
+  });
+
+  it("takes the edges of a project's own pylock.toml from its directory entries", async () => {
+    await write(
+      'own/pylock.toml',
+      'lock-version = "1.0"\ncreated-by = "uv"\n\n[[packages]]\nname = "lib"\ndirectory = { path = "../py/lib" }\n',
+    );
+    expect(await graph()).toContain('own -> lib (implicit)');
+    expect(await graph()).not.toContain('own -> evals (implicit)');
   });
 });

@@ -2,7 +2,7 @@
  * The nx-pex:sync generator over the example workspace, and the third-party packages of each
  * project as external nodes of the graph.
  */
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { updateNxJson, readNxJson, type Tree } from '@nx/devkit';
@@ -118,5 +118,51 @@ describe('third-party packages in the graph', () => {
     expect(toPypi.filter((e) => e.source === 'service-a').map((e) => e.target)).toContain('pypi:uvicorn');
     expect(toPypi.filter((e) => e.source === 'service-a').every((e) => e.type === 'implicit')).toBe(true);
     expect(toPypi.filter((e) => e.source === 'greeting')).toEqual([]);
+  });
+});
+
+describe('locks that go stale or shadow the uv.lock', () => {
+  const STANDALONE = 'lock-version = "1.0"\ncreated-by = "nx-pex"\n\n[[packages]]\nname = "fastapi"\nversion = "0.1.0"\n';
+
+  it('replaces a pylock.toml of `nx-pex lock` that the uv.lock now covers, naming both files; keeps it when lock-file names it', async () => {
+    const tree = exampleTree();
+    tree.write('services/service-a/pylock.toml', STANDALONE);
+    const result = await syncGenerator(tree);
+    expect(result).toMatchObject({ outOfSyncDetails: expect.arrayContaining([expect.stringMatching(/^services\/service-a\/pylock\.toml was written by `nx-pex lock` .*but uv\.lock now covers service-a/)]) });
+    expect(generatedPylockHeader(tree.read('services/service-a/pylock.toml', 'utf-8')!)).toBeDefined();
+    const kept = exampleTree();
+    kept.write('services/service-a/pylock.toml', STANDALONE);
+    kept.write('services/service-a/pyproject.toml', `${kept.read('services/service-a/pyproject.toml', 'utf-8')}\n[tool.nx-pex]\nlock-file = "pylock.toml"\n`);
+    expect(syncProjectLocks(kept)).toMatchObject({ userOwned: ['services/service-a/pylock.toml'], shadowed: [] });
+  });
+
+  it("makes the uv.lock an input of a project's build while its pylock.toml is stale, missing or shadowed", async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'nx-pex-stale-'));
+    try {
+      cpSync(EXAMPLES, ws, { recursive: true, filter: (src) => !src.endsWith('pylock.toml') });
+      const tree = exampleTree();
+      syncProjectLocks(tree);
+      const pylock = tree.read('services/service-b/pylock.toml', 'utf-8')!;
+      const inputs = async () => {
+        const results = await createNodes[1](['services/service-b/pyproject.toml'], {}, { nxJsonConfiguration: {}, workspaceRoot: ws });
+        return results[0][1].projects!['services/service-b'].targets!.build.inputs;
+      };
+      expect(await inputs()).toContain('{workspaceRoot}/uv.lock'); // missing
+      writeFileSync(join(ws, 'services/service-b/pylock.toml'), pylock);
+      expect(await inputs()).not.toContain('{workspaceRoot}/uv.lock');
+      const uv = readFileSync(join(ws, 'uv.lock'), 'utf8');
+      writeFileSync(join(ws, 'uv.lock'), uv.replace(/(name = "numpy"\nversion = "2.4.6"[\s\S]*?wheels = \[\n)    \{[^\n]*\n/, '$1'));
+      expect(await inputs()).toContain('{workspaceRoot}/uv.lock'); // stale
+      writeFileSync(join(ws, 'uv.lock'), uv);
+      expect(await inputs()).not.toContain('{workspaceRoot}/uv.lock');
+      // Edited by hand: its hash is no longer the one remembered for this uv.lock.
+      writeFileSync(join(ws, 'services/service-b/pylock.toml'), pylock.replace('version = "2.4.6"', 'version = "2.4.7"'));
+      expect(await inputs()).toContain('{workspaceRoot}/uv.lock');
+      expect(existsSync(join(ws, '.nx/workspace-data/nx-pex-locks.json'))).toBe(true);
+      writeFileSync(join(ws, 'services/service-b/pylock.toml'), STANDALONE);
+      expect(await inputs()).toContain('{workspaceRoot}/uv.lock'); // shadowed
+    } finally {
+      rmSync(ws, { recursive: true, force: true });
+    }
   });
 });

@@ -10,8 +10,11 @@ import {
 } from '../nx-api';
 import { canonicalizeName } from '@nx-pex/pep';
 import { findImportRoots, findUvLock, importedTopLevelModules, parsePyproject, type PyProject } from '@nx-pex/project';
-import { projectPackages } from '@nx-pex/lock';
 import { normalizeOptions, type NxPexPluginOptions } from './options';
+import { governingLock, lockedWorkspaceDirs } from './governing-lock';
+import { lockCache } from './lock-cache';
+import { cachedProjectPackages } from './lock-summaries';
+import { readCached } from './read-cache';
 
 interface PythonProject {
   name: string;
@@ -37,8 +40,11 @@ function pythonProjects(workspaceRoot: string, projects: Record<string, { root: 
 
 interface Layout {
   projects: PythonProject[];
-  /** Top-level module → the project that provides it (null: more than one does). */
-  owners: Map<string, string | null>;
+  /**
+   * Top-level module → the project that provides it (null: more than one does). Looked for only
+   * when a project no lock governs has files to scan for imports.
+   */
+  owners(): Promise<Map<string, string | null>>;
 }
 
 /**
@@ -67,8 +73,13 @@ function layoutKey(context: CreateDependenciesContext): { key: string; pyproject
   return { key: h.digest('hex'), pyprojects };
 }
 
-async function scanLayout(context: CreateDependenciesContext): Promise<Layout> {
+function scanLayout(context: CreateDependenciesContext): Layout {
   const projects = pythonProjects(context.workspaceRoot, context.projects);
+  let owners: Promise<Map<string, string | null>> | undefined;
+  return { projects, owners: () => (owners ??= moduleOwners(projects)) };
+}
+
+async function moduleOwners(projects: PythonProject[]): Promise<Map<string, string | null>> {
   const owners = new Map<string, string | null>();
   for (const p of projects) {
     let roots;
@@ -85,7 +96,7 @@ async function scanLayout(context: CreateDependenciesContext): Promise<Layout> {
       }
     }
   }
-  return { projects, owners };
+  return owners;
 }
 
 // The last layout scanned and its key: unchanged files paths and pyproject.toml contents reuse it.
@@ -94,7 +105,7 @@ let memo: { key: string; layout: Layout } | undefined;
 async function layoutOf(context: CreateDependenciesContext): Promise<Layout> {
   const { key, pyprojects } = layoutKey(context);
   if (memo?.key === key) return memo.layout;
-  const layout = await scanLayout(context);
+  const layout = scanLayout(context);
   // A pyproject.toml Nx does not hash (an ignored file) could change unseen: such a layout is not kept.
   const hashed = layout.projects.every((p) => pyprojects.has(p.root === '.' ? 'pyproject.toml' : `${p.root}/pyproject.toml`));
   memo = hashed ? { key, layout } : undefined;
@@ -102,10 +113,15 @@ async function layoutOf(context: CreateDependenciesContext): Promise<Layout> {
 }
 
 /**
- * Edges between Python projects: a declared dependency on another workspace project (by
- * distribution name or `[tool.uv.sources]` path), and an import of a top-level module that
- * another workspace project provides. Only the files Nx says changed are scanned for imports;
- * Nx keeps the edges of the others.
+ * Edges between Python projects. Where a lock governs a project (the workspace's uv.lock, or its
+ * own pylock.toml), its edges are the lock's: an edge to every workspace project its closure
+ * holds, through extras and markers, so every project whose PEX holds a member depends on it.
+ * These edges are recomputed on every call (they follow the lock, not a file of the project).
+ * Where no lock governs a project yet, its declared dependencies on other workspace projects (by
+ * distribution name or `[tool.uv.sources]` path) and its imports of top-level modules other
+ * projects provide stand in; a project with a poetry.lock or requirements file keeps its declared
+ * ones. Only the files Nx says changed are scanned for imports; Nx keeps the edges of the others.
+ * Imports the lock does not back are never edges: the build reports them (undeclared imports).
  */
 export const createDependencies: CreateDependencies<NxPexPluginOptions> = async (rawOptions, context) => {
   const options = normalizeOptions(rawOptions);
@@ -114,7 +130,7 @@ export const createDependencies: CreateDependencies<NxPexPluginOptions> = async 
   const byDir = new Map<string, string>();
   for (const p of projects) {
     byDist.set(p.pyproject.canonicalName!, p.name);
-    byDir.set(p.pyproject.dir, p.name);
+    byDir.set(resolve(p.pyproject.dir), p.name);
   }
   const edges = new Map<string, RawProjectGraphDependency>();
   const add = (source: string, target: string, sourceFile: string) => {
@@ -123,8 +139,27 @@ export const createDependencies: CreateDependencies<NxPexPluginOptions> = async 
     validateDependency(dep, context);
     edges.set(`${source}\0${target}\0${sourceFile}`, dep);
   };
+  const addLocked = (source: string, target: string) => {
+    if (source === target) return;
+    const dep: RawProjectGraphDependency = { source, target, type: DependencyType.implicit };
+    validateDependency(dep, context);
+    edges.set(`${source}\0${target}\0`, dep);
+  };
 
+  const lookups = new Map<string, Promise<string | undefined>>();
+  const cache = lockCache(context.workspaceRoot);
+  const unlocked = new Set<string>();
   for (const p of projects) {
+    const governing = await governingLock(p.pyproject, context.workspaceRoot, options.lockPerProject, lookups, cache);
+    const locked = lockedWorkspaceDirs(governing, p.pyproject);
+    if (locked) {
+      for (const dir of locked) {
+        const target = byDir.get(dir);
+        if (target) addLocked(p.name, target);
+      }
+      continue;
+    }
+    if (governing.kind === 'none') unlocked.add(p.name);
     const sourceFile = p.root === '.' ? 'pyproject.toml' : `${p.root}/pyproject.toml`;
     for (const dep of p.pyproject.dependencies) {
       const dist = canonicalizeName(dep.name);
@@ -135,13 +170,13 @@ export const createDependencies: CreateDependencies<NxPexPluginOptions> = async 
   }
 
   // Each project to the third-party packages its closure holds (external nodes `pypi:<name>`).
-  const lockLookups = new Map<string, Promise<string | undefined>>();
   for (const p of projects) {
     const dir = join(context.workspaceRoot, p.root);
-    const lockAbs = await findUvLock(dir, context.workspaceRoot, lockLookups);
-    const packages = projectPackages(p.pyproject.name!, dir, lockAbs, options.lockPerProject) ?? [];
+    const lockAbs = await findUvLock(dir, context.workspaceRoot, lookups);
     const pylock = p.root === '.' ? 'pylock.toml' : `${p.root}/pylock.toml`;
-    const hasPylock = options.lockPerProject && existsSync(join(context.workspaceRoot, pylock));
+    const pylockText = options.lockPerProject ? (readCached(join(context.workspaceRoot, pylock)) ?? null) : null;
+    const packages = cachedProjectPackages(cache, p.pyproject.name!, dir, lockAbs, options.lockPerProject, pylockText) ?? [];
+    const hasPylock = pylockText !== null;
     for (const pkg of packages) {
       const target = `pypi:${pkg.name}`;
       if (!context.externalNodes?.[target]) continue;
@@ -153,9 +188,8 @@ export const createDependencies: CreateDependencies<NxPexPluginOptions> = async 
     }
   }
 
-  const pythonNames = new Set(projects.map((p) => p.name));
   for (const [project, files] of Object.entries(context.filesToProcess.projectFileMap)) {
-    if (!pythonNames.has(project)) continue;
+    if (!unlocked.has(project)) continue;
     for (const { file } of files) {
       if (!file.endsWith('.py')) continue;
       let text: string;
@@ -165,11 +199,12 @@ export const createDependencies: CreateDependencies<NxPexPluginOptions> = async 
         continue;
       }
       for (const module of importedTopLevelModules(text)) {
-        const owner = owners.get(module);
+        const owner = (await owners()).get(module);
         if (owner) add(project, owner, file);
       }
     }
   }
+  cache.flush();
   return [...edges.values()].sort((a, b) => {
     const ka = `${a.source}\0${a.target}\0${'sourceFile' in a ? a.sourceFile : ''}`;
     const kb = `${b.source}\0${b.target}\0${'sourceFile' in b ? b.sourceFile : ''}`;

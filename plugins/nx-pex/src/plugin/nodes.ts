@@ -11,10 +11,13 @@ import {
 } from '../nx-api';
 import { UserError } from '@nx-pex/pep';
 import { buildableScripts, findImportRoots, findLockFile, findUvLock, parsePyproject, type PyProject } from '@nx-pex/project';
-import { isNxPexPylock, projectPackages, type ClosurePackage } from '@nx-pex/lock';
+import { isNxPexPylock, type ClosurePackage } from '@nx-pex/lock';
 import { normalizeOptions, type NormalizedOptions, type NxPexPluginOptions } from './options';
 import { selfInputs, type TargetInput } from './self-inputs';
 import { warnOnUnsupportedNx } from './nx-version';
+import { perProjectLockState } from './lock-state';
+import { fileSha, lockCache } from './lock-cache';
+import { cachedProjectPackages } from './lock-summaries';
 
 
 /** The external node of a locked package. */
@@ -87,6 +90,28 @@ async function sourceInputs(pyproject: PyProject, projectRoot: string, workspace
   return [...new Set(inputs)];
 }
 
+/**
+ * What a project's build target makes: one PEX per console script (`[project.scripts]`, or the
+ * `[tool.nx-pex] scripts` chosen from them), or one PEX named after the project for a
+ * `[tool.nx-pex] entry-point`, which takes precedence as it does in the build. None: a library.
+ */
+function whatBuilds(pyproject: PyProject): { scripts: string[]; pexNames: string[] } {
+  if (pyproject.nxPex.entryPoint !== undefined && pyproject.name) return { scripts: [], pexNames: [pyproject.name] };
+  const scripts = buildableScripts(pyproject);
+  return { scripts, pexNames: scripts };
+}
+
+/**
+ * Whether the project's pylock.toml is missing, stale, or a lock of `nx-pex lock` that the
+ * uv.lock now shadows: then the uv.lock is an input of its build (so `nx affected` runs it, and
+ * the build says what to do) until `nx sync` brings it in line.
+ */
+function pylockOutOfDate(pyproject: PyProject | undefined, pylockText: string | null, uvLockAbs: string | undefined, projectDir: string, workspaceRoot: string): boolean {
+  if (!pyproject?.name || !uvLockAbs || basename(uvLockAbs) !== 'uv.lock') return false;
+  const state = perProjectLockState(pylockText, uvLockAbs, pyproject.name, projectDir, lockCache(workspaceRoot));
+  return state === 'stale' || state === 'shadowed';
+}
+
 /** `[project] name` read with a pattern from a file that does not parse, so the project keeps its name. */
 function nameFromBrokenFile(text: string, projectRoot: string): string {
   const m = /^\s*\[project\][^\[]*?^\s*name\s*=\s*["']([A-Za-z0-9][A-Za-z0-9._-]*)["']/ms.exec(text);
@@ -123,11 +148,7 @@ async function nodesForPyproject(
   })();
   let lockHash = lockAbs ? lockHashes.get(lockAbs) : null;
   if (lockAbs && lockHash === undefined) {
-    try {
-      lockHash = createHash('sha256').update(readFileSync(lockAbs)).digest('hex');
-    } catch {
-      lockHash = null;
-    }
+    lockHash = fileSha(lockAbs) ?? null;
     lockHashes.set(lockAbs, lockHash);
   }
   const key = createHash('sha256')
@@ -135,6 +156,14 @@ async function nodesForPyproject(
     .digest('hex');
   const hit = memo.get(file);
   if (hit && hit.key === key) return hit.result;
+  // Another process (every Nx command without the daemon) may have made the same nodes already.
+  const cache = lockCache(context.workspaceRoot);
+  const persistedKey = `nodes\0${file}`;
+  const persisted = cache.get<CacheEntry>(persistedKey);
+  if (persisted?.key === key) {
+    memo.set(file, persisted);
+    return persisted.result;
+  }
 
   let pyproject: PyProject | undefined;
   let problem: string | undefined;
@@ -147,18 +176,19 @@ async function nodesForPyproject(
   }
   if (pyproject && !pyproject.name) {
     memo.set(file, { key, result: {} });
+    cache.set(persistedKey, { key, result: {} });
     return {};
   }
   const name = pyproject?.name ?? nameFromBrokenFile(text, projectRoot);
-  const scripts = pyproject ? buildableScripts(pyproject) : [];
+  const { scripts, pexNames } = pyproject ? whatBuilds(pyproject) : { scripts: [], pexNames: [] };
   const targets: Record<string, TargetConfiguration> = {};
   const sources = pyproject ? await sourceInputs(pyproject, projectRoot, context.workspaceRoot) : ['{projectRoot}/**/*'];
-  if (scripts.length > 0 || problem) {
+  if (pexNames.length > 0 || problem) {
     const python = options.python ?? 'python3';
     const inputs: TargetInput[] = [SOURCES_INPUT, `^${SOURCES_INPUT}`];
     const perProject = options.lockPerProject && !ownLock;
     if (perProject) inputs.push('{projectRoot}/pylock.toml');
-    else if (lock) inputs.push(`{workspaceRoot}/${lock}`);
+    if (lock && (!perProject || pylockOutOfDate(pyproject, pylockText, lockAbs, projectDir, context.workspaceRoot))) inputs.push(`{workspaceRoot}/${lock}`);
     // `[tool.nx-pex] sources` directories outside the project are inputs too.
     for (const dir of pyproject?.nxPex.sources ?? []) {
       const rel = toPosix(relative(context.workspaceRoot, join(dirname(abs), dir)));
@@ -184,7 +214,8 @@ async function nodesForPyproject(
     // lock bump would rebuild everything; the closure's own packages are hashed through the
     // pylock.toml and the project's edges to its pypi:<name> nodes.
     if (!self.some((i) => typeof i === 'object' && 'externalDependencies' in i)) inputs.push({ externalDependencies: [] });
-    const targetOptions: Record<string, unknown> = problem ? {} : { scripts };
+    // An entry point of [tool.nx-pex] is read by the build from pyproject.toml: the target names no scripts then.
+    const targetOptions: Record<string, unknown> = problem || scripts.length === 0 ? {} : { scripts };
     if (options.python) targetOptions.python = options.python;
     if (options.storeDir) targetOptions.storeDir = options.storeDir;
     targetOptions.lockPerProject = options.lockPerProject;
@@ -200,7 +231,7 @@ async function nodesForPyproject(
         technologies: ['python'],
         description: problem
           ? `Cannot build ${name}: ${problem}`
-          : `Build ${scripts.map((s) => `${s}.pex`).join(', ')} from ${lockName}`,
+          : `Build ${pexNames.map((s) => `${s}.pex`).join(', ')} from ${lockName}`,
         help: {
           command: 'npx nx-pex build --help',
           example: { options: { scripts: [scripts[0] ?? name] } },
@@ -229,7 +260,7 @@ async function nodesForPyproject(
   // `nx run <project>:lock` (not cached: the indexes change without the workspace changing).
   // A pylock.toml nx-pex did not write is the user's own lock: no inferred target replaces it.
   const userLock = pylockText !== null && !isNxPexPylock(pylockText);
-  if (scripts.length > 0 && !problem && !lockAbs && !lockOverride && !userLock) {
+  if (pexNames.length > 0 && !problem && !lockAbs && !lockOverride && !userLock) {
     const { platforms, completePlatforms } = pyproject?.nxPex ?? {};
     const lockOptions = { python: options.python, platforms, completePlatforms, storeDir: options.storeDir };
     targets[options.lockTargetName] = {
@@ -245,7 +276,7 @@ async function nodesForPyproject(
       [root]: {
         name,
         root,
-        projectType: scripts.length > 0 ? 'application' : 'library',
+        projectType: pexNames.length > 0 ? 'application' : 'library',
         tags: ['lang:python'],
         namedInputs: {
           // What goes into a PEX: pyproject.toml, import packages with their resources, -D directories.
@@ -256,9 +287,11 @@ async function nodesForPyproject(
       },
     },
   };
-  const packages = pyproject && !ownLock ? projectPackages(name, projectDir, lockAbs, options.lockPerProject) : undefined;
+  const packages =
+    pyproject && !ownLock ? cachedProjectPackages(lockCache(context.workspaceRoot), name, projectDir, lockAbs, options.lockPerProject, pylockText) : undefined;
   if (packages?.length) result.externalNodes = Object.fromEntries(packages.map((p) => [`pypi:${p.name}`, externalNode(p)]));
   memo.set(file, { key, result });
+  cache.set(persistedKey, { key, result });
   return result;
 }
 
@@ -279,6 +312,7 @@ export const createNodes: CreateNodes<NxPexPluginOptions> = [
       options,
       context,
     );
+    lockCache(context.workspaceRoot).flush();
     return separateSameNames(results, options.buildTargetName);
   },
 ];

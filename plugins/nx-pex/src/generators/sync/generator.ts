@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import fg from 'fast-glob';
 import { glob, readNxJson, type Tree } from '../../nx-api';
 import { syncProjectLocks as syncFiles, type SyncReport } from '@nx-pex/engine';
+import { lockCache } from '../../plugin/lock-cache';
 
 export type { SyncReport };
 
@@ -24,13 +25,19 @@ function pluginOptions(tree: Tree): Record<string, unknown> | undefined {
 
 /** Brings every Python project's pylock.toml in line with its uv.lock, in `tree`. */
 export function syncProjectLocks(tree: Tree): SyncReport {
-  if (pluginOptions(tree)?.lockPerProject === false) return { written: [], unchanged: [], userOwned: [], problems: [] };
-  return syncFiles({
-    read: (path) => tree.read(path, 'utf-8'),
-    write: (path, text) => tree.write(path, text),
-    exists: (path) => tree.exists(path),
-    pyprojects: () => glob(tree, ['**/pyproject.toml']),
-  });
+  if (pluginOptions(tree)?.lockPerProject === false) return { written: [], unchanged: [], userOwned: [], problems: [], shadowed: [] };
+  const cache = lockCache(tree.root);
+  const report = syncFiles(
+    {
+      read: (path) => tree.read(path, 'utf-8'),
+      write: (path, text) => tree.write(path, text),
+      exists: (path) => tree.exists(path),
+      pyprojects: () => glob(tree, ['**/pyproject.toml']),
+    },
+    cache,
+  );
+  cache.flush();
+  return report;
 }
 
 /**
@@ -43,7 +50,7 @@ export function syncProjectLocksOnDisk(root: string): SyncReport {
   if (nxJson) {
     const plugins = (JSON.parse(nxJson) as { plugins?: Array<string | { plugin: string; options?: { lockPerProject?: boolean } }> }).plugins ?? [];
     const own = plugins.find((p) => (typeof p === 'string' ? p : p.plugin) === 'nx-pex');
-    if (own && typeof own !== 'string' && own.options?.lockPerProject === false) return { written: [], unchanged: [], userOwned: [], problems: [] };
+    if (own && typeof own !== 'string' && own.options?.lockPerProject === false) return { written: [], unchanged: [], userOwned: [], problems: [], shadowed: [] };
   }
   return syncFiles({
     read,
@@ -64,10 +71,11 @@ export function syncProjectLocksOnDisk(root: string): SyncReport {
 export default async function syncGenerator(tree: Tree) {
   const report = syncProjectLocks(tree);
   if (report.written.length === 0) return {};
+  const shadowing = new Set(report.shadowed.map((m) => m.split(' ', 1)[0]));
   return {
     // Nx prints this while \`nx sync\` writes the files, and adds what to run under \`nx sync:check\`:
     // it says what differs, not what to run.
     outOfSyncMessage: `${report.written.length} per-project pylock.toml file${report.written.length === 1 ? '' : 's'} of nx-pex differ${report.written.length === 1 ? 's' : ''} from what the uv.lock gives; commit ${report.written.length === 1 ? 'it' : 'them'} once written.`,
-    outOfSyncDetails: report.written.map((f) => `${f} is out of date with its uv.lock`),
+    outOfSyncDetails: [...report.shadowed, ...report.written.filter((f) => !shadowing.has(f)).map((f) => `${f} is out of date with its uv.lock`)],
   };
 }
