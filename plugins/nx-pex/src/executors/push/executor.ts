@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { logger, type ExecutorContext } from '@nx/devkit';
+import { logger, type ExecutorContext } from '../../nx-api';
 import { UserError } from '@nx-pex/pep';
 import { pushProject } from '@nx-pex/engine';
 
