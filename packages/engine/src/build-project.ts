@@ -321,8 +321,9 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     collect = lockedCollect(selections, pins);
   }
   const firstParty = [...firstPartyByName.values()];
-  const requirements = [...requirementSet].sort();
-  const sources = await buildSources(firstParty, pexOptions.sources ?? []);
+  const fp = await buildSources(firstParty, pexOptions.sources ?? [], { form: pexOptions.firstParty, python: options.python, target, storeDir: options.storeDir, projectRoot: dirname(lockFile), indexes: options.indexes, log: options.log, env: options.env });
+  const requirements = [...requirementSet, ...fp.requirements].sort();
+  const sources = fp.sources;
 
   const outputDir = resolve(options.outputDir);
   const fetchOptions = {
@@ -342,7 +343,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
   };
   const { outputs, wheels } = await withFetchedInputs(
     fetchOptions,
-    collect,
+    async (ctx) => [...(await collect(ctx)), ...(await fp.wheels(ctx))],
     async ({ runtime, dependencies, shebang, store, storeRoot }) => {
       if (!options.outputFile) await mkdir(outputDir, { recursive: true });
       const outputs: BuiltPex[] = [];

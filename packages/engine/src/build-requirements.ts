@@ -254,7 +254,9 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
   checkUtf8Path(options.outputFile, 'The output path');
   const path = resolve(options.outputFile);
   const { result, wheels } = await withFetchedInputs(fetchOptions, collect, async ({ runtime, dependencies, shebang, storeRoot }) => {
-    const sources = await buildSources(firstParty, o.sources ?? []);
+    const fp = await buildSources(firstParty, o.sources ?? [], { python, target: targets[0]!, storeDir: options.storeDir, projectRoot: fetchOptions.projectRoot, indexes: fetchOptions.indexes, log, env });
+    const sources = fp.sources;
+    if (fp.requirements.length) throw new UserError(`${fp.requirements.join(', ')}: only their build backends know their layout; build them with the project's build (nx-pex build), which takes them as wheels.`);
     await mkdir(dirname(path), { recursive: true });
     // A console script of a workspace project taken from the lock: its code is in the PEX as
     // sources, not as a distribution, so its entry point is set here (as pex's -c would find it).

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { abbreviatedPlatform, completePlatform, probeInterpreterCached, targetFromInterpreter, UserError, type TargetPlatform } from '@nx-pex/pep';
-import { collectSources, mergeSources, readPyproject, type PyProject } from '@nx-pex/project';
+import { readPyproject, type PyProject } from '@nx-pex/project';
 import type { LockedArtifact, LockedPackage, RequirementsFile } from '@nx-pex/lock';
 import { IndexClient, readIndexConfig, type IndexConfig } from '@nx-pex/index';
 import {
@@ -19,7 +19,7 @@ import {
   type ProgressReporter,
 } from '@nx-pex/store';
 import type { PexDependency, PexRuntime } from '@nx-pex/pex';
-import { combineSources, directorySources } from './options';
+import { buildFirstParty, type FirstPartyBuild, type FirstPartyOptions } from './first-party';
 import { shippedPexWheel } from './shipped-runtime';
 import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type IndexOverrides } from './runtime';
 import { applyRequirementsFileIndexes } from './hashed';
@@ -123,12 +123,13 @@ export async function lockedProjects(packages: readonly LockedPackage[], lockFil
   return Promise.all(paths.map(readPyproject));
 }
 
-/** The files of first-party projects' packages and of `-D` directories, as one list of PEX sources. */
-export async function buildSources(projects: readonly PyProject[], dirs: readonly string[]) {
-  return combineSources(
-    mergeSources(await Promise.all(projects.map(async (p) => ({ project: p, files: await collectSources(p) })))),
-    await directorySources(dirs),
-  );
+/**
+ * The first-party part of a PEX: each project's files at their PEX paths with its `.dist-info`,
+ * and `-D` directories, as PEX sources; in the wheel form (and for projects whose layout only
+ * their backend knows), the wheels their backends build, fetched with the rest.
+ */
+export function buildSources(projects: readonly PyProject[], dirs: readonly string[], o: FirstPartyOptions): Promise<FirstPartyBuild> {
+  return buildFirstParty(projects, dirs, o);
 }
 
 export interface FetchOptions {
