@@ -18,6 +18,8 @@ import { normalizeVersion, parseWheelFilename, UserError, type TargetPlatform } 
 import {
   buildBackendOf,
   distInfoFiles,
+  entryPointsAreStatic,
+  staticEntryPoints,
   layoutSources,
   mergeSources,
   metadataInputs,
@@ -176,7 +178,11 @@ async function projectMetadata(project: PyProject, o: FirstPartyOptions & { stor
   const metadata = Buffer.from(kept.metadata, 'base64');
   const { name, version } = metadataNameVersion(metadata.toString('utf8'));
   if (!name || !version) throw new UserError(`The build backend of ${project.dir} gave METADATA without a Name or Version.`);
-  return { name, version: normalizeVersion(version) ?? version, metadata, entryPoints: kept.entryPoints !== undefined ? Buffer.from(kept.entryPoints, 'base64') : undefined };
+  // prepare_metadata_for_build_wheel need not write entry_points.txt (hatchling does not): static
+  // scripts and entry points then come from pyproject.toml, as the wheel would have them.
+  let entryPoints = kept.entryPoints !== undefined ? Buffer.from(kept.entryPoints, 'base64') : undefined;
+  if (entryPoints === undefined && entryPointsAreStatic(project)) entryPoints = Buffer.from(renderEntryPoints(staticEntryPoints(project)));
+  return { name, version: normalizeVersion(version) ?? version, metadata, entryPoints };
 }
 
 /**

@@ -86,7 +86,9 @@ function withExtra(req: Requirement, extra: string): string {
   const text = formatRequirement({ ...req, marker: undefined });
   const marker = req.marker ? markerToString(req.marker) : undefined;
   const sepr = req.url ? ' ; ' : '; ';
-  return marker ? `${text}${sepr}(${marker}) and extra == "${extra}"` : `${text}${sepr}extra == "${extra}"`;
+  if (!marker) return `${text}${sepr}extra == "${extra}"`;
+  // As setuptools writes it: parentheses only where `and` would bind into an `or`.
+  return `${text}${sepr}${/ or /.test(marker) ? `(${marker})` : marker} and extra == "${extra}"`;
 }
 
 function stringTable(value: unknown, where: string, file: string): Record<string, string> {
@@ -111,6 +113,28 @@ export function staticCoreMetadata(project: PyProject): CoreMetadata {
     providesExtra.push(name);
     for (const r of reqs) requiresDist.push(withExtra(r, name));
   }
+  const description = typeof table.description === 'string' ? table.description : undefined;
+  return {
+    name: project.name!,
+    version,
+    summary: description?.replace(/\s*\n\s*/g, ' ').trim() || undefined,
+    requiresPython: project.requiresPython,
+    requiresDist,
+    providesExtra,
+    entryPoints: staticEntryPoints(project),
+  };
+}
+
+/** True when `[project]` has its scripts and entry points written out (none of them dynamic). */
+export function entryPointsAreStatic(project: PyProject): boolean {
+  const table = projectTable(project);
+  const dynamic = table && Array.isArray(table.dynamic) ? table.dynamic : [];
+  return table !== undefined && !['scripts', 'gui-scripts', 'entry-points'].some((f) => dynamic.includes(f));
+}
+
+/** `[project.scripts]`, `[project.gui-scripts]` and `[project.entry-points]` as entry point groups. */
+export function staticEntryPoints(project: PyProject): Record<string, Record<string, string>> {
+  const table = projectTable(project) ?? {};
   const entryPoints: Record<string, Record<string, string>> = {};
   const scripts = stringTable(table.scripts, '[project.scripts]', project.file);
   const gui = stringTable(table['gui-scripts'], '[project.gui-scripts]', project.file);
@@ -126,16 +150,7 @@ export function staticCoreMetadata(project: PyProject): CoreMetadata {
       entryPoints[group] = stringTable(entries, `[project.entry-points.${group}]`, project.file);
     }
   }
-  const description = typeof table.description === 'string' ? table.description : undefined;
-  return {
-    name: project.name!,
-    version,
-    summary: description?.replace(/\s*\n\s*/g, ' ').trim() || undefined,
-    requiresPython: project.requiresPython,
-    requiresDist,
-    providesExtra,
-    entryPoints,
-  };
+  return entryPoints;
 }
 
 /** The `METADATA` file (core metadata 2.3) of `meta`. */
