@@ -138,7 +138,8 @@ describeWith(['pex', 'uv'], 'first-party projects are distributions: nx-pex and 
     expect(d['fp-nspart'].files).toEqual(['fpns/part/__init__.py']);
     expect(d['fp-flit']).toMatchObject({ version: '0.7.2', files: ['fp_flit.py'] });
     expect(d['fp-cli']['entry-points']).toEqual(['console_scripts:fp-cli=fp_cli.main:main', 'gui_scripts:fp-cli-gui=fp_cli.main:main']);
-    expect(report['fp.plugins']).toEqual([]);
+    // fp-meta brings fp-plugin along, so its entry point is there for fp-cli too.
+    expect(report['fp.plugins']).toEqual(['greet=fp_plugin.greet:hello']);
     const host = ok('fp-host', await run('python3', [join(scratch, 'nx-pex', 'fp-host.pex')], { cwd: scratch, env })).stdout;
     expect(host.split('\n')[0]).toBe('plugin greet: hello from fp-plugin');
   });
