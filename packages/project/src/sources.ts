@@ -391,9 +391,12 @@ async function defaultLayout(project: PyProject): Promise<ProjectLayout> {
  * layout. A setuptools project configured by `setup.py` alone is left to its backend.
  */
 export async function projectLayout(project: PyProject): Promise<ProjectLayout> {
-  const backend = buildBackendOf(project).split(':')[0]!;
+  // Without [build-system], the package lists a known backend would read, then the default layouts.
+  const declared = isTable(project.raw['build-system']) && typeof (project.raw['build-system'] as Record<string, unknown>)['build-backend'] === 'string';
+  const backend = declared ? buildBackendOf(project).split(':')[0]! : '';
   let layout: ProjectLayout | undefined;
-  if (backend.startsWith('hatchling')) layout = await hatchLayout(project);
+  if (backend === '') layout = (await hatchLayout(project)) ?? (await poetryLayout(project)) ?? (await setuptoolsLayout(project));
+  else if (backend.startsWith('hatchling')) layout = await hatchLayout(project);
   else if (backend.startsWith('setuptools')) {
     layout = await setuptoolsLayout(project);
     if (!layout && (await isFile(join(project.dir, 'setup.py')))) {
