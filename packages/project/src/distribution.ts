@@ -299,11 +299,19 @@ export function metadataInputs(project: PyProject): { files: string[]; vcs: bool
   const license = table.license;
   if (isTable(license)) add(license.file);
   const bs = isTable(project.raw['build-system']) ? project.raw['build-system'] : {};
+  // A version plugin among the build requirements reads the repository (hatch-vcs, setuptools-scm,
+  // uv-dynamic-versioning, versioningit, dunamai and the poetry/pdm ones).
+  const requires = Array.isArray(bs.requires) ? bs.requires.filter((r): r is string => typeof r === 'string') : [];
+  if (requires.some((r) => VCS_PLUGINS.test(r.trim()))) vcs = true;
+  if (typeof hatchVersion.source === 'string' && !['regex', 'code', 'env'].includes(hatchVersion.source)) vcs = true;
+  if (isTable(tool['uv-dynamic-versioning']) || isTable(tool.versioningit) || isTable(tool['hatch-vcs'])) vcs = true;
   const backendPath = Array.isArray(bs['backend-path']) ? bs['backend-path'] : [];
   for (const p of backendPath) add(p);
   const found = [...files].filter((f) => existsSync(f) && !relative(dir, f).startsWith('..'));
   return { files: found.sort(), vcs };
 }
+
+const VCS_PLUGINS = /^(hatch[-_]vcs|setuptools[-_]scm|setuptools[-_]git[-_]versioning|uv[-_]dynamic[-_]versioning|versioningit|dunamai|poetry[-_]dynamic[-_]versioning|pdm[-_]backend\[scm\]|vcs[-_]versioning)\b/i;
 
 /** The module files setuptools' `attr:` may read (`pkg.mod.__version__` → pkg/mod.py or pkg/mod/__init__.py). */
 function attrFiles(project: PyProject, st: Record<string, unknown>, attr: string): string[] {
