@@ -11,7 +11,7 @@
  * must run it again.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeWith, pexBinary, uvBinary } from '@nx-pex/testkit';
@@ -97,6 +97,7 @@ describeWith(['pex', 'uv'], 'first-party projects are distributions: nx-pex and 
     await mkdir(join(scratch, 'pex'));
     await mkdir(join(scratch, 'nx-pex'));
     await mkdir(join(scratch, 'wheel'));
+    await mkdir(join(scratch, 'layouts'));
     for (const s of SCRIPTS) {
       const exported = ok(`uv export --package ${s.project}`, await run(uvBinary()!, ['export', '--package', s.project, '--no-hashes', '--no-editable', '--frozen', '--no-header'], { cwd: ws, env }));
       await writeFile(join(ws, `requirements-${s.project}.txt`), exported.stdout);
@@ -142,6 +143,39 @@ describeWith(['pex', 'uv'], 'first-party projects are distributions: nx-pex and 
     expect(report['fp.plugins']).toEqual(['greet=fp_plugin.greet:hello']);
     const host = ok('fp-host', await run('python3', [join(scratch, 'nx-pex', 'fp-host.pex')], { cwd: scratch, env })).stdout;
     expect(host.split('\n')[0]).toBe('plugin greet: hello from fp-plugin');
+  });
+
+  it('finds the dist-info in the packed and loose layouts and in a PEX_TOOLS venv too', async () => {
+    const expected = ok('fp-cli', await run('python3', [join(scratch, 'nx-pex', 'fp-cli.pex')], { cwd: scratch, env })).stdout;
+    for (const layout of ['packed', 'loose']) {
+      const out = join(scratch, 'layouts', layout);
+      await nxPexBuild('cli', 'fp-cli', out, ['--layout', layout]);
+      const ran = ok(`fp-cli (${layout})`, await run('python3', [out], { cwd: scratch, env }));
+      expect({ layout, out: ran.stdout }).toEqual({ layout, out: expected });
+    }
+    const tools = join(scratch, 'layouts', 'tools.pex');
+    await nxPexBuild('cli', 'fp-cli', tools, ['--include-tools']);
+    const venv = join(scratch, 'layouts', 'venv');
+    ok('PEX_TOOLS=1 venv', await run('python3', [tools, 'venv', venv], { cwd: scratch, env: { ...env, PEX_TOOLS: '1' } }));
+    const ran = ok('fp-cli (venv)', await run(join(venv, 'bin', 'fp-cli'), [], { cwd: scratch, env }));
+    expect(ran.stdout).toBe(expected);
+  });
+
+  it('builds through Nx as through the CLI', async () => {
+    // An Nx workspace around the fixture: this repository's npm packages (nx, and nx-pex as the workspace links it).
+    await writeFile(join(ws, 'nx.json'), JSON.stringify({ plugins: ['nx-pex'] }));
+    for (const f of ['package.json', 'package-lock.json', 'tsconfig.base.json']) await cp(join(REPO, f), join(ws, f));
+    await symlink(join(REPO, 'node_modules'), join(ws, 'node_modules'), 'dir');
+    const nx = join(REPO, 'node_modules', '.bin', 'nx');
+    const nxEnv = { ...env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', FORCE_COLOR: '0', NO_COLOR: '1', CI: 'true' };
+    ok('nx sync', await run(nx, ['sync'], { cwd: ws, env: nxEnv }));
+    ok('nx build fp-host', await run(nx, ['build', 'fp-host'], { cwd: ws, env: nxEnv }));
+    const [mine, theirs] = await Promise.all([
+      run('python3', [join(ws, 'dist', 'host', 'fp-host.pex')], { cwd: scratch, env }),
+      run('python3', [join(scratch, 'pex', 'fp-host.pex')], { cwd: scratch, env }),
+    ]);
+    ok('fp-host built by nx', mine);
+    expect(mine.stdout).toBe(theirs.stdout);
   });
 
   it('gives the same importlib.metadata answers with first-party = "wheel" (each project built by its backend, as pex does)', async () => {
