@@ -406,7 +406,11 @@ export async function projectLayout(project: PyProject): Promise<ProjectLayout> 
   else if (backend.startsWith('pdm')) layout = await pdmLayout(project);
   else if (backend.startsWith('flit_core')) layout = await flitLayout(project);
   else if (backend === 'uv_build') layout = await uvBuildLayout(project);
-  else if (backend === 'maturin') layout = await maturinLayout(project);
+  else if (backend === 'maturin') {
+    // A crate to compile: only the backend can make its extension module.
+    if (await isFile(join(project.dir, 'Cargo.toml'))) return { items: [], backend: 'maturin compiles the Rust crate of Cargo.toml' };
+    layout = await maturinLayout(project);
+  }
   else {
     // Other backends: a package list a known backend would read, else the default layouts.
     layout = (await hatchLayout(project)) ?? (await poetryLayout(project));

@@ -206,6 +206,8 @@ describe('layouts, as each backend reads its configuration', () => {
     expect(await paths('[project]\nname = "rusty"\n[tool.maturin]\npython-source = "python"\nmodule-name = "rusty._core"\n[build-system]\nbuild-backend = "maturin"\n')).toEqual([
       'rusty/__init__.py',
     ]);
+    await write('Cargo.toml', '[package]\nname = "rusty"\n');
+    expect((await projectLayout(await readPyproject(join(dir, 'pyproject.toml')))).backend).toMatch(/maturin compiles/);
   });
 
   it('names the project file and the key when a configured module is missing', async () => {
