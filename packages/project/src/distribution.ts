@@ -6,11 +6,11 @@
  * the backend (and caches its answer by those files) only when a field that matters is dynamic.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, posix, relative, resolve, sep } from 'node:path';
 import { canonicalizeName, formatRequirement, markerToString, normalizeVersion, parseRequirement, type Requirement } from '@nx-pex/pep';
 import { PyprojectError, type PyProject } from './pyproject';
-import { buildBackendOf, importNameOf } from './sources';
+import { buildBackendOf, importNameOf, projectLayout } from './sources';
 
 /** What a distribution's metadata says, as far as running it goes. */
 export interface CoreMetadata {
@@ -323,4 +323,25 @@ function attrFiles(project: PyProject, st: Record<string, unknown>, attr: string
     out.push(join(project.dir, root, ...parts, '__init__.py'), `${join(project.dir, root, ...parts)}.py`);
   }
   return out.map((p) => p.split(sep).join(sep));
+}
+
+/**
+ * Every path whose content can change what a project contributes to a PEX: its pyproject.toml,
+ * the files and directories of its layout, and what its backend reads for metadata; the whole
+ * project directory when its backend builds it (a layout only the backend knows, or the wheel
+ * form). Absolute; `dirs` are taken with everything below them.
+ */
+export async function contributingPaths(project: PyProject): Promise<{ files: string[]; dirs: string[] }> {
+  const files = new Set<string>([project.file]);
+  const dirs = new Set<string>();
+  let layout;
+  try {
+    layout = await projectLayout(project);
+  } catch {
+    layout = undefined; // the build reports it; meanwhile every file counts
+  }
+  if (!layout || layout.backend || project.nxPex.firstParty === 'wheel') return { files: [...files], dirs: [project.dir] };
+  for (const item of layout.items) (existsSync(item.src) && statSync(item.src).isDirectory() ? dirs : files).add(item.src);
+  for (const f of metadataInputs(project).files) files.add(f);
+  return { files: [...files].sort(), dirs: [...dirs].sort() };
 }
