@@ -157,25 +157,9 @@ describeWith(['pex', 'uv'], 'first-party projects are distributions: nx-pex and 
     await nxPexBuild('cli', 'fp-cli', tools, ['--include-tools']);
     const venv = join(scratch, 'layouts', 'venv');
     ok('PEX_TOOLS=1 venv', await run('python3', [tools, 'venv', venv], { cwd: scratch, env: { ...env, PEX_TOOLS: '1' } }));
-    const ran = ok('fp-cli (venv)', await run(join(venv, 'bin', 'fp-cli'), [], { cwd: scratch, env }));
+    // The venv's `pex` runs the PEX's entry point with the venv's interpreter.
+    const ran = ok('fp-cli (venv)', await run(join(venv, 'pex'), [], { cwd: scratch, env }));
     expect(ran.stdout).toBe(expected);
-  });
-
-  it('builds through Nx as through the CLI', async () => {
-    // An Nx workspace around the fixture: this repository's npm packages (nx, and nx-pex as the workspace links it).
-    await writeFile(join(ws, 'nx.json'), JSON.stringify({ plugins: ['nx-pex'] }));
-    for (const f of ['package.json', 'package-lock.json', 'tsconfig.base.json']) await cp(join(REPO, f), join(ws, f));
-    await symlink(join(REPO, 'node_modules'), join(ws, 'node_modules'), 'dir');
-    const nx = join(REPO, 'node_modules', '.bin', 'nx');
-    const nxEnv = { ...env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', FORCE_COLOR: '0', NO_COLOR: '1', CI: 'true' };
-    ok('nx sync', await run(nx, ['sync'], { cwd: ws, env: nxEnv }));
-    ok('nx build fp-host', await run(nx, ['build', 'fp-host'], { cwd: ws, env: nxEnv }));
-    const [mine, theirs] = await Promise.all([
-      run('python3', [join(ws, 'dist', 'host', 'fp-host.pex')], { cwd: scratch, env }),
-      run('python3', [join(scratch, 'pex', 'fp-host.pex')], { cwd: scratch, env }),
-    ]);
-    ok('fp-host built by nx', mine);
-    expect(mine.stdout).toBe(theirs.stdout);
   });
 
   it('gives the same importlib.metadata answers with first-party = "wheel" (each project built by its backend, as pex does)', async () => {
@@ -214,5 +198,23 @@ describeWith(['pex', 'uv'], 'first-party projects are distributions: nx-pex and 
     expect(bumped.stderr.match(BACKEND_RUN)).toHaveLength(1);
     const ranBumped = ok('bumped fp-hooked', await run('python3', [join(scratch, 'nx-pex', 'fp-hooked-bumped.pex')], { cwd: scratch, env }));
     expect(ranBumped.stdout).toMatch(/^edited fp-hooked 5\.0\.0 six /);
+  });
+
+  // Last: `nx sync` writes the members' pylock.toml files, which later CLI builds would then take.
+  it('builds through Nx as through the CLI', async () => {
+    // An Nx workspace around the fixture: this repository's npm packages (nx, and nx-pex as the workspace links it).
+    await writeFile(join(ws, 'nx.json'), JSON.stringify({ plugins: ['nx-pex'] }));
+    for (const f of ['package.json', 'package-lock.json', 'tsconfig.base.json']) await cp(join(REPO, f), join(ws, f));
+    await symlink(join(REPO, 'node_modules'), join(ws, 'node_modules'), 'dir');
+    const nx = join(REPO, 'node_modules', '.bin', 'nx');
+    const nxEnv = { ...env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', FORCE_COLOR: '0', NO_COLOR: '1', CI: 'true' };
+    ok('nx sync', await run(nx, ['sync'], { cwd: ws, env: nxEnv }));
+    ok('nx build fp-host', await run(nx, ['build', 'fp-host'], { cwd: ws, env: nxEnv }));
+    const [mine, theirs] = await Promise.all([
+      run('python3', [join(ws, 'dist', 'host', 'fp-host.pex')], { cwd: scratch, env }),
+      run('python3', [join(scratch, 'pex', 'fp-host.pex')], { cwd: scratch, env }),
+    ]);
+    ok('fp-host built by nx', mine);
+    expect(mine.stdout).toBe(theirs.stdout);
   });
 });
