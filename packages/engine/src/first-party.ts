@@ -19,6 +19,7 @@ import {
   buildBackendOf,
   distInfoFiles,
   entryPointsAreStatic,
+  hasVersion,
   staticEntryPoints,
   layoutSources,
   mergeSources,
@@ -281,6 +282,10 @@ export async function buildFirstParty(projects: readonly PyProject[], dirs: read
       continue;
     }
     const files = await layoutSources(layout);
+    if (!hasVersion(project)) {
+      sets.push({ project, files });
+      continue;
+    }
     const meta = await projectMetadata(project, { ...o, storeRoot, index });
     const recorded: RecordedFile[] = [];
     for (const f of files) recorded.push({ path: f.path, ...(await hashFile(f.absPath)) });

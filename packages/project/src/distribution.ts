@@ -41,8 +41,8 @@ function projectTable(project: PyProject): Record<string, unknown> | undefined {
 
 /**
  * Why a project's metadata needs its build backend, or undefined when `pyproject.toml` says it
- * all: a `[project]` field that matters being `dynamic`, no `[project]` table (Poetry 1, a
- * `setup.py` project), or no version.
+ * all: a `[project]` field that matters being `dynamic`, or no `[project]` table (Poetry 1, a
+ * `setup.py` project).
  */
 export function metadataNeedsBackend(project: PyProject): string | undefined {
   const table = projectTable(project);
@@ -50,8 +50,19 @@ export function metadataNeedsBackend(project: PyProject): string | undefined {
   const dynamic = Array.isArray(table.dynamic) ? table.dynamic.filter((d): d is string => typeof d === 'string') : [];
   const fields = dynamic.filter((d) => RUNTIME_FIELDS.includes(d));
   if (fields.length) return `${project.file} [project] dynamic lists ${fields.join(', ')}`;
-  if (typeof table.version !== 'string') return `${project.file} [project] has no version`;
   return undefined;
+}
+
+/**
+ * False for a project that cannot be a distribution: a `[project]` table with neither a version
+ * nor `version` among its dynamic fields (PEP 621 requires one; uv takes such a project as
+ * virtual). Its code still goes into a PEX, without a dist-info.
+ */
+export function hasVersion(project: PyProject): boolean {
+  const table = projectTable(project);
+  if (!table) return true;
+  const dynamic = Array.isArray(table.dynamic) ? table.dynamic : [];
+  return typeof table.version === 'string' || dynamic.includes('version');
 }
 
 /** `[project] optional-dependencies` parsed: extra (as written) → requirements. */

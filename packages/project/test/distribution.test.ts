@@ -7,6 +7,7 @@ import {
   distInfoDirName,
   distInfoFiles,
   findImportRoots,
+  hasVersion,
   metadataInputs,
   metadataNeedsBackend,
   parsePyproject,
@@ -111,6 +112,8 @@ one = "my_lib.plugins:one [extra]"
     expect(metadataNeedsBackend(p('dynamic = ["version"]\n'))).toMatch(/dynamic lists version/);
     expect(metadataNeedsBackend(p('version = "1"\ndynamic = ["dependencies", "optional-dependencies"]\n'))).toMatch(/dependencies, optional-dependencies/);
     expect(metadataNeedsBackend(p('version = "1"\ndynamic = ["entry-points"]\n'))).toMatch(/entry-points/);
+    expect(hasVersion(p('dependencies = []\n'))).toBe(false);
+    expect(hasVersion(p('dynamic = ["version"]\n'))).toBe(true);
     expect(metadataNeedsBackend(parsePyproject('[tool.poetry]\nname = "p"\nversion = "1"\n', '/p/pyproject.toml'))).toMatch(/no \[project\] table/);
   });
 
