@@ -376,6 +376,17 @@ async function maturinLayout(project: PyProject): Promise<ProjectLayout> {
   return { items: [await moduleItem(project, root, top, '[tool.maturin] module-name')], from: '[tool.maturin]' };
 }
 
+/** The key that declares script files (`.data/scripts` of the wheel), if any. */
+function scriptFilesKey(project: PyProject): string | undefined {
+  const st = toolTable(project, 'setuptools');
+  if (Array.isArray(st?.['script-files']) && (st!['script-files'] as unknown[]).length) return '[tool.setuptools] script-files';
+  const shared = toolTable(project, 'hatch', 'build', 'targets', 'wheel', 'shared-scripts') ?? toolTable(project, 'hatch', 'build', 'shared-scripts');
+  if (shared && Object.keys(shared).length) return '[tool.hatch.build.targets.wheel.shared-scripts]';
+  const poetryScripts = toolTable(project, 'poetry', 'scripts');
+  if (poetryScripts && Object.values(poetryScripts).some((v) => isTable(v) && v.type === 'file')) return '[tool.poetry.scripts] (type = "file")';
+  return undefined;
+}
+
 /** A `src/` layout, else the flat layout (packages with `__init__.py` and top-level modules). */
 async function defaultLayout(project: PyProject): Promise<ProjectLayout> {
   const src = join(project.dir, 'src');
@@ -391,6 +402,8 @@ async function defaultLayout(project: PyProject): Promise<ProjectLayout> {
  * layout. A setuptools project configured by `setup.py` alone is left to its backend.
  */
 export async function projectLayout(project: PyProject): Promise<ProjectLayout> {
+  const scriptFiles = scriptFilesKey(project);
+  if (scriptFiles) return { items: [], backend: `${scriptFiles} puts script files in the wheel's .data/scripts, which only the wheel carries` };
   // Without [build-system], the package lists a known backend would read, then the default layouts.
   const declared = isTable(project.raw['build-system']) && typeof (project.raw['build-system'] as Record<string, unknown>)['build-backend'] === 'string';
   const backend = declared ? buildBackendOf(project).split(':')[0]! : '';

@@ -194,6 +194,19 @@ describe('layouts, as each backend reads its configuration', () => {
     expect((await projectLayout(await readPyproject(join(dir, 'pyproject.toml')))).backend).toMatch(/setup\.py decides/);
   });
 
+  it('script files (.data/scripts) leave the project to the wheel its backend builds', async () => {
+    await write('src/pkg/__init__.py');
+    await write('bin/tool');
+    for (const table of [
+      '[tool.setuptools]\nscript-files = ["bin/tool"]\n',
+      '[tool.hatch.build.targets.wheel.shared-scripts]\n"bin/tool" = "tool"\n',
+      '[tool.poetry.scripts]\ntool = { reference = "bin/tool", type = "file" }\n',
+    ]) {
+      await write('pyproject.toml', `[project]\nname = "pkg"\nversion = "1"\n${table}`);
+      expect((await projectLayout(await readPyproject(join(dir, 'pyproject.toml')))).backend).toMatch(/script files in the wheel's \.data\/scripts/);
+    }
+  });
+
   it('poetry-core, pdm-backend, flit-core, uv_build and maturin', async () => {
     await write('lib/host/__init__.py');
     expect(await paths('[project]\nname = "h"\n[tool.poetry]\npackages = [{ include = "host", from = "lib" }]\n[build-system]\nbuild-backend = "poetry.core.masonry.api"\n')).toEqual([
