@@ -72,6 +72,7 @@ export interface BuildArgs {
   platforms?: string[];
   completePlatforms?: string[];
   pexVersion?: string;
+  firstParty?: string;
   layers?: boolean;
   docker?: boolean;
   dockerBaseImage?: string;
@@ -136,6 +137,7 @@ export const SPECS: Spec[] = [
   { key: 'completePlatforms', names: ['--complete-platform'], kind: { type: 'list' }, metavar: 'FILE|JSON', group: 'target', help: 'Build for the platform described by this JSON (a file, or the object itself), as `pex3 interpreter inspect --markers --tags` prints it on the target machine: its marker_environment and its compatible_tags, best first (repeatable; combines with --platform).' },
   { key: 'python', names: ['--python'], kind: { type: 'string' }, metavar: 'PYTHON', group: 'nx-pex', help: 'Interpreter whose version and platform the PEX targets. Default: python3.' },
   { key: 'pexVersion', names: ['--pex-version'], kind: { type: 'string' }, metavar: 'VERSION', group: 'nx-pex', help: 'The pex release whose runtime the PEX embeds (from the index). Default: the pinned one.' },
+  { key: 'firstParty', names: ['--first-party'], kind: { type: 'choice', choices: ['sources', 'wheel'] }, metavar: '{sources,wheel}', group: 'nx-pex', help: "How workspace projects go in: sources (their files with a .dist-info, so importlib.metadata finds them) or wheel (each built into a wheel by its build backend, as `pex .` does). Default: sources." },
   { key: 'layers', names: ['--layers'], kind: { type: 'flag' }, group: 'nx-pex', help: 'With --project: also write layers/deps.pex (the third-party closure, built once per closure in the store) and layers/<script>.pex (first-party code); PEX_PATH=layers/deps.pex layers/<script>.pex runs it.' },
   { key: 'docker', names: ['--docker'], kind: { type: 'flag' }, group: 'nx-pex', help: 'With --project: also write docker/, a Docker build context whose deps layer is built before the sources (pex\'s container recipe).' },
   { key: 'dockerBaseImage', names: ['--docker-base-image'], kind: { type: 'string' }, metavar: 'IMAGE', group: 'nx-pex', help: 'The base image of the Docker context. Default: python:X.Y-slim for the target\'s X.Y.' },

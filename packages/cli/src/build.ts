@@ -38,6 +38,7 @@ export function cliPexOptions(a: BuildArgs, cwd = process.cwd()): LayeredOptions
   if (a.runtimePexRoot !== undefined) o.runtimePexRoot = a.runtimePexRoot;
   if (a.sources) o.sources = a.sources.map((d) => resolve(cwd, d));
   if (a.pexVersion !== undefined) o.pexVersion = a.pexVersion;
+  if (a.firstParty !== undefined) o.firstParty = a.firstParty as 'sources' | 'wheel';
   if (a.layers) o.layers = true;
   if (a.docker) o.docker = true;
   if (a.dockerBaseImage !== undefined) o.dockerBaseImage = a.dockerBaseImage;

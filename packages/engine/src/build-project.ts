@@ -163,7 +163,14 @@ export async function buildProject(options: BuildProjectOptions, ctx: BuildConte
   const { outputs, wheels } = await withFetchedInputs(
     fetchOptionsFor(source, targets, pexOptions.pexVersion),
     ctx,
-    async (index) => withSources(await selectForTargets(source, targets, index, ctx, options.python), pexOptions.sources),
+    async (index) =>
+      withSources(
+        await selectForTargets(source, targets, index, ctx, options.python),
+        pexOptions.sources,
+        { form: pexOptions.firstParty, python: options.python, target: targets[0]!, projectRoot: source.projectRoot },
+        index,
+        ctx,
+      ),
     (inputs, selection) => writeProjectPexes(plan, options, targets, inputs, selection, source.lockFile ?? lockFile, ctx),
   );
   if (!options.outputFile) await removeStaleOutputs(resolve(options.outputDir), outputs, plan.layers);

@@ -132,7 +132,7 @@ export async function buildRequirements(options: BuildRequirementsOptions, ctx: 
     ctx,
     async (index) => {
       ctx.log(`${describeTargets(targets, options.python)}, ${source.description}`);
-      return withSources(await selectForTargets(source, targets, index, ctx, options.python), o.sources);
+      return withSources(await selectForTargets(source, targets, index, ctx, options.python), o.sources, { python: options.python, target: targets[0]!, projectRoot: source.projectRoot }, index, ctx);
     },
     (inputs, selection) => writeRequirementsPex(path, options, inputs, selection, ctx),
   );

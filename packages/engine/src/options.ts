@@ -60,6 +60,7 @@ export const PEX_BUILD_OPTION_NAMES = [
   'imageRevision',
   'platforms',
   'completePlatforms',
+  'firstParty',
 ] as const satisfies ReadonlyArray<keyof PexBuildOptions>;
 
 /** Options that say what the PEX runs; a layer that sets one of them replaces all of them below it. */

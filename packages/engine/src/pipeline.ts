@@ -5,12 +5,13 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { abbreviatedPlatform, completePlatform, probeInterpreterCached, targetFromInterpreter, UserError, type TargetPlatform } from '@nx-pex/pep';
-import { collectSources, mergeSources, readPyproject, type PyProject, type SourceFile } from '@nx-pex/project';
+import { readPyproject, type PyProject, type SourceFile } from '@nx-pex/project';
 import type { LockedPackage, RequirementsFile } from '@nx-pex/lock';
 import { IndexClient, readIndexConfig, type IndexConfig } from '@nx-pex/index';
 import { WheelStore, fetchArtifacts, type ArtifactRequest, type MetadataCache } from '@nx-pex/store';
 import type { PexDependency, PexRuntime } from '@nx-pex/pex';
-import { combineSources, directorySources } from './options';
+import { buildFirstParty, type FirstPartyBuild, type FirstPartyOptions } from './first-party';
+import type { Selection } from './selection';
 import { shippedPexWheel } from './shipped-runtime';
 import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type RuntimeChoice } from './runtime';
 import type { BuildContext } from './context';
@@ -96,17 +97,44 @@ export async function lockedProjects(packages: readonly LockedPackage[], lockFil
   return Promise.all(paths.map(readPyproject));
 }
 
-/** The files of first-party projects' packages and of `-D` directories, as one list of PEX sources. */
-export async function buildSources(projects: readonly PyProject[], dirs: readonly string[]) {
-  return combineSources(
-    mergeSources(await Promise.all(projects.map(async (p) => ({ project: p, files: await collectSources(p) })))),
-    await directorySources(dirs),
-  );
+/**
+ * The first-party part of a PEX: each project's files at their PEX paths with its `.dist-info`,
+ * and `-D` directories, as PEX sources; in the wheel form (and for projects whose layout only
+ * their backend knows), the wheels their backends build, fetched with the rest.
+ */
+export function buildSources(projects: readonly PyProject[], dirs: readonly string[], o: FirstPartyOptions): Promise<FirstPartyBuild> {
+  return buildFirstParty(projects, dirs, o);
 }
 
-/** A selection with the PEX sources of its first-party projects and of `-D` directories (checked before anything is fetched). */
-export async function withSources<S extends { firstParty: readonly PyProject[] }>(selection: S, dirs: readonly string[] | undefined): Promise<S & { sources: SourceFile[] }> {
-  return { ...selection, sources: await buildSources(selection.firstParty, dirs ?? []) };
+/** How a build's first-party projects go in: the form, and the interpreter whose backend builds them. */
+export interface FirstPartyRequest {
+  form?: FirstPartyOptions['form'];
+  python?: string;
+  target: TargetPlatform;
+  projectRoot: string;
+}
+
+/**
+ * A selection with the PEX sources of its first-party projects (with their `.dist-info`) and of
+ * `-D` directories; projects that go in as wheels their backends build join the artifacts and the
+ * requirements. Checked before anything is fetched.
+ */
+export async function withSources(
+  selection: Selection,
+  dirs: readonly string[] | undefined,
+  r: FirstPartyRequest,
+  index: IndexContext,
+  ctx: BuildContext,
+): Promise<Selection & { sources: SourceFile[] }> {
+  const fp = await buildSources(selection.firstParty, dirs ?? [], { ...r, storeDir: ctx.storeRoot, indexes: ctx.indexes, log: ctx.log, env: ctx.env });
+  const wheels = await fp.wheels(index);
+  if (wheels.length === 0 && fp.requirements.length === 0) return { ...selection, sources: fp.sources };
+  return {
+    ...selection,
+    artifacts: [...selection.artifacts, ...wheels],
+    requirements: [...new Set([...selection.requirements, ...fp.requirements])].sort(),
+    sources: fp.sources,
+  };
 }
 
 export interface FetchOptions {

@@ -1,6 +1,6 @@
 export { UserError, maskCredentials } from './errors';
 export { canonicalizeName } from './names';
-export { isValidVersion, compareVersions, versionSatisfies, isValidSpecifier, normalizeSpecifier, InvalidSpecifier } from './version';
+export { isValidVersion, normalizeVersion, compareVersions, versionSatisfies, isValidSpecifier, normalizeSpecifier, InvalidSpecifier } from './version';
 export type { MarkerEnvironment, Marker, MarkerCompare, MarkerBoolean, MarkerValue, MarkerOperator, MarkerVariableName } from './markers';
 export { MarkerSyntaxError, MarkerEvaluationError, parseMarker, evaluateMarker, markerToString } from './markers';
 export type { Requirement } from './requirement';

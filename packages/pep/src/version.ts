@@ -9,6 +9,11 @@ export function isValidVersion(v: string): boolean {
   return typeof v === 'string' && pep440.valid(v.trim()) !== null;
 }
 
+/** The PEP 440 normal form of a version (`1.0-RC1` → `1.0rc1`), or undefined when it is not one. */
+export function normalizeVersion(v: string): string | undefined {
+  return pep440.clean(v.trim()) ?? undefined;
+}
+
 /** Orders two PEP 440 versions: negative when a < b, 0 when equal, positive when a > b. */
 export function compareVersions(a: string, b: string): number {
   // Sorting a project's releases compares each version some 2 log n times, and

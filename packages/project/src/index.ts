@@ -3,3 +3,4 @@ export * from './sources';
 export * from './workspace';
 export * from './imports';
 export * from './scaffold';
+export * from './distribution';

@@ -85,6 +85,11 @@ export interface NxPexToolConfig {
   completePlatforms?: string[];
   /** The lock of this project (relative to the pyproject.toml's directory), instead of the one discovery finds. */
   lockFile?: string;
+  /**
+   * How workspace projects go into the PEX: `sources` (their files with a `.dist-info`, the
+   * default) or `wheel` (each built into a wheel by its build backend, as `pex .` does).
+   */
+  firstParty?: 'sources' | 'wheel';
 }
 
 type ToolKind = 'string' | 'strings' | 'bool' | 'int' | 'env' | readonly string[];
@@ -133,6 +138,7 @@ const TOOL_KINDS: Readonly<Record<keyof NxPexToolConfig, ToolKind>> = {
   platforms: 'strings',
   completePlatforms: 'strings',
   lockFile: 'string',
+  firstParty: ['sources', 'wheel'],
 };
 
 /** `[tool.nx-pex]` keys: TOML key (the field in kebab-case) → field and value kind. */

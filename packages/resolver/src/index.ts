@@ -10,6 +10,8 @@ export type { FormatControl, BuiltWheel, WheelBuilder, VersionEntry, MetadataOri
 export { parseCoreMetadata } from './metadata';
 export type { CoreMetadata } from './metadata';
 export { readWheelMetadata } from './wheel-metadata';
-export { sdistBuilder, pipIndexEnv, SdistBuildError, foreignBuildReason, sweepStaleBuildDirs, buildTimeoutFromEnv, DEFAULT_BUILD_TIMEOUT_MS } from './sdist';
+export { sdistBuilder, pipIndexEnv, keepInCopy, SdistBuildError, foreignBuildReason, sweepStaleBuildDirs, buildTimeoutFromEnv, DEFAULT_BUILD_TIMEOUT_MS } from './sdist';
 export type { SdistBuilderOptions } from './sdist';
 export type { UniversalOptions } from './universal';
+export { backendMetadata, BackendError } from './backend';
+export type { BackendMetadata, BackendMetadataOptions } from './backend';

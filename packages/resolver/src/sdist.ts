@@ -171,7 +171,7 @@ export async function sweepStaleBuildDirs(dir = tmpdir()): Promise<string[]> {
 const SKIPPED_ANYWHERE = new Set(['.git', '.hg', '.svn', 'node_modules', '__pycache__', '.venv', '.nx', '.tox', '.nox', '.mypy_cache', '.pytest_cache', '.ruff_cache']);
 
 /** What of a project directory is copied for its build: not VCS data, caches, or earlier build output. */
-function keepInCopy(root: string, src: string): boolean {
+export function keepInCopy(root: string, src: string): boolean {
   const rel = relative(root, src);
   if (rel === '') return true;
   const name = basename(src);

@@ -101,6 +101,30 @@ describe('createNodes', () => {
     expect(inputs).not.toContain('{workspaceRoot}/py/svc/api/assets/**/*');
   });
 
+  it("takes as inputs what the build backend reads for metadata and the files its layout names, not the rest", async () => {
+    await write(
+      'py/svc/api/pyproject.toml',
+      '[project]\nname = "api"\ndynamic = ["version"]\nreadme = "README.md"\n[project.scripts]\napi = "api.main:main"\n' +
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n[tool.hatch.version]\npath = "version.txt"\n' +
+        '[tool.hatch.metadata.hooks.custom]\n[tool.hatch.build.targets.wheel]\npackages = ["src/api"]\n[tool.hatch.build.targets.wheel.force-include]\n"data/blob.bin" = "api/blob.bin"\n',
+    );
+    await write('py/svc/api/hatch_build.py', '');
+    await write('py/svc/api/version.txt', '__version__ = "1"\n');
+    await write('py/svc/api/README.md', '# api\n');
+    await write('py/svc/api/data/blob.bin', 'x');
+    await write('py/svc/api/notes.txt', 'not an input');
+    const results = await createNodes[1](['py/svc/api/pyproject.toml'], {}, context());
+    expect(results[0][1].projects!['py/svc/api'].namedInputs!['python-sources']).toEqual([
+      '{projectRoot}/pyproject.toml',
+      '{projectRoot}/src/api/**/*',
+      '{projectRoot}/README.md',
+      '{projectRoot}/data/blob.bin',
+      '{projectRoot}/hatch_build.py',
+      '{projectRoot}/version.txt',
+      '!{projectRoot}/**/__pycache__/**/*',
+    ]);
+  });
+
   it('built for named platforms, a target has the platforms, not the interpreter, among its inputs', async () => {
     await write(
       'py/svc/api/pyproject.toml',

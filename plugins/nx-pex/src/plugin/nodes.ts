@@ -10,7 +10,7 @@ import {
   type TargetConfiguration,
 } from '../nx-api';
 import { UserError } from '@nx-pex/pep';
-import { buildableScripts, findImportRoots, findLockFile, findUvLock, parsePyproject, type PyProject } from '@nx-pex/project';
+import { buildableScripts, contributingPaths, findLockFile, findUvLock, parsePyproject, type PyProject } from '@nx-pex/project';
 import { isNxPexPylock, type ClosurePackage } from '@nx-pex/lock';
 import { normalizeOptions, type NormalizedOptions, type NxPexPluginOptions } from './options';
 import { selfInputs, type TargetInput } from './self-inputs';
@@ -59,27 +59,26 @@ function listing(dir: string): string[] {
 
 /**
  * The files of a project that go into a PEX, as Nx input globs: its pyproject.toml, its import
- * packages (code and resources) and the `[tool.nx-pex] sources` directories inside it. A README,
- * notes or tests are not among them.
+ * packages (code and resources, as its build backend lays them out), the files its backend reads
+ * for metadata (a hatch hook, a version file, the readme) and the `[tool.nx-pex] sources`
+ * directories inside it; the whole project when its backend builds it. Notes or tests are not
+ * among them.
  */
 async function sourceInputs(pyproject: PyProject, projectRoot: string, workspaceRoot: string): Promise<string[]> {
   const inputs = ['{projectRoot}/pyproject.toml'];
-  let roots: Awaited<ReturnType<typeof findImportRoots>> = [];
-  try {
-    roots = await findImportRoots(pyproject);
-  } catch {
-    roots = []; // no code of its own: the build says so
-  }
   const inProject = (abs: string): string | undefined => {
     const rel = toPosix(relative(join(workspaceRoot, projectRoot), abs));
     return rel.startsWith('..') ? undefined : rel;
   };
-  for (const root of roots) {
-    for (const entry of root.entries) {
-      const rel = inProject(join(root.dir, entry));
-      if (rel === undefined) continue;
-      inputs.push(entry.endsWith('.py') ? `{projectRoot}/${rel}` : `{projectRoot}/${rel}/**/*`);
-    }
+  // The layout's files and directories and what the build backend reads for metadata (packages/project).
+  const { files, dirs } = await contributingPaths(pyproject);
+  for (const dir of dirs) {
+    const rel = inProject(dir);
+    if (rel !== undefined) inputs.push(rel === '' ? '{projectRoot}/**/*' : `{projectRoot}/${rel}/**/*`);
+  }
+  for (const file of files) {
+    const rel = inProject(file);
+    if (rel !== undefined) inputs.push(`{projectRoot}/${rel}`);
   }
   for (const dir of pyproject.nxPex.sources ?? []) {
     const rel = inProject(join(pyproject.dir, dir));
