@@ -1,49 +1,19 @@
 import { dirname, resolve } from 'node:path';
 import { streamProgress } from '@nx-pex/store';
-import { buildProject, buildRequirements, completePlatformPath, type IndexOverrides, type InheritPath, type LayeredOptions, type Layout } from '@nx-pex/engine';
+import { OPTIONS, resolveOptionPaths, type OptionSpec } from '@nx-pex/project';
+import { buildProject, buildRequirements, type IndexOverrides, type LayeredOptions } from '@nx-pex/engine';
 import { buildHelp, parseBuildArgs, type BuildArgs } from './build-args';
 import { UsageError } from './errors';
 
-/** The PEX options of the command line. */
+/** The PEX options the command passes on as they are (`-c` is read by the command). */
+const PASSED_ON = (OPTIONS as readonly OptionSpec[]).filter((o) => o.scope === 'pex' && !o.cli?.byCommand).map((o) => o.field);
+
+/** The PEX options of the command line, with their paths resolved against `cwd`. */
 export function cliPexOptions(a: BuildArgs, cwd = process.cwd()): LayeredOptions {
-  const o: LayeredOptions = {};
-  if (a.layout !== undefined) o.layout = a.layout as Layout;
-  if (a.preInstallWheels !== undefined) o.preInstallWheels = a.preInstallWheels;
-  if (a.entryPoint !== undefined) o.entryPoint = a.entryPoint;
-  if (a.injectArgs) o.injectArgs = a.injectArgs;
-  if (a.injectEnv) o.injectEnv = a.injectEnv;
-  if (a.injectPythonArgs) o.injectPythonArgs = a.injectPythonArgs;
-  if (a.inheritPath !== undefined) o.inheritPath = a.inheritPath as InheritPath;
-  if (a.stripPexEnv !== undefined) o.stripPexEnv = a.stripPexEnv;
-  if (a.emitWarnings !== undefined) o.emitWarnings = a.emitWarnings;
-  if (a.ignoreErrors) o.ignoreErrors = true;
-  if (a.maxInstallJobs !== undefined) {
-    if (!/^-?\d+$/.test(a.maxInstallJobs)) throw new UsageError(`--max-install-jobs takes an integer; given "${a.maxInstallJobs}".`);
-    o.maxInstallJobs = Number(a.maxInstallJobs);
-  }
-  if (a.shebang !== undefined) o.shebang = a.shebang;
-  if (a.interpreterConstraints) o.interpreterConstraints = a.interpreterConstraints;
-  if (a.includeTools) o.includeTools = true;
-  if (a.venv !== undefined) {
-    o.venv = true;
-    o.venvBinPath = a.venv as 'false' | 'prepend' | 'append';
-  }
-  if (a.venvCopies !== undefined) o.venvCopies = a.venvCopies;
-  if (a.venvSitePackagesCopies !== undefined) o.venvSitePackagesCopies = a.venvSitePackagesCopies;
-  if (a.venvSystemSitePackages !== undefined) o.venvSystemSitePackages = a.venvSystemSitePackages;
-  if (a.nonHermeticVenvScripts) o.venvHermeticScripts = false;
-  if (a.compress !== undefined) o.compress = a.compress;
-  if (a.validateEntryPoint) o.validateEntryPoint = true;
-  if (a.pexPath) o.pexPath = a.pexPath;
-  if (a.runtimePexRoot !== undefined) o.runtimePexRoot = a.runtimePexRoot;
-  if (a.sources) o.sources = a.sources.map((d) => resolve(cwd, d));
-  if (a.pexVersion !== undefined) o.pexVersion = a.pexVersion;
-  if (a.layers) o.layers = true;
-  if (a.docker) o.docker = true;
-  if (a.dockerBaseImage !== undefined) o.dockerBaseImage = a.dockerBaseImage;
-  if (a.platforms) o.platforms = a.platforms;
-  if (a.completePlatforms) o.completePlatforms = a.completePlatforms.map((c) => completePlatformPath(c, cwd));
-  return o;
+  const given = a as unknown as Record<string, unknown>;
+  const o: Record<string, unknown> = {};
+  for (const field of PASSED_ON) if (given[field] !== undefined) o[field] = given[field];
+  return resolveOptionPaths(o as LayeredOptions, cwd);
 }
 
 function indexOverrides(a: BuildArgs): IndexOverrides | undefined {
@@ -63,7 +33,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
   const common = {
     lockFile: a.lock,
     python: a.python,
-    storeDir: a.store,
+    storeDir: a.storeDir,
     pex,
     indexes: indexOverrides(a),
     offline: a.offline || undefined,
@@ -71,7 +41,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
     progress: a.quiet ? undefined : streamProgress(process.stderr),
     log: a.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`),
   };
-  const scripts = a.script ?? [];
+  const scripts = a.scripts ?? [];
 
   if (a.project !== undefined) {
     if (a.requirements.length || a.requirementFiles) {

@@ -5,7 +5,7 @@ import { UsageError } from './errors';
 
 const LOCK_KEYS = new Set<keyof BuildArgs>([
   'requirements', 'requirementFiles', 'project', 'constraintFiles', 'pre', 'onlyBinary', 'noBinary', 'build', 'wheel',
-  'indexUrls', 'findLinks', 'pypi', 'python', 'store', 'disableCache', 'quiet', 'help', 'outputFile', 'platforms', 'completePlatforms',
+  'indexUrls', 'findLinks', 'pypi', 'python', 'storeDir', 'disableCache', 'quiet', 'help', 'outputFile', 'platforms', 'completePlatforms',
 ]);
 
 const HELP = `Usage: nx-pex lock [--project DIR] [REQUIREMENT...] [-r FILE] [TARGETS | --universal] [-o pylock.toml] [options]
@@ -69,7 +69,7 @@ export async function lockCommand(argv: string[]): Promise<number> {
     pre: a.pre,
     onlyBinary,
     noBinary,
-    storeDir: a.store,
+    storeDir: a.storeDir,
     disableCache: a.disableCache || undefined,
     indexes: a.indexUrls || a.findLinks || a.pypi !== undefined ? { indexUrls: a.indexUrls, findLinks: a.findLinks, noPypi: a.pypi === false } : undefined,
     log: a.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`),

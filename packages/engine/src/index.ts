@@ -13,6 +13,7 @@ export {
   checkOptions,
   completePlatformPath,
   mergeOptions,
+  writerOptions,
   type InheritPath,
   type LayeredOptions,
   type Layout,

@@ -10,7 +10,7 @@ import {
   type TargetConfiguration,
 } from '@nx/devkit';
 import { UserError } from '@nx-pex/pep';
-import { buildableScripts, findImportRoots, findLockFile, findUvLock, parsePyproject, type PyProject } from '@nx-pex/project';
+import { buildableScripts, findImportRoots, findLockFile, findUvLock, OPTIONS, parsePyproject, type NxPexToolConfig, type OptionSpec, type PyProject } from '@nx-pex/project';
 import { projectPackages, type ClosurePackage } from '@nx-pex/lock';
 import { normalizeOptions, type NormalizedOptions, type NxPexPluginOptions } from './options';
 import { selfInputs, type TargetInput } from './self-inputs';
@@ -51,6 +51,31 @@ function listing(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * The inputs for what `[tool.nx-pex]` options name (the registry's options whose contents are
+ * cache inputs and that hold paths): a directory outside the project (one inside is among the
+ * project's files already) and every file (not inline JSON).
+ */
+function contentInputs(config: NxPexToolConfig, pyprojectDir: string, projectRoot: string, workspaceRoot: string): string[] {
+  const out: string[] = [];
+  const given = config as Record<string, unknown>;
+  for (const o of OPTIONS as readonly OptionSpec[]) {
+    const value = given[o.field];
+    if (!o.toml || o.cacheInput !== 'contents' || !o.paths || value === undefined) continue;
+    for (const path of Array.isArray(value) ? (value as string[]) : [value as string]) {
+      if (o.paths === 'json-or-file' && path.trim().startsWith('{')) continue;
+      const rel = toPosix(relative(workspaceRoot, join(pyprojectDir, path)));
+      if (o.paths === 'json-or-file') {
+        out.push(`{workspaceRoot}/${rel}`);
+        continue;
+      }
+      const inside = projectRoot === '.' ? !rel.startsWith('..') : rel === projectRoot || rel.startsWith(`${projectRoot}/`);
+      if (!inside && !rel.startsWith('..')) out.push(`{workspaceRoot}/${rel}/**/*`);
+    }
+  }
+  return out;
 }
 
 /**
@@ -158,20 +183,14 @@ async function nodesForPyproject(
     const perProject = options.lockPerProject && !ownLock;
     if (perProject) inputs.push('{projectRoot}/pylock.toml');
     else if (lock) inputs.push(`{workspaceRoot}/${lock}`);
-    // `[tool.nx-pex] sources` directories outside the project are inputs too.
-    for (const dir of pyproject?.nxPex.sources ?? []) {
-      const rel = toPosix(relative(context.workspaceRoot, join(dirname(abs), dir)));
-      const inside = projectRoot === '.' ? !rel.startsWith('..') : rel === projectRoot || rel.startsWith(`${projectRoot}/`);
-      if (!inside && !rel.startsWith('..')) inputs.push(`{workspaceRoot}/${rel}/**/*`);
-    }
+    // The files and directories `[tool.nx-pex]` names (options whose contents are cache inputs:
+    // `sources`, complete platform files) are inputs too, when outside the project.
+    if (pyproject) inputs.push(...contentInputs(pyproject.nxPex, dirname(abs), projectRoot, context.workspaceRoot));
     inputs.push(...self);
     // Built for named platforms, the PEX does not depend on the local interpreter (unless the
     // plugin names one, which pex then targets too): the platform strings are in pyproject.toml
     // (an input already), complete platform files are inputs.
     const { platforms, completePlatforms } = pyproject?.nxPex ?? {};
-    for (const c of completePlatforms ?? []) {
-      if (!c.trim().startsWith('{')) inputs.push(`{workspaceRoot}/${toPosix(relative(context.workspaceRoot, join(dirname(abs), c)))}`);
-    }
     if (!(platforms?.length || completePlatforms?.length) || options.python) inputs.push(interpreterInput(python));
     // Without an externalDependencies input Nx hashes every external node of the workspace, so any
     // lock bump would rebuild everything; the closure's own packages are hashed through the
