@@ -200,6 +200,13 @@ export const OPTIONS = [
     help: 'Interpreters the PEX may run with, e.g. CPython>=3.10,<3.13.',
   },
   {
+    field: 'interpreterSelectionStrategy', kind: { type: 'choice', choices: ['oldest', 'newest'] }, scope: 'pex', toml: true, nx: true,
+    writer: 'interpreterSelectionStrategy', cacheInput: 'value',
+    cli: { flags: ['--interpreter-selection-strategy'], metavar: '{oldest,newest}', group: 'runtime' },
+    pex: '--interpreter-selection-strategy', default: 'oldest',
+    help: 'Which of the interpreters that meet the interpreter constraints the PEX runs with: the oldest or the newest version.',
+  },
+  {
     field: 'injectArgs', kind: strings, scope: 'pex', toml: true, nx: true, writer: 'injectArgs', cacheInput: 'value',
     cli: { flags: ['--inject-args'], shlex: true, metavar: 'ARGS', group: 'runtime', help: 'Arguments always passed to the entry point (split like a shell; repeatable).' },
     pex: '--inject-args', pants: 'pex_binary args',

@@ -139,6 +139,7 @@ describe('requirements without a lock', () => {
       '--python-shebang', '/usr/bin/env python3',
       '--interpreter-constraint', 'CPython>=3.8,<4',
       '--no-strip-pex-env', '--no-emit-warnings', '--max-install-jobs', '2', '--inherit-path', 'fallback',
+      '--interpreter-selection-strategy', 'newest',
       '-o', out,
     ]);
     expect(res.stderr).toMatch(/wrote/);
@@ -153,6 +154,7 @@ describe('requirements without a lock', () => {
     expect(info.emit_warnings).toBe(false);
     expect(info.max_install_jobs).toBe(2);
     expect(info.inherit_path).toBe('fallback');
+    expect(info.interpreter_selection_strategy).toBe('newest');
     expect(info.requirements).toEqual(['app==1.0', 'dep==2.0']);
     expect(Object.keys(info.distributions).sort()).toEqual([wheels['app==1.0']!.filename, wheels['dep==2.0']!.filename]);
     const names = await zipNames(out);
@@ -373,7 +375,7 @@ describe('a workspace project and a uv.lock', () => {
   const pyproject = (tool: string) => writeFile(join(ws, 'svc', 'pyproject.toml'), svcToml(tool));
 
   it('[tool.nx-pex] options apply, resources are included, and the command line wins', async () => {
-    await pyproject('[tool.nx-pex]\ninject-args = ["--from-pyproject"]\ninject-env = { A = "1" }\nmax-install-jobs = 3\n');
+    await pyproject('[tool.nx-pex]\ninject-args = ["--from-pyproject"]\ninject-env = { A = "1" }\nmax-install-jobs = 3\ninterpreter-selection-strategy = "newest"\n');
     const out = join(ws, 'dist', 'svc.pex');
     const res = await cli(['build', '--project', join(ws, 'svc'), '-o', out]);
     expect(res.code).toBe(0);
@@ -381,6 +383,7 @@ describe('a workspace project and a uv.lock', () => {
     expect(info.inject_args).toEqual(['--from-pyproject']);
     expect(info.inject_env).toEqual({ A: '1' });
     expect(info.max_install_jobs).toBe(3);
+    expect(info.interpreter_selection_strategy).toBe('newest');
     expect(JSON.parse((await run(out)).stdout)).toEqual({ argv: ['--from-pyproject'], resource: 'hi from a resource', dep: '2.0' });
     const over = await cli(['build', '--project', join(ws, 'svc'), '-o', out, '--inject-args', '--from-cli']);
     expect(over.code).toBe(0);
