@@ -13,7 +13,7 @@ import { probeInterpreter, targetFromInterpreter, type TargetPlatform } from '@n
 import { resolve } from '@nx-pex/resolver';
 import { readRemoteWheelMetadata } from '../src/remote-wheel';
 import { readWheelMetadata } from '../src/wheel-metadata';
-import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
+import { startIndexServer, type IndexServer } from '@nx-pex/index-server';
 
 const WHEELS = join(__dirname, '..', '..', '..', '.cache', 'wheels');
 /** Real wheels of several sizes and builders, each bigger than the first request. */

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { defaultIndexConfig, IndexClient } from '@nx-pex/index';
 import { HOST_TAG, StoreError, WheelStore, fetchArtifacts } from '@nx-pex/store';
-import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '../../../tools/index-server/src';
+import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '@nx-pex/index-server';
 
 const ROOT = path.resolve(__dirname, '../../..');
 let tmp: string;

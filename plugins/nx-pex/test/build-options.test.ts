@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as yazl from 'yazl';
-import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
+import { startIndexServer, type IndexServer } from '@nx-pex/index-server';
 import { copyFixtureWheel, copyPinnedPex, exec, FIXTURE_WHEELS, projectToml, requireBuiltCli, runCli, uvLockText, writeWorkspace, type CliResult as Result, type WheelFile } from './support';
 
 jest.setTimeout(180_000);

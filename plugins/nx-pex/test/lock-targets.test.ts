@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { parsePylock, pylockClosure } from '@nx-pex/lock';
 import { abbreviatedPlatform, completePlatform, type TargetPlatform } from '@nx-pex/pep';
-import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
+import { startIndexServer, type IndexServer } from '@nx-pex/index-server';
 import { copyPinnedPex, exec, requireBuiltCli, runCli } from './support';
 
 jest.setTimeout(180_000);

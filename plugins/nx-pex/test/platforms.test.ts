@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
+import { startIndexServer, type IndexServer } from '@nx-pex/index-server';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { copyPinnedPex, exec, projectToml, requireBuiltCli, runCli, writeWorkspace } from './support';

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
+import { startIndexServer, type IndexServer } from '@nx-pex/index-server';
 import { copyPinnedPex, exec, requireBuiltCli, runCli, type CliResult as Result } from './support';
 
 jest.setTimeout(240_000);
