@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { InterpreterProbeError, probeInterpreter, probeInterpreterCached, resolveExecutable } from '@nx-pex/pep';
 import { probeWithCache, type ProbeRunner } from '../src/interpreter-cache';
 import { runProbe } from '../src/interpreter';
+import { itWith } from '@nx-pex/testkit';
 
 function realPython(): string | undefined {
   try {
@@ -15,7 +16,6 @@ function realPython(): string | undefined {
 }
 
 const python = realPython();
-const itWithPython = python ? it : it.skip;
 
 let scratch: string;
 beforeEach(async () => {
@@ -253,7 +253,7 @@ describe('probeWithCache', () => {
 });
 
 describe('probeInterpreterCached with the real interpreter', () => {
-  itWithPython('answers as probeInterpreter does, from the cache the second time', async () => {
+  itWith(['python3'], 'answers as probeInterpreter does, from the cache the second time', async () => {
     const link = join(scratch, 'python3');
     await fs.symlink(python!, link);
     const counted = countingRunnerAround(runProbe);
