@@ -5,10 +5,10 @@
  * resolved on its own and its choices kept apart by markers, or universally (`--universal`): one
  * resolution for every environment, with the markers carried along the dependency edges.
  */
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
+import { writeFileAtomic } from '@nx-pex/fs';
 import { compareVersions, UserError, type Requirement, type TargetPlatform } from '@nx-pex/pep';
 import { readPyproject } from '@nx-pex/project';
 import { IndexClient, readIndexConfig, redactUrl, type DistributionFile } from '@nx-pex/index';
@@ -206,9 +206,7 @@ export async function lockRequirements(o: LockRequirementsOptions): Promise<Lock
       header: [],
     });
     await mkdir(lockDir, { recursive: true });
-    const tmp = `${outputFile}.${randomBytes(6).toString('hex')}.tmp`;
-    await writeFile(tmp, text);
-    await rename(tmp, outputFile);
+    await writeFileAtomic(outputFile, text);
     const targetIds = o.universal ? ['universal'] : unique.map((t) => t.target.id);
     log(`wrote ${relative(process.cwd(), outputFile) || outputFile} (${packages.length} packages, ${targetIds.join(', ')})`);
     return { path: outputFile, packages: packages.length, targets: targetIds };

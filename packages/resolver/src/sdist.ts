@@ -5,11 +5,12 @@
  * target's tags, so each sdist is built once per target.
  */
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, sep } from 'node:path';
+import { writeFileAtomic } from '@nx-pex/fs';
 import { parseWheelFilename, UserError, wheelRank, type TargetPlatform } from '@nx-pex/pep';
 import { redactText, redactUrl, type IndexConfig } from '@nx-pex/index';
 import { checkZipArchive, type WheelStore } from '@nx-pex/store';
@@ -161,9 +162,7 @@ export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
       );
       if (recordPath) {
         await mkdir(builtDir, { recursive: true });
-        const tmp = `${recordPath}.${randomBytes(6).toString('hex')}.tmp`;
-        await writeFile(tmp, JSON.stringify({ filename: wheelName, sha256: digest.sha256, size: digest.size } satisfies BuiltRecord));
-        await rename(tmp, recordPath);
+        await writeFileAtomic(recordPath, JSON.stringify({ filename: wheelName, sha256: digest.sha256, size: digest.size } satisfies BuiltRecord));
       }
       const result: BuiltWheel = { path, filename: wheelName, sha256: digest.sha256, size: (await stat(path)).size };
       return result;

@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { evict } from './evict';
-import { StoreError, syncDir, type WheelStore } from './store';
+import { syncDir } from '@nx-pex/fs';
+import { StoreError, type WheelStore } from './store';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const DAY_MS = 24 * 60 * 60 * 1000;
