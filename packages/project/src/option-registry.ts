@@ -422,6 +422,25 @@ export function completePlatformPath(value: string, dir: string): string {
 }
 
 /**
+ * The files and directories whose contents a build depends on, as `config` (a `[tool.nx-pex]`
+ * table) names them: the values of the options marked `cacheInput: 'contents'` that hold paths,
+ * resolved against `dir` (inline JSON left out).
+ */
+export function contentPaths(config: object, dir: string): { dirs: string[]; files: string[] } {
+  const out = { dirs: [] as string[], files: [] as string[] };
+  const given = config as Record<string, unknown>;
+  for (const o of OPTIONS as readonly OptionSpec[]) {
+    const value = given[o.field];
+    if (o.cacheInput !== 'contents' || o.paths === undefined || value === undefined) continue;
+    for (const p of Array.isArray(value) ? (value as string[]) : [value as string]) {
+      if (o.paths === 'dir') out.dirs.push(resolve(dir, p));
+      else if (!p.trim().startsWith('{')) out.files.push(resolve(dir, p));
+    }
+  }
+  return out;
+}
+
+/**
  * `options` with the paths among their values (the options the registry marks with `paths`)
  * resolved against `dir`, the directory they are written relative to.
  */

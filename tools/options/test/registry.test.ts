@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cliPexOptions, parseBuildArgs, SPECS } from '@nx-pex/cli';
 import { mergeOptions, PEX_BUILD_OPTION_NAMES, writerOptions, type LayeredOptions } from '@nx-pex/engine';
-import { kebabCase, NX_PEX_TOOL_KEYS, OPTIONS, parsePyproject, type OptionSpec } from '@nx-pex/project';
+import { contentPaths, kebabCase, NX_PEX_TOOL_KEYS, OPTIONS, parsePyproject, type OptionSpec } from '@nx-pex/project';
 import { targetPexOptions } from '../../../plugins/nx-pex/src/executors/build/executor';
 import { generatedFiles, REPO, schemaType, staleFiles } from '../src/generate';
 
@@ -118,6 +118,19 @@ describe('[tool.nx-pex]', () => {
         `[tool.nx-pex] ${kebabCase(o.field)}`,
       );
     }
+  });
+});
+
+describe('cache inputs', () => {
+  it('the paths of every option whose contents are inputs are named, resolved, inline JSON left out', () => {
+    const config = Object.fromEntries(options.map((o) => [o.field, sample(o)]));
+    const named = contentPaths({ ...config, completePlatforms: [...(config.completePlatforms as string[]), '{"marker_environment": {}}'] }, '/ws/app');
+    const withPaths = options.filter((o) => o.cacheInput === 'contents' && o.paths);
+    expect(withPaths.map((o) => o.field).sort()).toEqual(['completePlatforms', 'sources']);
+    expect(named).toEqual({
+      dirs: withPaths.filter((o) => o.paths === 'dir').flatMap((o) => resolved(o, '/ws/app') as string[]),
+      files: withPaths.filter((o) => o.paths === 'json-or-file').flatMap((o) => resolved(o, '/ws/app') as string[]),
+    });
   });
 });
 

@@ -10,7 +10,7 @@ import {
   type TargetConfiguration,
 } from '@nx/devkit';
 import { UserError } from '@nx-pex/pep';
-import { buildableScripts, findImportRoots, findLockFile, findUvLock, OPTIONS, parsePyproject, type NxPexToolConfig, type OptionSpec, type PyProject } from '@nx-pex/project';
+import { buildableScripts, contentPaths, findImportRoots, findLockFile, findUvLock, parsePyproject, type NxPexToolConfig, type PyProject } from '@nx-pex/project';
 import { projectPackages, type ClosurePackage } from '@nx-pex/lock';
 import { normalizeOptions, type NormalizedOptions, type NxPexPluginOptions } from './options';
 import { selfInputs, type TargetInput } from './self-inputs';
@@ -54,28 +54,17 @@ function listing(dir: string): string[] {
 }
 
 /**
- * The inputs for what `[tool.nx-pex]` options name (the registry's options whose contents are
- * cache inputs and that hold paths): a directory outside the project (one inside is among the
- * project's files already) and every file (not inline JSON).
+ * Inputs for what `[tool.nx-pex]` names (see `contentPaths`): a directory outside the project
+ * (one inside is among the project's files already) and every file.
  */
 function contentInputs(config: NxPexToolConfig, pyprojectDir: string, projectRoot: string, workspaceRoot: string): string[] {
-  const out: string[] = [];
-  const given = config as Record<string, unknown>;
-  for (const o of OPTIONS as readonly OptionSpec[]) {
-    const value = given[o.field];
-    if (!o.toml || o.cacheInput !== 'contents' || !o.paths || value === undefined) continue;
-    for (const path of Array.isArray(value) ? (value as string[]) : [value as string]) {
-      if (o.paths === 'json-or-file' && path.trim().startsWith('{')) continue;
-      const rel = toPosix(relative(workspaceRoot, join(pyprojectDir, path)));
-      if (o.paths === 'json-or-file') {
-        out.push(`{workspaceRoot}/${rel}`);
-        continue;
-      }
-      const inside = projectRoot === '.' ? !rel.startsWith('..') : rel === projectRoot || rel.startsWith(`${projectRoot}/`);
-      if (!inside && !rel.startsWith('..')) out.push(`{workspaceRoot}/${rel}/**/*`);
-    }
+  const { dirs, files } = contentPaths(config, pyprojectDir);
+  const inputs = files.map((f) => `{workspaceRoot}/${toPosix(relative(workspaceRoot, f))}`);
+  for (const dir of dirs.map((d) => toPosix(relative(workspaceRoot, d)))) {
+    const inside = projectRoot === '.' ? !dir.startsWith('..') : dir === projectRoot || dir.startsWith(`${projectRoot}/`);
+    if (!inside && !dir.startsWith('..')) inputs.push(`{workspaceRoot}/${dir}/**/*`);
   }
-  return out;
+  return inputs;
 }
 
 /**
