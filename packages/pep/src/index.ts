@@ -38,7 +38,7 @@ export {
 } from './platforms';
 export { poetryConstraintToPep440 } from './poetry-constraint';
 export { lastParsePerFile } from './memo';
-export type { MarkerDnf, MarkerTerm, PythonRange } from './marker-algebra';
+export type { MarkerDnf, MarkerTerm, PythonRange, PythonRangeStyle } from './marker-algebra';
 export {
   ALL_PYTHONS,
   MARKER_TRUE,
@@ -54,6 +54,7 @@ export {
   dnfIsTrue,
   formatDnf,
   pythonRangeMarker,
+  markerPythonRange,
   requiresPythonRange,
   lowestPython,
   rangeIntersect,
