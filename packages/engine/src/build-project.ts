@@ -19,7 +19,7 @@ import { lockKind, readPackageLock, withFileUrl } from './locks';
 import { resolveHashed } from './hashed';
 import { artifactRequest } from './pinned';
 import { lockedArtifactRequests, selectLockedFiles, type LockedSelection } from './locked-sdists';
-import type { IndexOverrides } from './runtime';
+import type { IndexOverrides } from './index-overrides';
 import { checkOutputName, checkUtf8Path, outputTmpDir } from './outputs';
 import { openProjectLock } from './project-lock';
 import { checkWorkspaceImports } from './undeclared-imports';

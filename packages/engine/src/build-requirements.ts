@@ -19,7 +19,7 @@ import { checkOptions, writerOptions, type PexBuildOptions } from './options';
 import { artifactRequest, downloadUnhashed } from './pinned';
 import { resolveHashed } from './hashed';
 import { buildSources, describeTargets, entryPointOf, lockedProjects, targetsFor, withFetchedInputs, type IndexContext } from './pipeline';
-import type { IndexOverrides } from './runtime';
+import type { IndexOverrides } from './index-overrides';
 import { checkUtf8Path, outputTmpDir } from './outputs';
 
 export interface BuildRequirementsOptions {

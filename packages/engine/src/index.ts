@@ -19,7 +19,7 @@ export {
   type Layout,
   type PexBuildOptions,
 } from './options';
-export { applyIndexOverrides, type IndexOverrides } from './runtime';
+export { applyIndexOverrides, type IndexOverrides } from './index-overrides';
 export { pinnedVersion, requiresDist } from './pinned';
 export { PROJECT_LOCK_FILE, openProjectLock, projectLockText, type ProjectLock, type ProjectLockRequest } from './project-lock';
 export { checkWorkspaceImports, importsWithLines } from './undeclared-imports';

@@ -18,7 +18,7 @@ import { parseRoot, requiresPythonHolds, resolve as resolveRequirements, sdistBu
 import { downloadUnhashed } from './pinned';
 import { withoutCredentials } from './build-requirements';
 import { targetFor, targetsFor } from './pipeline';
-import { applyIndexOverrides, type IndexOverrides } from './runtime';
+import { applyIndexOverrides, type IndexOverrides } from './index-overrides';
 import { indexCaches } from './index-cache';
 import { environmentMarker, targetsMarker } from './lock-targets';
 

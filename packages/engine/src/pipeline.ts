@@ -4,7 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { abbreviatedPlatform, completePlatform, probeInterpreterCached, targetFromInterpreter, UserError, type TargetPlatform } from '@nx-pex/pep';
+import { probeInterpreterCached } from '@nx-pex/interpreter';
+import { abbreviatedPlatform, completePlatform, targetFromInterpreter, UserError, type TargetPlatform } from '@nx-pex/pep';
 import { collectSources, mergeSources, readPyproject, type PyProject } from '@nx-pex/project';
 import type { LockedArtifact, LockedPackage, RequirementsFile } from '@nx-pex/lock';
 import { IndexClient, readIndexConfig, type IndexConfig } from '@nx-pex/index';
@@ -21,7 +22,8 @@ import {
 import type { PexDependency, PexRuntime } from '@nx-pex/pex';
 import { combineSources, directorySources } from './options';
 import { shippedPexWheel } from './shipped-runtime';
-import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type IndexOverrides } from './runtime';
+import { applyIndexOverrides, type IndexOverrides } from './index-overrides';
+import { chooseRuntime, runtimeFromWheel } from './runtime';
 import { applyRequirementsFileIndexes } from './hashed';
 import { indexCaches } from './index-cache';
 

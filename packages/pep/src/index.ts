@@ -20,9 +20,6 @@ export {
   wheelRank,
   selectBestWheel,
 } from './tags';
-export { InterpreterProbeError, probeInterpreter, interpreterInfoFromProbe } from './interpreter';
-export type { InterpreterCacheOptions } from './interpreter-cache';
-export { probeInterpreterCached, resolveExecutable } from './interpreter-cache';
 export type { PlatformSpec, IndexedFile } from './platforms';
 export {
   InvalidPlatformError,

@@ -17,7 +17,8 @@ const importsOf = (file: string) => [...readFileSync(file, 'utf8').matchAll(/fro
 // Each stage, and the ones it may import (earlier in the pipeline).
 const STAGES: Record<string, string[]> = {
   fs: [],
-  pep: ['fs'],
+  pep: [],
+  interpreter: ['fs', 'pep'],
   project: ['pep'],
   lock: ['pep'],
   index: ['pep'],
@@ -25,7 +26,7 @@ const STAGES: Record<string, string[]> = {
   resolver: ['fs', 'pep', 'index', 'lock', 'store'],
   // The PEX writer needs files written atomically, not the store (and its HTTP client).
   pex: ['fs', 'pep'],
-  engine: ['fs', 'pep', 'project', 'lock', 'index', 'store', 'resolver', 'pex'],
+  engine: ['fs', 'pep', 'interpreter', 'project', 'lock', 'index', 'store', 'resolver', 'pex'],
   cli: ['pep', 'project', 'store', 'engine'],
 };
 

@@ -17,8 +17,8 @@ import { constants, promises as fs, statSync, type BigIntStats } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { tryWriteFileAtomic } from '@nx-pex/fs';
-import { interpreterInfoFromProbe, PROBE_SCRIPT, runProbe } from './interpreter';
-import type { InterpreterInfo } from './tags';
+import type { InterpreterInfo } from '@nx-pex/pep';
+import { interpreterInfoFromProbe, PROBE_SCRIPT, runProbe } from './probe';
 
 export interface InterpreterCacheOptions {
   /** Directory of the cached answers (created when needed; unwritable means "don't cache"). */

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { evaluateMarker, InterpreterProbeError, probeInterpreter, targetFromInterpreter, UserError } from '@nx-pex/pep';
+import { InterpreterProbeError, probeInterpreter } from '@nx-pex/interpreter';
+import { evaluateMarker, targetFromInterpreter, UserError } from '@nx-pex/pep';
 import { itWith } from '@nx-pex/testkit';
 
 describe('probeInterpreter', () => {

@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { promises as fs, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InterpreterProbeError, probeInterpreter, probeInterpreterCached, resolveExecutable } from '@nx-pex/pep';
-import { probeWithCache, type ProbeRunner } from '../src/interpreter-cache';
-import { runProbe } from '../src/interpreter';
+import { InterpreterProbeError, probeInterpreter, probeInterpreterCached, resolveExecutable } from '@nx-pex/interpreter';
+import { probeWithCache, type ProbeRunner } from '../src/cache';
+import { runProbe } from '../src/probe';
 import { itWith } from '@nx-pex/testkit';
 
 function realPython(): string | undefined {
