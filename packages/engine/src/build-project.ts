@@ -346,7 +346,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
     async ({ runtime, dependencies, shebang, store, storeRoot }) => {
       if (!options.outputFile) await mkdir(outputDir, { recursive: true });
       const outputs: BuiltPex[] = [];
-      for (const job of jobs) {
+      for (const job of pexOptions.fullPex === false ? [] : jobs) {
         const script = job.name;
         const path = options.outputFile ? resolve(options.outputFile) : join(outputDir, `${script}.pex`);
         // The names were checked; this is the last word before anything is written.

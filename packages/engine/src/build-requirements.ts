@@ -132,9 +132,9 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
   const env = options.env ?? process.env;
   const o = options.pex ?? {};
   checkOptions(o, 'nx-pex options');
-  if (o.layers || o.docker || o.dockerBaseImage !== undefined) {
+  if (o.layers || o.docker || o.dockerBaseImage !== undefined || o.fullPex === false) {
     throw new UserError(
-      `${o.docker ? '--docker' : o.layers ? '--layers' : '--docker-base-image'} applies to project builds: give --project DIR (or use the Nx target), ` +
+      `${o.docker ? '--docker' : o.layers ? '--layers' : o.fullPex === false ? '--no-full-pex' : '--docker-base-image'} applies to project builds: give --project DIR (or use the Nx target), ` +
         'so that the sources layer holds the project\'s code.',
     );
   }

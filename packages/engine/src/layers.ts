@@ -71,10 +71,16 @@ function optionName(o: { layers: boolean; docker: boolean }): string {
 /** Refuses option values the layer outputs cannot be built with, naming the project and the option. */
 export function checkLayerOptions(
   project: string,
-  o: { layers?: boolean; docker?: boolean; dockerBaseImage?: string; includeTools?: boolean },
+  o: { layers?: boolean; docker?: boolean; dockerBaseImage?: string; includeTools?: boolean; fullPex?: boolean },
   jobs: readonly LayerJob[],
 ): void {
   const on = { layers: o.layers === true, docker: o.docker === true };
+  if (o.fullPex === false && !on.layers && !on.docker) {
+    throw new UserError(
+      `${project}: fullPex: false (\`full-pex = false\` in [tool.nx-pex], --no-full-pex) leaves nothing to write without layers or docker; ` +
+        'add layers = true (--layers) or docker = true (--docker), or drop full-pex = false.',
+    );
+  }
   if (o.dockerBaseImage !== undefined && !isImageReference(o.dockerBaseImage)) {
     throw new UserError(
       `${project}: dockerBaseImage (\`docker-base-image\` in [tool.nx-pex], --docker-base-image) is "${o.dockerBaseImage}", ` +

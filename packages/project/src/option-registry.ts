@@ -328,6 +328,17 @@ export const OPTIONS = [
       'and layers/<script>.pex (first-party code, entry point and run-time options; Pants include_requirements=False). PEX_PATH=layers/deps.pex layers/<script>.pex runs the script.',
   },
   {
+    field: 'fullPex', kind: bool, scope: 'pex', toml: true, nx: true, cacheInput: 'value',
+    cli: {
+      flags: ['--full-pex'], negations: ['--no-full-pex'], group: 'nx-pex',
+      help: 'With --project: write <script>.pex (default), or, with --layers or --docker, only the layers: nothing but the sources layers is written, the deps layer is linked from the store.',
+    },
+    default: 'true',
+    help:
+      'Write the full <script>.pex files. false (with layers or docker): write only the layers, so that a build writes its sources layers and ' +
+      'links the dependencies layer from the store instead of writing every wheel into every PEX.',
+  },
+  {
     field: 'docker', kind: bool, scope: 'pex', toml: true, nx: true, cacheInput: 'value',
     cli: { flags: ['--docker'], group: 'nx-pex', help: "With --project: also write docker/, a Docker build context whose deps layer is built before the sources (pex's container recipe)." },
     default: 'false',
