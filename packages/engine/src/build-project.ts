@@ -14,7 +14,7 @@ import { offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx
 import { assertInside, isReplaceableOutput, writePex } from '@nx-pex/pex';
 import { checkOptions, mergeOptions, toolOptions, writerOptions, type LayeredOptions } from './options';
 import { buildSources, describeTargets, entryPointOf, lockedProjects, targetsFor, withFetchedInputs, type IndexContext } from './pipeline';
-import { checkLayerOptions, removeStaleLayers, writeProjectLayers } from './layers';
+import { checkLayerOptions, linkWheelsToStore, removeStaleLayers, writeProjectLayers } from './layers';
 import { lockKind, readPackageLock, withFileUrl } from './locks';
 import { resolveHashed } from './hashed';
 import { artifactRequest } from './pinned';
@@ -363,6 +363,7 @@ export async function buildProject(options: BuildProjectOptions): Promise<BuildP
           script: job.script,
           shebang: pexOptions.shebang ?? shebang,
         });
+        await linkWheelsToStore(path, { ...writerOptions(pexOptions), dependencies });
         outputs.push({ script, path, bytes: result.bytes, pexHash: result.pexHash });
         log(`${project.name}: wrote ${relative(process.cwd(), path) || path} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
       }

@@ -16,6 +16,7 @@ import { offlineFromEnv, type ArtifactRequest, type ProgressReporter } from '@nx
 import { writePex } from '@nx-pex/pex';
 import type { BuiltPex } from './build-project';
 import { checkOptions, writerOptions, type PexBuildOptions } from './options';
+import { linkWheelsToStore } from './layers';
 import { artifactRequest, downloadUnhashed } from './pinned';
 import { resolveHashed } from './hashed';
 import { buildSources, describeTargets, entryPointOf, lockedProjects, targetsFor, withFetchedInputs, type IndexContext } from './pipeline';
@@ -273,6 +274,7 @@ export async function buildRequirements(options: BuildRequirementsOptions): Prom
       requirements: rootRequirements,
       shebang: o.shebang ?? shebang,
     });
+    await linkWheelsToStore(path, { ...writerOptions(o), dependencies });
     log(`wrote ${relative(process.cwd(), path) || path} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
     return { result, wheels: dependencies.length };
   });

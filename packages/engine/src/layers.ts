@@ -4,7 +4,7 @@
  * context after pex's container recipe.
  */
 import { randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError, type TargetPlatform } from '@nx-pex/pep';
 import {
@@ -182,7 +182,7 @@ export async function writeProjectLayers(o: ProjectLayersOptions): Promise<Proje
   const key = depsLayerKey(deps, o.target.id);
   const layer = await ensureLayer(o.store, key, async (dir) => {
     await writePex(join(dir, DEPS_LAYER), deps);
-    if ((deps.layout ?? 'zipapp') !== 'zipapp' && !deps.preInstallWheels) await linkWheels(join(dir, DEPS_LAYER), deps);
+    await linkWheelsToStore(join(dir, DEPS_LAYER), deps);
     await writeFile(
       join(dir, 'layer.json'),
       `${JSON.stringify({ kind: 'deps', target: o.target.id, pex: deps.runtime.version, layout: deps.layout ?? 'zipapp', wheels: deps.dependencies.map((d) => d.filename) }, null, 1)}\n`,
@@ -204,7 +204,11 @@ export async function writeProjectLayers(o: ProjectLayersOptions): Promise<Proje
     let how: LinkResult | undefined;
     await writeDir(dest, tmpRoot, async (dir) => {
       how = await linkFromStore(storeDeps, join(dir, DEPS_LAYER));
-      for (const [name, options] of srcs) await writePex(join(dir, `${name}.pex`), options);
+      for (const [name, options] of srcs) {
+        await writePex(join(dir, `${name}.pex`), options);
+        // A packed sources layer boots from the same `.bootstrap` as the deps layer: link it too.
+        await linkIfSame(join(storeDeps, '.bootstrap'), join(dir, `${name}.pex`, '.bootstrap'));
+      }
     });
     o.log(`${o.project}: wrote ${dest} (${DEPS_LAYER} ${describeLink(how!)} from the store; ${[...srcs.keys()].map((n) => `${n}.pex`).join(', ')})`);
     result.layersDir = dest;
@@ -243,22 +247,49 @@ export async function writeProjectLayers(o: ProjectLayersOptions): Promise<Proje
 }
 
 /**
- * In a packed or loose deps layer, each `.deps/<wheel>` is the store's wheel file byte for byte:
- * a hard link to it (where the filesystem allows) keeps one copy of the bytes in the store.
+ * In a packed or loose PEX written with wheel files (not pre-installed), each `.deps/<wheel>` is
+ * the store's wheel file byte for byte: it becomes a hard link to it (where the filesystem
+ * allows), so that the bytes lie once in the store and the output writes none of them. The
+ * store's files are read-only, so no output can change them. Returns the bytes linked.
  */
-async function linkWheels(layerDir: string, deps: PexOptions): Promise<void> {
-  for (const d of deps.dependencies) {
+export async function linkWheelsToStore(pexDir: string, o: Pick<PexOptions, 'layout' | 'preInstallWheels' | 'dependencies'>): Promise<number> {
+  if ((o.layout ?? 'zipapp') === 'zipapp' || o.preInstallWheels) return 0;
+  let linked = 0;
+  for (const d of o.dependencies) {
     if (!d.trusted) continue;
-    const dest = join(layerDir, '.deps', d.filename);
+    const dest = join(pexDir, '.deps', d.filename);
     const [a, b] = await Promise.all([stat(dest).catch(() => undefined), stat(d.path).catch(() => undefined)]);
-    if (!a || !b || a.size !== b.size) continue;
+    if (!a || !b || !a.isFile() || a.size !== b.size) continue;
+    if (a.ino === b.ino && a.dev === b.dev) {
+      linked += a.size;
+      continue;
+    }
     const tmp = `${dest}.${randomBytes(6).toString('hex')}.link`;
     try {
       await link(d.path, tmp);
       await rename(tmp, dest);
+      linked += a.size;
     } catch {
       await rm(tmp, { force: true }).catch(() => undefined);
     }
+  }
+  return linked;
+}
+
+/** Makes `dest` a hard link to `src` when both are regular files of the same bytes; false when it is left as it is. */
+async function linkIfSame(src: string, dest: string): Promise<boolean> {
+  const [a, b] = await Promise.all([lstat(src).catch(() => undefined), lstat(dest).catch(() => undefined)]);
+  if (!a?.isFile() || !b?.isFile() || a.size !== b.size) return false;
+  if (a.ino === b.ino && a.dev === b.dev) return true;
+  if (!(await readFile(src)).equals(await readFile(dest))) return false;
+  const tmp = `${dest}.${randomBytes(6).toString('hex')}.link`;
+  try {
+    await link(src, tmp);
+    await rename(tmp, dest);
+    return true;
+  } catch {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    return false;
   }
 }
 

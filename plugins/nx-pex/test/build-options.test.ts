@@ -181,6 +181,17 @@ describe('requirements without a lock', () => {
     expect(statSync(out).isDirectory()).toBe(true);
     expect(existsSync(join(out, '__main__.py'))).toBe(true);
     expect((await pexInfo(out)).entry_point).toBe('app.main:main');
+    // Its .deps/*.whl are the store's files, hard-linked: the output writes none of the wheels' bytes.
+    const storeInodes = new Set(
+      readdirSync(join(scratch, 'store', 'wheels', 'sha256'), { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => statSync(join(e.parentPath, e.name)).ino),
+    );
+    const deps = readdirSync(join(out, '.deps')).filter((n) => n.endsWith('.whl'));
+    expect(deps.sort()).toEqual([wheels['app==1.0']!.filename, wheels['dep==2.0']!.filename].sort());
+    for (const w of deps) expect(storeInodes.has(statSync(join(out, '.deps', w)).ino)).toBe(true);
+    const { stdout } = await run('python3', [out, 'z']);
+    expect(JSON.parse(stdout)).toMatchObject({ argv: ['z'], dep: '2.0' });
   });
 
   it('takes wheels from a find-links directory, which gives no hashes: each is hashed as it enters the store', async () => {

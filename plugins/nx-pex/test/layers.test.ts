@@ -128,6 +128,9 @@ describe('the deps layer, built once per closure', () => {
     expect((await readdir(join(store(), 'layers'))).filter((n) => /^[0-9a-f]{64}$/.test(n))).toHaveLength(2);
     const again = await build('services/service-a', 'a-packed', '--layers', '--layout', 'packed');
     expect(again.stderr).toMatch(/service-a: deps layer [0-9a-f]{12} \(14 wheels\) reused from the store/);
+    // The sources layer boots from the deps layer's .bootstrap, the store's file: only its own files are written.
+    const [srcsBoot, depsBoot] = await Promise.all(['layers/service-a.pex/.bootstrap', 'layers/deps.pex/.bootstrap'].map((f) => stat(join(scratch, 'a-packed', f))));
+    expect(srcsBoot!.ino).toBe(depsBoot!.ino);
     const body = await healthOf('python3', [join(scratch, 'a-packed/layers/service-a.pex')], {
       ...process.env,
       ...env,
