@@ -3,9 +3,9 @@
  * key into the store and linked into `dist/`, a sources layer per script, and a Docker build
  * context after pex's container recipe.
  */
-import { randomBytes } from 'node:crypto';
 import { link, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { keepOnInterrupt, removeOnInterrupt, tempBeside } from '@nx-pex/fs';
 import { UserError, type TargetPlatform } from '@nx-pex/pep';
 import {
   PexError,
@@ -260,20 +260,25 @@ export async function linkWheelsToStore(pexDir: string, o: Pick<PexOptions, 'lay
     const dest = join(pexDir, '.deps', d.filename);
     const [a, b] = await Promise.all([stat(dest).catch(() => undefined), stat(d.path).catch(() => undefined)]);
     if (!a || !b || !a.isFile() || a.size !== b.size) continue;
-    if (a.ino === b.ino && a.dev === b.dev) {
-      linked += a.size;
-      continue;
-    }
-    const tmp = `${dest}.${randomBytes(6).toString('hex')}.link`;
-    try {
-      await link(d.path, tmp);
-      await rename(tmp, dest);
-      linked += a.size;
-    } catch {
-      await rm(tmp, { force: true }).catch(() => undefined);
-    }
+    if ((a.ino === b.ino && a.dev === b.dev) || (await replaceWithLink(d.path, dest))) linked += a.size;
   }
   return linked;
+}
+
+/** Puts a hard link to `src` in place of `dest` (atomically); false where the filesystem does not allow it. */
+async function replaceWithLink(src: string, dest: string): Promise<boolean> {
+  const tmp = tempBeside(dest);
+  removeOnInterrupt(tmp);
+  try {
+    await link(src, tmp);
+    await rename(tmp, dest);
+    return true;
+  } catch {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    return false;
+  } finally {
+    keepOnInterrupt(tmp);
+  }
 }
 
 /** Makes `dest` a hard link to `src` when both are regular files of the same bytes; false when it is left as it is. */
@@ -282,15 +287,7 @@ async function linkIfSame(src: string, dest: string): Promise<boolean> {
   if (!a?.isFile() || !b?.isFile() || a.size !== b.size) return false;
   if (a.ino === b.ino && a.dev === b.dev) return true;
   if (!(await readFile(src)).equals(await readFile(dest))) return false;
-  const tmp = `${dest}.${randomBytes(6).toString('hex')}.link`;
-  try {
-    await link(src, tmp);
-    await rename(tmp, dest);
-    return true;
-  } catch {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    return false;
-  }
+  return replaceWithLink(src, dest);
 }
 
 /** Removes `layers/` and `docker/` of an earlier build that asked for them, when this one does not. */
