@@ -5,7 +5,7 @@ module.exports = {
   testMatch: ['**/test/**/*.test.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }] },
   moduleNameMapper: {
-    '^@nx-pex/(pep|project|index|store|lock|resolver|pex|image|engine|cli)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@nx-pex/(fs|pep|interpreter|project|index|store|lock|resolver|pex|image|engine|cli)$': '<rootDir>/packages/$1/src/index.ts',
     // Test-only helpers, by name rather than by relative path.
     '^@nx-pex/testkit$': '<rootDir>/tools/testkit/src/index.ts',
     '^@nx-pex/index-server$': '<rootDir>/tools/index-server/src/index.ts',

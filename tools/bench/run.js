@@ -15,7 +15,7 @@ const { performance } = require('node:perf_hooks');
 const { run } = require('./lib/proc');
 const inputs = require('./lib/inputs');
 const { stat, fmtMs, fmtRatio, fmtStat, textTable, markdownTable, summarizeProfile } = require('./lib/report');
-const { benchNxPath, nxPathReport } = require('./lib/nxpath');
+const { benchNxPath, dirBytes, nxPathReport } = require('./lib/nxpath');
 const { benchResolve, resolveReport } = require('./lib/resolve');
 const { benchImage, imageReport } = require('./lib/image');
 
@@ -478,6 +478,8 @@ async function benchScale(opts, ctx) {
     log('scale: nx run-many -t build again (every target a cache hit)');
     const noop = await run(NX, ['run-many', '-t', 'build'], { cwd: ws, env, timeoutMs: 10 * 60_000 });
     const layers = await benchScaleLayers(ws, env, store, members);
+    const layersOnly = await benchScaleLayersOnly(ws, env, members, 'full-pex = false\n');
+    const layersOnlyPacked = await benchScaleLayersOnly(ws, env, members, 'layout = "packed"\n');
     return {
       services: SCALE_SERVICES,
       closures: sets.length,
@@ -494,6 +496,8 @@ async function benchScale(opts, ctx) {
       sumOfClosureBytes: sumOfClosures + SCALE_CLOSURES.length * pexWheelBytes,
       bytesRatio: fetchedBytes / idealBytes,
       layers,
+      layersOnly: { ...layersOnly, fullPexBytes: outputBytes, writtenRatio: layersOnly.writtenBytes / outputBytes },
+      layersOnlyPacked: { ...layersOnlyPacked, fullPexBytes: outputBytes, writtenRatio: layersOnlyPacked.writtenBytes / outputBytes },
     };
   } finally {
     await server.close();
@@ -514,25 +518,8 @@ async function benchScaleLayers(ws, env, store, members) {
   await rmrf(path.join(ws, 'dist'));
   log(`scale: layers = true in all ${members.length} services, nx run-many -t build (wheels in the store, no layers)`);
   const r = await run(NX, ['run-many', '-t', 'build'], { cwd: ws, env, timeoutMs: 20 * 60_000 });
-  /** @type {Set<number>} */
-  const seen = new Set();
-  let distBytes = 0;
-  let writtenBytes = 0;
-  /** @param {string} dir */
-  const walk = async (dir) => {
-    for (const e of await fs.readdir(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) {
-        const st = await fs.stat(p);
-        distBytes += st.size;
-        // A file linked from the store (nlink > 1) was written once, into the store, if at all.
-        if (st.nlink === 1) writtenBytes += st.size;
-        else if (!seen.has(st.ino)) seen.add(st.ino);
-      }
-    }
-  };
-  await walk(path.join(ws, 'dist'));
+  // A file linked from the store (nlink > 1) was written once, into the store, if at all.
+  const dist = dirBytes(path.join(ws, 'dist'));
   const depsInodes = new Set();
   for (const { name } of members) {
     const f = path.join(ws, 'dist', 'services', name, 'layers', 'deps.pex');
@@ -547,12 +534,34 @@ async function benchScaleLayers(ws, env, store, members) {
   }
   return {
     ms: Math.round(r.ms),
-    distBytes,
-    writtenBytes,
+    distBytes: dist.written + dist.linked,
+    writtenBytes: dist.written,
     depsLayersWritten: storeLayers.length,
     depsLayerBytes: layerBytes,
     distinctDepsFiles: depsInodes.size,
   };
+}
+
+/**
+ * The scale workspace once more with `setting` added to every [tool.nx-pex] (first `full-pex =
+ * false`: layers only, the deps layers in the store already; then a packed layout too): what the
+ * build writes to dist/ against the full PEX files of the first build.
+ * @param {string} ws @param {NodeJS.ProcessEnv} env @param {Array<{ name: string }>} members @param {string} setting
+ */
+async function benchScaleLayersOnly(ws, env, members, setting) {
+  for (const { name } of members) {
+    // [tool.nx-pex] is the last table of each pyproject.toml (benchScaleLayers added it).
+    await fs.appendFile(path.join(ws, 'services', name, 'pyproject.toml'), setting);
+  }
+  await rmrf(path.join(ws, 'dist'));
+  log(`scale: ${setting.trim()} in all ${members.length} services (layers only), nx run-many -t build`);
+  const r = await run(NX, ['run-many', '-t', 'build'], { cwd: ws, env, timeoutMs: 20 * 60_000 });
+  for (const { name } of members) {
+    if (existsSync(path.join(ws, 'dist', 'services', name, `${name}.pex`))) throw new Error(`scale layers only: ${name}.pex was written`);
+    if (!existsSync(path.join(ws, 'dist', 'services', name, 'layers', `${name}.pex`))) throw new Error(`scale layers only: layers/${name}.pex is missing`);
+  }
+  const { written, linked } = dirBytes(path.join(ws, 'dist'));
+  return { ms: Math.round(r.ms), distBytes: written + linked, writtenBytes: written };
 }
 
 /** @param {Row[]} rows @param {any} scale */
@@ -584,6 +593,9 @@ function targets(rows, scale) {
   if (scale) {
     out.push({ target: 'scale: bytes fetched / unique wheel bytes = 1.0', measured: scale.bytesRatio.toFixed(3), met: Math.abs(scale.bytesRatio - 1) < 0.0005 });
     out.push({ target: `scale layers: deps layers written = closures (${scale.closures})`, measured: String(scale.layers.depsLayersWritten), met: scale.layers.depsLayersWritten === scale.closures });
+    for (const [what, r] of /** @type {const} */ ([['zipapp', scale.layersOnly], ['packed', scale.layersOnlyPacked]])) {
+      out.push({ target: `scale layers only (${what}): bytes written to dist/ ≤ 10% of the full PEX files`, measured: `${(r.writtenRatio * 100).toFixed(2)}%`, met: r.writtenRatio <= 0.1 });
+    }
   }
   return out;
 }
@@ -666,6 +678,11 @@ async function main() {
           `scale layers: layers = true, nx run-many -t build: ${fmtMs(scale.layers.ms)}; deps layers written ${scale.layers.depsLayersWritten} ` +
             `(${(scale.layers.depsLayerBytes / 1e6).toFixed(1)} MB, into the store; ideal ${scale.closures}), distinct layers/deps.pex files in dist ${scale.layers.distinctDepsFiles}; ` +
             `dist holds ${(scale.layers.distBytes / 1e6).toFixed(1)} MB of which ${(scale.layers.writtenBytes / 1e6).toFixed(1)} MB written (the rest hard links to the store)`,
+          ...[['full-pex = false', scale.layersOnly], ['full-pex = false, layout = "packed"', scale.layersOnlyPacked]].map(
+            ([what, r]) =>
+              `scale layers only: ${what}, nx run-many -t build: ${fmtMs(r.ms)}; dist holds ${(r.distBytes / 1e6).toFixed(1)} MB ` +
+              `of which ${(r.writtenBytes / 1e6).toFixed(2)} MB written = ${(r.writtenRatio * 100).toFixed(2)}% of the ${(r.fullPexBytes / 1e6).toFixed(1)} MB of full PEX files`,
+          ),
           '',
         ]
       : []),

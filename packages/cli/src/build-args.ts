@@ -3,30 +3,36 @@
  * own flags for the rest, and every other pex flag recognised and refused by name.
  */
 import { split as shlexSplit } from 'shlex';
+import { OPTIONS, type CliGroup, type OptionSpec, type OptionValues } from '@nx-pex/project';
 import { UsageError } from './errors';
 
 type Kind =
   | { type: 'string' }
+  | { type: 'int' }
   | { type: 'list'; /** Split each value on this separator. */ separator?: string; shlex?: boolean }
-  | { type: 'bool'; negations: string[] }
+  | { type: 'bool'; negations: readonly string[] }
   | { type: 'flag' }
   | { type: 'choice'; choices: readonly string[]; /** Value taken when the flag has none (pex's nargs='?'). */ bare?: string }
   | { type: 'env' }
   /** pip's `--only-binary`/`--no-binary NAMES|:all:`, or pex's bare `--no-binary` (then `bare`). */
   | { type: 'names'; bare: string };
 
-interface Spec {
+export interface Spec {
   key: keyof BuildArgs;
-  names: string[];
+  names: readonly string[];
   kind: Kind;
+  /** bool and flag: the value the names set (default true; a bool's negations set the other). */
+  sets?: boolean;
+  /** Other arguments the flag sets too. */
+  implies?: Readonly<Record<string, unknown>>;
   metavar?: string;
   help: string;
   /** Help section. */
-  group: 'input' | 'output' | 'runtime' | 'venv' | 'index' | 'target' | 'nx-pex';
+  group: CliGroup;
 }
 
-/** What `nx-pex build` was asked for. Booleans are undefined when not given. */
-export interface BuildArgs {
+/** The arguments of `nx-pex build` that only the command line has (the rest are the registry's options). */
+interface CommandArgs {
   requirements: string[];
   requirementFiles?: string[];
   project?: string;
@@ -38,61 +44,23 @@ export interface BuildArgs {
   transitive?: boolean;
   wheel?: boolean;
   build?: boolean;
-  sources?: string[];
-  entryPoint?: string;
-  script?: string[];
   outputFile?: string;
   outputDir?: string;
-  layout?: string;
-  preInstallWheels?: boolean;
-  includeTools?: boolean;
-  injectArgs?: string[];
-  injectEnv?: Record<string, string>;
-  injectPythonArgs?: string[];
-  shebang?: string;
-  interpreterConstraints?: string[];
-  inheritPath?: string;
-  stripPexEnv?: boolean;
-  emitWarnings?: boolean;
-  ignoreErrors?: boolean;
-  maxInstallJobs?: string;
-  venv?: string;
-  venvCopies?: boolean;
-  venvSitePackagesCopies?: boolean;
-  venvSystemSitePackages?: boolean;
-  nonHermeticVenvScripts?: boolean;
-  compress?: boolean;
-  validateEntryPoint?: boolean;
-  pexPath?: string[];
-  runtimePexRoot?: string;
   indexUrls?: string[];
   findLinks?: string[];
   pypi?: boolean;
-  python?: string;
-  platforms?: string[];
-  completePlatforms?: string[];
-  pexVersion?: string;
-  firstParty?: string;
-  layers?: boolean;
-  docker?: boolean;
-  dockerBaseImage?: string;
-  image?: boolean;
-  imageBase?: string;
-  imageRepository?: string;
-  imageTags?: string[];
-  imagePorts?: string[];
-  imageUser?: string;
-  imageEnv?: Record<string, string>;
-  imageRevision?: string;
-  store?: string;
   offline?: boolean;
   disableCache?: boolean;
-  buildTimeout?: string;
   quiet?: boolean;
   help?: boolean;
+  buildTimeout?: string;
 }
 
-export const SPECS: Spec[] = [
+/** What `nx-pex build` was asked for: the command's own arguments and the registry's options. Booleans are undefined when not given. */
+export type BuildArgs = CommandArgs & OptionValues;
+
+/** The flags of the command's own arguments. */
+const COMMAND_SPECS: Spec[] = [
   { key: 'project', names: ['--project'], kind: { type: 'string' }, metavar: 'DIR', group: 'input', help: 'Build the workspace project in DIR (its pyproject.toml) from its lock: first-party code inferred, one PEX per console script.' },
   { key: 'requirementFiles', names: ['-r', '--requirement', '--requirements', '--with-requirements'], kind: { type: 'list' }, metavar: 'FILE', group: 'input', help: 'Requirements file (repeatable), besides requirements given as arguments.' },
   { key: 'lock', names: ['--lock', '--pylock', '--pep-751-lock'], kind: { type: 'string' }, metavar: 'FILE', group: 'input', help: 'A uv.lock, poetry.lock or PEP 751 pylock.toml: requirements select their packages from it (a pylock.toml without requirements gives every package whose marker holds, as pex --pylock does); a hashed requirements file is taken as -r (with --project: the lock to use; default a pylock.toml, poetry.lock or uv.lock beside pyproject.toml, else the nearest uv.lock above).' },
@@ -103,59 +71,45 @@ export const SPECS: Spec[] = [
   { key: 'noBinary', names: ['--no-binary', '--no-use-binary', '--only-build'], kind: { type: 'names', bare: ':all:' }, metavar: '[NAME[,NAME...]|:all:]', group: 'input', help: "Projects always built from their sdists (repeatable); bare, as pex's --no-binary: every project." },
   { key: 'wheel', names: ['--wheel', '--binary'], kind: { type: 'bool', negations: ['--no-wheel', '--no-use-wheel'] }, group: 'input', help: 'Take wheels (default), or build every project from its sdist.' },
   { key: 'build', names: ['--build'], kind: { type: 'bool', negations: ['--no-build'] }, group: 'input', help: 'Build sdists when no wheel fits (default), or take wheels only.' },
-  { key: 'sources', names: ['-D', '--sources-directory'], kind: { type: 'list' }, metavar: 'DIR', group: 'input', help: "Add DIR's contents to the PEX's root (repeatable); with --project, besides the inferred code." },
-  { key: 'entryPoint', names: ['-e', '-m', '--entry-point'], kind: { type: 'string' }, metavar: 'MODULE[:SYMBOL]', group: 'input', help: 'The entry point of the PEX.' },
-  { key: 'script', names: ['-c', '--script', '--console-script'], kind: { type: 'list' }, metavar: 'NAME', group: 'input', help: 'A console script as the entry point. With --project: a script of [project.scripts] to build (repeatable), else of any distribution in the PEX.' },
   { key: 'outputFile', names: ['-o', '--output-file'], kind: { type: 'string' }, metavar: 'PATH', group: 'output', help: 'The PEX to write (a directory for the packed and loose layouts).' },
   { key: 'outputDir', names: ['--output-dir'], kind: { type: 'string' }, metavar: 'DIR', group: 'nx-pex', help: 'With --project: directory for <script>.pex. Default: dist.' },
-  { key: 'layout', names: ['--layout'], kind: { type: 'choice', choices: ['zipapp', 'packed', 'loose'] }, metavar: '{zipapp,packed,loose}', group: 'output', help: 'A zipapp file, or a packed or loose directory. Default: zipapp.' },
-  { key: 'preInstallWheels', names: ['--pre-install-wheels'], kind: { type: 'bool', negations: ['--no-pre-install-wheels'] }, group: 'output', help: 'Put installed wheels in the PEX (pex\'s default) instead of the .whl files (nx-pex\'s default).' },
-  { key: 'compress', names: ['--compress', '--compressed'], kind: { type: 'bool', negations: ['--no-compress', '--not-compressed', '--no-compression'] }, group: 'output', help: 'Deflate the PEX\'s entries (default) or store them.' },
-  { key: 'includeTools', names: ['--include-tools'], kind: { type: 'flag' }, group: 'output', help: 'Include the pex tools (PEX_TOOLS=1).' },
-  { key: 'shebang', names: ['--python-shebang'], kind: { type: 'string' }, metavar: 'SHEBANG', group: 'output', help: 'The #! line. Default: #!/usr/bin/env pythonX.Y of the target.' },
-  { key: 'interpreterConstraints', names: ['--interpreter-constraint'], kind: { type: 'list' }, metavar: 'CONSTRAINT', group: 'runtime', help: 'Interpreters the PEX may run with, e.g. "CPython>=3.10,<3.13" (repeatable).' },
-  { key: 'injectArgs', names: ['--inject-args'], kind: { type: 'list', shlex: true }, metavar: 'ARGS', group: 'runtime', help: 'Arguments always passed to the entry point (split like a shell; repeatable).' },
-  { key: 'injectEnv', names: ['--inject-env'], kind: { type: 'env' }, metavar: 'NAME=VALUE', group: 'runtime', help: 'Environment variable set for the application (repeatable).' },
-  { key: 'injectPythonArgs', names: ['--inject-python-args'], kind: { type: 'list', shlex: true }, metavar: 'ARGS', group: 'runtime', help: 'Arguments for the Python interpreter, e.g. "-u" (repeatable).' },
-  { key: 'inheritPath', names: ['--inherit-path'], kind: { type: 'choice', choices: ['false', 'prefer', 'fallback'], bare: 'prefer' }, metavar: '{false,prefer,fallback}', group: 'runtime', help: "Use the interpreter's sys.path too. Default: false." },
-  { key: 'stripPexEnv', names: ['--strip-pex-env'], kind: { type: 'bool', negations: ['--no-strip-pex-env'] }, group: 'runtime', help: 'Remove PEX_* variables before the application runs (default).' },
-  { key: 'emitWarnings', names: ['--emit-warnings'], kind: { type: 'bool', negations: ['--no-emit-warnings'] }, group: 'runtime', help: "Print the pex runtime's warnings (default)." },
-  { key: 'ignoreErrors', names: ['--ignore-errors'], kind: { type: 'flag' }, group: 'runtime', help: 'Boot even when requirements do not resolve at run time.' },
-  { key: 'maxInstallJobs', names: ['--max-install-jobs'], kind: { type: 'string' }, metavar: 'N', group: 'runtime', help: 'Parallel installs at first run: 1 (default), N, 0 = one per CPU, -1 = pex decides.' },
-  { key: 'validateEntryPoint', names: ['--validate-entry-point'], kind: { type: 'flag' }, group: 'runtime', help: "Check that the entry point's module is in the PEX." },
-  { key: 'pexPath', names: ['--pex-path'], kind: { type: 'list', separator: ':' }, metavar: 'PEX[:PEX...]', group: 'runtime', help: 'Other PEX files merged in at run time.' },
-  { key: 'runtimePexRoot', names: ['--runtime-pex-root'], kind: { type: 'string' }, metavar: 'DIR', group: 'runtime', help: 'The PEX_ROOT the PEX uses at run time. Default: ~/.cache/pex.' },
-  { key: 'venv', names: ['--venv'], kind: { type: 'choice', choices: ['prepend', 'append'], bare: 'false' }, metavar: '[{prepend,append}]', group: 'venv', help: "Run from a virtualenv made at first run; prepend/append put its bin/ on PATH. Includes the tools." },
-  { key: 'venvCopies', names: ['--venv-copies'], kind: { type: 'bool', negations: ['--no-venv-copies'] }, group: 'venv', help: 'Copy the interpreter into the venv instead of symlinking it.' },
-  { key: 'venvSitePackagesCopies', names: ['--venv-site-packages-copies'], kind: { type: 'bool', negations: ['--no-venv-site-packages-copies'] }, group: 'venv', help: 'Copy distributions into the venv instead of linking them.' },
-  { key: 'venvSystemSitePackages', names: ['--venv-system-site-packages'], kind: { type: 'bool', negations: ['--no-venv-system-site-packages'] }, group: 'venv', help: "Give the venv the interpreter's site-packages." },
-  { key: 'nonHermeticVenvScripts', names: ['--non-hermetic-venv-scripts'], kind: { type: 'flag' }, group: 'venv', help: "Let the venv's scripts see PYTHONPATH and the like." },
   { key: 'indexUrls', names: ['-i', '--index', '--index-url'], kind: { type: 'list' }, metavar: 'URL', group: 'index', help: "An index besides PyPI (repeatable). Given this or --no-pypi, pip's configured indexes are not used." },
   { key: 'findLinks', names: ['-f', '--find-links', '--repo'], kind: { type: 'list' }, metavar: 'PATH/URL', group: 'index', help: 'A directory or page of distributions, searched first (repeatable).' },
   { key: 'pypi', names: ['--pypi'], kind: { type: 'bool', negations: ['--no-pypi', '--no-index'] }, group: 'index', help: 'Use PyPI (default) or not.' },
-  { key: 'platforms', names: ['--platform', '--abbreviated-platform'], kind: { type: 'list' }, metavar: 'PLATFORM', group: 'target', help: 'Build for this platform instead of the local interpreter (repeatable: one PEX holding the wheels of each), as pex\'s <platform>-<impl>-<version>-<abi>, e.g. manylinux2014_aarch64-cp-311-cp311, musllinux_1_2_x86_64-cp-312-cp312, macosx_11_0_arm64-cp-312-cp312 or linux_x86_64-cp-311-cp311 (taken as manylinux2014 too, as pex\'s default --manylinux does). Wheels are ranked as packaging.tags does on such a machine (the manylinux and musllinux ladders below the named version, older macOS versions and universal2). Such a platform has no full marker environment: as pex does, nx-pex fills in os_name, sys_platform, platform_system, platform_machine, implementation_name, platform_python_implementation and python_version from it, python_full_version only from a dotted version (cp-3.11.9), and leaves out platform_release, platform_version and implementation_version, so a lock marker that needs one of those is an error; a python_full_version marker that holds alike for every patch release is decided. Use --complete-platform for the exact environment.' },
-  { key: 'completePlatforms', names: ['--complete-platform'], kind: { type: 'list' }, metavar: 'FILE|JSON', group: 'target', help: 'Build for the platform described by this JSON (a file, or the object itself), as `pex3 interpreter inspect --markers --tags` prints it on the target machine: its marker_environment and its compatible_tags, best first (repeatable; combines with --platform).' },
-  { key: 'python', names: ['--python'], kind: { type: 'string' }, metavar: 'PYTHON', group: 'nx-pex', help: 'Interpreter whose version and platform the PEX targets. Default: python3.' },
-  { key: 'pexVersion', names: ['--pex-version'], kind: { type: 'string' }, metavar: 'VERSION', group: 'nx-pex', help: 'The pex release whose runtime the PEX embeds (from the index). Default: the pinned one.' },
-  { key: 'firstParty', names: ['--first-party'], kind: { type: 'choice', choices: ['sources', 'wheel'] }, metavar: '{sources,wheel}', group: 'nx-pex', help: "How workspace projects go in: sources (their files with a .dist-info, so importlib.metadata finds them) or wheel (each built into a wheel by its build backend, as `pex .` does). Default: sources." },
-  { key: 'layers', names: ['--layers'], kind: { type: 'flag' }, group: 'nx-pex', help: 'With --project: also write layers/deps.pex (the third-party closure, built once per closure in the store) and layers/<script>.pex (first-party code); PEX_PATH=layers/deps.pex layers/<script>.pex runs it.' },
-  { key: 'docker', names: ['--docker'], kind: { type: 'flag' }, group: 'nx-pex', help: 'With --project: also write docker/, a Docker build context whose deps layer is built before the sources (pex\'s container recipe).' },
-  { key: 'dockerBaseImage', names: ['--docker-base-image'], kind: { type: 'string' }, metavar: 'IMAGE', group: 'nx-pex', help: 'The base image of the Docker context. Default: python:X.Y-slim for the target\'s X.Y.' },
-  { key: 'image', names: ['--image'], kind: { type: 'flag' }, group: 'nx-pex', help: 'With --project: also write image/, an OCI image layout per console script (base image, a venv of the dependencies shared by every project with that closure, the sources), made without Docker.' },
-  { key: 'imageBase', names: ['--image-base'], kind: { type: 'string' }, metavar: 'IMAGE', group: 'nx-pex', help: 'The image\'s base: an OCI layout directory (DIR or DIR:REF), a docker-save, OCI or root filesystem tarball, or a registry reference. Default: python:X.Y-slim for the target\'s X.Y.' },
-  { key: 'imageRepository', names: ['--image-repository'], kind: { type: 'string' }, metavar: 'REGISTRY/PATH', group: 'nx-pex', help: 'Where nx-pex push sends the image (with several scripts, /<script> is added).' },
-  { key: 'imageTags', names: ['--image-tag'], kind: { type: 'list' }, metavar: 'TAG', group: 'nx-pex', help: 'A tag nx-pex push gives the image (repeatable). Default: latest.' },
-  { key: 'imagePorts', names: ['--image-port'], kind: { type: 'list' }, metavar: 'PORT[/PROTO]', group: 'nx-pex', help: 'A port the image exposes (repeatable).' },
-  { key: 'imageUser', names: ['--image-user'], kind: { type: 'string' }, metavar: 'USER', group: 'nx-pex', help: 'The user the image runs as. Default: the base image\'s.' },
-  { key: 'imageEnv', names: ['--image-env'], kind: { type: 'env' }, metavar: 'NAME=VALUE', group: 'nx-pex', help: 'An environment variable of the image (repeatable); PATH, VIRTUAL_ENV and PYTHONDONTWRITEBYTECODE=1 are set already.' },
-  { key: 'imageRevision', names: ['--image-revision'], kind: { type: 'string' }, metavar: 'REV', group: 'nx-pex', help: 'The source revision recorded in the image\'s org.opencontainers.image.revision label (e.g. $(git rev-parse HEAD)).' },
-  { key: 'store', names: ['--store'], kind: { type: 'string' }, metavar: 'DIR', group: 'nx-pex', help: 'Wheel store. Default: $NX_PEX_STORE, else $XDG_CACHE_HOME/nx-pex, else ~/.cache/nx-pex.' },
   { key: 'offline', names: ['--offline'], kind: { type: 'flag' }, group: 'nx-pex', help: 'Take wheels from the store only, never the network (also NX_PEX_OFFLINE=1); fail naming every missing one.' },
   { key: 'disableCache', names: ['--disable-cache'], kind: { type: 'flag' }, group: 'nx-pex', help: 'Neither read nor keep index pages and metadata in the store: ask the indexes afresh (also NX_PEX_DISABLE_CACHE=1). Wheels still come from the store, verified by sha256.' },
   { key: 'buildTimeout', names: ['--build-timeout'], kind: { type: 'string' }, metavar: 'SECONDS', group: 'nx-pex', help: 'Time limit of one sdist or project build (pip wheel and its backend, killed with everything it started when over it). Default: $NX_PEX_BUILD_TIMEOUT, else 1800.' },
   { key: 'quiet', names: ['-q', '--quiet'], kind: { type: 'flag' }, group: 'nx-pex', help: 'Print nothing but errors.' },
   { key: 'help', names: ['-h', '--help'], kind: { type: 'flag' }, group: 'nx-pex', help: 'Show this help.' },
 ];
+
+/** A registry option's flags, read by its kind. */
+function registrySpec(o: OptionSpec & { cli: NonNullable<OptionSpec['cli']> }): Spec {
+  const { cli, kind } = o;
+  const base = { key: o.field as keyof BuildArgs, names: cli.flags, metavar: cli.metavar, group: cli.group, help: cli.help ?? o.help, implies: cli.implies };
+  switch (kind.type) {
+    case 'string':
+      return { ...base, kind: { type: 'string' } };
+    case 'int':
+      return { ...base, kind: { type: 'int' } };
+    case 'strings':
+      return { ...base, kind: { type: 'list', separator: cli.separator, shlex: cli.shlex } };
+    case 'bool':
+      return { ...base, sets: cli.sets ?? true, kind: cli.negations ? { type: 'bool', negations: cli.negations } : { type: 'flag' } };
+    case 'choice':
+      return { ...base, kind: { type: 'choice', choices: cli.choices ?? kind.choices, bare: cli.bare } };
+    case 'env':
+      return { ...base, kind: { type: 'env' } };
+  }
+}
+
+/** The options of the registry that have flags. */
+const REGISTRY_SPECS: Spec[] = (OPTIONS as readonly OptionSpec[])
+  .filter((o): o is OptionSpec & { cli: NonNullable<OptionSpec['cli']> } => o.cli !== undefined)
+  .map(registrySpec);
+
+/** Every flag of `nx-pex build`: the command's own, then the registry's options. */
+export const SPECS: Spec[] = [...COMMAND_SPECS, ...REGISTRY_SPECS];
 
 /** Every flag of pex 2.105.2's `pex --help`. */
 export const PEX_FLAGS: readonly string[] = (
@@ -261,13 +215,16 @@ export function parseBuildArgs(argv: readonly string[]): BuildArgs {
         rec[spec.key] = [...((rec[spec.key] as string[] | undefined) ?? []), ...values];
         break;
       }
-      case 'bool':
-        noValue();
-        rec[spec.key] = !negated;
+      case 'int': {
+        const v = takeValue();
+        if (!/^-?\d+$/.test(v)) throw new UsageError(`${name} takes an integer; given "${v}".`);
+        rec[spec.key] = Number(v);
         break;
+      }
+      case 'bool':
       case 'flag':
         noValue();
-        rec[spec.key] = true;
+        rec[spec.key] = negated ? !(spec.sets ?? true) : (spec.sets ?? true);
         break;
       case 'choice': {
         let v: string;
@@ -294,15 +251,16 @@ export function parseBuildArgs(argv: readonly string[]): BuildArgs {
         const v = takeValue();
         const eq = v.indexOf('=');
         if (eq <= 0) throw new UsageError(`${name} takes NAME=VALUE; given "${v}".`);
-        out.injectEnv = { ...(out.injectEnv ?? {}), [v.slice(0, eq)]: v.slice(eq + 1) };
+        rec[spec.key] = { ...((rec[spec.key] as Record<string, string> | undefined) ?? {}), [v.slice(0, eq)]: v.slice(eq + 1) };
         break;
       }
     }
+    Object.assign(rec, spec.implies);
   }
   return out;
 }
 
-const GROUPS: Array<[Spec['group'], string]> = [
+const GROUPS: Array<[CliGroup, string]> = [
   ['input', 'What goes in'],
   ['output', 'The PEX file'],
   ['runtime', 'Run time (PEX-INFO)'],

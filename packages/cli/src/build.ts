@@ -1,59 +1,19 @@
 import { dirname, resolve } from 'node:path';
 import { streamProgress } from '@nx-pex/store';
-import { buildProject, buildRequirements, completePlatformPath, createContext, type IndexOverrides, type InheritPath, type LayeredOptions, type Layout } from '@nx-pex/engine';
+import { OPTIONS, resolveOptionPaths, type OptionSpec } from '@nx-pex/project';
+import { buildProject, buildRequirements, createContext, type IndexOverrides, type LayeredOptions } from '@nx-pex/engine';
 import { buildHelp, parseBuildArgs, type BuildArgs } from './build-args';
 import { UsageError } from './errors';
 
-/** The PEX options of the command line. */
+/** The PEX options the command passes on as they are (`-c` is read by the command). */
+const PASSED_ON = (OPTIONS as readonly OptionSpec[]).filter((o) => o.scope === 'pex' && !o.cli?.byCommand).map((o) => o.field);
+
+/** The PEX options of the command line, with their paths resolved against `cwd`. */
 export function cliPexOptions(a: BuildArgs, cwd = process.cwd()): LayeredOptions {
-  const o: LayeredOptions = {};
-  if (a.layout !== undefined) o.layout = a.layout as Layout;
-  if (a.preInstallWheels !== undefined) o.preInstallWheels = a.preInstallWheels;
-  if (a.entryPoint !== undefined) o.entryPoint = a.entryPoint;
-  if (a.injectArgs) o.injectArgs = a.injectArgs;
-  if (a.injectEnv) o.injectEnv = a.injectEnv;
-  if (a.injectPythonArgs) o.injectPythonArgs = a.injectPythonArgs;
-  if (a.inheritPath !== undefined) o.inheritPath = a.inheritPath as InheritPath;
-  if (a.stripPexEnv !== undefined) o.stripPexEnv = a.stripPexEnv;
-  if (a.emitWarnings !== undefined) o.emitWarnings = a.emitWarnings;
-  if (a.ignoreErrors) o.ignoreErrors = true;
-  if (a.maxInstallJobs !== undefined) {
-    if (!/^-?\d+$/.test(a.maxInstallJobs)) throw new UsageError(`--max-install-jobs takes an integer; given "${a.maxInstallJobs}".`);
-    o.maxInstallJobs = Number(a.maxInstallJobs);
-  }
-  if (a.shebang !== undefined) o.shebang = a.shebang;
-  if (a.interpreterConstraints) o.interpreterConstraints = a.interpreterConstraints;
-  if (a.includeTools) o.includeTools = true;
-  if (a.venv !== undefined) {
-    o.venv = true;
-    o.venvBinPath = a.venv as 'false' | 'prepend' | 'append';
-  }
-  if (a.venvCopies !== undefined) o.venvCopies = a.venvCopies;
-  if (a.venvSitePackagesCopies !== undefined) o.venvSitePackagesCopies = a.venvSitePackagesCopies;
-  if (a.venvSystemSitePackages !== undefined) o.venvSystemSitePackages = a.venvSystemSitePackages;
-  if (a.nonHermeticVenvScripts) o.venvHermeticScripts = false;
-  if (a.compress !== undefined) o.compress = a.compress;
-  if (a.validateEntryPoint) o.validateEntryPoint = true;
-  if (a.pexPath) o.pexPath = a.pexPath;
-  if (a.runtimePexRoot !== undefined) o.runtimePexRoot = a.runtimePexRoot;
-  if (a.sources) o.sources = a.sources.map((d) => resolve(cwd, d));
-  if (a.pexVersion !== undefined) o.pexVersion = a.pexVersion;
-  if (a.firstParty !== undefined) o.firstParty = a.firstParty as 'sources' | 'wheel';
-  if (a.layers) o.layers = true;
-  if (a.docker) o.docker = true;
-  if (a.dockerBaseImage !== undefined) o.dockerBaseImage = a.dockerBaseImage;
-  if (a.image) o.image = true;
-  // A path (./x, ../x, /x) is the caller's; anything else is an image reference.
-  if (a.imageBase !== undefined) o.imageBase = /^\.{0,2}\//.test(a.imageBase) ? resolve(cwd, a.imageBase) : a.imageBase;
-  if (a.imageRepository !== undefined) o.imageRepository = a.imageRepository;
-  if (a.imageTags !== undefined) o.imageTags = a.imageTags;
-  if (a.imagePorts !== undefined) o.imagePorts = a.imagePorts;
-  if (a.imageUser !== undefined) o.imageUser = a.imageUser;
-  if (a.imageEnv !== undefined) o.imageEnv = a.imageEnv;
-  if (a.imageRevision !== undefined) o.imageRevision = a.imageRevision;
-  if (a.platforms) o.platforms = a.platforms;
-  if (a.completePlatforms) o.completePlatforms = a.completePlatforms.map((c) => completePlatformPath(c, cwd));
-  return o;
+  const given = a as unknown as Record<string, unknown>;
+  const o: Record<string, unknown> = {};
+  for (const field of PASSED_ON) if (given[field] !== undefined) o[field] = given[field];
+  return resolveOptionPaths(o as LayeredOptions, cwd);
 }
 
 function indexOverrides(a: BuildArgs): IndexOverrides | undefined {
@@ -72,7 +32,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
   applyBuildTimeout(a.buildTimeout);
   // The settings every step of the build shares, whichever kind of build it is.
   const ctx = createContext({
-    storeDir: a.store,
+    storeDir: a.storeDir,
     indexes: indexOverrides(a),
     offline: a.offline || undefined,
     disableCache: a.disableCache || undefined,
@@ -81,7 +41,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
   });
   // What both kinds of build take from the command line.
   const common = { lockFile: a.lock, python: a.python, pex };
-  const scripts = a.script ?? [];
+  const scripts = a.scripts ?? [];
 
   if (a.project !== undefined) {
     if (a.requirements.length || a.requirementFiles) {

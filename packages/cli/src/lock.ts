@@ -6,7 +6,7 @@ import { UsageError } from './errors';
 
 const LOCK_KEYS = new Set<keyof BuildArgs>([
   'requirements', 'requirementFiles', 'project', 'constraintFiles', 'pre', 'onlyBinary', 'noBinary', 'build', 'wheel',
-  'indexUrls', 'findLinks', 'pypi', 'python', 'store', 'disableCache', 'quiet', 'help', 'outputFile', 'platforms', 'completePlatforms', 'buildTimeout',
+  'indexUrls', 'findLinks', 'pypi', 'python', 'storeDir', 'disableCache', 'quiet', 'help', 'outputFile', 'platforms', 'completePlatforms', 'buildTimeout',
 ]);
 
 const HELP = `Usage: nx-pex lock [--project DIR] [REQUIREMENT...] [-r FILE] [TARGETS | --universal] [-o pylock.toml] [options]
@@ -78,7 +78,7 @@ export async function lockCommand(argv: string[]): Promise<number> {
     onlyBinary,
     noBinary,
   }, createContext({
-    storeDir: a.store,
+    storeDir: a.storeDir,
     disableCache: a.disableCache || undefined,
     indexes: a.indexUrls || a.findLinks || a.pypi !== undefined ? { indexUrls: a.indexUrls, findLinks: a.findLinks, noPypi: a.pypi === false } : undefined,
     log: a.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`),

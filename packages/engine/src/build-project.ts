@@ -5,7 +5,7 @@ import { buildableScripts, findLockFile, readPyproject, type PyProject, type Sou
 import { assertInside, isReplaceableOutput, writePex } from '@nx-pex/pex';
 import { checkOptions, mergeOptions, toolOptions, writerOptions, type LayeredOptions } from './options';
 import { describeTargets, entryPointOf, fetchOptionsFor, targetsFor, withFetchedInputs, withSources, type FetchedInputs } from './pipeline';
-import { checkLayerOptions, removeStaleLayers, writeProjectLayers } from './layers';
+import { checkLayerOptions, linkWheelsToStore, removeStaleLayers, writeProjectLayers } from './layers';
 import { createContext, type BuildContext } from './context';
 import { selectForTargets, type Selection } from './selection';
 import { lockKindOf } from './sources';
@@ -192,12 +192,14 @@ async function writeProjectPexes(
   if (!options.outputFile) await mkdir(outputDir, { recursive: true });
   const pex = { ...writerOptions(pexOptions), runtime, dependencies, sources: selection.sources, requirements: selection.requirements, shebang: pexOptions.shebang ?? shebang };
   const outputs: BuiltPex[] = [];
-  for (const job of jobs) {
+  // Layers only (`fullPex: false`): no full PEX is written, the layers hold everything.
+  for (const job of pexOptions.fullPex === false ? [] : jobs) {
     const path = options.outputFile ? resolve(options.outputFile) : join(outputDir, `${job.name}.pex`);
     // The names were checked; this is the last word before anything is written.
     if (!options.outputFile) assertInside(outputDir, path, `the PEX of ${job.name}`);
     await mkdir(dirname(path), { recursive: true });
     const result = await writePex(path, { tmpDir: await outputTmpDir(storeRoot, dirname(path)), ...pex, entryPoint: job.entryPoint, script: job.script });
+    await linkWheelsToStore(path, { ...writerOptions(pexOptions), dependencies });
     outputs.push({ script: job.name, path, bytes: result.bytes, pexHash: result.pexHash });
     ctx.log(`${project.name}: wrote ${shownPath(path)} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
   }

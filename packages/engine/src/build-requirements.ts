@@ -18,6 +18,7 @@ import { describeTargets, entryPointOf, fetchOptionsFor, targetsFor, withFetched
 import { selectForTargets, type Selection } from './selection';
 import { hashedSource, lockKindOf, resolveSource, type LockKindModule } from './sources';
 import { checkUtf8Path, outputTmpDir, shownPath } from './outputs';
+import { linkWheelsToStore } from './layers';
 
 export { withoutCredentials } from './sources';
 
@@ -72,9 +73,9 @@ function parseAll(texts: readonly string[], local: boolean): Requirement[] {
 }
 
 function checkProjectOnlyOptions(o: PexBuildOptions): void {
-  if (o.layers || o.docker || o.dockerBaseImage !== undefined || o.image) {
+  if (o.layers || o.docker || o.dockerBaseImage !== undefined || o.image || o.fullPex === false) {
     throw new UserError(
-      `${o.image ? '--image' : o.docker ? '--docker' : o.layers ? '--layers' : '--docker-base-image'} applies to project builds: give --project DIR (or use the Nx target), ` +
+      `${o.image ? '--image' : o.docker ? '--docker' : o.layers ? '--layers' : o.fullPex === false ? '--no-full-pex' : '--docker-base-image'} applies to project builds: give --project DIR (or use the Nx target), ` +
         'so that the sources layer holds the project\'s code.',
     );
   }
@@ -172,6 +173,7 @@ async function writeRequirementsPex(
     requirements: selection.requirements,
     shebang: o.shebang ?? shebang,
   });
+  await linkWheelsToStore(path, { ...writerOptions(o), dependencies });
   ctx.log(`wrote ${shownPath(path)} (${(result.bytes / 1e6).toFixed(1)} MB, ${dependencies.length} wheels)`);
   return { result, wheels: dependencies.length };
 }

@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { defaultStoreRoot, lineProgress, offlineFromEnv, type ProgressReporter } from '@nx-pex/store';
-import type { IndexOverrides } from './runtime';
+import type { IndexOverrides } from './index-overrides';
 
 export interface BuildContext {
   /** The environment (index and store variables, NX_PEX_OFFLINE, …); default `process.env`. */

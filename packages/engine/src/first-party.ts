@@ -38,7 +38,7 @@ import { readIndexConfig, type IndexConfig } from '@nx-pex/index';
 import { defaultStoreRoot, type ArtifactRequest } from '@nx-pex/store';
 import { backendMetadata, keepInCopy, sdistBuilder } from '@nx-pex/resolver';
 import { combineSources, directorySources } from './options';
-import { applyIndexOverrides, type IndexOverrides } from './runtime';
+import { applyIndexOverrides, type IndexOverrides } from './index-overrides';
 import type { IndexContext } from './pipeline';
 
 /** How workspace projects go into a PEX: their files with a `.dist-info` (default), or wheels their backends build. */

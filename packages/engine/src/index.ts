@@ -13,12 +13,13 @@ export {
   checkOptions,
   completePlatformPath,
   mergeOptions,
+  writerOptions,
   type InheritPath,
   type LayeredOptions,
   type Layout,
   type PexBuildOptions,
 } from './options';
-export { applyIndexOverrides, type IndexOverrides } from './runtime';
+export { applyIndexOverrides, type IndexOverrides } from './index-overrides';
 export { createContext, type BuildContext, type BuildContextInit } from './context';
 export type { LockSource, TargetSelection } from './lock-source';
 export { LOCK_KINDS, lockKindOf, type LockKindModule, type ProjectSourceRequest, type LockedRequirementsRequest } from './sources';

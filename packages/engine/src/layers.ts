@@ -3,9 +3,9 @@
  * key into the store and linked into `dist/`, a sources layer per script, and a Docker build
  * context after pex's container recipe.
  */
-import { randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { keepOnInterrupt, removeOnInterrupt, tempBeside } from '@nx-pex/fs';
 import { UserError, type TargetPlatform } from '@nx-pex/pep';
 import {
   PexError,
@@ -71,10 +71,16 @@ function optionName(o: { layers: boolean; docker: boolean }): string {
 /** Refuses option values the layer outputs cannot be built with, naming the project and the option. */
 export function checkLayerOptions(
   project: string,
-  o: { layers?: boolean; docker?: boolean; dockerBaseImage?: string; includeTools?: boolean },
+  o: { layers?: boolean; docker?: boolean; dockerBaseImage?: string; includeTools?: boolean; fullPex?: boolean },
   jobs: readonly LayerJob[],
 ): void {
   const on = { layers: o.layers === true, docker: o.docker === true };
+  if (o.fullPex === false && !on.layers && !on.docker) {
+    throw new UserError(
+      `${project}: fullPex: false (\`full-pex = false\` in [tool.nx-pex], --no-full-pex) leaves nothing to write without layers or docker; ` +
+        'add layers = true (--layers) or docker = true (--docker), or drop full-pex = false.',
+    );
+  }
   if (o.dockerBaseImage !== undefined && !isImageReference(o.dockerBaseImage)) {
     throw new UserError(
       `${project}: dockerBaseImage (\`docker-base-image\` in [tool.nx-pex], --docker-base-image) is "${o.dockerBaseImage}", ` +
@@ -176,7 +182,7 @@ export async function writeProjectLayers(o: ProjectLayersOptions): Promise<Proje
   const key = depsLayerKey(deps, o.target.id);
   const layer = await ensureLayer(o.store, key, async (dir) => {
     await writePex(join(dir, DEPS_LAYER), deps);
-    if ((deps.layout ?? 'zipapp') !== 'zipapp' && !deps.preInstallWheels) await linkWheels(join(dir, DEPS_LAYER), deps);
+    await linkWheelsToStore(join(dir, DEPS_LAYER), deps);
     await writeFile(
       join(dir, 'layer.json'),
       `${JSON.stringify({ kind: 'deps', target: o.target.id, pex: deps.runtime.version, layout: deps.layout ?? 'zipapp', wheels: deps.dependencies.map((d) => d.filename) }, null, 1)}\n`,
@@ -199,7 +205,11 @@ export async function writeProjectLayers(o: ProjectLayersOptions): Promise<Proje
     let how: LinkResult | undefined;
     await writeDir(dest, tmpRoot, async (dir) => {
       how = await linkFromStore(storeDeps, join(dir, DEPS_LAYER));
-      for (const [name, options] of srcs) await writePex(join(dir, `${name}.pex`), options);
+      for (const [name, options] of srcs) {
+        await writePex(join(dir, `${name}.pex`), options);
+        // A packed sources layer boots from the same `.bootstrap` as the deps layer: link it too.
+        await linkIfSame(join(storeDeps, '.bootstrap'), join(dir, `${name}.pex`, '.bootstrap'));
+      }
     });
     o.log(`${o.project}: wrote ${shownPath(dest)} (${DEPS_LAYER} ${describeLink(how!)} from the store; ${[...srcs.keys()].map((n) => `${n}.pex`).join(', ')})`);
     result.layersDir = dest;
@@ -240,23 +250,47 @@ export async function writeProjectLayers(o: ProjectLayersOptions): Promise<Proje
 }
 
 /**
- * In a packed or loose deps layer, each `.deps/<wheel>` is the store's wheel file byte for byte:
- * a hard link to it (where the filesystem allows) keeps one copy of the bytes in the store.
+ * In a packed or loose PEX written with wheel files (not pre-installed), each `.deps/<wheel>` is
+ * the store's wheel file byte for byte: it becomes a hard link to it (where the filesystem
+ * allows), so that the bytes lie once in the store and the output writes none of them. The
+ * store's files are read-only, so no output can change them. Returns the bytes linked.
  */
-async function linkWheels(layerDir: string, deps: PexOptions): Promise<void> {
-  for (const d of deps.dependencies) {
+export async function linkWheelsToStore(pexDir: string, o: Pick<PexOptions, 'layout' | 'preInstallWheels' | 'dependencies'>): Promise<number> {
+  if ((o.layout ?? 'zipapp') === 'zipapp' || o.preInstallWheels) return 0;
+  let linked = 0;
+  for (const d of o.dependencies) {
     if (!d.trusted) continue;
-    const dest = join(layerDir, '.deps', d.filename);
+    const dest = join(pexDir, '.deps', d.filename);
     const [a, b] = await Promise.all([stat(dest).catch(() => undefined), stat(d.path).catch(() => undefined)]);
-    if (!a || !b || a.size !== b.size) continue;
-    const tmp = `${dest}.${randomBytes(6).toString('hex')}.link`;
-    try {
-      await link(d.path, tmp);
-      await rename(tmp, dest);
-    } catch {
-      await rm(tmp, { force: true }).catch(() => undefined);
-    }
+    if (!a || !b || !a.isFile() || a.size !== b.size) continue;
+    if ((a.ino === b.ino && a.dev === b.dev) || (await replaceWithLink(d.path, dest))) linked += a.size;
   }
+  return linked;
+}
+
+/** Puts a hard link to `src` in place of `dest` (atomically); false where the filesystem does not allow it. */
+async function replaceWithLink(src: string, dest: string): Promise<boolean> {
+  const tmp = tempBeside(dest);
+  removeOnInterrupt(tmp);
+  try {
+    await link(src, tmp);
+    await rename(tmp, dest);
+    return true;
+  } catch {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    return false;
+  } finally {
+    keepOnInterrupt(tmp);
+  }
+}
+
+/** Makes `dest` a hard link to `src` when both are regular files of the same bytes; false when it is left as it is. */
+async function linkIfSame(src: string, dest: string): Promise<boolean> {
+  const [a, b] = await Promise.all([lstat(src).catch(() => undefined), lstat(dest).catch(() => undefined)]);
+  if (!a?.isFile() || !b?.isFile() || a.size !== b.size) return false;
+  if (a.ino === b.ino && a.dev === b.dev) return true;
+  if (!(await readFile(src)).equals(await readFile(dest))) return false;
+  return replaceWithLink(src, dest);
 }
 
 /** Removes `layers/` and `docker/` of an earlier build that asked for them, when this one does not. */

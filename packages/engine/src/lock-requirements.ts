@@ -17,7 +17,7 @@ import { parseRoot, requiresPythonHolds, resolve as resolveRequirements, sdistBu
 import { downloadUnhashed } from './pinned';
 import { withoutCredentials } from './sources';
 import { targetFor, targetsFor } from './pipeline';
-import { applyIndexOverrides } from './runtime';
+import { applyIndexOverrides } from './index-overrides';
 import { createContext, type BuildContext } from './context';
 import { indexCaches } from './index-cache';
 import { environmentMarker, targetsMarker } from './lock-targets';

@@ -3,86 +3,46 @@
  * each with the meaning of the pex flag of the same name.
  */
 import { readdir } from 'node:fs/promises';
-import { isAbsolute, join, posix, resolve } from 'node:path';
+import { isAbsolute, join, posix } from 'node:path';
 import { isValidVersion, UserError } from '@nx-pex/pep';
-import type { NxPexToolConfig, PyProject, SourceFile } from '@nx-pex/project';
+import {
+  EXECUTABLE_OPTIONS,
+  resolveOptionPaths,
+  WRITER_FIELDS,
+  type LayeredOptions,
+  type OptionEntry,
+  type PexBuildOptions,
+  type PyProject,
+  type SourceFile,
+  type ValueOf,
+} from '@nx-pex/project';
 import type { PexOptions } from '@nx-pex/pex';
 
-export type Layout = NonNullable<NxPexToolConfig['layout']>;
-export type InheritPath = NonNullable<NxPexToolConfig['inheritPath']>;
-
-/**
- * PEX options settable per target, per project (`[tool.nx-pex]`) and on the command line: the
- * keys of `[tool.nx-pex]` but `scripts`, each with the meaning of the pex flag of the same name
- * (`sources` is `-D`; docs/options.md lists the flag and the Pants field of each).
- */
-export type PexBuildOptions = Omit<NxPexToolConfig, 'scripts' | 'lockFile'>;
-
-/** Every option of PexBuildOptions, in the order docs/options.md and `--help` list them. */
-export const PEX_BUILD_OPTION_NAMES = [
-  'entryPoint',
-  'script',
-  'sources',
-  'layout',
-  'preInstallWheels',
-  'compress',
-  'includeTools',
-  'shebang',
-  'interpreterConstraints',
-  'injectArgs',
-  'injectEnv',
-  'injectPythonArgs',
-  'inheritPath',
-  'stripPexEnv',
-  'emitWarnings',
-  'ignoreErrors',
-  'maxInstallJobs',
-  'venv',
-  'venvBinPath',
-  'venvCopies',
-  'venvSitePackagesCopies',
-  'venvSystemSitePackages',
-  'venvHermeticScripts',
-  'validateEntryPoint',
-  'pexPath',
-  'runtimePexRoot',
-  'pexVersion',
-  'layers',
-  'docker',
-  'dockerBaseImage',
-  'image',
-  'imageBase',
-  'imageRepository',
-  'imageTags',
-  'imagePorts',
-  'imageUser',
-  'imageEnv',
-  'imageRevision',
-  'platforms',
-  'completePlatforms',
-  'firstParty',
-] as const satisfies ReadonlyArray<keyof PexBuildOptions>;
-
-/** Options that say what the PEX runs; a layer that sets one of them replaces all of them below it. */
-const EXECUTABLE = ['entryPoint', 'script', 'scripts'] as const;
-
-/** Build options plus `scripts` (nx-pex's one-PEX-per-console-script list). */
-export type LayeredOptions = Omit<NxPexToolConfig, 'lockFile'>;
+export {
+  completePlatformPath,
+  PEX_BUILD_OPTION_NAMES,
+  type InheritPath,
+  type LayeredOptions,
+  type Layout,
+  type PexBuildOptions,
+} from '@nx-pex/project';
 
 /**
  * Merges option layers, the first winning: command line or target options, then
- * `[tool.nx-pex]`, then defaults. `entryPoint`, `script` and `scripts` go together: they come
- * from the first layer that sets any of them.
+ * `[tool.nx-pex]`, then defaults. The options the registry marks `together: 'executable'`
+ * (`entryPoint`, `script`, `scripts`) go together: they come from the first layer that sets any
+ * of them.
  */
 export function mergeOptions(...layers: Array<LayeredOptions | undefined>): LayeredOptions {
   const out: Record<string, unknown> = {};
   let executableTaken = false;
   for (const layer of layers) {
     if (!layer) continue;
-    const setsExecutable = EXECUTABLE.some((k) => layer[k] !== undefined);
-    for (const [key, value] of Object.entries(layer)) {
+    const values = layer as Record<string, unknown>;
+    const setsExecutable = EXECUTABLE_OPTIONS.some((k) => values[k] !== undefined);
+    for (const [key, value] of Object.entries(values)) {
       if (value === undefined) continue;
-      if ((EXECUTABLE as readonly string[]).includes(key)) {
+      if (EXECUTABLE_OPTIONS.includes(key)) {
         if (executableTaken) continue;
       } else if (key in out) continue;
       out[key] = value;
@@ -92,18 +52,10 @@ export function mergeOptions(...layers: Array<LayeredOptions | undefined>): Laye
   return out as LayeredOptions;
 }
 
-/** A complete platform as given (a JSON object, else a file) with a file resolved against `dir`. */
-export function completePlatformPath(value: string, dir: string): string {
-  return value.trim().startsWith('{') ? value : resolve(dir, value);
-}
-
-/** `[tool.nx-pex]` as build options, with `sources` resolved against the project's directory. */
+/** `[tool.nx-pex]` as build options, with its paths (`sources`, complete platforms) resolved against the project's directory. */
 export function toolOptions(project: PyProject): LayeredOptions {
-  const { sources, lockFile: _lockFile, completePlatforms, ...rest } = project.nxPex as NxPexToolConfig;
-  const out: LayeredOptions = { ...rest };
-  if (sources) out.sources = sources.map((s) => resolve(project.dir, s));
-  if (completePlatforms) out.completePlatforms = completePlatforms.map((c) => completePlatformPath(c, project.dir));
-  return out;
+  const { lockFile: _lockFile, ...rest } = project.nxPex;
+  return resolveOptionPaths<LayeredOptions>(rest, project.dir);
 }
 
 /**
@@ -142,38 +94,27 @@ export function checkOptions(o: LayeredOptions, where: string): void {
   }
 }
 
-/** The options passed on to the PEX writer. */
+type Assert<T extends true> = T;
+type WriterEntry = Extract<OptionEntry, { writer: string }>;
+/** Compile-time check: every writer field the registry names is one of the writer's options. */
+export type WriterFieldsExist = Assert<[Exclude<WriterEntry['writer'], keyof PexOptions>] extends [never] ? true : false>;
+/** The options whose value does not fit the writer field the registry passes them on as. */
+type Misfits<E = WriterEntry> = E extends WriterEntry
+  ? NonNullable<ValueOf<E['kind']>> extends NonNullable<PexOptions[E['writer'] & keyof PexOptions]>
+    ? never
+    : E['field']
+  : never;
+/** Compile-time check: each option's value fits the writer field it is passed on as. */
+export type WriterValuesFit = Assert<[Misfits] extends [never] ? true : false>;
+
+/** The options passed on to the PEX writer: each option the registry gives a writer field, as that field. */
 export function writerOptions(o: PexBuildOptions): Partial<PexOptions> {
-  const out: Partial<PexOptions> = {};
-  const copy = <K extends keyof PexBuildOptions & keyof PexOptions>(k: K) => {
-    if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k];
-  };
-  copy('layout');
-  copy('preInstallWheels');
-  copy('entryPoint');
-  copy('script');
-  copy('injectArgs');
-  copy('injectEnv');
-  copy('injectPythonArgs');
-  copy('inheritPath');
-  copy('stripPexEnv');
-  copy('emitWarnings');
-  copy('ignoreErrors');
-  copy('maxInstallJobs');
-  copy('shebang');
-  copy('interpreterConstraints');
-  copy('includeTools');
-  copy('venv');
-  copy('venvBinPath');
-  copy('venvCopies');
-  copy('venvSitePackagesCopies');
-  copy('venvSystemSitePackages');
-  copy('venvHermeticScripts');
-  copy('compress');
-  copy('validateEntryPoint');
-  copy('pexPath');
-  copy('runtimePexRoot');
-  return out;
+  const out: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(o)) {
+    const writer = WRITER_FIELDS[field];
+    if (writer !== undefined && value !== undefined) out[writer] = value;
+  }
+  return out as Partial<PexOptions>;
 }
 
 /**

@@ -4,7 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { abbreviatedPlatform, completePlatform, probeInterpreterCached, targetFromInterpreter, UserError, type TargetPlatform } from '@nx-pex/pep';
+import { probeInterpreterCached } from '@nx-pex/interpreter';
+import { abbreviatedPlatform, completePlatform, targetFromInterpreter, UserError, type TargetPlatform } from '@nx-pex/pep';
 import { readPyproject, type PyProject, type SourceFile } from '@nx-pex/project';
 import type { LockedPackage, RequirementsFile } from '@nx-pex/lock';
 import { IndexClient, readIndexConfig, type IndexConfig } from '@nx-pex/index';
@@ -13,7 +14,8 @@ import type { PexDependency, PexRuntime } from '@nx-pex/pex';
 import { buildFirstParty, type FirstPartyBuild, type FirstPartyOptions } from './first-party';
 import type { Selection } from './selection';
 import { shippedPexWheel } from './shipped-runtime';
-import { applyIndexOverrides, chooseRuntime, runtimeFromWheel, type RuntimeChoice } from './runtime';
+import { applyIndexOverrides } from './index-overrides';
+import { chooseRuntime, runtimeFromWheel, type RuntimeChoice } from './runtime';
 import type { BuildContext } from './context';
 import type { FetchedCheck, LockSource } from './lock-source';
 import { applyRequirementsFileIndexes } from './hashed';

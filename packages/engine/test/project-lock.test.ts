@@ -3,25 +3,17 @@
  * against the uv.lock, a user's own read as it is, and undeclared workspace imports refused.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseUvLock } from '@nx-pex/lock';
 import { buildProject, projectLockText } from '@nx-pex/engine';
+import { describeWith } from '@nx-pex/testkit';
 
 jest.setTimeout(120_000);
 
 const REPO = join(__dirname, '..', '..', '..');
 const WHEELS = join(REPO, '.cache', 'wheels');
-const have = existsSync(join(WHEELS, 'numpy-2.4.6-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl'));
-const python311 = (() => {
-  try {
-    return execFileSync('python3', ['-c', 'import sys; print(sys.version_info[:2] == (3, 11))'], { encoding: 'utf8' }).trim() === 'True';
-  } catch {
-    return false;
-  }
-})();
-
 let ws: string;
 let store: string;
 const env = () => ({ ...process.env, PIP_CONFIG_FILE: '/dev/null', PIP_FIND_LINKS: WHEELS, PIP_NO_INDEX: '1', NX_PEX_OFFLINE: '' });
@@ -50,7 +42,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(ws, { recursive: true, force: true }));
 
-(have && python311 ? describe : describe.skip)('per-project locks', () => {
+describeWith(['wheels', 'python3=3.11'], 'per-project locks', () => {
   it('builds from the generated pylock.toml, and the PEX runs', async () => {
     sync('service-b', 'services/service-b');
     const lines: string[] = [];

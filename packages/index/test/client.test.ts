@@ -12,7 +12,7 @@ import {
   IndexUnreachableError,
   TruncatedDownloadError,
 } from '@nx-pex/index';
-import { IndexServer, startIndexServer, writeFixtureWheel, FixtureFile } from '../../../tools/index-server/src';
+import { IndexServer, startIndexServer, writeFixtureWheel, FixtureFile } from '@nx-pex/index-server';
 
 let tmp: string;
 let wheels: string;

@@ -12,7 +12,7 @@ import {
   IndexResponseError,
   parseRetryAfter,
 } from '@nx-pex/index';
-import { FixtureFile, IndexServer, startIndexServer, writeFixtureWheel } from '../../../tools/index-server/src';
+import { FixtureFile, IndexServer, startIndexServer, writeFixtureWheel } from '@nx-pex/index-server';
 
 const SECRET = 'pa55-w0rd-for-tests';
 let tmp: string;

@@ -5,9 +5,19 @@
  */
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { canonicalizeName, markerToString, parseMarker } from '@nx-pex/pep';
+import {
+  canonicalizeName,
+  markerPythonRange,
+  markerToString,
+  parseMarker,
+  pythonRangeMarker,
+  rangeIntersect,
+  rangeUnion,
+  rangeWithin,
+  requiresPythonRange,
+  type PythonRange,
+} from '@nx-pex/pep';
 import { bindExtras } from './closure';
-import { intersect, intervalsToMarker, markerIntervals, requiresPythonIntervals, same, union, type Intervals } from './python-range';
 import { LockError } from './errors';
 import { PYLOCK_VERSION, formatPylock, type Pylock, type PylockPackage } from './pylock';
 import { isFirstPartySource, sourceKey } from './source';
@@ -38,31 +48,31 @@ function wrap(marker: string): string {
  * terms with the same other conditions are merged, terms implied by others dropped. Undefined:
  * always needed; null: never needed within requires-python.
  */
-function dnfToMarker(dnf: Dnf, domain: Intervals): string | undefined | null {
+function dnfToMarker(dnf: Dnf, domain: PythonRange): string | undefined | null {
   if (dnf.some((t) => t.length === 0)) return undefined;
-  const groups: Array<{ others: string[]; py: Intervals }> = [];
+  const groups: Array<{ others: string[]; py: PythonRange }> = [];
   for (const term of dnf) {
     let py = domain;
     const others: string[] = [];
     for (const atom of term) {
       const parsed = parseMarker(atom);
-      const iv = markerIntervals(parsed);
-      if (iv) py = intersect(py, iv);
+      const iv = markerPythonRange(parsed);
+      if (iv) py = rangeIntersect(py, iv);
       else others.push(markerToString(parsed));
     }
     if (py.length === 0) continue;
     const o = [...new Set(others)].sort();
     const g = groups.find((x) => x.others.length === o.length && x.others.every((v, i) => v === o[i]));
-    if (g) g.py = union(g.py, py);
+    if (g) g.py = rangeUnion(g.py, py);
     else groups.push({ others: o, py });
   }
   if (groups.length === 0) return null;
   const kept = groups.filter(
-    (b, i) => !groups.some((a, j) => j !== i && isSubset(a.others, b.others) && same(intersect(a.py, b.py), b.py) && (a.others.length < b.others.length || j < i)),
+    (b, i) => !groups.some((a, j) => j !== i && isSubset(a.others, b.others) && rangeWithin(b.py, a.py) && (a.others.length < b.others.length || j < i)),
   );
   const terms: string[] = [];
   for (const g of kept) {
-    const py = intervalsToMarker(g.py, domain);
+    const py = pythonRangeMarker(g.py, domain, 'uv');
     const atoms = [...g.others.map(wrap), ...(py !== undefined ? [g.others.length ? wrap(py) : py] : [])];
     if (atoms.length === 0) return undefined;
     terms.push(atoms.join(' and '));
@@ -177,7 +187,7 @@ export function universalClosure(lock: Lockfile, project: string): UniversalEntr
     for (const t of node.dnf) addTerm(dnf, t);
     byPkg.set(node.pkg, dnf);
   }
-  const domain = requiresPythonIntervals(lock.requiresPython);
+  const domain = requiresPythonRange(lock.requiresPython);
   const entries: UniversalEntry[] = [];
   for (const [pkg, dnf] of byPkg) {
     const marker = dnfToMarker(dnf, domain);

@@ -20,9 +20,6 @@ export {
   wheelRank,
   selectBestWheel,
 } from './tags';
-export { InterpreterProbeError, probeInterpreter, interpreterInfoFromProbe } from './interpreter';
-export type { InterpreterCacheOptions } from './interpreter-cache';
-export { probeInterpreterCached, resolveExecutable } from './interpreter-cache';
 export type { PlatformSpec, IndexedFile } from './platforms';
 export {
   InvalidPlatformError,
@@ -38,7 +35,7 @@ export {
 } from './platforms';
 export { poetryConstraintToPep440 } from './poetry-constraint';
 export { lastParsePerFile } from './memo';
-export type { MarkerDnf, MarkerTerm, PythonRange } from './marker-algebra';
+export type { MarkerDnf, MarkerTerm, PythonRange, PythonRangeStyle } from './marker-algebra';
 export {
   ALL_PYTHONS,
   MARKER_TRUE,
@@ -54,6 +51,7 @@ export {
   dnfIsTrue,
   formatDnf,
   pythonRangeMarker,
+  markerPythonRange,
   requiresPythonRange,
   lowestPython,
   rangeIntersect,

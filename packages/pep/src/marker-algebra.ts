@@ -308,20 +308,38 @@ export function dnfIsTrue(dnf: MarkerDnf, domain: PythonRange = ALL_PYTHONS): bo
 const fmt = (v: V) => v.join('.');
 const minorAligned = (v: V) => v.slice(2).every((x) => x === 0);
 
+/** `3.11.0` → `3.11`: a version written as briefly as it can be, keeping major and minor. */
+const brief = (v: V): string => {
+  const out = [v[0]!, v[1] ?? 0, ...v.slice(2)];
+  while (out.length > 2 && out[out.length - 1] === 0) out.pop();
+  return fmt(out);
+};
+
+/**
+ * How a Python range is written: `packaging` (`python_version >= "3.11"`, python_full_version
+ * only for a bound inside a minor release) or `uv` (as uv writes lock markers:
+ * `python_full_version >= '3.11'`, `python_full_version == '3.11.*'` for one minor release).
+ */
+export type PythonRangeStyle = 'packaging' | 'uv';
+
 /** A Python range as a marker, leaving out the bounds `domain` already gives; undefined when it covers the domain. */
-export function pythonRangeMarker(range: PythonRange, domain: PythonRange = ALL_PYTHONS): string | undefined {
+export function pythonRangeMarker(range: PythonRange, domain: PythonRange = ALL_PYTHONS, style: PythonRangeStyle = 'packaging'): string | undefined {
   const r = rangeIntersect(range, domain);
   if (rangeWithin(domain, r)) return undefined;
   const dlo = domain[0]?.[0];
   const dhi = domain[domain.length - 1]?.[1];
   const eq = (x: V | undefined, y: V | undefined) => (x === undefined ? y === undefined : y !== undefined && cmp(x, y) === 0);
+  const bound = (op: '>=' | '<', v: V) =>
+    style === 'uv' ? `python_full_version ${op} '${brief(v)}'` : minorAligned(v) ? `python_version ${op} "${v[0]}.${v[1] ?? 0}"` : `python_full_version ${op} "${fmt(v)}"`;
   const parts = r.map(([lo, hi]) => {
     const needLo = lo !== undefined && !eq(lo, dlo);
     const needHi = hi !== undefined && !eq(hi, dhi);
-    if (needLo && needHi && minorAligned(lo) && minorAligned(hi) && cmp(hi, [lo[0]!, (lo[1] ?? 0) + 1]) === 0) return `python_version == "${lo[0]}.${lo[1] ?? 0}"`;
+    if (needLo && needHi && minorAligned(lo) && minorAligned(hi) && cmp(hi, [lo[0]!, (lo[1] ?? 0) + 1]) === 0) {
+      return style === 'uv' ? `python_full_version == '${lo[0]}.${lo[1] ?? 0}.*'` : `python_version == "${lo[0]}.${lo[1] ?? 0}"`;
+    }
     const atoms: string[] = [];
-    if (needLo) atoms.push(minorAligned(lo) ? `python_version >= "${lo[0]}.${lo[1] ?? 0}"` : `python_full_version >= "${fmt(lo)}"`);
-    if (needHi) atoms.push(minorAligned(hi) ? `python_version < "${hi[0]}.${hi[1] ?? 0}"` : `python_full_version < "${fmt(hi)}"`);
+    if (needLo) atoms.push(bound('>=', lo));
+    if (needHi) atoms.push(bound('<', hi));
     return atoms.join(' and ');
   });
   if (parts.length === 1) return parts[0];
@@ -356,6 +374,13 @@ export function requiresPythonRange(spec: string | undefined): PythonRange {
     out = rangeIntersect(out, r);
   }
   return out;
+}
+
+/** The Python versions a marker holds for, when it speaks of nothing but the Python version; else undefined. */
+export function markerPythonRange(marker: Marker | string): PythonRange | undefined {
+  const dnf = markerDnf(marker);
+  if (dnf.some((t) => t.atoms.length > 0)) return undefined;
+  return dnf.reduce<PythonRange>((acc, t) => rangeUnion(acc, t.python), []);
 }
 
 /** The lowest Python version of a range (`3.9` for `>=3.9`), or undefined when it has no lower bound. */

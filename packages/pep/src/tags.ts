@@ -2,7 +2,7 @@ import { UserError } from './errors';
 import type { MarkerEnvironment } from './markers';
 import { parseWheelFilename, WheelFilename } from './wheel';
 
-/** What `probeInterpreter` learns about a Python interpreter. */
+/** What `probeInterpreter` (`@nx-pex/interpreter`) learns about a Python interpreter. */
 export interface InterpreterInfo {
   /** `sys.implementation.name`, e.g. 'cpython'. */
   implementation: string;

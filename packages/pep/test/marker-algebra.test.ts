@@ -12,6 +12,8 @@ import {
   orDnf,
   parseMarker,
   requiresPythonRange,
+  markerPythonRange,
+  pythonRangeMarker,
   type MarkerDnf,
   type MarkerEnvironment,
   type PythonRange,
@@ -150,5 +152,23 @@ describe('marker algebra', () => {
     expect(lowestPython(requiresPythonRange('~=3.9'))).toBe('3.9');
     expect(lowestPython(requiresPythonRange(undefined))).toBeUndefined();
     expect(dnfIsFalse(markerDnf('python_version >= "4"'), requiresPythonRange('>=3.9,<4'))).toBe(true);
+  });
+});
+
+describe('one Python-range algebra, two ways of writing it', () => {
+  it('reads the Python versions a marker holds for, when it speaks of nothing else', () => {
+    const r = markerPythonRange("python_full_version >= '3.9' and python_version < '3.12'")!;
+    expect(pythonRangeMarker(r)).toBe('python_version >= "3.9" and python_version < "3.12"');
+    expect(markerPythonRange("python_version < '3.12' and sys_platform == 'linux'")).toBeUndefined();
+  });
+
+  it('writes a range as packaging does, or as uv writes lock markers', () => {
+    const domain = requiresPythonRange('>=3.9');
+    expect(pythonRangeMarker(requiresPythonRange('<3.11'), domain, 'uv')).toBe("python_full_version < '3.11'");
+    expect(pythonRangeMarker(requiresPythonRange('==3.10.*'), domain, 'uv')).toBe("python_full_version == '3.10.*'");
+    expect(pythonRangeMarker(requiresPythonRange('==3.10.*'), domain)).toBe('python_version == "3.10"');
+    expect(pythonRangeMarker(requiresPythonRange('>=3.10.2'), domain, 'uv')).toBe("python_full_version >= '3.10.2'");
+    expect(pythonRangeMarker(requiresPythonRange('>=3.10.2'), domain)).toBe('python_full_version >= "3.10.2"');
+    expect(pythonRangeMarker(domain, domain, 'uv')).toBeUndefined();
   });
 });

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { cp, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import yauzl from 'yauzl';
-import { HOST_TAG, keepOnInterrupt, pidAlive, removeOnInterrupt, removedOnInterrupt } from '@nx-pex/store';
+import { HOST_TAG, keepOnInterrupt, pidAlive, removeOnInterrupt, removedOnInterrupt } from '@nx-pex/fs';
 import { UserError } from './errors';
 
 /** `.<output name>.<host tag>-<pid>.<12 hex>.tmp`, and `.old` for a replaced output on its way out. */

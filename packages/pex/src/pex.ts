@@ -4,13 +4,14 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, open, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { PexError, UserError } from './errors';
 import { pyCompare, pyJsonDumps, pyReprBool, pyReprStr, pyReprTuple, pySorted, type JsonValue } from './python';
 import { isPycFile, isPycPath, type PexRuntime } from './runtime';
 import { installWheelChroot, readWheel, walkOrder, type EntryPoint, type WheelContents } from './install';
-import { changedError, hasIdentity, readFileSource, writeZipapp, zip64Error, type FileIdentity, type ZipItem, type ZipSource } from './zipapp';
+import { hasIdentity, syncDir, type FileIdentity } from '@nx-pex/fs';
+import { changedError, readFileSource, writeZipapp, zip64Error, type ZipItem, type ZipSource } from './zipapp';
 import { assertInside, checkReplaceable, moveIntoPlace, sweepStaleTemps, tempPathFor, untrack } from './output';
 
 export interface PexDependency {
@@ -725,18 +726,6 @@ function outputWriteError(outputPath: string, e: unknown): unknown {
   return new UserError(`Cannot write ${outputPath}: ${hint[err.code] ?? err.message}${hint[err.code] ? ` (${err.code})` : ''}.`);
 }
 
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Directory fsync is best effort (not every filesystem allows it).
-  }
-}
 
 export interface PexLayers {
   /** The dependencies-only PEX: depends only on the closure and build-wide options. */

@@ -3,11 +3,12 @@
  * would copy into a PEX, their `bootstrap_hash`, and `pex_boot.py` with the `boot()` signature
  * the generated `__main__.py` has to call.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type yauzl from 'yauzl';
+import { tryWriteFileAtomic } from '@nx-pex/fs';
 import { PexError } from './errors';
 import { pyCompare } from './python';
 import { listAllEntries, openZip, readZipEntry } from './zipread';
@@ -444,12 +445,5 @@ async function readRuntimeCache(path: string, wheelSha256: string, wheelFilename
 
 /** Keeps a prepared runtime for the next build; best effort (a read-only cache only costs time). */
 async function writeRuntimeCache(path: string, runtime: PexRuntime): Promise<void> {
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(tmp, serializeRuntime(runtime), { flag: 'wx' });
-    await rename(tmp, path);
-  } catch {
-    await rm(tmp, { force: true }).catch(() => undefined);
-  }
+  await tryWriteFileAtomic(path, serializeRuntime(runtime), { mkdir: true });
 }

@@ -9,10 +9,10 @@
  * data that comes already deflated (the pex runtime) is copied as it is.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { BigIntStats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { crc32, deflateRawSync } from 'node:zlib';
+import { hasIdentity, type FileIdentity } from '@nx-pex/fs';
 import { PexError, UserError } from './errors';
 import { pyCompare } from './python';
 
@@ -27,18 +27,6 @@ export type ZipSource =
    */
   | { kind: 'file'; path: string; size: number; sha256?: string; identity?: FileIdentity; what: string };
 
-/** A file's size, inode, mtime and ctime (ns), as the wheel store records them for a verified file. */
-export interface FileIdentity {
-  size: number;
-  ino: string;
-  mtimeNs: string;
-  ctimeNs: string;
-}
-
-/** Whether `st` (of an open file) shows the file as it was when its identity was recorded. */
-export function hasIdentity(st: BigIntStats, id: FileIdentity): boolean {
-  return st.isFile() && Number(st.size) === id.size && st.ino.toString() === id.ino && st.mtimeNs.toString() === id.mtimeNs && st.ctimeNs.toString() === id.ctimeNs;
-}
 
 export interface ZipItem {
   path: string;

@@ -1,3 +1,4 @@
+export * from './option-registry';
 export * from './pyproject';
 export * from './sources';
 export * from './workspace';

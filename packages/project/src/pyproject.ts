@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
+import { kebabCase, OPTIONS, type NxPexToolConfig, type OptionKind, type OptionSpec } from './option-registry';
 import { UserError, canonicalizeName, lastParsePerFile, parseRequirement, poetryConstraintToPep440, type Requirement } from '@nx-pex/pep';
 
 /** A `pyproject.toml` that is not valid TOML or not a valid project description. */
@@ -21,143 +22,21 @@ export interface UvSource {
   url?: string;
 }
 
-/**
- * What nx-pex reads from `[tool.nx-pex]`: the TOML keys are these names in kebab-case
- * (`inject-args`, `venv-bin-path`, ...); each has the meaning of the pex flag of the same name.
- */
-export interface NxPexToolConfig {
-  /** Console scripts to build, when not every one of `[project.scripts]` is wanted. */
-  scripts?: string[];
-  layout?: 'zipapp' | 'packed' | 'loose';
-  preInstallWheels?: boolean;
-  entryPoint?: string;
-  script?: string;
-  injectArgs?: string[];
-  injectEnv?: Record<string, string>;
-  injectPythonArgs?: string[];
-  inheritPath?: 'false' | 'prefer' | 'fallback';
-  stripPexEnv?: boolean;
-  emitWarnings?: boolean;
-  ignoreErrors?: boolean;
-  maxInstallJobs?: number;
-  shebang?: string;
-  interpreterConstraints?: string[];
-  includeTools?: boolean;
-  venv?: boolean;
-  venvBinPath?: 'false' | 'prepend' | 'append';
-  venvCopies?: boolean;
-  venvSitePackagesCopies?: boolean;
-  venvSystemSitePackages?: boolean;
-  venvHermeticScripts?: boolean;
-  compress?: boolean;
-  validateEntryPoint?: boolean;
-  pexPath?: string[];
-  runtimePexRoot?: string;
-  /** Extra source directories (pex's `-D`), as written: relative to the pyproject.toml's directory. */
-  sources?: string[];
-  /** Version of the pex runtime to embed. */
-  pexVersion?: string;
-  /** Also write `layers/deps.pex` (third-party closure) and `layers/<script>.pex` (first-party code). */
-  layers?: boolean;
-  /** Also write `docker/`, a Docker build context whose deps layer is built before the sources. */
-  docker?: boolean;
-  /** The Docker base image; default `python:X.Y-slim` for the target's X.Y. */
-  dockerBaseImage?: string;
-  /** Also write `image/`, an OCI image layout per script made by nx-pex itself (no Docker). */
-  image?: boolean;
-  /** The image's base: an OCI layout directory (`DIR` or `DIR:REF`), an image or root filesystem tarball, or a registry reference; default `python:X.Y-slim`. */
-  imageBase?: string;
-  /** Where `push` sends the image: `registry[:port]/path` (with several scripts, `/<script>` is added). */
-  imageRepository?: string;
-  /** Tags `push` gives the image; default `latest`. */
-  imageTags?: string[];
-  /** Ports the image exposes: `8000`, `8000/tcp`, `53/udp`. */
-  imagePorts?: string[];
-  /** The user the image runs as (`USER`). */
-  imageUser?: string;
-  /** Environment variables of the image, over the base's and nx-pex's. */
-  imageEnv?: Record<string, string>;
-  /** The source revision recorded as the `org.opencontainers.image.revision` label. */
-  imageRevision?: string;
-  /** pex's abbreviated platforms (`--platform`), e.g. `manylinux2014_x86_64-cp-311-cp311`; instead of the local interpreter. */
-  platforms?: string[];
-  /** pex's complete platforms (`--complete-platform`): JSON files (relative to the pyproject.toml's directory) or JSON objects. */
-  completePlatforms?: string[];
-  /** The lock of this project (relative to the pyproject.toml's directory), instead of the one discovery finds. */
-  lockFile?: string;
-  /**
-   * How workspace projects go into the PEX: `sources` (their files with a `.dist-info`, the
-   * default) or `wheel` (each built into a wheel by its build backend, as `pex .` does).
-   */
-  firstParty?: 'sources' | 'wheel';
-}
+type ToolKind = OptionKind;
 
-type ToolKind = 'string' | 'strings' | 'bool' | 'int' | 'env' | readonly string[];
-
-/** The value kind of each `[tool.nx-pex]` field (a list of strings is a choice). */
-const TOOL_KINDS: Readonly<Record<keyof NxPexToolConfig, ToolKind>> = {
-  scripts: 'strings',
-  layout: ['zipapp', 'packed', 'loose'],
-  preInstallWheels: 'bool',
-  entryPoint: 'string',
-  script: 'string',
-  injectArgs: 'strings',
-  injectEnv: 'env',
-  injectPythonArgs: 'strings',
-  inheritPath: ['false', 'prefer', 'fallback'],
-  stripPexEnv: 'bool',
-  emitWarnings: 'bool',
-  ignoreErrors: 'bool',
-  maxInstallJobs: 'int',
-  shebang: 'string',
-  interpreterConstraints: 'strings',
-  includeTools: 'bool',
-  venv: 'bool',
-  venvBinPath: ['false', 'prepend', 'append'],
-  venvCopies: 'bool',
-  venvSitePackagesCopies: 'bool',
-  venvSystemSitePackages: 'bool',
-  venvHermeticScripts: 'bool',
-  compress: 'bool',
-  validateEntryPoint: 'bool',
-  pexPath: 'strings',
-  runtimePexRoot: 'string',
-  sources: 'strings',
-  pexVersion: 'string',
-  layers: 'bool',
-  docker: 'bool',
-  dockerBaseImage: 'string',
-  image: 'bool',
-  imageBase: 'string',
-  imageRepository: 'string',
-  imageTags: 'strings',
-  imagePorts: 'strings',
-  imageUser: 'string',
-  imageEnv: 'env',
-  imageRevision: 'string',
-  platforms: 'strings',
-  completePlatforms: 'strings',
-  lockFile: 'string',
-  firstParty: ['sources', 'wheel'],
-};
-
-/** `[tool.nx-pex]` keys: TOML key (the field in kebab-case) → field and value kind. */
+/** `[tool.nx-pex]` keys (the registry's fields in kebab-case) → field and value kind. */
 export const NX_PEX_TOOL_KEYS: Readonly<Record<string, { field: keyof NxPexToolConfig; kind: ToolKind }>> = Object.fromEntries(
-  (Object.entries(TOOL_KINDS) as Array<[keyof NxPexToolConfig, ToolKind]>).map(([field, kind]) => [
-    field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
-    { field, kind },
-  ]),
+  (OPTIONS as readonly OptionSpec[]).filter((o) => o.toml).map((o) => [kebabCase(o.field), { field: o.field as keyof NxPexToolConfig, kind: o.kind }]),
 );
 
 function toolValue(key: string, kind: ToolKind, value: unknown, file: string): unknown {
   const where = `[tool.nx-pex] ${key}`;
-  if (Array.isArray(kind)) {
-    if (typeof value !== 'string' || !kind.includes(value)) {
-      throw new PyprojectError(`${file}: ${where} must be one of ${kind.map((k) => `"${k}"`).join(', ')}; it is ${JSON.stringify(value)}.`);
-    }
-    return value;
-  }
-  switch (kind) {
+  switch (kind.type) {
+    case 'choice':
+      if (typeof value !== 'string' || !kind.choices.includes(value)) {
+        throw new PyprojectError(`${file}: ${where} must be one of ${kind.choices.map((k) => `"${k}"`).join(', ')}; it is ${JSON.stringify(value)}.`);
+      }
+      return value;
     case 'string':
       if (typeof value !== 'string' || value === '') throw new PyprojectError(`${file}: ${where} must be a non-empty string.`);
       return value;
@@ -169,8 +48,7 @@ function toolValue(key: string, kind: ToolKind, value: unknown, file: string): u
     case 'int':
       if (typeof value !== 'number' || !Number.isInteger(value)) throw new PyprojectError(`${file}: ${where} must be an integer.`);
       return value;
-    default: {
-      // env: a table of strings.
+    case 'env': {
       if (!isTable(value) || Object.values(value).some((v) => typeof v !== 'string')) {
         throw new PyprojectError(`${file}: ${where} must be a table of strings (NAME = "value").`);
       }

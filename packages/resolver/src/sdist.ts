@@ -5,14 +5,16 @@
  * target's tags, so each sdist is built once per target.
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative, sep } from 'node:path';
-import { parseWheelFilename, probeInterpreterCached, targetFromInterpreter, UserError, wheelRank, type TargetPlatform } from '@nx-pex/pep';
+import { forgetGroup, HOST_TAG, keepOnInterrupt, killGroupOnInterrupt, pidAlive, removeOnInterrupt, writeFileAtomic } from '@nx-pex/fs';
+import { probeInterpreterCached } from '@nx-pex/interpreter';
+import { parseWheelFilename, targetFromInterpreter, UserError, wheelRank, type TargetPlatform } from '@nx-pex/pep';
 import { redactText, redactUrl, type IndexConfig } from '@nx-pex/index';
-import { checkZipArchive, forgetGroup, HOST_TAG, keepOnInterrupt, killGroupOnInterrupt, pidAlive, removeOnInterrupt, type WheelStore } from '@nx-pex/store';
+import { checkZipArchive, type WheelStore } from '@nx-pex/store';
 import type { BuiltWheel, WheelBuilder } from './source';
 
 /** An sdist or project whose build failed, or whose wheel does not fit the target. */
@@ -293,9 +295,7 @@ export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
       );
       if (recordPath) {
         await mkdir(builtDir, { recursive: true });
-        const tmp = `${recordPath}.${randomBytes(6).toString('hex')}.tmp`;
-        await writeFile(tmp, JSON.stringify({ filename: wheelName, sha256: digest.sha256, size: digest.size } satisfies BuiltRecord));
-        await rename(tmp, recordPath);
+        await writeFileAtomic(recordPath, JSON.stringify({ filename: wheelName, sha256: digest.sha256, size: digest.size } satisfies BuiltRecord));
       }
       const result: BuiltWheel = { path, filename: wheelName, sha256: digest.sha256, size: (await stat(path)).size };
       return result;

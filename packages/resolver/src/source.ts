@@ -25,6 +25,7 @@ import { checkZipArchive, onConfiguredHosts, type MetadataCache, type MetadataKe
 import { parseCoreMetadata, type CoreMetadata } from './metadata';
 import { readWheelMetadata } from './wheel-metadata';
 import { readRemoteWheelMetadata } from './remote-wheel';
+import { filesByVersion } from './versions';
 
 /** pip's `--only-binary` / `--no-binary`: canonical names, or `:all:`. */
 export interface FormatControl {
@@ -157,31 +158,9 @@ export class IndexSource {
     const { target } = this.opts;
     const formats = allowedFormats(name, this.opts.formats);
     const files = await this.files(name);
-    const byVersion = new Map<string, { key: string; wheels: DistributionFile[]; sdists: DistributionFile[] }>();
     const python = target.pythonVersion;
-    for (const f of files) {
-      if (f.requiresPython && !requiresPythonHolds(f.requiresPython, python)) continue;
-      let version: string;
-      let wheel = false;
-      if (isWheelFilename(f.filename)) {
-        const w = parseWheelFilename(f.filename);
-        if (w.name !== name) continue;
-        version = w.version;
-        wheel = true;
-        if (!formats.binary) continue;
-      } else {
-        const s = parseSdistFilename(f.filename);
-        if (!s || s.name !== name || !formats.source) continue;
-        version = s.version;
-      }
-      if (!isValidVersion(version)) continue;
-      const key = normalizeVersionKey(version);
-      let entry = byVersion.get(key);
-      if (!entry) byVersion.set(key, (entry = { key: version, wheels: [], sdists: [] }));
-      (wheel ? entry.wheels : entry.sdists).push(f);
-    }
     const out: VersionEntry[] = [];
-    for (const { key, wheels, sdists } of byVersion.values()) {
+    for (const { version: key, wheels, sdists } of filesByVersion(name, files, formats, (f) => !f.requiresPython || requiresPythonHolds(f.requiresPython, python))) {
       const pick = (yanked: boolean): VersionEntry | undefined => {
         const ws = wheels.filter((f) => (f.yanked !== undefined) === yanked);
         const best = selectBestWheel(ws, target);
@@ -319,10 +298,6 @@ export function requiresPythonHolds(spec: string, python: string): boolean {
   } catch {
     return true;
   }
-}
-
-function normalizeVersionKey(v: string): string {
-  return v.trim().toLowerCase();
 }
 
 /** An sdist that would have to be built for a target the local interpreter cannot build for. */

@@ -15,12 +15,10 @@ import {
   dnfPythonRange,
   formatDnf,
   formatRequirement,
-  isValidVersion,
   isWheelFilename,
   lowestPython,
   negateDnf,
   orDnf,
-  parseSdistFilename,
   parseWheelFilename,
   rangeIntersect,
   requiresPythonRange,
@@ -32,6 +30,7 @@ import {
 } from '@nx-pex/pep';
 import type { DistributionFile } from '@nx-pex/index';
 import { allowedFormats, type FormatControl, type IndexSource, type VersionEntry } from './source';
+import { filesByVersion } from './versions';
 
 export interface UniversalOptions {
   /**
@@ -196,27 +195,10 @@ export class UniversalScope {
 
   private async load(name: string): Promise<VersionEntry[]> {
     const formats = allowedFormats(name, this.formats);
-    const byVersion = new Map<string, { version: string; files: DistributionFile[] }>();
-    for (const f of await this.source.files(name)) {
-      let version: string;
-      if (isWheelFilename(f.filename)) {
-        const w = parseWheelFilename(f.filename);
-        if (w.name !== name || !formats.binary) continue;
-        version = w.version;
-      } else {
-        const s = parseSdistFilename(f.filename);
-        if (!s || s.name !== name || !formats.source) continue;
-        version = s.version;
-      }
-      if (!isValidVersion(version)) continue;
-      const k = version.trim().toLowerCase();
-      let entry = byVersion.get(k);
-      if (!entry) byVersion.set(k, (entry = { version, files: [] }));
-      entry.files.push(f);
-    }
     const out: VersionEntry[] = [];
     const listed = new Map<string, DistributionFile[]>();
-    for (const { version, files } of byVersion.values()) {
+    for (const { version, wheels: w, sdists } of filesByVersion(name, await this.source.files(name), formats)) {
+      const files = [...w, ...sdists];
       const live = files.filter((f) => f.yanked === undefined);
       const usable = live.length ? live : files;
       const wheels = usable.filter((f) => f.filename.endsWith('.whl'));

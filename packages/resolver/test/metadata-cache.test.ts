@@ -11,7 +11,7 @@ import { abbreviatedPlatform } from '@nx-pex/pep';
 import { defaultIndexConfig, HashMismatchError, IndexClient } from '@nx-pex/index';
 import { MetadataCache, StoreHttpCache } from '@nx-pex/store';
 import { resolve } from '@nx-pex/resolver';
-import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '../../../tools/index-server/src';
+import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '@nx-pex/index-server';
 
 let tmp: string;
 let store: string;

@@ -9,11 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as yazl from 'yazl';
 import { IndexClient } from '@nx-pex/index';
-import { probeInterpreter, targetFromInterpreter, type TargetPlatform } from '@nx-pex/pep';
+import { probeInterpreter } from '@nx-pex/interpreter';
+import { targetFromInterpreter, type TargetPlatform } from '@nx-pex/pep';
 import { resolve } from '@nx-pex/resolver';
 import { readRemoteWheelMetadata } from '../src/remote-wheel';
 import { readWheelMetadata } from '../src/wheel-metadata';
-import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
+import { startIndexServer, type IndexServer } from '@nx-pex/index-server';
 
 const WHEELS = join(__dirname, '..', '..', '..', '.cache', 'wheels');
 /** Real wheels of several sizes and builders, each bigger than the first request. */

@@ -15,11 +15,11 @@
  * to a temporary file beside their place and renamed into it, so readers never see half of one,
  * and no write failure (a full or read-only disk) fails a build: the cache is then passed by.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, promises as fs, openSync, readSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { MAX_METADATA_BYTES, MAX_PAGE_BYTES, redactUrl, type CachedResponse, type HttpCache } from '@nx-pex/index';
-import { HOST_TAG } from './store';
+import { tryWriteFileAtomic } from '@nx-pex/fs';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -40,21 +40,11 @@ const made = new Set<string>();
 
 /** Writes `data` to `file` by a rename from a temporary file beside it; false when it could not. */
 async function writeAtomic(file: string, data: Buffer): Promise<boolean> {
-  const tmp = `${file}.${HOST_TAG}-${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const dir = path.dirname(file);
-  try {
-    if (!made.has(dir)) {
-      await fs.mkdir(dir, { recursive: true });
-      made.add(dir);
-    }
-    await fs.writeFile(tmp, data);
-    await fs.rename(tmp, file);
-    return true;
-  } catch {
-    made.delete(dir);
-    await fs.rm(tmp, { force: true }).catch(() => undefined);
-    return false;
-  }
+  const written = await tryWriteFileAtomic(file, data, { mkdir: !made.has(dir) });
+  if (written) made.add(dir);
+  else made.delete(dir);
+  return written;
 }
 
 /** Writes started and not yet finished, so that a process can wait for them before it exits. */

@@ -1,11 +1,11 @@
-export { WheelStore, StoreError, DamagedStoreFileError, defaultStoreRoot, storeWriteError, HOST_TAG } from './store';
-export type { FileIdentity, FileDigest, StoreInfo, PruneOptions, PruneResult } from './store';
+export { WheelStore, StoreError, DamagedStoreFileError, defaultStoreRoot, storeWriteError } from './store';
+export type { FileDigest, StoreInfo, PruneOptions, PruneResult } from './store';
 export { fetchArtifacts, allowedOrigins, onConfiguredHosts, ArtifactNotFoundError, OfflineMissingError, offlineFromEnv } from './fetch';
 export type { ArtifactRequest, FetchLog, FetchArtifactsOptions } from './fetch';
 export { BadArchiveError, checkZipArchive, isSafeEntryName } from './archive';
 export { createProgressReporter, lineProgress, streamProgress, formatBytes } from './progress';
 export type { ProgressReporter, ProgressOptions } from './progress';
-export { forgetGroup, keepOnInterrupt, killGroupOnInterrupt, pidAlive, removeOnInterrupt, removedOnInterrupt } from './interrupt';
+export { forgetGroup, keepOnInterrupt, killGroupOnInterrupt, pidAlive, removeOnInterrupt, removedOnInterrupt } from '@nx-pex/fs';
 export { ensureLayer, layerInfo, layerPath, linkFromStore, pruneLayers, renewLayerIdentity, verifyLayer } from './layers';
 export type { EnsuredLayer, LayerInfo, LayerPruneOptions, LayerPruneResult, LinkResult } from './layers';
 export { StoreHttpCache, MetadataCache } from './http-cache';

@@ -17,7 +17,8 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { evict } from './evict';
-import { identityOf, sameIdentity, sha256File, StoreError, syncDir, type FileIdentity, type WheelStore } from './store';
+import { identityOf, sameIdentity, syncDir, type FileIdentity } from '@nx-pex/fs';
+import { sha256File, StoreError, type WheelStore } from './store';
 
 /** The record of a layer's files, inside the layer. */
 const RECORD = 'RECORD.json';

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { HashMismatchError, IndexError } from '@nx-pex/index';
 import { UserError } from '@nx-pex/pep';
 import { evict } from './evict';
-import { keepOnInterrupt, pidAlive, removeOnInterrupt } from './interrupt';
+import { HOST_TAG, identityOf, keepOnInterrupt, pidAlive, removeOnInterrupt, sameIdentity, syncDir, tryWriteFileAtomic, type FileIdentity } from '@nx-pex/fs';
 
 /** The store root: $NX_PEX_STORE, else $XDG_CACHE_HOME/nx-pex, else ~/.cache/nx-pex. */
 export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -29,26 +29,6 @@ const LOCK_POLL_MS = 100;
 export interface FileDigest {
   sha256: string;
   size: number;
-}
-
-/**
- * What a store file looked like when it was last verified: enough to notice a change without
- * reading it (a truncation, an edit, a file swapped for another or for a symlink changes one of
- * these; `ctime` cannot be set back by anyone).
- */
-export interface FileIdentity {
-  size: number;
-  ino: string;
-  mtimeNs: string;
-  ctimeNs: string;
-}
-
-export function identityOf(st: import('node:fs').BigIntStats): FileIdentity {
-  return { size: Number(st.size), ino: st.ino.toString(), mtimeNs: st.mtimeNs.toString(), ctimeNs: st.ctimeNs.toString() };
-}
-
-export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
-  return a.size === b.size && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 
 /** A use of a store file is recorded (its mtime) at most this often, so warm builds write nothing. */
@@ -99,12 +79,6 @@ function registerLease(file: string): void {
     }
   });
 }
-
-/**
- * This host, in the names of temporary files (a store may be shared between machines, and a pid
- * says whether a process is alive only on its own host).
- */
-export const HOST_TAG = createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
 
 /** `tmp/<sha256>.<host tag>-<pid>.<random>.part` (a download) or `.pruned` (a file on its way out). */
 const TMP_NAME = /^[0-9a-f]{64}\.([0-9a-f]{8})-(\d+)\.[0-9a-f]{12}\.(part|pruned)$/;
@@ -299,16 +273,8 @@ export class WheelStore {
   /** Record what `hash`'s file looks like now (after it was verified), atomically. */
   private async writeRecord(hash: string, identity: FileIdentity): Promise<void> {
     this.checked.set(hash, identity);
-    const file = this.recordPath(hash);
-    const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
-    try {
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      await fs.writeFile(tmp, JSON.stringify(identity));
-      await fs.rename(tmp, file);
-    } catch {
-      // A read-only store cannot keep records: its files are hashed again at each use.
-      await fs.rm(tmp, { force: true }).catch(() => undefined);
-    }
+    // A read-only store cannot keep records: its files are hashed again at each use.
+    await tryWriteFileAtomic(this.recordPath(hash), JSON.stringify(identity), { mkdir: true });
   }
 
   /**
@@ -664,16 +630,3 @@ async function fileExists(p: string): Promise<boolean> {
   );
 }
 
-/** Makes a rename into `dir` durable (fsync of the directory, where the platform allows it). */
-export async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await fs.open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Not every platform can fsync a directory; the rename is still atomic.
-  }
-}

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DEFAULT_INDEX_URL, defaultIndexConfig, HashMismatchError, IndexClient, IndexConfig } from '@nx-pex/index';
 import { ArtifactNotFoundError, ArtifactRequest, fetchArtifacts, WheelStore } from '@nx-pex/store';
-import { FixtureFile, IndexServer, startIndexServer, writeFixtureWheel } from '../../../tools/index-server/src';
+import { FixtureFile, IndexServer, startIndexServer, writeFixtureWheel } from '@nx-pex/index-server';
 
 const ROOT = path.resolve(__dirname, '../../..');
 let tmp: string;

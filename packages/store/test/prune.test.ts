@@ -15,7 +15,7 @@ import {
   offlineFromEnv,
   WheelStore,
 } from '@nx-pex/store';
-import { FixtureFile, IndexServer, startIndexServer, writeFixtureWheel } from '../../../tools/index-server/src';
+import { FixtureFile, IndexServer, startIndexServer, writeFixtureWheel } from '@nx-pex/index-server';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');

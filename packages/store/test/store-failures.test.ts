@@ -8,8 +8,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { defaultIndexConfig, IndexClient } from '@nx-pex/index';
-import { HOST_TAG, StoreError, WheelStore, fetchArtifacts } from '@nx-pex/store';
-import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '../../../tools/index-server/src';
+import { HOST_TAG } from '@nx-pex/fs';
+import { StoreError, WheelStore, fetchArtifacts } from '@nx-pex/store';
+import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '@nx-pex/index-server';
 
 const ROOT = path.resolve(__dirname, '../../..');
 let tmp: string;

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { IndexServer } from '../../../tools/index-server/src';
+import type { IndexServer } from '@nx-pex/index-server';
 import { CLONE_SKIP, makeWorkspace as makeWorkspaceAt, NX, nxOutcome, sh as runIn, startWorkspaceIndex } from './workspace-support';
 
 const run = promisify(execFile);

@@ -18,7 +18,8 @@ describe('parseBuildArgs', () => {
     expect(a.compress).toBe(false);
     expect(a.injectArgs).toEqual(['a', 'b c']);
     expect(a.injectEnv).toEqual({ K: 'V=W' });
-    expect(a.venv).toBe('prepend');
+    expect(a.venv).toBe(true);
+    expect(a.venvBinPath).toBe('prepend');
     expect(a.inheritPath).toBe('prefer'); // bare --inherit-path means prefer, as in pex
     expect(a.pexPath).toEqual(['a.pex', 'b.pex']);
     expect(a.pypi).toBe(false);
@@ -26,7 +27,7 @@ describe('parseBuildArgs', () => {
 
   it('--venv without a value does not swallow a requirement', () => {
     const a = parseBuildArgs(['--venv', 'requests==2.0']);
-    expect(a.venv).toBe('false');
+    expect(a.venvBinPath).toBe('false');
     expect(a.requirements).toEqual(['requests==2.0']);
     expect(cliPexOptions(a)).toMatchObject({ venv: true, venvBinPath: 'false' });
   });

@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as yazl from 'yazl';
-import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
+import { startIndexServer, type IndexServer } from '@nx-pex/index-server';
 import { copyFixtureWheel, copyPinnedPex, exec, FIXTURE_WHEELS, projectToml, requireBuiltCli, runCli, uvLockText, writeWorkspace, type CliResult as Result, type WheelFile } from './support';
 
 jest.setTimeout(180_000);
@@ -139,6 +139,7 @@ describe('requirements without a lock', () => {
       '--python-shebang', '/usr/bin/env python3',
       '--interpreter-constraint', 'CPython>=3.8,<4',
       '--no-strip-pex-env', '--no-emit-warnings', '--max-install-jobs', '2', '--inherit-path', 'fallback',
+      '--interpreter-selection-strategy', 'newest',
       '-o', out,
     ]);
     expect(res.stderr).toMatch(/wrote/);
@@ -153,6 +154,7 @@ describe('requirements without a lock', () => {
     expect(info.emit_warnings).toBe(false);
     expect(info.max_install_jobs).toBe(2);
     expect(info.inherit_path).toBe('fallback');
+    expect(info.interpreter_selection_strategy).toBe('newest');
     expect(info.requirements).toEqual(['app==1.0', 'dep==2.0']);
     expect(Object.keys(info.distributions).sort()).toEqual([wheels['app==1.0']!.filename, wheels['dep==2.0']!.filename]);
     const names = await zipNames(out);
@@ -179,6 +181,17 @@ describe('requirements without a lock', () => {
     expect(statSync(out).isDirectory()).toBe(true);
     expect(existsSync(join(out, '__main__.py'))).toBe(true);
     expect((await pexInfo(out)).entry_point).toBe('app.main:main');
+    // Its .deps/*.whl are the store's files, hard-linked: the output writes none of the wheels' bytes.
+    const storeInodes = new Set(
+      readdirSync(join(scratch, 'store', 'wheels', 'sha256'), { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => statSync(join(e.parentPath, e.name)).ino),
+    );
+    const deps = readdirSync(join(out, '.deps')).filter((n) => n.endsWith('.whl'));
+    expect(deps.sort()).toEqual([wheels['app==1.0']!.filename, wheels['dep==2.0']!.filename].sort());
+    for (const w of deps) expect(storeInodes.has(statSync(join(out, '.deps', w)).ino)).toBe(true);
+    const { stdout } = await run('python3', [out, 'z']);
+    expect(JSON.parse(stdout)).toMatchObject({ argv: ['z'], dep: '2.0' });
   });
 
   it('takes wheels from a find-links directory, which gives no hashes: each is hashed as it enters the store', async () => {
@@ -373,7 +386,7 @@ describe('a workspace project and a uv.lock', () => {
   const pyproject = (tool: string) => writeFile(join(ws, 'svc', 'pyproject.toml'), svcToml(tool));
 
   it('[tool.nx-pex] options apply, resources are included, and the command line wins', async () => {
-    await pyproject('[tool.nx-pex]\ninject-args = ["--from-pyproject"]\ninject-env = { A = "1" }\nmax-install-jobs = 3\n');
+    await pyproject('[tool.nx-pex]\ninject-args = ["--from-pyproject"]\ninject-env = { A = "1" }\nmax-install-jobs = 3\ninterpreter-selection-strategy = "newest"\n');
     const out = join(ws, 'dist', 'svc.pex');
     const res = await cli(['build', '--project', join(ws, 'svc'), '-o', out]);
     expect(res.code).toBe(0);
@@ -381,6 +394,7 @@ describe('a workspace project and a uv.lock', () => {
     expect(info.inject_args).toEqual(['--from-pyproject']);
     expect(info.inject_env).toEqual({ A: '1' });
     expect(info.max_install_jobs).toBe(3);
+    expect(info.interpreter_selection_strategy).toBe('newest');
     expect(JSON.parse((await run(out)).stdout)).toEqual({ argv: ['--from-pyproject'], resource: 'hi from a resource', dep: '2.0' });
     const over = await cli(['build', '--project', join(ws, 'svc'), '-o', out, '--inject-args', '--from-cli']);
     expect(over.code).toBe(0);

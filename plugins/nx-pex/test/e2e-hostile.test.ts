@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { IndexServer } from '../../../tools/index-server/src';
+import type { IndexServer } from '@nx-pex/index-server';
 import { makeWorkspace, NX, nxOutcome, startWorkspaceIndex } from './workspace-support';
 
 jest.setTimeout(600_000);

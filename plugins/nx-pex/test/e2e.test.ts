@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { IndexServer } from '../../../tools/index-server/src';
+import type { IndexServer } from '@nx-pex/index-server';
 import { FIXTURE_WHEELS as WHEELS } from './support';
 import { freePort, makeWorkspace, NX, sh, startWorkspaceIndex } from './workspace-support';
 

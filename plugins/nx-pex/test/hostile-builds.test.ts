@@ -9,7 +9,7 @@ import { chmod, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import yauzl from 'yauzl';
-import { writeFixtureWheel, type FixtureFile } from '../../../tools/index-server/src';
+import { writeFixtureWheel, type FixtureFile } from '@nx-pex/index-server';
 import { CLI, cliEnv, copyPinnedPex, exec, projectToml, requireBuiltCli, runCli, uvLockText, writeWorkspace } from './support';
 
 jest.setTimeout(180_000);

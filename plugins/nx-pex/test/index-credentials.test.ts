@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '../../../tools/index-server/src';
+import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '@nx-pex/index-server';
 import { copyPinnedPex, exec, listFiles as walk, projectToml, requireBuiltCli, runCli, uvLockText, writeWorkspace, type CliResult as Result } from './support';
 
 jest.setTimeout(180_000);

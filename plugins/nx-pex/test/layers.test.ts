@@ -10,7 +10,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
+import { startIndexServer, type IndexServer } from '@nx-pex/index-server';
 import { exampleWithServiceC, healthOf } from './layers-support';
 import { exec, FIXTURE_WHEELS, requireBuiltCli, runCli, type CliResult } from './support';
 
@@ -128,12 +128,37 @@ describe('the deps layer, built once per closure', () => {
     expect((await readdir(join(store(), 'layers'))).filter((n) => /^[0-9a-f]{64}$/.test(n))).toHaveLength(2);
     const again = await build('services/service-a', 'a-packed', '--layers', '--layout', 'packed');
     expect(again.stderr).toMatch(/service-a: deps layer [0-9a-f]{12} \(14 wheels\) reused from the store/);
+    // The sources layer boots from the deps layer's .bootstrap, the store's file: only its own files are written.
+    const [srcsBoot, depsBoot] = await Promise.all(['layers/service-a.pex/.bootstrap', 'layers/deps.pex/.bootstrap'].map((f) => stat(join(scratch, 'a-packed', f))));
+    expect(srcsBoot!.ino).toBe(depsBoot!.ino);
     const body = await healthOf('python3', [join(scratch, 'a-packed/layers/service-a.pex')], {
       ...process.env,
       ...env,
       PEX_PATH: join(scratch, 'a-packed/layers/deps.pex'),
     });
     expect(body).toMatchObject({ service: 'service-a' });
+  });
+
+  it('with fullPex false, writes only the layers: the sources layer, the deps layer linked from the store', async () => {
+    const r = await build('services/service-a', 'a-only', '--layers', '--no-full-pex');
+    expect(r.stderr).toMatch(/service-a: deps layer [0-9a-f]{12} \(14 wheels\) reused from the store/);
+    expect(r.stderr).not.toMatch(/wrote .*service-a\.pex \(/);
+    expect(listFiles(join(scratch, 'a-only'))).toEqual(['layers/deps.pex', 'layers/service-a.pex']);
+    // What the build wrote: the sources layer alone; the deps layer is the store's file (one inode with every other build's).
+    const [deps, srcs, storeDeps, full] = await Promise.all(
+      ['a-only/layers/deps.pex', 'a-only/layers/service-a.pex', 'a/layers/deps.pex', 'a/service-a.pex'].map((f) => stat(join(scratch, f))),
+    );
+    expect(deps!.ino).toBe(storeDeps!.ino);
+    expect(srcs!.nlink).toBe(1);
+    // The full PEX holds the closure and the code; the sources layer only the code (and the pex runtime it boots with).
+    expect(srcs!.size).toBeLessThan(full!.size - deps!.size / 2);
+    const body = await healthOf(join(scratch, 'a-only/layers/service-a.pex'), [], { ...process.env, ...env, PEX_PATH: join(scratch, 'a-only/layers/deps.pex') });
+    expect(body).toMatchObject({ service: 'service-a' });
+    // Built again with the full PEX: it is written beside the layers; without, it goes again.
+    await build('services/service-a', 'a-only', '--layers');
+    expect(listFiles(join(scratch, 'a-only'))).toContain('service-a.pex');
+    await build('services/service-a', 'a-only', '--layers', '--no-full-pex');
+    expect(listFiles(join(scratch, 'a-only'))).toEqual(['layers/deps.pex', 'layers/service-a.pex']);
   });
 
   it('is counted and pruned by nx-pex cache', async () => {
@@ -246,6 +271,15 @@ describe('bad input', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/greeting: docker \(--docker\) needs something for the image to run, but greeting has no console script or entry point/);
     noStack(r);
+  });
+
+  it('refuses fullPex false with nothing else to write, and without a project', async () => {
+    const r = await cli('build', '--project', join(ws, 'services/service-b'), '--output-dir', join(scratch, 'bad'), '--no-full-pex');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/service-b: fullPex: false \(`full-pex = false` in \[tool.nx-pex\], --no-full-pex\) leaves nothing to write without layers or docker/);
+    noStack(r);
+    const q = await cli('build', 'fastapi', '-o', join(scratch, 'bad/x.pex'), '--no-full-pex');
+    expect(q.stderr).toMatch(/--no-full-pex applies to project builds/);
   });
 
   it('refuses layers without a project, and without the tools', async () => {

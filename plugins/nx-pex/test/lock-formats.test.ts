@@ -8,8 +8,7 @@ import { readdirSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
-import { writeFixtureWheel, type FixtureFile } from '../../../tools/index-server/src/fixtures';
+import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '@nx-pex/index-server';
 import { copyPinnedPex, exec, requireBuiltCli, runCli } from './support';
 
 jest.setTimeout(120_000);

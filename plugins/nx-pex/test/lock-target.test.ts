@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { IndexServer } from '../../../tools/index-server/src';
+import type { IndexServer } from '@nx-pex/index-server';
 import { makeWorkspace, NX, nxOutcome, sh, startWorkspaceIndex } from './workspace-support';
 
 const run = promisify(execFile);

@@ -5,13 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync, readdirSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { parsePylock, pylockClosure } from '@nx-pex/lock';
 import { abbreviatedPlatform, completePlatform, type TargetPlatform } from '@nx-pex/pep';
-import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
+import { startIndexServer, type IndexServer } from '@nx-pex/index-server';
+import { itWith, pyenvPython } from '@nx-pex/testkit';
 import { copyPinnedPex, exec, requireBuiltCli, runCli } from './support';
 
 jest.setTimeout(180_000);
@@ -21,14 +21,6 @@ const MAC_312 = 'macosx_11_0_arm64-cp-312-cp312';
 const COMPLETE_312 = join(__dirname, '..', '..', '..', 'packages', 'pep', 'test', 'fixtures', 'complete-platform-cp312-linux.json');
 
 /** The pyenv CPython of a minor version, if installed. */
-function pyenvPython(minor: string): string | undefined {
-  const versions = join(process.env.PYENV_ROOT ?? join(homedir(), '.pyenv'), 'versions');
-  if (!existsSync(versions)) return undefined;
-  const found = readdirSync(versions).filter((v) => v.startsWith(`${minor}.`)).sort().pop();
-  const bin = found && join(versions, found, 'bin', `python${minor}`);
-  return bin && existsSync(bin) ? bin : undefined;
-}
-
 let scratch: string;
 let wheels: string;
 let server: IndexServer;
@@ -172,9 +164,8 @@ describe('a lock for several targets', () => {
 describe('a lock for two interpreters', () => {
   const py311 = pyenvPython('3.11');
   const py312 = pyenvPython('3.12');
-  const maybe = py311 && py312 && process.arch === 'x64' && process.platform === 'linux' ? it : it.skip;
 
-  maybe('gives each interpreter its own versions, and the PEX built for each runs with them', async () => {
+  itWith(['python3.11', 'python3.12', 'linux-x64'], 'gives each interpreter its own versions, and the PEX built for each runs with them', async () => {
     const text = await lockFor('pythons.toml', ['--python', py311!, '--python', py312!]);
     const lock = parse(text) as any;
     const native = lock.packages.filter((p: any) => p.name === 'native').map((p: any) => [p.version, p.marker]);

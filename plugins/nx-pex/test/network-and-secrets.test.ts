@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '../../../tools/index-server/src';
+import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '@nx-pex/index-server';
 import { copyPinnedPex, projectToml, requireBuiltCli, runCli, uvLockText, writeWorkspace } from './support';
 
 jest.setTimeout(120_000);

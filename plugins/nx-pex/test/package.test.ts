@@ -3,13 +3,15 @@
  * alone into an empty directory and building with no index but a find-links directory (the pex
  * runtime comes from the package); and `nx add nx-pex` from a registry (Verdaccio on 127.0.0.1)
  * into a new Nx workspace that then builds and runs a PEX. These install npm packages (from npm's
- * cache where it has them) and take a minute or two each.
+ * cache where it has them, else from the npm registry: they need the network) and take a minute
+ * or two each.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PINNED_PEX } from '@nx-pex/pex';
+import { describeWith, itWith } from '@nx-pex/testkit';
 import { startRegistry, type Registry } from './registry';
 import { copyFixtureWheel, exec, FIXTURE_WHEELS, REPO, uvLockText, writeWorkspace } from './support';
 import { freePort } from './workspace-support';
@@ -63,7 +65,7 @@ afterAll(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
-it('a fresh clone with one `npm ci` has a working `npx nx-pex`', async () => {
+itWith(['network'], 'a fresh clone with one `npm ci` has a working `npx nx-pex`', async () => {
   const clone = join(scratch, 'clone');
   await sh('git', ['clone', '--quiet', REPO, clone], scratch);
   await sh('npm', ['ci', '--no-audit', '--no-fund', '--prefer-offline'], clone);
@@ -71,7 +73,7 @@ it('a fresh clone with one `npm ci` has a working `npx nx-pex`', async () => {
   expect(help).toContain('nx-pex build --project DIR');
 });
 
-it('the packed package installs alone and builds from a find-links directory with indexes off', async () => {
+itWith(['network'], 'the packed package installs alone and builds from a find-links directory with indexes off', async () => {
   const app = join(scratch, 'alone');
   await mkdir(app, { recursive: true });
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'alone', private: true }));
@@ -95,7 +97,7 @@ it('the packed package installs alone and builds from a find-links directory wit
   expect(files).toHaveLength(2);
 });
 
-describe('nx add nx-pex from a registry', () => {
+describeWith(['network'], 'nx add nx-pex from a registry', () => {
   let registry: Registry;
 
   beforeAll(async () => {

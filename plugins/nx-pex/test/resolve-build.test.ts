@@ -10,7 +10,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
+import { startIndexServer, type IndexServer } from '@nx-pex/index-server';
+import { itWith, pexBinary } from '@nx-pex/testkit';
 import { copyPinnedPex, exec, requireBuiltCli, runCli, type CliResult as Result } from './support';
 
 jest.setTimeout(240_000);
@@ -320,9 +321,7 @@ describe("pex's requirement forms", () => {
 });
 
 describe('nx-pex lock', () => {
-  const PEX = join(__dirname, '..', '..', '..', '.cache', 'pex-venv', 'bin', 'pex');
-
-  it("writes a PEP 751 pylock.toml for a project's dependencies, which the real pex builds from", async () => {
+  it("writes a PEP 751 pylock.toml for a project's dependencies, from which nx-pex builds without resolving", async () => {
     const dir = join(scratch, 'locked');
     await mkdir(dir, { recursive: true });
     await writeFile(
@@ -360,14 +359,16 @@ describe('nx-pex lock', () => {
       'dep-2.0-py3-none-any.whl',
       expect.stringMatching(/^sdistonly-0\.6\.2-py3-none-any\.whl$/),
     ]);
-    if (!existsSync(PEX)) return; // the parity half needs the real pex (npm test's pretest sets it up)
+  });
+
+  itWith(['pex'], "the real pex builds from nx-pex's pylock.toml the distributions nx-pex takes", async () => {
     // pex builds sdists with a wheel==0.37.1 it fetches from the index: lock without the sdist for it.
     const wheelsOnly = join(scratch, 'locked-wheels');
     await mkdir(wheelsOnly, { recursive: true });
     await writeFile(join(wheelsOnly, 'pyproject.toml'), '[project]\nname = "locked"\nversion = "1.0"\ndependencies = ["app", "beta"]\n');
     expect((await cli(['lock', '--project', wheelsOnly, ...index()])).code).toBe(0);
     const out = join(scratch, 'out', 'from-lock.pex');
-    await exec(PEX, ['--pylock', join(wheelsOnly, 'pylock.toml'), '--no-pypi', '--index-url', server.url, '-o', out], {
+    await exec(pexBinary()!, ['--pylock', join(wheelsOnly, 'pylock.toml'), '--no-pypi', '--index-url', server.url, '-o', out], {
       env: { ...process.env, PEX_ROOT: join(scratch, 'pex-root-lock'), PIP_FIND_LINKS: '' },
     });
     const fromPex = Object.keys((await pexInfo(out)).distributions).sort();

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PINNED_PEX } from '@nx-pex/pex';
-import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '../../../tools/index-server/src';
+import { startIndexServer, writeFixtureWheel, type FixtureFile, type IndexServer } from '@nx-pex/index-server';
 import { CLI, cliEnv, copyPinnedPex, exec, listFiles as walk, projectToml, requireBuiltCli, runCli, uvLockText, writeWorkspace, type CliResult as Result } from './support';
 
 jest.setTimeout(180_000);

@@ -7,7 +7,7 @@ import { cp, mkdtemp, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
-import { startIndexServer, type IndexServer } from '../../../tools/index-server/src';
+import { startIndexServer, type IndexServer } from '@nx-pex/index-server';
 import { exec as run, FIXTURE_WHEELS as WHEELS, REPO } from './support';
 
 export const NX = join(REPO, 'node_modules', '.bin', 'nx');

@@ -15,14 +15,19 @@ import { join } from 'node:path';
 export const REPO = join(__dirname, '..', '..', '..');
 
 /**
- * One thing a test needs: `docker` (a daemon answering and the local base image),
- * `python3.12` and the like (a pyenv CPython of that minor version), `uv`, `pex` (the pinned pex
+ * One thing a test needs: `docker` (a daemon answering and the local base image), `python3`
+ * (the machine's python3 on PATH), `python3=3.11` (that python3 is CPython 3.11, the version the
+ * recorded fixtures are for), `wheels` (the fixture wheels tools/fixtures/fetch.py puts in
+ * .cache/wheels), `python3.12` and the like (a pyenv CPython of that minor version), `uv`, `pex` (the pinned pex
  * in .cache/pex-venv), `pip` (python3 -m pip), `registry` (Debian's docker-registry), `skopeo`,
  * `podman`, `linux-x64` (the machine the recorded fixtures are for), or `network` (a registry
  * beyond 127.0.0.1: npm, apt).
  */
 export type Capability =
   | 'docker'
+  | 'python3'
+  | `python3=3.${number}`
+  | 'wheels'
   | `python3.${number}`
   | 'uv'
   | 'pex'
@@ -92,9 +97,22 @@ export function whyMissing(cap: Capability): string | undefined {
 }
 
 function check(cap: Capability): string | undefined {
+  const system = /^python3=(3\.\d+)$/.exec(cap);
+  if (system) {
+    if (!runs('python3', ['-c', 'pass'])) return 'no python3 runs from PATH';
+    return runs('python3', ['-c', `import sys; sys.exit(0 if "%d.%d" % sys.version_info[:2] == "${system[1]}" and sys.implementation.name == "cpython" else 1)`])
+      ? undefined
+      : `python3 on PATH is not CPython ${system[1]}`;
+  }
   const py = /^python(3\.\d+)$/.exec(cap);
   if (py) return pyenvPython(py[1]!) ? undefined : `no pyenv CPython ${py[1]} (install it with pyenv)`;
   switch (cap) {
+    case 'python3':
+      return runs('python3', ['-c', 'pass']) ? undefined : 'no python3 runs from PATH';
+    case 'wheels': {
+      const dir = join(REPO, '.cache', 'wheels');
+      return existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.whl')) ? undefined : `${dir} has no wheels (run python3 tools/fixtures/fetch.py; npm test's pretest does)`;
+    }
     case 'docker': {
       const docker = dockerClient();
       if (!runs(docker, ['info'])) return 'no Docker daemon answers (tools/docker/start.sh starts one as root)';

@@ -15,3 +15,8 @@ test('a pyenv interpreter that cannot exist is missing, with how to get it', () 
 test('nothing is missing when nothing is asked for', () => {
   expect(missing([])).toBeUndefined();
 });
+
+test('the system python3 is checked for the version a capability names', () => {
+  expect(whyMissing('python3=3.99')).toMatch(/python3 on PATH is not CPython 3\.99|no python3 runs/);
+  expect(whyMissing('python3')).toBeUndefined();
+});

@@ -10,7 +10,7 @@ import {
   type TargetConfiguration,
 } from '../nx-api';
 import { UserError } from '@nx-pex/pep';
-import { buildableScripts, contributingPaths, findLockFile, findUvLock, parsePyproject, type PyProject } from '@nx-pex/project';
+import { buildableScripts, contentPaths, contributingPaths, findLockFile, findUvLock, parsePyproject, type NxPexToolConfig, type PyProject } from '@nx-pex/project';
 import { isNxPexPylock, type ClosurePackage } from '@nx-pex/lock';
 import { normalizeOptions, type NormalizedOptions, type NxPexPluginOptions } from './options';
 import { selfInputs, type TargetInput } from './self-inputs';
@@ -55,6 +55,20 @@ function listing(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Inputs for what `[tool.nx-pex]` names (see `contentPaths`): a directory outside the project
+ * (one inside is among the project's files already) and every file.
+ */
+function contentInputs(config: NxPexToolConfig, pyprojectDir: string, projectRoot: string, workspaceRoot: string): string[] {
+  const { dirs, files } = contentPaths(config, pyprojectDir);
+  const inputs = files.map((f) => `{workspaceRoot}/${toPosix(relative(workspaceRoot, f))}`);
+  for (const dir of dirs.map((d) => toPosix(relative(workspaceRoot, d)))) {
+    const inside = projectRoot === '.' ? !dir.startsWith('..') : dir === projectRoot || dir.startsWith(`${projectRoot}/`);
+    if (!inside && !dir.startsWith('..')) inputs.push(`{workspaceRoot}/${dir}/**/*`);
+  }
+  return inputs;
 }
 
 /**
@@ -188,20 +202,14 @@ async function nodesForPyproject(
     const perProject = options.lockPerProject && !ownLock;
     if (perProject) inputs.push('{projectRoot}/pylock.toml');
     if (lock && (!perProject || pylockOutOfDate(pyproject, pylockText, lockAbs, projectDir, context.workspaceRoot))) inputs.push(`{workspaceRoot}/${lock}`);
-    // `[tool.nx-pex] sources` directories outside the project are inputs too.
-    for (const dir of pyproject?.nxPex.sources ?? []) {
-      const rel = toPosix(relative(context.workspaceRoot, join(dirname(abs), dir)));
-      const inside = projectRoot === '.' ? !rel.startsWith('..') : rel === projectRoot || rel.startsWith(`${projectRoot}/`);
-      if (!inside && !rel.startsWith('..')) inputs.push(`{workspaceRoot}/${rel}/**/*`);
-    }
+    // The files and directories `[tool.nx-pex]` names (options whose contents are cache inputs:
+    // `sources`, complete platform files) are inputs too, when outside the project.
+    if (pyproject) inputs.push(...contentInputs(pyproject.nxPex, dirname(abs), projectRoot, context.workspaceRoot));
     inputs.push(...self);
     // Built for named platforms, the PEX does not depend on the local interpreter (unless the
     // plugin names one, which pex then targets too): the platform strings are in pyproject.toml
     // (an input already), complete platform files are inputs.
     const { platforms, completePlatforms } = pyproject?.nxPex ?? {};
-    for (const c of completePlatforms ?? []) {
-      if (!c.trim().startsWith('{')) inputs.push(`{workspaceRoot}/${toPosix(relative(context.workspaceRoot, join(dirname(abs), c)))}`);
-    }
     if (!(platforms?.length || completePlatforms?.length) || options.python) inputs.push(interpreterInput(python));
     // A base image on disk inside the workspace (a layout directory or a tarball) goes into the image.
     const imageBase = pyproject?.nxPex.image ? pyproject.nxPex.imageBase : undefined;

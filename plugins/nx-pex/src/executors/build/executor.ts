@@ -1,28 +1,21 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { logger, type ExecutorContext } from '../../nx-api';
 import { UserError } from '@nx-pex/pep';
-import { buildProject, completePlatformPath, createContext, PEX_BUILD_OPTION_NAMES, type PexBuildOptions } from '@nx-pex/engine';
+import { resolveOptionPaths, type NxTargetOptions } from '@nx-pex/project';
+import { buildProject, createContext, PEX_BUILD_OPTION_NAMES, type PexBuildOptions } from '@nx-pex/engine';
 
-/** Target options: nx-pex's own, and pex's options (see `schemas/build.json`); paths are relative to the workspace root. */
-export interface BuildExecutorOptions extends PexBuildOptions {
-  scripts?: string[];
-  python?: string;
-  lockFile?: string;
-  /** true: build from the project's pylock.toml (kept by `nx sync`); false: from the uv.lock; default: the pylock.toml when there is one. */
-  lockPerProject?: boolean;
-  outputPath?: string;
-  storeDir?: string;
-  /** Set by the plugin for a project it cannot build (two projects of one name): the build fails with it. */
-  problem?: string;
-}
+/**
+ * Target options (the registry's options with `nx: true`; `schemas/build.json` is generated from
+ * it); paths are relative to the workspace root.
+ */
+export type BuildExecutorOptions = NxTargetOptions;
 
-function pexOptions(options: BuildExecutorOptions, root: string): PexBuildOptions {
+/** The PEX options among a target's options, with their paths resolved against the workspace root. */
+export function targetPexOptions(options: BuildExecutorOptions, root: string): PexBuildOptions {
+  const given = options as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const name of PEX_BUILD_OPTION_NAMES) if (options[name] !== undefined) out[name] = options[name];
-  if (options.sources) out.sources = options.sources.map((d) => resolve(root, d));
-  if (options.imageBase && /^\.{1,2}\//.test(options.imageBase)) out.imageBase = resolve(root, options.imageBase);
-  if (options.completePlatforms) out.completePlatforms = options.completePlatforms.map((c) => completePlatformPath(c, root));
-  return out as PexBuildOptions;
+  for (const name of PEX_BUILD_OPTION_NAMES) if (given[name] !== undefined) out[name] = given[name];
+  return resolveOptionPaths(out as PexBuildOptions, root);
 }
 
 /** Where a build's lines go: Nx's logger for a single task, the task's own output in a batch. */
@@ -54,7 +47,7 @@ export async function buildTarget(
       python: options.python,
       lockFile: options.lockFile ? join(workspaceRoot, options.lockFile) : undefined,
       lockPerProject: options.lockPerProject,
-      pex: pexOptions(options, workspaceRoot),
+      pex: targetPexOptions(options, workspaceRoot),
     }, createContext({ storeDir: options.storeDir, log: (line) => log.info(line) }));
     return true;
   } catch (err) {

@@ -1,7 +1,5 @@
 import { execFile } from 'node:child_process';
-import { UserError } from './errors';
-import type { MarkerEnvironment } from './markers';
-import type { InterpreterInfo } from './tags';
+import { UserError, type InterpreterInfo, type MarkerEnvironment } from '@nx-pex/pep';
 
 /** The interpreter could not be run or did not answer as expected. */
 export class InterpreterProbeError extends UserError {}

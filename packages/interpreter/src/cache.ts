@@ -12,12 +12,13 @@
  * Scripts (files starting with `#!`, e.g. pyenv shims or wrappers) are never cached: which
  * interpreter they start depends on files and variables outside them.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { constants, promises as fs, statSync, type BigIntStats } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { interpreterInfoFromProbe, PROBE_SCRIPT, runProbe } from './interpreter';
-import type { InterpreterInfo } from './tags';
+import { tryWriteFileAtomic } from '@nx-pex/fs';
+import type { InterpreterInfo } from '@nx-pex/pep';
+import { interpreterInfoFromProbe, PROBE_SCRIPT, runProbe } from './probe';
 
 export interface InterpreterCacheOptions {
   /** Directory of the cached answers (created when needed; unwritable means "don't cache"). */
@@ -206,16 +207,9 @@ async function inputIdentities(output: string): Promise<FileIdentity[] | undefin
   return ids.every((i): i is FileIdentity => i !== undefined) ? ids : undefined;
 }
 
-async function writeEntry(dir: string, file: string, entry: CacheEntry): Promise<void> {
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await fs.mkdir(dir, { recursive: true });
-    await fs.writeFile(tmp, JSON.stringify(entry));
-    await fs.rename(tmp, file);
-  } catch {
-    // Not being able to remember the answer never fails a build.
-    await fs.rm(tmp, { force: true }).catch(() => undefined);
-  }
+async function writeEntry(file: string, entry: CacheEntry): Promise<void> {
+  // Not being able to remember the answer never fails a build.
+  await tryWriteFileAtomic(file, JSON.stringify(entry), { mkdir: true });
 }
 
 /** probeInterpreterCached with the child process supplied by the caller. */
@@ -255,7 +249,7 @@ export async function probeWithCache(python: string, opts: InterpreterCacheOptio
   const inputs = await inputIdentities(output);
   // Only an answer from an interpreter that did not change while it ran is remembered.
   if (after && sameIdentity(before, after) && inputs) {
-    await writeEntry(opts.cacheDir, file, { format: ENTRY_FORMAT, key, output, inputs });
+    await writeEntry(file, { format: ENTRY_FORMAT, key, output, inputs });
   }
   return info;
 }

@@ -1,19 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { evaluateMarker, InterpreterProbeError, probeInterpreter, targetFromInterpreter, UserError } from '@nx-pex/pep';
-
-function hasPython(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'pass'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const itWithPython = hasPython() ? it : it.skip;
+import { InterpreterProbeError, probeInterpreter } from '@nx-pex/interpreter';
+import { evaluateMarker, targetFromInterpreter, UserError } from '@nx-pex/pep';
+import { itWith } from '@nx-pex/testkit';
 
 describe('probeInterpreter', () => {
-  itWithPython('describes the local python3 as packaging would', async () => {
+  itWith(['python3'], 'describes the local python3 as packaging would', async () => {
     const info = await probeInterpreter('python3');
     const expected = JSON.parse(
       execFileSync(
@@ -49,16 +40,11 @@ describe('probeInterpreter', () => {
     expect(evaluateMarker(`python_version == "${info.version[0]}.${info.version[1]}"`, target.markerEnvironment)).toBe(true);
   });
 
-  itWithPython('matches the tags of the packaging that pip vendors (as a set)', async () => {
+  itWith(['python3', 'pip'], 'matches the tags of the packaging that pip vendors (as a set)', async () => {
     const info = await probeInterpreter('python3');
-    let reference: string[];
-    try {
-      reference = JSON.parse(
-        execFileSync('python3', ['-c', 'import json; from pip._vendor.packaging import tags; print(json.dumps([str(t) for t in tags.sys_tags()]))'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
-      );
-    } catch {
-      return; // no pip
-    }
+    const reference: string[] = JSON.parse(
+      execFileSync('python3', ['-c', 'import json; from pip._vendor.packaging import tags; print(json.dumps([str(t) for t in tags.sys_tags()]))'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+    );
     const ours = new Set(targetFromInterpreter(info).supportedTags);
     // Older packaging lacks cpXY-none-any and orders linux_* last; every tag it lists must be ours.
     expect(reference.filter((t) => !ours.has(t))).toEqual([]);
@@ -71,7 +57,7 @@ describe('probeInterpreter', () => {
     expect((err as Error).message).toContain("'/nonexistent/python3.99' was not found");
   });
 
-  itWithPython('reports an interpreter that fails', async () => {
+  it('reports an interpreter that fails', async () => {
     const err = await probeInterpreter('false').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InterpreterProbeError);
   });

@@ -2,9 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { promises as fs, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InterpreterProbeError, probeInterpreter, probeInterpreterCached, resolveExecutable } from '@nx-pex/pep';
-import { probeWithCache, type ProbeRunner } from '../src/interpreter-cache';
-import { runProbe } from '../src/interpreter';
+import { InterpreterProbeError, probeInterpreter, probeInterpreterCached, resolveExecutable } from '@nx-pex/interpreter';
+import { probeWithCache, type ProbeRunner } from '../src/cache';
+import { runProbe } from '../src/probe';
+import { itWith } from '@nx-pex/testkit';
 
 function realPython(): string | undefined {
   try {
@@ -15,7 +16,6 @@ function realPython(): string | undefined {
 }
 
 const python = realPython();
-const itWithPython = python ? it : it.skip;
 
 let scratch: string;
 beforeEach(async () => {
@@ -253,7 +253,7 @@ describe('probeWithCache', () => {
 });
 
 describe('probeInterpreterCached with the real interpreter', () => {
-  itWithPython('answers as probeInterpreter does, from the cache the second time', async () => {
+  itWith(['python3'], 'answers as probeInterpreter does, from the cache the second time', async () => {
     const link = join(scratch, 'python3');
     await fs.symlink(python!, link);
     const counted = countingRunnerAround(runProbe);
