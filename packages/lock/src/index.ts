@@ -37,3 +37,5 @@ export type { ReadRequirementsOptions, RequirementLine, RequirementsFile } from 
 export { readRequirementsFileLock, isHashedLock, pinOf } from './requirements-file';
 export { POETRY_LOCK_VERSIONS, PYPI_SIMPLE, parsePoetryLock, readPoetryLock, poetryGroupRequirements } from './poetry';
 export { projectPackages, type ClosurePackage } from './project-packages';
+export type { ClosureStart } from './pylock-export';
+export { TEST_GROUPS, TEST_EXTRAS, testSelection, projectTestPylock, generatedTestPylockText, type TestSelection } from './test-lock';
