@@ -6,6 +6,7 @@ import { UserError } from '@nx-pex/pep';
 import { buildCommand } from './build';
 import { cacheCommand } from './cache';
 import { lockCommand } from './lock';
+import { testCommand } from './test';
 import { UsageError } from './errors';
 
 const mainHelp = (version: string) => `nx-pex ${version}: build PEX files for Python projects from their lock.
@@ -34,6 +35,7 @@ export async function main(argv: string[], version: string): Promise<number> {
     if (command === 'build') return await buildCommand(rest);
     if (command === 'cache') return await cacheCommand(rest);
     if (command === 'lock') return await lockCommand(rest);
+    if (command === 'test') return await testCommand(rest);
     throw new UsageError(`unknown command "${command}". Run \`nx-pex --help\`.`);
   } catch (err) {
     if (err instanceof UserError) {

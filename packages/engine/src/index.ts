@@ -23,3 +23,14 @@ export { pinnedVersion, requiresDist } from './pinned';
 export { PROJECT_LOCK_FILE, openProjectLock, projectLockText, type ProjectLock, type ProjectLockRequest } from './project-lock';
 export { checkWorkspaceImports, importsWithLines } from './undeclared-imports';
 export { syncProjectLocks, type SyncReport, type WorkspaceFiles } from './sync-locks';
+export { PROJECT_TEST_LOCK_FILE, openTestLock, projectTestLockText, type TestLock, type TestLockRequest } from './test-lock';
+export {
+  prepareTestEnvironment,
+  testProject,
+  testVenvKey,
+  firstPartyPaths,
+  type TestEnvironment,
+  type TestEnvironmentOptions,
+  type TestProjectOptions,
+  type TestProjectResult,
+} from './test-project';

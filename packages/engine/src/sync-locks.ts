@@ -7,6 +7,7 @@ import { UserError } from '@nx-pex/pep';
 import { parsePyproject } from '@nx-pex/project';
 import { generatedPylockHeader, parseUvLock, type Lockfile } from '@nx-pex/lock';
 import { PROJECT_LOCK_FILE, projectLockText } from './project-lock';
+import { syncTestLock } from './test-lock';
 
 /** What a sync run did, for messages and tests. */
 export interface SyncReport {
@@ -25,6 +26,8 @@ export interface WorkspaceFiles {
   exists(path: string): boolean;
   /** Every `pyproject.toml` of the workspace. */
   pyprojects(): string[];
+  /** Removes a file (a generated test lock whose project no longer has test groups). */
+  delete?(path: string): void;
 }
 
 /** The nearest uv.lock at or above `dir` (workspace-relative posix paths). */
@@ -88,6 +91,8 @@ export function syncProjectLocks(files: WorkspaceFiles): SyncReport {
       report.problems.push(`${name}: ${e.message}`);
       continue;
     }
+    // The test lock (pylock.test.toml) beside it: the closure plus the test groups.
+    syncTestLock(files, report, lock, name, dir);
     if (current === next) {
       report.unchanged.push(target);
       continue;

@@ -1,6 +1,7 @@
 /**
  * `nx-pex:sync`: writes each Python project's `pylock.toml` from the workspace's uv.lock, the
- * lock its build reads and hashes. Registered on the build targets (`syncGenerators`), so
+ * lock its build reads and hashes, and its `pylock.test.toml` when it has test groups (the lock
+ * its tests run from). Registered on the build and test targets (`syncGenerators`), so
  * `nx build` / `nx affected` bring the files up to date and `nx sync:check` fails when one is
  * stale. Only files whose content changes are written; a pylock.toml nx-pex did not generate is
  * the user's own and is left alone.
@@ -26,6 +27,7 @@ export function syncProjectLocks(tree: Tree): SyncReport {
     read: (path) => tree.read(path, 'utf-8'),
     write: (path, text) => tree.write(path, text),
     exists: (path) => tree.exists(path),
+    delete: (path) => tree.delete(path),
     pyprojects: () => glob(tree, ['**/pyproject.toml']),
   });
 }
