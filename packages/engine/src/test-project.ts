@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { delimiter, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { probeInterpreterCached, targetFromInterpreter, UserError, type InterpreterInfo, type TargetPlatform } from '@nx-pex/pep';
 import { findImportRoots, readPyproject, type PyProject } from '@nx-pex/project';
 import { pylockClosure, type Closure } from '@nx-pex/lock';
@@ -174,12 +174,16 @@ export async function prepareTestEnvironment(o: TestEnvironmentOptions): Promise
   selection.wheels = selection.wheels.map(({ pkg, wheel }) => ({ pkg, wheel: withFileUrl(wheel, lock.path) }));
   const key = testVenvKey(selection, interpreterIdentity(info, target, python));
   let pending = making.get(`${storeRoot}\0${key}`);
+  // Another task of this process (a batch) makes or made the same environment: this one takes it.
+  const shared = pending !== undefined;
   if (!pending) {
     pending = makeVenv({ ...o, env, log, storeRoot, key, lock, selection, target, info, project: project.name });
     making.set(`${storeRoot}\0${key}`, pending);
     pending.catch(() => making.delete(`${storeRoot}\0${key}`));
   }
-  const [venv, pythonPath] = await Promise.all([pending, firstPartyPaths(project, closure, lock.path)]);
+  const [made, pythonPath] = await Promise.all([pending, firstPartyPaths(project, closure, lock.path)]);
+  const venv = { ...made, reused: made.reused || shared };
+  log(`${project.name}: test environment ${key.slice(0, 12)} ${venv.reused ? 'reused from' : 'made in'} the store (${dirname(venv.venvDir)})`);
   return {
     project: project.name,
     projectDir,
@@ -225,7 +229,6 @@ async function makeVenv(m: MakeVenv): Promise<{ reused: boolean; venvDir: string
         `${JSON.stringify({ kind: 'test-venv', target: m.target.id, python: m.info.executable ?? m.python ?? 'python3', pex: PINNED_PEX.version, packages: pins }, null, 1)}\n`,
       );
     });
-    m.log(`${m.project}: test environment ${m.key.slice(0, 12)} ${layer.reused ? 'reused from' : 'made in'} the store (${layer.path})`);
     return { reused: layer.reused, venvDir: join(layer.path, 'venv') };
   } finally {
     await store.release();
