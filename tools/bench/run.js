@@ -17,6 +17,7 @@ const inputs = require('./lib/inputs');
 const { stat, fmtMs, fmtRatio, fmtStat, textTable, markdownTable, summarizeProfile } = require('./lib/report');
 const { benchNxPath, nxPathReport } = require('./lib/nxpath');
 const { benchResolve, resolveReport } = require('./lib/resolve');
+const { benchTest, testReport } = require('./lib/test');
 
 const { REPO, CACHE, CASES, SCALE_CLOSURES } = inputs;
 const OUT_DIR = path.join(REPO, 'dist', 'bench');
@@ -29,7 +30,7 @@ const INDEX_SERVER = path.join(REPO, 'tools', 'index-server', 'dist', 'index.js'
  * pyenv shim, say, that costs every run of it ~70 ms which pex never pays).
  */
 const PYTHON = path.join(REPO, '.cache', 'pex-venv', 'bin', 'python3');
-const ALL_CASES = ['small', 'web', 'data', 'big', 'scale', 'boot', 'nx', 'graph', 'resolve'];
+const ALL_CASES = ['small', 'web', 'data', 'big', 'scale', 'boot', 'nx', 'graph', 'resolve', 'test'];
 const ALL_PHASES = ['cold', 'warm', 'edit', 'noop'];
 const BOOT_CASES = ['web', 'data'];
 const SCALE_SERVICES = 50;
@@ -644,8 +645,13 @@ async function main() {
   // Requirement sets resolved by nx-pex lock, pip and uv from one local index of recorded metadata.
   const resolved = opts.cases.includes('resolve') ? await benchResolve(opts, { log, PYTHON, childEnv, measure }) : undefined;
   const resolveText = resolved ? resolveReport(resolved) : undefined;
+  // pytest from each project's lock against a ready venv and against uv run, 50 libraries over 10 closures.
+  const tested = opts.cases.includes('test')
+    ? await benchTest(opts, { log, REPO, CACHE, CLI, NX, INDEX_SERVER, PYTHON, nxWorkspace, childEnv, measure })
+    : undefined;
+  const testText = tested ? testReport(tested, fmtMs) : undefined;
 
-  const checks = [...targets(rows, scale), ...(nxReport?.checks ?? []), ...(resolveText?.checks ?? [])];
+  const checks = [...targets(rows, scale), ...(nxReport?.checks ?? []), ...(resolveText?.checks ?? []), ...(testText?.checks ?? [])];
   const durationMs = performance.now() - started;
   const loadavgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const date = new Date().toISOString();
@@ -668,6 +674,7 @@ async function main() {
     ...(nxReport ? [...nxReport.lines, ''] : []),
     ...(graph ? [graphBench.describeGraph(graph), ''] : []),
     ...(resolveText ? [...resolveText.lines, ''] : []),
+    ...(testText ? [...testText.lines, ''] : []),
     'targets:',
     ...(graph ? [`  ${graph.graphMs < 1000 ? 'met   ' : 'MISSED'}  graph of ${graph.projects} Python projects under 1 s: ${graph.graphMs} ms`] : []),
     ...checks.map((c) => `  ${c.met ? 'met   ' : 'MISSED'}  ${c.target}: ${c.measured}`),
@@ -699,6 +706,7 @@ async function main() {
     nx: nxPath,
     graph,
     resolve: resolved,
+    test: tested,
     targets: checks,
     profiles: ctx.profiles,
   };
