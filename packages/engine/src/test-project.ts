@@ -133,21 +133,28 @@ export async function firstPartyPaths(project: PyProject, closure: Closure, lock
 // Environments being made in this process (a batch of test tasks shares them), by key.
 const making = new Map<string, Promise<{ reused: boolean; venvDir: string }>>();
 
-function runVenvTool(python: string, pex: string, dest: string, env: NodeJS.ProcessEnv): Promise<void> {
+function runQuiet(python: string, args: string[], env: NodeJS.ProcessEnv, what: string): Promise<void> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(python, [pex, 'venv', '--scope=deps', '--compile', dest], {
-      env: { ...env, PEX_TOOLS: '1', PEX_ROOT: join(dest, '..', 'pex-root'), PEX_VERBOSE: '0', PEX_PYTHON: undefined, PEX_PYTHON_PATH: undefined, PYTHONPATH: undefined },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(python, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', (e) => reject(new UserError(`Cannot run ${python} to make the test environment: ${e.message}`)));
     child.on('close', (code) => {
       if (code === 0) resolveRun();
-      else reject(new UserError(`Making the test environment failed (${python} ${pex} venv, exit ${code}):\n${out.trim()}`));
+      else reject(new UserError(`Making the test environment failed (${what}, exit ${code}):\n${out.trim()}`));
     });
   });
+}
+
+/**
+ * pex's venv tool makes the venv from the deps PEX; its byte code is then compiled once, on every
+ * core (the venv is read-only in the store, so no run compiles or writes any).
+ */
+async function runVenvTool(python: string, pex: string, dest: string, pexRoot: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const clean = { ...env, PEX_VERBOSE: '0', PEX_PYTHON: undefined, PEX_PYTHON_PATH: undefined, PYTHONPATH: undefined, PYTHONDONTWRITEBYTECODE: undefined };
+  await runQuiet(python, [pex, 'venv', '--scope=deps', dest], { ...clean, PEX_TOOLS: '1', PEX_ROOT: pexRoot }, `${python} ${pex} venv`);
+  await runQuiet(join(dest, 'bin', 'python'), ['-m', 'compileall', '-q', '-j', '0', join(dest, 'lib')], clean, 'compileall');
 }
 
 /**
@@ -220,9 +227,10 @@ async function makeVenv(m: MakeVenv): Promise<{ reused: boolean; venvDir: string
       await withFetchedInputs(fetchOptions, collect, async ({ runtime, dependencies, shebang }) => {
         const pex = join(dir, 'deps.pex');
         await writePex(pex, depsLayerOptions({ runtime, dependencies, sources: [], requirements: pins, shebang, includeTools: true }));
-        await runVenvTool(m.info.executable ?? m.python ?? 'python3', pex, join(dir, 'venv'), m.env);
+        // The store's own PEX_ROOT: a wheel several closures share is unpacked there once, and
+        // every venv hard-links its files from it.
+        await runVenvTool(m.info.executable ?? m.python ?? 'python3', pex, join(dir, 'venv'), join(m.storeRoot, 'pex-root'), m.env);
         await rm(pex, { force: true });
-        await rm(join(dir, 'pex-root'), { recursive: true, force: true });
       });
       await writeFile(
         join(dir, 'layer.json'),
@@ -263,7 +271,6 @@ export async function testProject(o: TestProjectOptions): Promise<TestProjectRes
     // The venv is the environment: nothing of a PEX or an outer venv leaks in.
     VIRTUAL_ENV: environment.venvDir,
     PYTHONHOME: undefined,
-    PEX_ROOT: base.PEX_ROOT,
   };
   const args = ['-m', 'pytest', `--junitxml=${junitXml}`, ...(o.args ?? [])];
   const { code, output } = await run(environment.python, args, environment.projectDir, env, o.output ?? 'inherit');

@@ -3,7 +3,7 @@
 /**
  * The `test` case: pytest run by nx-pex from each project's lock, against pytest run from a ready
  * venv and against `uv run --package X pytest`. A uv workspace of 50 libraries over 10 closures
- * (small pure-Python packages of the fixture wheels, pytest in each library's test group), locked
+ * (small pure-Python packages of the fixture wheels, pytest in each library's dev group), locked
  * by uv against a local index of those wheels.
  *
  *  - warm, one library: `nx-pex test` (the CLI) and `nx test lib-00 --skip-nx-cache` with the test
@@ -45,15 +45,17 @@ async function writeLibrary(dir, name, deps) {
       'requires-python = ">=3.11"',
       `dependencies = [${deps.map((d) => JSON.stringify(d)).join(', ')}]`,
       '',
+      '',
+      // uv's default group, so that `uv run --package X pytest` has pytest as nx-pex does.
       '[dependency-groups]',
-      'test = ["pytest"]',
+      'dev = ["pytest"]',
       '',
-      '[build-system]',
-      'requires = ["hatchling"]',
-      'build-backend = "hatchling.build"',
+      // Not built by uv (the local index has no build backend): pytest puts src/ on the path.
+      '[tool.uv]',
+      'package = false',
       '',
-      '[tool.hatch.build.targets.wheel]',
-      `packages = ["src/${pkg}"]`,
+      '[tool.pytest.ini_options]',
+      'pythonpath = ["src"]',
       '',
     ].join('\n'),
   );
@@ -78,7 +80,7 @@ async function benchTest(opts, ctx) {
   const { log, REPO, CACHE, CLI, NX, PYTHON } = ctx;
   const uv = uvBinary(REPO);
   if (!uv) throw new Error('the test case needs uv (for the lock and the comparison): pip install uv into .cache/uv-venv');
-  const wheels = path.join(CACHE, 'wheels');
+  const wheels = path.join(REPO, '.cache', 'wheels');
   if (!existsSync(path.join(wheels, 'pytest-9.2.0-py3-none-any.whl'))) throw new Error(`${wheels} lacks pytest: run python3 tools/fixtures/fetch.py`);
   const { startIndexServer } = require(ctx.INDEX_SERVER);
   const ws = path.join(CACHE, 'nx-test');
@@ -127,8 +129,8 @@ async function benchTest(opts, ctx) {
     await run(NX, ['test', lib], { cwd: ws, env });
     const nxHit = await ctx.measure([{ name: 'nx test (cache hit)', before: async () => {}, run: () => run(NX, ['test', lib], { cwd: ws, env }) }], opts.runs, false);
 
-    // 50 libraries.
-    await fs.rm(store, { recursive: true, force: true });
+    // 50 libraries: the wheels in the store (as in uv's cache), no test environment yet.
+    await fs.rm(path.join(store, 'layers'), { recursive: true, force: true });
     await fs.rm(path.join(ws, '.nx'), { recursive: true, force: true });
     log(`test: nx run-many -t test over ${LIBRARIES} libraries, test environments made once per closure`);
     const manyFirst = await run(NX, ['run-many', '-t', 'test', '--skip-nx-cache'], { cwd: ws, env, timeoutMs: 20 * 60_000 });
