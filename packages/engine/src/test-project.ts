@@ -10,11 +10,11 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, relative, resolve } from 'node:path';
 import { probeInterpreterCached, targetFromInterpreter, UserError, type InterpreterInfo, type TargetPlatform } from '@nx-pex/pep';
 import { findImportRoots, readPyproject, type PyProject } from '@nx-pex/project';
 import { pylockClosure, type Closure } from '@nx-pex/lock';
-import { defaultStoreRoot, ensureLayer, layerPath, WheelStore } from '@nx-pex/store';
+import { defaultStoreRoot, ensureLayer, WheelStore } from '@nx-pex/store';
 import { PINNED_PEX, depsLayerOptions, writePex } from '@nx-pex/pex';
 import { lockedProjects, withFetchedInputs, type IndexContext } from './pipeline';
 import { lockedArtifactRequests, selectLockedFiles, type LockedSelection } from './locked-sdists';
@@ -243,11 +243,6 @@ async function makeVenv(m: MakeVenv): Promise<{ reused: boolean; venvDir: string
   }
 }
 
-/** The path of a test venv in a store, for messages and tests. */
-export function testVenvPath(storeRoot: string, key: string): string {
-  return join(layerPath(new WheelStore(storeRoot), key), 'venv');
-}
-
 /**
  * Runs the project's tests: pytest from its test environment, in the project's directory, with a
  * JUnit XML report (and coverage data, when pytest-cov is asked for) in `reportsDir`.
@@ -256,7 +251,7 @@ export async function testProject(o: TestProjectOptions): Promise<TestProjectRes
   const environment = await prepareTestEnvironment(o);
   const base = o.env ?? process.env;
   const workspaceRoot = resolve(o.workspaceRoot ?? environment.projectDir);
-  const reportsDir = resolve(o.reportsDir ?? join(workspaceRoot, 'reports', relativeOr(workspaceRoot, environment.projectDir)));
+  const reportsDir = resolve(o.reportsDir ?? join(workspaceRoot, 'reports', relative(workspaceRoot, environment.projectDir)));
   await mkdir(reportsDir, { recursive: true });
   const junitXml = join(reportsDir, 'junit.xml');
   // A report of an earlier run never stands for this one.
@@ -275,11 +270,6 @@ export async function testProject(o: TestProjectOptions): Promise<TestProjectRes
   const args = ['-m', 'pytest', `--junitxml=${junitXml}`, ...(o.args ?? [])];
   const { code, output } = await run(environment.python, args, environment.projectDir, env, o.output ?? 'inherit');
   return { project: environment.project, exitCode: code, junitXml, environment, ...(output !== undefined ? { output } : {}) };
-}
-
-function relativeOr(root: string, dir: string): string {
-  const rel = dir.startsWith(root) ? dir.slice(root.length).replace(/^[/\\]+/, '') : '';
-  return rel;
 }
 
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, output: 'inherit' | 'collect'): Promise<{ code: number; output?: string }> {
