@@ -101,6 +101,9 @@ async function benchTest(opts, ctx) {
     const store = path.join(CACHE, 'store-test');
     const uvEnv = { UV_INDEX_URL: server.url, UV_DEFAULT_INDEX: server.url, UV_CACHE_DIR: path.join(CACHE, 'uv-cache-test'), UV_PYTHON: PYTHON, UV_NO_PROGRESS: '1', UV_PYTHON_DOWNLOADS: 'never' };
     const env = ctx.childEnv(server.url, { NX_PEX_STORE: store, ...uvEnv });
+    // Python writes byte code as it imports, as it does on a developer's machine (a ready
+    // .venv has it after its first run; nx-pex's environments have it from the start).
+    delete env.PYTHONDONTWRITEBYTECODE;
     log(`test: uv lock of ${LIBRARIES} libraries over ${CLOSURES.length} closures (local index), nx sync`);
     await run(uv, ['lock'], { cwd: ws, env });
     await run(NX, ['sync'], { cwd: ws, env });
