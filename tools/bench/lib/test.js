@@ -179,7 +179,9 @@ function testReport(t, fmt) {
   const checks = [
     { target: 'test warm: nx-pex test overhead over .venv/bin/pytest ≤ 0.3 s', measured: fmt(cli - venv), met: cli - venv <= 300 },
     { target: 'test warm: nx test overhead over .venv/bin/pytest ≤ 0.3 s', measured: `${fmt(nx - venv)} (Nx alone ${fmt(t.nxHit.median)})`, met: nx - venv <= 300 },
-    { target: `test: ${t.libraries} libraries, nx run-many faster than uv run per project`, measured: `${fmt(t.many.firstMs)} (envs made) / ${fmt(t.many.warmMs)} vs ${fmt(t.many.uvRunMs)}`, met: t.many.firstMs < t.many.uvRunMs },
+    { target: `test: ${t.libraries} libraries, nx run-many -t test --batch faster than uv run per project`, measured: `${fmt(t.many.batchMs)} vs ${fmt(t.many.uvRunMs)}`, met: t.many.batchMs < t.many.uvRunMs },
+    { target: `test: ${t.libraries} libraries, nx run-many -t test (a task process per library) faster than uv run per project`, measured: `${fmt(t.many.warmMs)} vs ${fmt(t.many.uvRunMs)}`, met: t.many.warmMs < t.many.uvRunMs },
+    { target: `test: ${t.libraries} libraries, making the ${t.closures} environments included, faster than uv run per project`, measured: `${fmt(t.many.firstMs)} vs ${fmt(t.many.uvRunMs)}`, met: t.many.firstMs < t.many.uvRunMs },
     { target: `test: environments made = closures (${t.closures})`, measured: String(t.testEnvironments), met: t.testEnvironments === t.closures },
   ];
   return { lines, checks };
