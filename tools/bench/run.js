@@ -18,6 +18,7 @@ const { stat, fmtMs, fmtRatio, fmtStat, textTable, markdownTable, summarizeProfi
 const { benchNxPath, dirBytes, nxPathReport } = require('./lib/nxpath');
 const { benchResolve, resolveReport } = require('./lib/resolve');
 const { benchImage, imageReport } = require('./lib/image');
+const { benchTest, testReport } = require('./lib/test');
 
 const { REPO, CACHE, CASES, SCALE_CLOSURES } = inputs;
 const OUT_DIR = path.join(REPO, 'dist', 'bench');
@@ -30,7 +31,7 @@ const INDEX_SERVER = path.join(REPO, 'tools', 'index-server', 'dist', 'index.js'
  * pyenv shim, say, that costs every run of it ~70 ms which pex never pays).
  */
 const PYTHON = path.join(REPO, '.cache', 'pex-venv', 'bin', 'python3');
-const ALL_CASES = ['small', 'web', 'data', 'big', 'scale', 'boot', 'nx', 'graph', 'resolve', 'image'];
+const ALL_CASES = ['small', 'web', 'data', 'big', 'scale', 'boot', 'nx', 'graph', 'resolve', 'image', 'test'];
 const ALL_PHASES = ['cold', 'warm', 'edit', 'noop'];
 const BOOT_CASES = ['web', 'data'];
 const SCALE_SERVICES = 50;
@@ -661,7 +662,13 @@ async function main() {
   const imaged = opts.cases.includes('image') ? await benchImage(opts, ctx, { log, CLI, INDEX_SERVER, PYTHON, childEnv }) : undefined;
   const imageText = imageReport(imaged);
 
-  const checks = [...targets(rows, scale), ...(nxReport?.checks ?? []), ...(graph ?? []).flatMap(graphBench.graphTargets), ...(resolveText?.checks ?? []), ...imageText.checks];
+  // pytest from each project's lock against a ready venv and against uv run, 50 libraries over 10 closures.
+  const tested = opts.cases.includes('test')
+    ? await benchTest(opts, { log, REPO, CACHE, CLI, NX, INDEX_SERVER, PYTHON, nxWorkspace, childEnv, measure })
+    : undefined;
+  const testText = tested ? testReport(tested, fmtMs) : undefined;
+
+  const checks = [...targets(rows, scale), ...(nxReport?.checks ?? []), ...(graph ?? []).flatMap(graphBench.graphTargets), ...(resolveText?.checks ?? []), ...imageText.checks, ...(testText?.checks ?? [])];
   const durationMs = performance.now() - started;
   const loadavgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const date = new Date().toISOString();
@@ -690,6 +697,7 @@ async function main() {
     ...(graph ? [...graphBench.describeGraph(graph), ''] : []),
     ...(resolveText ? [...resolveText.lines, ''] : []),
     ...(imageText.lines.length ? [...imageText.lines, ''] : []),
+    ...(testText ? [...testText.lines, ''] : []),
     'targets:',
     ...checks.map((c) => `  ${c.met ? 'met   ' : 'MISSED'}  ${c.target}: ${c.measured}`),
     '',
@@ -721,6 +729,7 @@ async function main() {
     graph,
     resolve: resolved,
     image: imaged,
+    test: tested,
     targets: checks,
     profiles: ctx.profiles,
   };

@@ -7,6 +7,7 @@ import { buildCommand } from './build';
 import { cacheCommand } from './cache';
 import { lockCommand } from './lock';
 import { pushCommand } from './push';
+import { testCommand } from './test';
 import { UsageError } from './errors';
 
 const mainHelp = (version: string) => `nx-pex ${version}: build PEX files for Python projects from their lock.
@@ -37,6 +38,7 @@ export async function main(argv: string[], version: string): Promise<number> {
     if (command === 'cache') return await cacheCommand(rest);
     if (command === 'lock') return await lockCommand(rest);
     if (command === 'push') return await pushCommand(rest);
+    if (command === 'test') return await testCommand(rest);
     throw new UsageError(`unknown command "${command}". Run \`nx-pex --help\`.`);
   } catch (err) {
     if (err instanceof UserError) {

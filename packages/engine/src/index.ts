@@ -30,3 +30,14 @@ export { shadowedLockMessage } from './shadowed-lock';
 export { syncProjectLocks, type PylockDigests, type SyncReport, type WorkspaceFiles } from './sync-locks';
 export { pushProject, type PushProjectOptions, type PushedImage } from './push';
 export { ociPlatform, writeProjectImage, type ProjectImageOptions } from './image';
+export { PROJECT_TEST_LOCK_FILE, openTestLock, projectTestLockText, type TestLock, type TestLockRequest } from './test-lock';
+export {
+  prepareTestEnvironment,
+  testProject,
+  testVenvKey,
+  firstPartyPaths,
+  type TestEnvironment,
+  type TestEnvironmentOptions,
+  type TestProjectOptions,
+  type TestProjectResult,
+} from './test-project';

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { generatedPylockHeader, generatedPylockKey, isStandaloneNxPexPylock, lockCoversProject, parseUvLock, type Lockfile } from '@nx-pex/lock';
 import { PROJECT_LOCK_FILE, projectLockText } from './project-lock';
 import { shadowedLockMessage } from './shadowed-lock';
+import { syncTestLock } from './test-lock';
 
 /** What a sync run did, for messages and tests. */
 export interface SyncReport {
@@ -30,6 +31,8 @@ export interface WorkspaceFiles {
   exists(path: string): boolean;
   /** Every `pyproject.toml` of the workspace. */
   pyprojects(): string[];
+  /** Removes a file (a generated test lock whose project no longer has test groups). */
+  delete?(path: string): void;
 }
 
 /** The nearest uv.lock at or above `dir` (workspace-relative posix paths). */
@@ -134,6 +137,8 @@ export function syncProjectLocks(files: WorkspaceFiles, digests?: PylockDigests)
     }
     if (key !== undefined) digests!.set(key, sha256(next));
     if (standalone) report.shadowed.push(shadowedLockMessage(target, lockPath, name));
+    // The test lock (pylock.test.toml) beside it: the closure plus the test groups.
+    syncTestLock(files, report, lock, name, dir);
     if (current === next) {
       report.unchanged.push(target);
       continue;

@@ -45,3 +45,5 @@ export { projectPackages, type ClosurePackage } from './project-packages';
 export type { PexLock, PexLockStyle, PexLockArtifact, PexLockedRequirement, PexLockedResolve, PexLockSelectOptions } from './pex-lock';
 export { parsePexLock, readPexLock, looksLikePexLock, pexLockClosure, pexLockAsLockfile } from './pex-lock';
 export { lockWorkspaceEdges, type WorkspaceProjectEdges } from './workspace-edges';
+export type { ClosureStart } from './pylock-export';
+export { TEST_GROUPS, TEST_EXTRAS, testSelection, projectTestPylock, generatedTestPylockText, type TestSelection } from './test-lock';

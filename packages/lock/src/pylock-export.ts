@@ -86,6 +86,14 @@ function describe(pkg: LockedPackage): string {
   return pkg.version !== undefined ? `${pkg.name} ${pkg.version}` : pkg.name;
 }
 
+/** What the walk starts from besides the project's dependencies: some of its dependency groups and extras. */
+export interface ClosureStart {
+  /** Dependency groups of the project (PEP 735; uv.lock's `[package.dev-dependencies]`). */
+  groups?: string[];
+  /** Extras of the project (`[project.optional-dependencies]`). */
+  extras?: string[];
+}
+
 export interface UniversalEntry {
   pkg: LockedPackage;
   firstParty: boolean;
@@ -99,7 +107,7 @@ export interface UniversalEntry {
  * the `or` over every path from the project of the `and` of the edges' markers. Sorted by name,
  * then version; the project itself first among its peers only by name.
  */
-export function universalClosure(lock: Lockfile, project: string): UniversalEntry[] {
+export function universalClosure(lock: Lockfile, project: string, start: ClosureStart = {}): UniversalEntry[] {
   const name = canonicalizeName(project);
   const members = new Set(lock.workspaceMembers);
   const isFirstParty = (p: LockedPackage) => members.has(p.name) || isFirstPartySource(p.source);
@@ -159,7 +167,14 @@ export function universalClosure(lock: Lockfile, project: string): UniversalEntr
     for (let qi = 0; qi < queue.length; qi++) {
       if (qi > 1_000_000) throw new LockError(`${lock.path}: the markers of ${name}'s closure do not settle; regenerate the lock with \`uv lock\`.`, lock.path);
       const node = reach.get(queue[qi])!;
-      const deps = node.extra === undefined ? node.pkg.dependencies : (node.pkg.optionalDependencies[node.extra] ?? []);
+      let deps = node.extra === undefined ? node.pkg.dependencies : (node.pkg.optionalDependencies[node.extra] ?? []);
+      if (node.pkg === root && node.extra === undefined && (start.groups?.length || start.extras?.length)) {
+        deps = [
+          ...deps,
+          ...(start.groups ?? []).flatMap((g) => root.dependencyGroups[g] ?? []),
+          ...(start.extras ?? []).flatMap((x) => root.optionalDependencies[x] ?? []),
+        ];
+      }
       for (const dep of deps) {
         const marker = dep.marker === undefined ? true : bind(dep.marker);
         if (marker === false) continue;
@@ -174,7 +189,11 @@ export function universalClosure(lock: Lockfile, project: string): UniversalEntr
     }
     return { reach, reachedExtras };
   };
-  const activated = new Set<string>([`project-${root.name.length}-${root.name}`]);
+  const activated = new Set<string>([
+    `project-${root.name.length}-${root.name}`,
+    ...(start.groups ?? []).map((g) => `group-${root.name.length}-${root.name}-${g}`),
+    ...(start.extras ?? []).map((x) => `extra-${root.name.length}-${root.name}-${x}`),
+  ]);
   let result = walk(activated);
   for (let round = 0; round < 20 && [...result.reachedExtras].some((x) => !activated.has(x)); round++) {
     for (const x of result.reachedExtras) activated.add(x);
@@ -228,11 +247,11 @@ export interface ProjectPylockOptions {
 }
 
 /** The PEP 751 lock of one workspace project, taken from a uv.lock (no header lines). */
-export function projectPylock(lock: Lockfile, project: string, o: ProjectPylockOptions): Pylock {
+export function projectPylock(lock: Lockfile, project: string, o: ProjectPylockOptions, start: ClosureStart = {}): Pylock {
   const fromDir = posix.normalize(o.outputDir || '.');
   const lockDir = posix.normalize(o.lockDir || '.');
   const packages: PylockPackage[] = [];
-  for (const { pkg, firstParty, marker } of universalClosure(lock, project)) {
+  for (const { pkg, firstParty, marker } of universalClosure(lock, project, start)) {
     // A virtual project (a workspace root without a build system) has nothing to install.
     if (pkg.source.kind === 'virtual') continue;
     const p: PylockPackage = { name: pkg.name, dependencies: [], wheels: [] };

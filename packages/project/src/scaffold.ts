@@ -1,6 +1,6 @@
 /**
  * The files of a new Python project in a uv workspace (PEP 621 `pyproject.toml`, src layout, a
- * console script for a service, a test), and the edit that adds it to the workspace's members.
+ * console script for a service, a passing test and pytest in a `test` dependency group), and the edit that adds it to the workspace's members.
  */
 import { posix } from 'node:path';
 import { canonicalizeName } from '@nx-pex/pep';
@@ -42,6 +42,8 @@ export function pythonProjectFiles(spec: PythonProjectSpec): Record<string, stri
   if (spec.workspaceDependencies.length) {
     lines.push('', '[tool.uv.sources]', ...spec.workspaceDependencies.map((d) => `${requirementName(d)} = { workspace = true }`));
   }
+  // pytest in a PEP 735 test group: the generated test runs with `nx test <name>` (or `uv run pytest`).
+  lines.push('', '[dependency-groups]', 'test = ["pytest>=8"]');
   lines.push('', '[build-system]', 'requires = ["hatchling"]', 'build-backend = "hatchling.build"', '', '[tool.hatch.build.targets.wheel]', `packages = ["src/${pkg}"]`);
   const at = (...parts: string[]) => posix.join(root, ...parts);
   const files: Record<string, string> = {

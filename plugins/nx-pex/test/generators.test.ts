@@ -27,6 +27,8 @@ describe('python-service and python-library', () => {
     expect(p.raw['build-system']).toEqual({ requires: ['hatchling'], 'build-backend': 'hatchling.build' });
     expect(tree.read('py/services/billing-api/src/billing_api/main.py', 'utf-8')).toMatch(/def main\(\) -> int:/);
     expect(tree.exists('py/services/billing-api/tests/test_main.py')).toBe(true);
+    // pytest in a PEP 735 test group, which uv locks and nx sync writes into pylock.test.toml.
+    expect(p.raw['dependency-groups']).toEqual({ test: ['pytest>=8'] });
     // services/* already covers it.
     expect(tree.read('py/pyproject.toml', 'utf-8')).toBe('[tool.uv.workspace]\nmembers = ["services/*", "libs/*"]\n');
     done!();

@@ -122,7 +122,7 @@ describeWith(['network'], 'nx add nx-pex from a registry', () => {
     await sh('npx', ['--no-install', 'nx', 'add', 'nx-pex'], ws);
 
     const nxJson = JSON.parse(await readFile(join(ws, 'nx.json'), 'utf8'));
-    expect(nxJson.plugins).toEqual([{ plugin: 'nx-pex', options: { buildTargetName: 'build' } }]);
+    expect(nxJson.plugins).toEqual([{ plugin: 'nx-pex', options: { buildTargetName: 'build', testTargetName: 'test' } }]);
     expect((await readFile(join(ws, '.gitignore'), 'utf8')).split('\n')).toContain('dist');
     const manifest = JSON.parse(await readFile(join(ws, 'package.json'), 'utf8'));
     expect({ ...manifest.dependencies, ...manifest.devDependencies }).toHaveProperty('nx-pex');

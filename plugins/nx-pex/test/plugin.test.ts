@@ -314,24 +314,24 @@ describe('init generator', () => {
     await initGenerator(tree, { skipFormat: true });
     await initGenerator(tree, { skipFormat: true });
     const plugins = readNxJson(tree)!.plugins!.filter((p) => (typeof p === 'string' ? p : p.plugin) === 'nx-pex');
-    expect(plugins).toEqual([{ plugin: 'nx-pex', options: { buildTargetName: 'build' } }]);
+    expect(plugins).toEqual([{ plugin: 'nx-pex', options: { buildTargetName: 'build', testTargetName: 'test' } }]);
   });
 
-  it('creates nx.json in a directory without one, and ignores dist once', async () => {
+  it('creates nx.json in a directory without one, and ignores dist and reports once', async () => {
     const tree = createTree();
     tree.write('.gitignore', 'node_modules');
     await initGenerator(tree, { skipFormat: true });
     await initGenerator(tree, { skipFormat: true });
     expect(tree.exists('nx.json')).toBe(true);
-    expect(readNxJson(tree)!.plugins).toEqual([{ plugin: 'nx-pex', options: { buildTargetName: 'build' } }]);
-    expect(tree.read('.gitignore', 'utf8')).toBe('node_modules\n# nx-pex build outputs\ndist\n');
+    expect(readNxJson(tree)!.plugins).toEqual([{ plugin: 'nx-pex', options: { buildTargetName: 'build', testTargetName: 'test' } }]);
+    expect(tree.read('.gitignore', 'utf8')).toBe('node_modules\n# nx-pex build outputs\ndist\n# nx-pex test reports (JUnit XML, coverage data)\nreports\n');
   });
 
-  it('leaves a .gitignore that already ignores dist alone', async () => {
+  it('leaves a .gitignore that already ignores dist and reports alone', async () => {
     const tree = createTreeWithEmptyWorkspace();
-    tree.write('.gitignore', '/dist\n');
+    tree.write('.gitignore', '/dist\nreports/\n');
     await initGenerator(tree, { skipFormat: true });
-    expect(tree.read('.gitignore', 'utf8')).toBe('/dist\n');
+    expect(tree.read('.gitignore', 'utf8')).toBe('/dist\nreports/\n');
   });
 });
 

@@ -22,8 +22,8 @@ function filesOf(dir: string, base = dir): string[] {
 
 function exampleTree(): Tree {
   const tree = createTreeWithEmptyWorkspace();
-  // The example's committed pylock.toml files are left out: the generator writes them.
-  for (const f of filesOf(EXAMPLES).filter((f) => !f.endsWith('pylock.toml'))) tree.write(f, readFileSync(join(EXAMPLES, f)));
+  // The example's committed pylock.toml and pylock.test.toml files are left out: the generator writes them.
+  for (const f of filesOf(EXAMPLES).filter((f) => !/pylock(\.test)?\.toml$/.test(f))) tree.write(f, readFileSync(join(EXAMPLES, f)));
   return tree;
 }
 
@@ -34,13 +34,24 @@ describe('nx-pex:sync', () => {
     // Nx prints the message while `nx sync` writes the files: it says what differs, never to run `nx sync`.
     expect(first).toMatchObject({ outOfSyncMessage: '3 per-project pylock.toml files of nx-pex differ from what the uv.lock gives; commit them once written.' });
     expect((first as { outOfSyncMessage: string }).outOfSyncMessage).not.toMatch(/nx sync/);
-    const written = tree.listChanges().map((c) => c.path).filter((p) => p.endsWith('pylock.toml')).sort();
-    expect(written).toEqual(['libs/greeting/pylock.toml', 'services/service-a/pylock.toml', 'services/service-b/pylock.toml']);
+    const written = tree.listChanges().map((c) => c.path).filter((p) => /pylock(\.test)?\.toml$/.test(p)).sort();
+    // The projects with a test group (greeting, service-b) also get their test lock.
+    expect(written).toEqual([
+      'libs/greeting/pylock.test.toml',
+      'libs/greeting/pylock.toml',
+      'services/service-a/pylock.toml',
+      'services/service-b/pylock.test.toml',
+      'services/service-b/pylock.toml',
+    ]);
+    // The committed files are what the generator writes.
+    for (const f of written) expect([f, tree.read(f, 'utf-8')]).toEqual([f, readFileSync(join(EXAMPLES, f), 'utf8')]);
     const a = tree.read('services/service-a/pylock.toml', 'utf-8')!;
     expect(generatedPylockHeader(a)).toMatchObject({ source: '../../uv.lock' });
     expect(a).toContain('name = "fastapi"');
     expect(a).toContain('directory = { path = "../../libs/greeting", editable = true }');
-    expect(syncProjectLocks(tree)).toMatchObject({ written: [], unchanged: written });
+    const again = syncProjectLocks(tree);
+    expect(again.written).toEqual([]);
+    expect(again.unchanged.sort()).toEqual(written);
     expect(await syncGenerator(tree)).toEqual({});
   });
 
@@ -49,7 +60,30 @@ describe('nx-pex:sync', () => {
     syncProjectLocks(tree);
     const uv = tree.read('uv.lock', 'utf-8')!;
     tree.write('uv.lock', uv.replace(/(name = "numpy"\nversion = "2.4.6"[\s\S]*?wheels = \[\n)    \{[^\n]*\n/, '$1'));
-    expect(syncProjectLocks(tree).written).toEqual(['services/service-b/pylock.toml']);
+    expect(syncProjectLocks(tree).written).toEqual(['services/service-b/pylock.test.toml', 'services/service-b/pylock.toml']);
+  });
+
+  it('rewrites only the test locks of the projects whose test group holds a bumped test-only package, and no pylock.toml', () => {
+    const tree = exampleTree();
+    syncProjectLocks(tree);
+    const uv = tree.read('uv.lock', 'utf-8')!;
+    const bumped = uv.replace(/(name = "iniconfig"\nversion = )"2\.3\.1"/, '$1"2.3.0"');
+    expect(bumped).not.toBe(uv);
+    tree.write('uv.lock', bumped);
+    expect(syncProjectLocks(tree).written.sort()).toEqual(['libs/greeting/pylock.test.toml', 'services/service-b/pylock.test.toml']);
+    expect(tree.read('libs/greeting/pylock.test.toml', 'utf-8')).toContain('name = "iniconfig"\nversion = "2.3.0"\nmarker = "\'test\' in dependency_groups"');
+  });
+
+  it('removes the test lock of a project that no longer has a test group', () => {
+    const tree = exampleTree();
+    syncProjectLocks(tree);
+    const uv = tree.read('uv.lock', 'utf-8')!;
+    // greeting's test group, gone from the lock (as `uv remove --group test pytest` leaves it).
+    tree.write('uv.lock', uv.replace(/(name = "greeting"[^[]*)\[package\.dev-dependencies\]\ntest = \[\n[^\]]*\]\n/, '$1'));
+    const report = syncProjectLocks(tree);
+    expect(report.written).toEqual(['libs/greeting/pylock.test.toml']);
+    expect(tree.exists('libs/greeting/pylock.test.toml')).toBe(false);
+    expect(tree.exists('services/service-b/pylock.test.toml')).toBe(true);
   });
 
   it("leaves a user's own pylock.toml alone, and does nothing with lockPerProject: false", () => {
@@ -69,7 +103,7 @@ describe('nx-pex:sync', () => {
     tree.write('services/service-a/pyproject.toml', '[project\n');
     tree.write('services/new-svc/pyproject.toml', '[project]\nname = "new-svc"\n');
     const report = syncProjectLocks(tree);
-    expect(report.written).toEqual(['libs/greeting/pylock.toml', 'services/service-b/pylock.toml']);
+    expect(report.written).toEqual(['libs/greeting/pylock.test.toml', 'libs/greeting/pylock.toml', 'services/service-b/pylock.test.toml', 'services/service-b/pylock.toml']);
     expect(report.problems.join('\n')).toMatch(/project 'new-svc' is not in the lock.*run `uv lock`/);
   });
 });
@@ -78,7 +112,7 @@ describe('third-party packages in the graph', () => {
   let ws: string;
   beforeEach(() => {
     ws = mkdtempSync(join(tmpdir(), 'nx-pex-external-'));
-    cpSync(EXAMPLES, ws, { recursive: true, filter: (src) => !src.endsWith('pylock.toml') });
+    cpSync(EXAMPLES, ws, { recursive: true, filter: (src) => !/pylock(\.test)?\.toml$/.test(src) });
   });
   afterEach(() => rmSync(ws, { recursive: true, force: true }));
 

@@ -18,6 +18,7 @@ import { warnOnUnsupportedNx } from './nx-version';
 import { perProjectLockState } from './lock-state';
 import { fileSha, lockCache } from './lock-cache';
 import { cachedProjectPackages } from './lock-summaries';
+import { inferTestTarget } from './test-target';
 
 
 /** The external node of a locked package. */
@@ -277,6 +278,15 @@ async function nodesForPyproject(
       metadata: { technologies: ['python'], description: `Resolve ${name}'s dependencies into its pylock.toml`, help: { command: 'npx nx-pex lock --help', example: { options: { universal: true } } } },
     };
   }
+  // A project with tests gets a test target (test-target.ts).
+  const test = pyproject && !problem
+    ? inferTestTarget({
+        projectDir, projectRoot, pyprojectText: text, entries: listing(projectDir), name, sourcesInput: SOURCES_INPUT, self,
+        interpreter: interpreterInput(options.python ?? 'python3'), reportsDir: options.testReportsDirectory, python: options.python,
+        storeDir: options.storeDir, lockPerProject: options.lockPerProject, uvLock: ownLock ? undefined : lock, ownLock: ownLock !== undefined,
+      })
+    : undefined;
+  if (test) targets[options.testTargetName] = test;
   const root = projectRoot;
   const result: CreateNodesResult = {
     projects: {

@@ -6,6 +6,10 @@ export interface NxPexPluginOptions {
   lockTargetName?: string;
   /** Name of the inferred target that pushes a project's image (projects with `image = true` in [tool.nx-pex]). Default `push`. */
   pushTargetName?: string;
+  /** Name of the inferred target that runs a project's tests with pytest. Default `test`. */
+  testTargetName?: string;
+  /** Workspace-relative directory under which each test target writes `<projectRoot>/junit.xml`. Default `reports`. */
+  testReportsDirectory?: string;
   /** Interpreter whose Python version and platform the PEX files target. Default `python3`. */
   python?: string;
   /** Wheel store directory. Default: `$NX_PEX_STORE`, else `$XDG_CACHE_HOME/nx-pex`, else `~/.cache/nx-pex`. */
@@ -21,6 +25,8 @@ export interface NormalizedOptions {
   buildTargetName: string;
   lockTargetName: string;
   pushTargetName: string;
+  testTargetName: string;
+  testReportsDirectory: string;
   python?: string;
   storeDir?: string;
   lockPerProject: boolean;
@@ -29,12 +35,24 @@ export interface NormalizedOptions {
 export function normalizeOptions(options: NxPexPluginOptions | undefined): NormalizedOptions {
   const o = options ?? {};
   for (const key of Object.keys(o)) {
-    if (!['buildTargetName', 'lockTargetName', 'pushTargetName', 'python', 'storeDir', 'lockPerProject'].includes(key)) {
-      throw new Error(`nx-pex: unknown plugin option "${key}" in nx.json. Known options: buildTargetName, lockTargetName, pushTargetName, python, storeDir, lockPerProject.`);
+    if (!['buildTargetName', 'lockTargetName', 'pushTargetName', 'testTargetName', 'testReportsDirectory', 'python', 'storeDir', 'lockPerProject'].includes(key)) {
+      throw new Error(
+        `nx-pex: unknown plugin option "${key}" in nx.json. Known options: buildTargetName, lockTargetName, pushTargetName, testTargetName, testReportsDirectory, python, storeDir, lockPerProject.`,
+      );
     }
   }
   if (o.lockPerProject !== undefined && typeof o.lockPerProject !== 'boolean') {
     throw new Error(`nx-pex: the plugin option "lockPerProject" in nx.json must be true or false.`);
   }
-  return { buildTargetName: o.buildTargetName ?? 'build', lockTargetName: o.lockTargetName ?? 'lock', pushTargetName: o.pushTargetName ?? 'push', python: o.python, storeDir: o.storeDir, lockPerProject: o.lockPerProject ?? true };
+  const reports = (o.testReportsDirectory ?? 'reports').replace(/\\/g, '/').replace(/^\.\/|\/+$/g, '');
+  if (!reports || reports.startsWith('/') || reports.split('/').includes('..')) {
+    throw new Error(`nx-pex: the plugin option "testReportsDirectory" in nx.json must be a directory inside the workspace (e.g. "reports"), not "${o.testReportsDirectory}".`);
+  }
+  return {
+    testTargetName: o.testTargetName ?? 'test',
+    testReportsDirectory: reports,
+    buildTargetName: o.buildTargetName ?? 'build',
+    lockTargetName: o.lockTargetName ?? 'lock',
+    pushTargetName: o.pushTargetName ?? 'push',
+    python: o.python, storeDir: o.storeDir, lockPerProject: o.lockPerProject ?? true };
 }

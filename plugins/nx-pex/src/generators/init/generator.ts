@@ -12,13 +12,14 @@ export interface InitGeneratorOptions {
   skipSync?: boolean;
 }
 
-const PLUGIN_ENTRY = { plugin: 'nx-pex', options: { buildTargetName: 'build' } };
+const PLUGIN_ENTRY = { plugin: 'nx-pex', options: { buildTargetName: 'build', testTargetName: 'test' } };
 const DEFAULT_MEMBERS = ['services/*', 'libs/*'];
 
 /**
  * Sets a workspace up for nx-pex and says what it did: registers the plugin in nx.json (once;
- * creating nx.json when the workspace has none), keeps build outputs (`dist`) out of git, creates
- * the uv workspace root the project generators add to when there is none, and writes each
+ * creating nx.json when the workspace has none), so that every pyproject.toml is a project with its
+ * build and test targets; keeps build outputs (`dist`) and test reports (`reports`) out of git;
+ * creates the uv workspace root the project generators add to when there is none; and writes each
  * project's pylock.toml from the uv.lock (the sync), so the first `nx build` is not out of sync.
  */
 export default async function initGenerator(tree: Tree, options: InitGeneratorOptions): Promise<void> {
@@ -38,7 +39,8 @@ export default async function initGenerator(tree: Tree, options: InitGeneratorOp
       did.push('registered the nx-pex plugin in nx.json');
     }
   }
-  if (ignoreDist(tree)) did.push('added dist to .gitignore');
+  if (ignore(tree, 'dist', 'nx-pex build outputs')) did.push('added dist to .gitignore');
+  if (ignore(tree, 'reports', 'nx-pex test reports (JUnit XML, coverage data)')) did.push('added reports to .gitignore');
   if (options.uvWorkspace !== false) did.push(...uvWorkspaceRoot(tree));
   if (!options.skipSync) {
     const report = syncProjectLocks(tree);
@@ -50,13 +52,13 @@ export default async function initGenerator(tree: Tree, options: InitGeneratorOp
   if (did.length === 0) logger.info('nx-pex: the workspace is already set up');
 }
 
-/** Adds `dist` to the root .gitignore unless a line already ignores it; true when it did. */
-function ignoreDist(tree: Tree): boolean {
+/** Adds `dir` to the root .gitignore unless a line already ignores it; true when it did. */
+function ignore(tree: Tree, dir: string, comment: string): boolean {
   const text = tree.exists('.gitignore') ? tree.read('.gitignore', 'utf8') ?? '' : '';
-  const ignored = text.split(/\r?\n/).some((line) => /^\/?dist\/?$/.test(line.trim()));
+  const ignored = text.split(/\r?\n/).some((line) => ['', '/'].some((a) => ['', '/'].some((b) => line.trim() === `${a}${dir}${b}`)));
   if (ignored) return false;
   const sep = text === '' || text.endsWith('\n') ? '' : '\n';
-  tree.write('.gitignore', `${text}${sep}# nx-pex build outputs\ndist\n`);
+  tree.write('.gitignore', `${text}${sep}# ${comment}\n${dir}\n`);
   return true;
 }
 

@@ -1,11 +1,12 @@
 /**
  * `nx-pex:sync`: writes each Python project's `pylock.toml` from the workspace's uv.lock, the
- * lock its build reads and hashes. Registered on the build targets (`syncGenerators`), so
+ * lock its build reads and hashes, and its `pylock.test.toml` when it has test groups (the lock
+ * its tests run from). Registered on the build and test targets (`syncGenerators`), so
  * `nx build` / `nx affected` bring the files up to date and `nx sync:check` fails when one is
  * stale. Only files whose content changes are written; a pylock.toml nx-pex did not generate is
  * the user's own and is left alone.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import fg from 'fast-glob';
 import { glob, readNxJson, type Tree } from '../../nx-api';
@@ -32,6 +33,7 @@ export function syncProjectLocks(tree: Tree): SyncReport {
       read: (path) => tree.read(path, 'utf-8'),
       write: (path, text) => tree.write(path, text),
       exists: (path) => tree.exists(path),
+      delete: (path) => tree.delete(path),
       pyprojects: () => glob(tree, ['**/pyproject.toml']),
     },
     cache,
@@ -59,6 +61,7 @@ export function syncProjectLocksOnDisk(root: string): SyncReport {
       writeFileSync(join(root, path), text);
     },
     exists: (path) => existsSync(join(root, path)),
+    delete: (path) => rmSync(join(root, path), { force: true }),
     pyprojects: () => fg.sync('**/pyproject.toml', { cwd: root, ignore: ['**/node_modules/**', '**/.venv/**', '**/.nx/**', '**/dist/**'] }).sort(),
   });
 }
