@@ -41,6 +41,9 @@ let checkScript: string;
 beforeAll(async () => {
   requireBuiltCli();
   ({ server, scratch, env } = await startWorkspaceIndex('nx-pex-deps-', 'six-'));
+  // The member with dynamic dependencies (setuptools) is asked for its metadata by its own
+  // backend, installed from the build backends' wheels that npm test's pretest fetches.
+  env.PIP_FIND_LINKS = join(REPO, '.cache', 'backend-index');
   checkScript = join(scratch, 'check_deps.py');
   await writeFile(checkScript, CHECK);
 });
@@ -107,8 +110,9 @@ describe('a workspace dependency with extras and a member with dynamic dependenc
 
   it('from a user\'s own pylock.toml (no dependency edges): every package it installs is active', async () => {
     const ws = await fixtureCopy('ws-user-pylock', true);
-    // Without nx-pex's first line the file is the user's own lock, read as it is.
-    const own = (await readFile(join(ws, 'app', 'pylock.toml'), 'utf8')).split('\n').slice(1).join('\n');
+    // Without nx-pex's first line, and written by another tool (as `uv export` writes one), the
+    // file is the user's own lock, read as it is.
+    const own = (await readFile(join(ws, 'app', 'pylock.toml'), 'utf8')).split('\n').slice(1).join('\n').replace(/^created-by = "nx-pex"$/m, 'created-by = "uv"');
     await writeFile(join(ws, 'app', 'pylock.toml'), own);
     const out = join(ws, 'dist', 'app.pex');
     await build(['--project', join(ws, 'app'), '-o', out], ws);
