@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import type { TargetConfiguration } from '@nx/devkit';
+import type { TargetConfiguration } from '../nx-api';
 import type { TargetInput } from './self-inputs';
 
 /** Configuration files pytest reads (`[pytest]` in tox.ini, `[tool:pytest]` in setup.cfg). */

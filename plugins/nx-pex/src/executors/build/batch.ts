@@ -8,19 +8,9 @@
 import { cpus } from 'node:os';
 import type { ExecutorContext, TaskGraph } from '../../nx-api';
 import { buildTarget, type BuildExecutorOptions } from './executor';
+import type { BatchTaskResult } from '../batch-result';
+export type { BatchTaskResult } from '../batch-result';
 
-interface TaskResult {
-  success: boolean;
-  terminalOutput: string;
-  startTime: number;
-  endTime: number;
-  status?: 'success' | 'failure' | 'skipped';
-}
-
-export interface BatchTaskResult {
-  task: string;
-  result: TaskResult;
-}
 
 /** Tasks built at once: the work is mostly file copying, so a few per core. */
 const CONCURRENCY = Math.max(2, Math.min(8, cpus().length * 2));

@@ -5,21 +5,11 @@
  * task's result comes with pytest's output as soon as it finishes; a failing task fails alone.
  */
 import { cpus } from 'node:os';
-import type { ExecutorContext, TaskGraph } from '@nx/devkit';
+import type { ExecutorContext, TaskGraph } from '../../nx-api';
 import { testTarget, type TestExecutorOptions } from './executor';
+import type { BatchTaskResult } from '../batch-result';
+export type { BatchTaskResult } from '../batch-result';
 
-interface TaskResult {
-  success: boolean;
-  terminalOutput: string;
-  startTime: number;
-  endTime: number;
-  status?: 'success' | 'failure' | 'skipped';
-}
-
-export interface BatchTaskResult {
-  task: string;
-  result: TaskResult;
-}
 
 /** pytest runs at once: one per core (the tests themselves are the work). */
 const CONCURRENCY = Math.max(1, cpus().length);

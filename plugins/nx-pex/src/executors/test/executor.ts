@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { logger, type ExecutorContext } from '@nx/devkit';
+import { logger, type ExecutorContext } from '../../nx-api';
 import { split as shlexSplit } from 'shlex';
 import { UserError } from '@nx-pex/pep';
 import { testProject } from '@nx-pex/engine';
