@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { UserError } from '@nx-pex/pep';
 
 /** A lock file that cannot be read, is malformed, or does not hold what a build needs. */
@@ -26,5 +27,16 @@ export class NoWheelForPlatformError extends LockError {
     readonly availableWheels: string[],
   ) {
     super(message, file);
+  }
+}
+
+/** A lock file's text; a missing or unreadable file is a LockError naming it (and, when missing, `howToMake`). */
+export async function readLockText(path: string, howToMake = ''): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new LockError(`${path}: lock file not found.${howToMake ? ` ${howToMake}` : ''}`, path);
+    throw new LockError(`${path}: cannot read lock file: ${(e as Error).message}`, path);
   }
 }

@@ -11,7 +11,6 @@
  * split marker is false for the target are dropped, and the one whose chosen files fit the target
  * best (the mean rank of their tags among the target's tags) wins.
  */
-import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, posix, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -28,7 +27,7 @@ import {
   type TargetPlatform,
 } from '@nx-pex/pep';
 import type { Closure, ClosureEntry } from './closure';
-import { LockError } from './errors';
+import { LockError, readLockText } from './errors';
 import type { LockedArtifact, LockedDependency, LockedPackage, LockedSource, Lockfile } from './types';
 
 export type PexLockStyle = 'strict' | 'sources' | 'universal';
@@ -216,14 +215,7 @@ export function parsePexLock(text: string, path: string): PexLock {
 
 /** Reads and parses a pex JSON lock. */
 export async function readPexLock(path: string): Promise<PexLock> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new LockError(code === 'ENOENT' ? `${path}: lock file not found.` : `${path}: cannot read lock file: ${(e as Error).message}`, path);
-  }
-  return parsePexLock(text, path);
+  return parsePexLock(await readLockText(path), path);
 }
 
 // ---------------------------------------------------------------------------------------------

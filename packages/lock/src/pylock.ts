@@ -2,11 +2,10 @@
  * PEP 751 lock files (`pylock.toml`, `pylock.<name>.toml`): reading, selecting the packages one
  * target installs, and writing.
  */
-import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { canonicalizeName, evaluateMarker, parseMarker, versionSatisfies, type TargetPlatform } from '@nx-pex/pep';
 import type { Closure, ClosureEntry } from './closure';
-import { LockError } from './errors';
+import { LockError, readLockText } from './errors';
 import { isTable, parseLockToml, TableReader, type Table } from './toml-table';
 import type { LockedArtifact, LockedPackage, LockedSource, Lockfile } from './types';
 
@@ -272,15 +271,7 @@ export function parsePylock(text: string, path: string): Pylock {
 
 /** Reads and parses a PEP 751 lock file. */
 export async function readPylock(path: string): Promise<Pylock> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new LockError(`${path}: lock file not found.`, path);
-    throw new LockError(`${path}: cannot read lock file: ${(e as Error).message}`, path);
-  }
-  return parsePylock(text, path);
+  return parsePylock(await readLockText(path), path);
 }
 
 /** True for a PEP 751 file name: `pylock.toml` or `pylock.<name>.toml`. */

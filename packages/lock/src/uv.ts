@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { canonicalizeName, formatRequirement, lastParsePerFile, parseMarker, Requirement, UserError } from '@nx-pex/pep';
-import { LockError } from './errors';
+import { LockError, readLockText } from './errors';
 import { isTable, parseLockToml, TableReader, type Table } from './toml-table';
 import type { ConflictItem, LockedArtifact, LockedDependency, LockedPackage, LockedSource, Lockfile } from './types';
 import { sourceKey } from './source';
@@ -284,13 +283,5 @@ function parseUvLockText(text: string, path: string): Lockfile {
 
 /** Reads and parses a uv.lock file. */
 export async function readUvLock(path: string): Promise<Lockfile> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new LockError(`${path}: lock file not found. Run \`uv lock\` to create it.`, path);
-    throw new LockError(`${path}: cannot read lock file: ${(e as Error).message}`, path);
-  }
-  return parseUvLock(text, path);
+  return parseUvLock(await readLockText(path, 'Run `uv lock` to create it.'), path);
 }
