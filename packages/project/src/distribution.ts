@@ -338,7 +338,8 @@ function attrFiles(project: PyProject, st: Record<string, unknown>, attr: string
 
 /**
  * Every path whose content can change what a project contributes to a PEX: its pyproject.toml,
- * the files and directories of its layout, and what its backend reads for metadata; the whole
+ * the files and directories of its layout, and what its backend reads for metadata when that is
+ * dynamic (static metadata comes from pyproject.toml alone); the whole
  * project directory when its backend builds it (a layout only the backend knows, or the wheel
  * form). Absolute; `dirs` are taken with everything below them.
  */
@@ -353,6 +354,8 @@ export async function contributingPaths(project: PyProject): Promise<{ files: st
   }
   if (!layout || layout.backend || project.nxPex.firstParty === 'wheel') return { files: [...files], dirs: [project.dir] };
   for (const item of layout.items) (existsSync(item.src) && statSync(item.src).isDirectory() ? dirs : files).add(item.src);
-  for (const f of metadataInputs(project).files) files.add(f);
+  // What the build backend reads for metadata (a hook, a version file, the readme) matters only
+  // when the backend is asked: static metadata comes from pyproject.toml alone.
+  if (metadataNeedsBackend(project)) for (const f of metadataInputs(project).files) files.add(f);
   return { files: [...files].sort(), dirs: [...dirs].sort() };
 }
