@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cliPexOptions, parseBuildArgs, SPECS } from '@nx-pex/cli';
 import { mergeOptions, PEX_BUILD_OPTION_NAMES, writerOptions, type LayeredOptions } from '@nx-pex/engine';
-import { contentPaths, kebabCase, NX_PEX_TOOL_KEYS, OPTIONS, parsePyproject, type OptionSpec } from '@nx-pex/project';
+import { contentPaths, kebabCase, NX_PEX_TOOL_KEYS, OPTIONS, parsePyproject, resolveOptionPaths, type OptionSpec } from '@nx-pex/project';
 import { targetPexOptions } from '../../../plugins/nx-pex/src/executors/build/executor';
 import { generatedFiles, REPO, schemaType, staleFiles } from '../src/generate';
 
@@ -59,7 +59,9 @@ function argv(o: OptionSpec): string[] {
 function resolved(o: OptionSpec, dir: string): unknown {
   const value = sample(o);
   if (!o.paths) return value;
-  return Array.isArray(value) ? value.map((v) => resolve(dir, v)) : resolve(dir, value as string);
+  // An image base is a path only when written as one (./, ../, /): the sample is a reference.
+  const one = (v: string) => (o.paths === 'path-or-ref' && !/^\.{0,2}\//.test(v) ? v : resolve(dir, v));
+  return Array.isArray(value) ? value.map(one) : one(value as string);
 }
 
 describe('the generated files', () => {
@@ -191,5 +193,14 @@ describe('target options and the engine', () => {
       expect(mergeOptions(first, { [o.field]: 'other' } as LayeredOptions)).toEqual(first);
       expect(mergeOptions({}, first)).toEqual(first);
     }
+  });
+});
+
+describe('paths among option values', () => {
+  it('take an image base as a path only when it is written as one', () => {
+    expect(resolveOptionPaths({ imageBase: './base.tar' }, '/ws')).toEqual({ imageBase: '/ws/base.tar' });
+    expect(resolveOptionPaths({ imageBase: '/srv/base' }, '/ws')).toEqual({ imageBase: '/srv/base' });
+    expect(resolveOptionPaths({ imageBase: 'python:3.11-slim' }, '/ws')).toEqual({ imageBase: 'python:3.11-slim' });
+    expect(resolveOptionPaths({ imageBase: 'registry.example.com/base/python:3.11' }, '/ws')).toEqual({ imageBase: 'registry.example.com/base/python:3.11' });
   });
 });
