@@ -41,9 +41,6 @@ let checkScript: string;
 beforeAll(async () => {
   requireBuiltCli();
   ({ server, scratch, env } = await startWorkspaceIndex('nx-pex-deps-', 'six-'));
-  // The member with dynamic dependencies (setuptools) is asked for its metadata by its own
-  // backend, installed from the build backends' wheels that npm test's pretest fetches.
-  env.PIP_FIND_LINKS = join(REPO, '.cache', 'backend-index');
   checkScript = join(scratch, 'check_deps.py');
   await writeFile(checkScript, CHECK);
 });

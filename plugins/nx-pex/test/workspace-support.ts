@@ -11,6 +11,8 @@ import { startIndexServer, type IndexServer } from '@nx-pex/index-server';
 import { exec as run, FIXTURE_WHEELS as WHEELS, REPO } from './support';
 
 export const NX = join(REPO, 'node_modules', '.bin', 'nx');
+/** The build backends (setuptools, hatchling, poetry-core, …) that `tools/fixtures/fetch.py` fetches. */
+export const BACKEND_WHEELS = join(REPO, '.cache', 'backend-index');
 /** What a fresh clone lacks (or a copy must not share). */
 export const CLONE_SKIP = ['node_modules', '.git', '.cache', 'dist', '.nx', '.venv', '__pycache__'];
 
@@ -40,13 +42,16 @@ export async function startWorkspaceIndex(prefix: string, needs: string): Promis
   if (!existsSync(WHEELS) || !readdirSync(WHEELS).some((f) => f.startsWith(needs))) {
     throw new Error(`${WHEELS} lacks the fixture wheels: run \`python3 tools/fixtures/fetch.py\` (npm test's pretest does) first.`);
   }
+  if (!existsSync(BACKEND_WHEELS)) throw new Error(`${BACKEND_WHEELS} is missing: run \`python3 tools/fixtures/fetch.py\` (npm test's pretest does) first.`);
   const server = await startIndexServer({ dir: WHEELS });
   const scratch = await mkdtemp(join(tmpdir(), prefix));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PIP_INDEX_URL: server.url,
     PIP_EXTRA_INDEX_URL: '',
-    PIP_FIND_LINKS: '',
+    // Projects whose metadata only their build backend knows (dynamic fields, Poetry 1) have it
+    // installed from the build backends' wheels that npm test's pretest fetches.
+    PIP_FIND_LINKS: BACKEND_WHEELS,
     PIP_CONFIG_FILE: '/dev/null',
     NX_PEX_STORE: join(scratch, 'store'),
     PEX_ROOT: join(scratch, 'pex-root'),
