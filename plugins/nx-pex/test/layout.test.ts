@@ -23,16 +23,20 @@ const STAGES: Record<string, string[]> = {
   lock: ['pep'],
   index: ['pep'],
   store: ['fs', 'pep', 'index'],
-  resolver: ['fs', 'pep', 'index', 'lock', 'store'],
+  resolver: ['fs', 'pep', 'interpreter', 'index', 'lock', 'store'],
   // The PEX writer needs files written atomically, not the store (and its HTTP client).
   pex: ['fs', 'pep'],
-  engine: ['fs', 'pep', 'interpreter', 'project', 'lock', 'index', 'store', 'resolver', 'pex'],
+  // Images take the wheels from the store and install them with the PEX writer's installer.
+  image: ['fs', 'pep', 'index', 'store', 'pex'],
+  engine: ['fs', 'pep', 'interpreter', 'project', 'lock', 'index', 'store', 'resolver', 'pex', 'image'],
   cli: ['pep', 'project', 'store', 'engine'],
 };
 
-it('keeps the plugin to Nx glue: under 1,000 lines of source', () => {
+// Four inferred targets (build, lock, test, push), their executors with batch forms, five
+// generators and the lock-derived graph: a bound that still fails on a plugin growing past glue.
+it('keeps the plugin to Nx glue: under 2,100 lines of source', () => {
   const lines = sources(join(REPO, 'plugins', 'nx-pex', 'src')).reduce((n, f) => n + readFileSync(f, 'utf8').split('\n').length - 1, 0);
-  expect(lines).toBeLessThan(1000);
+  expect(lines).toBeLessThan(2100);
 });
 
 it('has no package import the plugin or a later stage of the pipeline', () => {
