@@ -41,6 +41,14 @@ if ! docker_cli info >/dev/null 2>&1; then
   docker_cli info >/dev/null 2>&1 || skip "dockerd did not start (see $CACHE/dockerd.log)"
 fi
 
+# The root file system tarball is wanted on its own too (the OCI image tests make their base from
+# it): when the daemon has the image already, it is exported from it; otherwise made by debootstrap.
+if [ ! -s "$TARBALL" ] && docker_cli image inspect "$IMAGE" >/dev/null 2>&1; then
+  cid=$(docker_cli create "$IMAGE" /bin/true) \
+    && docker_cli export -o "$TARBALL.part" "$cid" && mv "$TARBALL.part" "$TARBALL"
+  [ -n "${cid:-}" ] && docker_cli rm "$cid" >/dev/null 2>&1
+fi
+
 if ! docker_cli image inspect "$IMAGE" >/dev/null 2>&1; then
   if [ ! -s "$TARBALL" ]; then
     [ "$(id -u)" = 0 ] || skip "making the base image with debootstrap needs root"

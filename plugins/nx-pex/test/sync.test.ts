@@ -32,7 +32,8 @@ describe('nx-pex:sync', () => {
     const tree = exampleTree();
     const first = await syncGenerator(tree);
     // Nx prints the message while `nx sync` writes the files: it says what differs, never to run `nx sync`.
-    expect(first).toMatchObject({ outOfSyncMessage: '3 per-project pylock.toml files of nx-pex differ from what the uv.lock gives; commit them once written.' });
+    // Three pylock.toml files and the test locks of the two projects with a test group.
+    expect(first).toMatchObject({ outOfSyncMessage: '5 per-project pylock.toml files of nx-pex differ from what the uv.lock gives; commit them once written.' });
     expect((first as { outOfSyncMessage: string }).outOfSyncMessage).not.toMatch(/nx sync/);
     const written = tree.listChanges().map((c) => c.path).filter((p) => /pylock(\.test)?\.toml$/.test(p)).sort();
     // The projects with a test group (greeting, service-b) also get their test lock.
