@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { generatedPylockHeader, generatedPylockKey, isStandaloneNxPexPylock, lockCoversProject, parseUvLock, type Lockfile } from '@nx-pex/lock';
 import { PROJECT_LOCK_FILE, projectLockText } from './project-lock';
 import { shadowedLockMessage } from './shadowed-lock';
-import { syncTestLock } from './test-lock';
+import { PROJECT_TEST_LOCK_FILE, syncTestLock } from './test-lock';
 
 /** What a sync run did, for messages and tests. */
 export interface SyncReport {
@@ -64,6 +64,11 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/** The digest of a project's generated locks: its pylock.toml and its test lock (or none). */
+function pairDigest(pylock: string, testLock: string | null): string {
+  return testLock === null ? sha256(pylock) : `${sha256(pylock)}+${sha256(testLock)}`;
+}
+
 export function syncProjectLocks(files: WorkspaceFiles, digests?: PylockDigests): SyncReport {
   const lockShas = new Map<string, string | undefined>();
   const lockSha = (path: string): string | undefined => {
@@ -104,8 +109,12 @@ export function syncProjectLocks(files: WorkspaceFiles, digests?: PylockDigests)
     const outputDir = posix.relative(posix.dirname(lockPath), dir) || '.';
     const uvSha = digests ? lockSha(lockPath) : undefined;
     const key = uvSha !== undefined ? generatedPylockKey(uvSha, name, outputDir) : undefined;
-    if (key !== undefined && current !== null && !standalone && digests!.get(key) === sha256(current)) {
-      report.unchanged.push(target);
+    // A project whose files are what this uv.lock gave last time is skipped unparsed: the digest
+    // covers its pylock.toml and its test lock, since a bump of a test-only package changes only the latter.
+    const testTarget = dir === '.' ? PROJECT_TEST_LOCK_FILE : `${dir}/${PROJECT_TEST_LOCK_FILE}`;
+    const currentTest = files.read(testTarget);
+    if (key !== undefined && current !== null && !standalone && digests!.get(key) === pairDigest(current, currentTest)) {
+      report.unchanged.push(target, ...(currentTest !== null ? [testTarget] : []));
       continue;
     }
     let lock = locks.get(lockPath);
@@ -135,10 +144,10 @@ export function syncProjectLocks(files: WorkspaceFiles, digests?: PylockDigests)
       report.problems.push(`${name}: ${e.message}`);
       continue;
     }
-    if (key !== undefined) digests!.set(key, sha256(next));
     if (standalone) report.shadowed.push(shadowedLockMessage(target, lockPath, name));
     // The test lock (pylock.test.toml) beside it: the closure plus the test groups.
-    syncTestLock(files, report, lock, name, dir);
+    const testText = syncTestLock(files, report, lock, name, dir);
+    if (key !== undefined) digests!.set(key, pairDigest(next, testText));
     if (current === next) {
       report.unchanged.push(target);
       continue;

@@ -43,12 +43,16 @@ export function projectTestLockText(lock: Lockfile, project: string, projectDir:
  * Part of a sync: brings `<dir>/pylock.test.toml` in line with the uv.lock (written, left as it is,
  * or removed when the project has no test group any more); a file nx-pex did not write is left alone.
  */
-export function syncTestLock(files: WorkspaceFiles, report: SyncReport, lock: Lockfile, project: string, dir: string): void {
+/**
+ * Brings a project's test lock in line with the uv.lock; returns the text the file holds
+ * afterwards (null when there is none, or it is the user's own).
+ */
+export function syncTestLock(files: WorkspaceFiles, report: SyncReport, lock: Lockfile, project: string, dir: string): string | null {
   const target = dir === '.' ? PROJECT_TEST_LOCK_FILE : `${dir}/${PROJECT_TEST_LOCK_FILE}`;
   const current = files.read(target);
   if (current !== null && !generatedPylockHeader(current)) {
     report.userOwned.push(target);
-    return;
+    return null;
   }
   let next: string | undefined;
   try {
@@ -56,21 +60,22 @@ export function syncTestLock(files: WorkspaceFiles, report: SyncReport, lock: Lo
   } catch (e) {
     if (!(e instanceof UserError)) throw e;
     report.problems.push(`${project}: ${e.message}`);
-    return;
+    return current;
   }
   if (next === undefined) {
     if (current !== null && files.delete) {
       files.delete(target);
       report.written.push(target);
     }
-    return;
+    return null;
   }
   if (current === next) {
     report.unchanged.push(target);
-    return;
+    return current;
   }
   files.write(target, next);
   report.written.push(target);
+  return next;
 }
 
 export interface TestLock {
