@@ -17,7 +17,7 @@ import type { IndexServer } from '@nx-pex/index-server';
 import { syncProjectLocks } from '@nx-pex/engine';
 import { itWith, pexBinary, uvBinary } from '@nx-pex/testkit';
 import { REPO, requireBuiltCli, runCli } from './support';
-import { startWorkspaceIndex } from './workspace-support';
+import { startWorkspaceIndex, withBackendWheels } from './workspace-support';
 
 const run = promisify(execFile);
 
@@ -41,6 +41,8 @@ let checkScript: string;
 beforeAll(async () => {
   requireBuiltCli();
   ({ server, scratch, env } = await startWorkspaceIndex('nx-pex-deps-', 'six-'));
+  // The member with dynamic dependencies is asked for its metadata by its own backend (setuptools).
+  env = withBackendWheels(env);
   checkScript = join(scratch, 'check_deps.py');
   await writeFile(checkScript, CHECK);
 });

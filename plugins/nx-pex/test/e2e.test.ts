@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { IndexServer } from '@nx-pex/index-server';
 import { FIXTURE_WHEELS as WHEELS } from './support';
-import { freePort, makeWorkspace, NX, sh, startWorkspaceIndex } from './workspace-support';
+import { freePort, makeWorkspace, NX, sh, startWorkspaceIndex, withBackendWheels } from './workspace-support';
 
 const run = promisify(execFile);
 
@@ -62,6 +62,8 @@ async function pexInfo(pex: string): Promise<Record<string, any>> {
 
 beforeAll(async () => {
   ({ server, scratch, env } = await startWorkspaceIndex('nx-pex-e2e-', 'pex-'));
+  // The Poetry 1 project's metadata comes from its backend (poetry-core).
+  env = withBackendWheels(env);
 });
 
 afterAll(async () => {

@@ -13,6 +13,16 @@ import { exec as run, FIXTURE_WHEELS as WHEELS, REPO } from './support';
 export const NX = join(REPO, 'node_modules', '.bin', 'nx');
 /** The build backends (setuptools, hatchling, poetry-core, …) that `tools/fixtures/fetch.py` fetches. */
 export const BACKEND_WHEELS = join(REPO, '.cache', 'backend-index');
+
+/**
+ * `env` with the build backends' wheels as a find-links directory, for workspaces holding projects
+ * whose metadata only their backend knows (dynamic fields, Poetry 1): the backend is installed
+ * from there. Searched first, so a lock written in such a workspace may name those files.
+ */
+export function withBackendWheels(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (!existsSync(BACKEND_WHEELS)) throw new Error(`${BACKEND_WHEELS} is missing: run \`python3 tools/fixtures/fetch.py\` (npm test's pretest does) first.`);
+  return { ...env, PIP_FIND_LINKS: BACKEND_WHEELS };
+}
 /** What a fresh clone lacks (or a copy must not share). */
 export const CLONE_SKIP = ['node_modules', '.git', '.cache', 'dist', '.nx', '.venv', '__pycache__'];
 
@@ -42,16 +52,13 @@ export async function startWorkspaceIndex(prefix: string, needs: string): Promis
   if (!existsSync(WHEELS) || !readdirSync(WHEELS).some((f) => f.startsWith(needs))) {
     throw new Error(`${WHEELS} lacks the fixture wheels: run \`python3 tools/fixtures/fetch.py\` (npm test's pretest does) first.`);
   }
-  if (!existsSync(BACKEND_WHEELS)) throw new Error(`${BACKEND_WHEELS} is missing: run \`python3 tools/fixtures/fetch.py\` (npm test's pretest does) first.`);
   const server = await startIndexServer({ dir: WHEELS });
   const scratch = await mkdtemp(join(tmpdir(), prefix));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PIP_INDEX_URL: server.url,
     PIP_EXTRA_INDEX_URL: '',
-    // Projects whose metadata only their build backend knows (dynamic fields, Poetry 1) have it
-    // installed from the build backends' wheels that npm test's pretest fetches.
-    PIP_FIND_LINKS: BACKEND_WHEELS,
+    PIP_FIND_LINKS: '',
     PIP_CONFIG_FILE: '/dev/null',
     NX_PEX_STORE: join(scratch, 'store'),
     PEX_ROOT: join(scratch, 'pex-root'),
