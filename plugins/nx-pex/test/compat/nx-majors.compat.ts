@@ -105,7 +105,7 @@ describeWith(['network', 'linux-x64', 'uv'], 'nx-pex on Nx 22, 23 and 24', () =>
     const added = await sh('npx', ['--no-install', 'nx', 'add', 'nx-pex'], ws);
     expect(added).not.toMatch(/nx-pex supports Nx/);
     const nxJson = JSON.parse(await readFile(join(ws, 'nx.json'), 'utf8'));
-    expect(nxJson.plugins).toContainEqual({ plugin: 'nx-pex', options: { buildTargetName: 'build' } });
+    expect(nxJson.plugins).toContainEqual({ plugin: 'nx-pex', options: { buildTargetName: 'build', testTargetName: 'test' } });
     // nx-pex takes Nx's API from the workspace's nx and brings no @nx/devkit: the workspace keeps
     // the one it had (create-nx-workspace's, of its major), or none.
     const devkits = await devkitVersions(ws);
