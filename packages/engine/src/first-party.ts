@@ -10,7 +10,6 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -35,7 +34,7 @@ import {
   type SourceFile,
 } from '@nx-pex/project';
 import { readIndexConfig, type IndexConfig } from '@nx-pex/index';
-import { defaultStoreRoot, type ArtifactRequest } from '@nx-pex/store';
+import { defaultStoreRoot, sha256File, type ArtifactRequest } from '@nx-pex/store';
 import { backendMetadata, keepInCopy, sdistBuilder } from '@nx-pex/resolver';
 import { combineSources, directorySources } from './options';
 import { applyIndexOverrides, type IndexOverrides } from './index-overrides';
@@ -74,14 +73,10 @@ function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** A file's sha256 (as bytes, as RECORD wants it) and size. */
 async function hashFile(path: string): Promise<{ sha256: Buffer; size: number }> {
-  const h = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(path)) {
-    h.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { sha256: h.digest(), size };
+  const { sha256, size } = await sha256File(path);
+  return { sha256: Buffer.from(sha256, 'hex'), size };
 }
 
 /** Writes `json` at `path` so that readers see the whole file or none. */

@@ -6,7 +6,6 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { copyFile, cp, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative, sep } from 'node:path';
@@ -14,7 +13,7 @@ import { forgetGroup, HOST_TAG, keepOnInterrupt, killGroupOnInterrupt, pidAlive,
 import { probeInterpreterCached } from '@nx-pex/interpreter';
 import { parseWheelFilename, targetFromInterpreter, UserError, wheelRank, type TargetPlatform } from '@nx-pex/pep';
 import { redactText, redactUrl, type IndexConfig } from '@nx-pex/index';
-import { checkZipArchive, type WheelStore } from '@nx-pex/store';
+import { checkZipArchive, sha256File, type WheelStore } from '@nx-pex/store';
 import type { BuiltWheel, WheelBuilder } from './source';
 
 /** An sdist or project whose build failed, or whose wheel does not fit the target. */
@@ -60,15 +59,6 @@ interface BuiltRecord {
   size: number;
 }
 
-async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
-  const h = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(path)) {
-    h.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { sha256: h.digest('hex'), size };
-}
 
 /** The most of a build's output kept for its error message (its end). */
 const OUTPUT_TAIL_BYTES = 256 * 1024;

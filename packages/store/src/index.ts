@@ -1,4 +1,4 @@
-export { WheelStore, StoreError, DamagedStoreFileError, defaultStoreRoot, storeWriteError } from './store';
+export { WheelStore, StoreError, DamagedStoreFileError, defaultStoreRoot, sha256File, storeWriteError } from './store';
 export type { FileDigest, StoreInfo, PruneOptions, PruneResult } from './store';
 export { fetchArtifacts, allowedOrigins, onConfiguredHosts, ArtifactNotFoundError, OfflineMissingError, offlineFromEnv } from './fetch';
 export type { ArtifactRequest, FetchLog, FetchArtifactsOptions } from './fetch';
