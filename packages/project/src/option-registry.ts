@@ -5,7 +5,7 @@
  * option merge, the options handed to the PEX writer and `docs/options.md` (generated) are all
  * derived from `OPTIONS`; a test checks each of them against it.
  *
- * Adding an option is one entry here plus the code that uses it (see docs/adding-an-option.md).
+ * Adding an option is one entry here plus the code that uses it (see "Adding an option" in docs/architecture.md).
  */
 import { resolve } from 'node:path';
 
