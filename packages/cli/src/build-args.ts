@@ -173,91 +173,100 @@ export function parseBuildArgs(argv: readonly string[]): BuildArgs {
       out.requirements.push(arg);
       continue;
     }
-    let name: string;
-    let inline: string | undefined;
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      name = eq < 0 ? arg : arg.slice(0, eq);
-      inline = eq < 0 ? undefined : arg.slice(eq + 1);
-    } else {
-      name = arg.slice(0, 2);
-      inline = arg.length > 2 ? arg.slice(2) : undefined;
-    }
-    const found = byName.get(name);
+    const flag: FlagReading = { ...splitFlag(arg), argv, i };
+    const found = byName.get(flag.name);
     if (!found) {
-      if (unsupported.has(name)) throw notSupported(name);
-      throw new UsageError(`Unknown option '${name}'. Run \`nx-pex build --help\` for the options nx-pex supports.`);
+      if (unsupported.has(flag.name)) throw notSupported(flag.name);
+      throw new UsageError(`Unknown option '${flag.name}'. Run \`nx-pex build --help\` for the options nx-pex supports.`);
     }
-    const { spec, negated } = found;
-    const kind = spec.kind;
-    const takeValue = (): string => {
-      if (inline !== undefined) return inline;
-      if (i + 1 >= argv.length) throw new UsageError(`${name} needs a value (${spec.metavar ?? 'VALUE'}).`);
-      return argv[++i]!;
-    };
-    const noValue = () => {
-      if (inline !== undefined) throw new UsageError(`${name} takes no value (given "${inline}").`);
-    };
-    switch (kind.type) {
-      case 'string':
-        rec[spec.key] = takeValue();
-        break;
-      case 'list': {
-        const v = takeValue();
-        let values = kind.separator ? v.split(kind.separator).filter(Boolean) : [v];
-        if (kind.shlex) {
-          try {
-            values = values.flatMap((x) => shlexSplit(x));
-          } catch (e) {
-            throw new UsageError(`${name} "${v}" cannot be split into words: ${(e as Error).message}.`);
-          }
-        }
-        rec[spec.key] = [...((rec[spec.key] as string[] | undefined) ?? []), ...values];
-        break;
-      }
-      case 'int': {
-        const v = takeValue();
-        if (!/^-?\d+$/.test(v)) throw new UsageError(`${name} takes an integer; given "${v}".`);
-        rec[spec.key] = Number(v);
-        break;
-      }
-      case 'bool':
-      case 'flag':
-        noValue();
-        rec[spec.key] = negated ? !(spec.sets ?? true) : (spec.sets ?? true);
-        break;
-      case 'choice': {
-        let v: string;
-        if (inline !== undefined) v = inline;
-        else if (kind.bare !== undefined) v = kind.choices.includes(argv[i + 1] ?? '') ? argv[++i]! : kind.bare;
-        else v = takeValue();
-        if (!kind.choices.includes(v) && v !== kind.bare) {
-          throw new UsageError(`${name} takes one of ${kind.choices.join(', ')}; given "${v}".`);
-        }
-        rec[spec.key] = v;
-        break;
-      }
-      case 'names': {
-        // A value only when attached (--no-binary=x) or when the next word is not a flag or a requirement path.
-        let v: string;
-        if (inline !== undefined) v = inline;
-        else if (name === '--only-build' || name === '--only-binary' || name === '--only-wheel' || /^:(all|none):$/.test(argv[i + 1] ?? '')) v = takeValue();
-        else v = kind.bare;
-        const names = v.split(',').map((x) => x.trim()).filter(Boolean);
-        rec[spec.key] = [...((rec[spec.key] as string[] | undefined) ?? []), ...names];
-        break;
-      }
-      case 'env': {
-        const v = takeValue();
-        const eq = v.indexOf('=');
-        if (eq <= 0) throw new UsageError(`${name} takes NAME=VALUE; given "${v}".`);
-        rec[spec.key] = { ...((rec[spec.key] as Record<string, string> | undefined) ?? {}), [v.slice(0, eq)]: v.slice(eq + 1) };
-        break;
-      }
-    }
-    Object.assign(rec, spec.implies);
+    setOption(rec, found.spec, found.negated, flag);
+    i = flag.i;
+    Object.assign(rec, found.spec.implies);
   }
   return out;
+}
+
+/** A flag as given (`--name`, `--name=value`, `-n`, `-nvalue`): its name and the value attached to it. */
+function splitFlag(arg: string): { name: string; inline?: string } {
+  if (!arg.startsWith('--')) return { name: arg.slice(0, 2), inline: arg.length > 2 ? arg.slice(2) : undefined };
+  const eq = arg.indexOf('=');
+  return eq < 0 ? { name: arg } : { name: arg.slice(0, eq), inline: arg.slice(eq + 1) };
+}
+
+/** A flag being read: its name, its attached value, and the command line with the flag's index (moved past a value taken from the next word). */
+interface FlagReading {
+  name: string;
+  inline?: string;
+  argv: readonly string[];
+  i: number;
+}
+
+/** Sets the option a flag names from its value, by the option's kind. */
+function setOption(rec: Record<string, unknown>, spec: Spec, negated: boolean, flag: FlagReading): void {
+  const { name, inline, argv } = flag;
+  const kind = spec.kind;
+  const takeValue = (): string => {
+    if (inline !== undefined) return inline;
+    if (flag.i + 1 >= argv.length) throw new UsageError(`${name} needs a value (${spec.metavar ?? 'VALUE'}).`);
+    return argv[++flag.i]!;
+  };
+  switch (kind.type) {
+    case 'string':
+      rec[spec.key] = takeValue();
+      break;
+    case 'list': {
+      const v = takeValue();
+      let values = kind.separator ? v.split(kind.separator).filter(Boolean) : [v];
+      if (kind.shlex) {
+        try {
+          values = values.flatMap((x) => shlexSplit(x));
+        } catch (e) {
+          throw new UsageError(`${name} "${v}" cannot be split into words: ${(e as Error).message}.`);
+        }
+      }
+      rec[spec.key] = [...((rec[spec.key] as string[] | undefined) ?? []), ...values];
+      break;
+    }
+    case 'int': {
+      const v = takeValue();
+      if (!/^-?\d+$/.test(v)) throw new UsageError(`${name} takes an integer; given "${v}".`);
+      rec[spec.key] = Number(v);
+      break;
+    }
+    case 'bool':
+    case 'flag':
+      if (inline !== undefined) throw new UsageError(`${name} takes no value (given "${inline}").`);
+      rec[spec.key] = negated ? !(spec.sets ?? true) : (spec.sets ?? true);
+      break;
+    case 'choice': {
+      let v: string;
+      if (inline !== undefined) v = inline;
+      else if (kind.bare !== undefined) v = kind.choices.includes(argv[flag.i + 1] ?? '') ? argv[++flag.i]! : kind.bare;
+      else v = takeValue();
+      if (!kind.choices.includes(v) && v !== kind.bare) {
+        throw new UsageError(`${name} takes one of ${kind.choices.join(', ')}; given "${v}".`);
+      }
+      rec[spec.key] = v;
+      break;
+    }
+    case 'names': {
+      // A value only when attached (--no-binary=x) or when the next word is not a flag or a requirement path.
+      let v: string;
+      if (inline !== undefined) v = inline;
+      else if (name === '--only-build' || name === '--only-binary' || name === '--only-wheel' || /^:(all|none):$/.test(argv[flag.i + 1] ?? '')) v = takeValue();
+      else v = kind.bare;
+      const names = v.split(',').map((x) => x.trim()).filter(Boolean);
+      rec[spec.key] = [...((rec[spec.key] as string[] | undefined) ?? []), ...names];
+      break;
+    }
+    case 'env': {
+      const v = takeValue();
+      const eq = v.indexOf('=');
+      if (eq <= 0) throw new UsageError(`${name} takes NAME=VALUE; given "${v}".`);
+      rec[spec.key] = { ...((rec[spec.key] as Record<string, string> | undefined) ?? {}), [v.slice(0, eq)]: v.slice(eq + 1) };
+      break;
+    }
+  }
 }
 
 const GROUPS: Array<[CliGroup, string]> = [

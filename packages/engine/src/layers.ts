@@ -23,7 +23,7 @@ import {
   writePex,
   type PexOptions,
 } from '@nx-pex/pex';
-import { ensureLayer, linkFromStore, renewLayerIdentity, type LinkResult, type WheelStore } from '@nx-pex/store';
+import { ensureLayer, linkFromStore, renewLayerIdentity, type EnsuredLayer, type LinkResult, type WheelStore } from '@nx-pex/store';
 import { outputTmpDir, shownPath } from './outputs';
 
 /** The name of the dependencies layer in `layers/` and in the Docker context. */
@@ -160,9 +160,31 @@ function describeLink(r: LinkResult): string {
  * store (`layers/<key>`), written there first when no build has made it yet.
  */
 export async function writeProjectLayers(o: ProjectLayersOptions): Promise<ProjectLayersResult> {
-  const option = optionName(o);
   // Both layers carry the tools, so that `venv --scope=deps` and `--scope=srcs` work on them.
   const base: PexOptions = { ...o.pex, includeTools: true };
+  const srcs = await sourcesLayers(o, base);
+  const { key, layer } = await storeDepsLayer(o, base);
+  const out: LayerOutputs = { srcs, storeDeps: join(layer.path, DEPS_LAYER), tmpRoot: await outputTmpDir(o.store.root, o.outputDir) };
+  const result: ProjectLayersResult = { depsKey: key, reused: layer.reused };
+  if (o.layers) result.layersDir = await writeLayersDir(o, out);
+  if (o.docker) result.dockerDir = await writeDockerContext(o, out, result.layersDir);
+  // The hard links just made changed the store files' ctime, not their bytes (verified above).
+  if (o.layers || o.docker) await renewLayerIdentity(o.store, key);
+  return result;
+}
+
+/** What the `layers/` and `docker/` outputs are made of, and where they are put together. */
+interface LayerOutputs {
+  /** Each job's sources layer options, by output name. */
+  srcs: Map<string, PexOptions>;
+  /** The dependencies layer in the store. */
+  storeDeps: string;
+  /** Where the directories are filled before they are moved into place. */
+  tmpRoot: string;
+}
+
+/** The sources layer options of each job; a script a sources layer cannot run is refused. */
+async function sourcesLayers(o: ProjectLayersOptions, base: PexOptions): Promise<Map<string, PexOptions>> {
   const srcs = new Map<string, PexOptions>();
   for (const job of o.jobs) {
     try {
@@ -170,14 +192,18 @@ export async function writeProjectLayers(o: ProjectLayersOptions): Promise<Proje
     } catch (e) {
       if (e instanceof PexError && job.script !== undefined) {
         throw new UserError(
-          `${o.project}: ${option} cannot run script "${job.script}": it is a file in a distribution's .data/scripts, which a sources layer ` +
+          `${o.project}: ${optionName(o)} cannot run script "${job.script}": it is a file in a distribution's .data/scripts, which a sources layer ` +
             'without that distribution cannot run. Use a console script or an entry point (-e / entryPoint), or build without layers.',
         );
       }
       throw e;
     }
   }
+  return srcs;
+}
 
+/** The dependencies layer in the store, under its key: reused, or written there now. */
+async function storeDepsLayer(o: ProjectLayersOptions, base: PexOptions): Promise<{ key: string; layer: EnsuredLayer }> {
   const deps = depsLayerOptions({ ...base, requirements: o.closureRequirements });
   const key = depsLayerKey(deps, o.target.id);
   const layer = await ensureLayer(o.store, key, async (dir) => {
@@ -196,57 +222,54 @@ export async function writeProjectLayers(o: ProjectLayersOptions): Promise<Proje
       ? `${o.project}: deps layer ${short} (${wheels} wheels) reused from the store (${layer.path})`
       : `${o.project}: deps layer ${short} (${wheels} wheels) written to the store (${layer.path})`,
   );
-  const storeDeps = join(layer.path, DEPS_LAYER);
-  const tmpRoot = await outputTmpDir(o.store.root, o.outputDir);
-  const result: ProjectLayersResult = { depsKey: key, reused: layer.reused };
+  return { key, layer };
+}
 
-  if (o.layers) {
-    const dest = join(o.outputDir, 'layers');
-    let how: LinkResult | undefined;
-    await writeDir(dest, tmpRoot, async (dir) => {
-      how = await linkFromStore(storeDeps, join(dir, DEPS_LAYER));
-      for (const [name, options] of srcs) {
-        await writePex(join(dir, `${name}.pex`), options);
-        // A packed sources layer boots from the same `.bootstrap` as the deps layer: link it too.
-        await linkIfSame(join(storeDeps, '.bootstrap'), join(dir, `${name}.pex`, '.bootstrap'));
-      }
-    });
-    o.log(`${o.project}: wrote ${shownPath(dest)} (${DEPS_LAYER} ${describeLink(how!)} from the store; ${[...srcs.keys()].map((n) => `${n}.pex`).join(', ')})`);
-    result.layersDir = dest;
-  }
+/** `layers/`: the store's dependencies layer, linked, and a sources layer per job. */
+async function writeLayersDir(o: ProjectLayersOptions, out: LayerOutputs): Promise<string> {
+  const dest = join(o.outputDir, 'layers');
+  let how: LinkResult | undefined;
+  await writeDir(dest, out.tmpRoot, async (dir) => {
+    how = await linkFromStore(out.storeDeps, join(dir, DEPS_LAYER));
+    for (const [name, options] of out.srcs) {
+      await writePex(join(dir, `${name}.pex`), options);
+      // A packed sources layer boots from the same `.bootstrap` as the deps layer: link it too.
+      await linkIfSame(join(out.storeDeps, '.bootstrap'), join(dir, `${name}.pex`, '.bootstrap'));
+    }
+  });
+  o.log(`${o.project}: wrote ${shownPath(dest)} (${DEPS_LAYER} ${describeLink(how!)} from the store; ${[...out.srcs.keys()].map((n) => `${n}.pex`).join(', ')})`);
+  return dest;
+}
 
-  if (o.docker) {
-    const dest = join(o.outputDir, 'docker');
-    const [major, minor] = o.target.pythonVersion.split('.');
-    const baseImage = o.dockerBaseImage ?? `python:${major}.${minor}-slim`;
-    await writeDir(dest, tmpRoot, async (dir) => {
-      await linkFromStore(storeDeps, join(dir, DEPS_LAYER));
-      for (const [name, options] of srcs) {
-        const file = `${name}.pex`;
-        // The sources layer just written to layers/ has the same bytes: link it rather than write it again.
-        if (result.layersDir) await linkFromStore(join(result.layersDir, file), join(dir, file));
-        else await writePex(join(dir, file), options);
-      }
-      const apps = [...srcs.keys()].map((name) => ({ name, srcsLayer: `${name}.pex` }));
-      const text = dockerfile({
-        baseImage,
-        pythonVersion: `${major}.${minor}`,
-        depsLayer: DEPS_LAYER,
-        apps,
-        header:
-          `Built by nx-pex for ${o.project} (target ${o.target.id}), after pex's container recipe.\n` +
-          `docker build -t ${o.project.toLowerCase()} <this directory>` +
-          (apps.length > 1 ? `\nOne image per script: docker build --target <stage> (the last stage, ${apps[0]!.name}, is the default).` : ''),
-      });
-      await writeFile(join(dir, 'Dockerfile'), text, { mode: 0o644 });
-      await writeFile(join(dir, '.dockerignore'), dockerignore([DEPS_LAYER, ...apps.map((a) => a.srcsLayer)]), { mode: 0o644 });
+/** `docker/`: both layers and a Dockerfile after pex's container recipe; sources layers already in `layersDir` are linked from there. */
+async function writeDockerContext(o: ProjectLayersOptions, out: LayerOutputs, layersDir: string | undefined): Promise<string> {
+  const dest = join(o.outputDir, 'docker');
+  const [major, minor] = o.target.pythonVersion.split('.');
+  const baseImage = o.dockerBaseImage ?? `python:${major}.${minor}-slim`;
+  await writeDir(dest, out.tmpRoot, async (dir) => {
+    await linkFromStore(out.storeDeps, join(dir, DEPS_LAYER));
+    for (const [name, options] of out.srcs) {
+      const file = `${name}.pex`;
+      // The sources layer just written to layers/ has the same bytes: link it rather than write it again.
+      if (layersDir) await linkFromStore(join(layersDir, file), join(dir, file));
+      else await writePex(join(dir, file), options);
+    }
+    const apps = [...out.srcs.keys()].map((name) => ({ name, srcsLayer: `${name}.pex` }));
+    const text = dockerfile({
+      baseImage,
+      pythonVersion: `${major}.${minor}`,
+      depsLayer: DEPS_LAYER,
+      apps,
+      header:
+        `Built by nx-pex for ${o.project} (target ${o.target.id}), after pex's container recipe.\n` +
+        `docker build -t ${o.project.toLowerCase()} <this directory>` +
+        (apps.length > 1 ? `\nOne image per script: docker build --target <stage> (the last stage, ${apps[0]!.name}, is the default).` : ''),
     });
-    o.log(`${o.project}: wrote Docker context ${shownPath(dest)} (FROM ${baseImage})`);
-    result.dockerDir = dest;
-  }
-  // The hard links just made changed the store files' ctime, not their bytes (verified above).
-  if (o.layers || o.docker) await renewLayerIdentity(o.store, key);
-  return result;
+    await writeFile(join(dir, 'Dockerfile'), text, { mode: 0o644 });
+    await writeFile(join(dir, '.dockerignore'), dockerignore([DEPS_LAYER, ...apps.map((a) => a.srcsLayer)]), { mode: 0o644 });
+  });
+  o.log(`${o.project}: wrote Docker context ${shownPath(dest)} (FROM ${baseImage})`);
+  return dest;
 }
 
 /**

@@ -10,10 +10,10 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compareVersions, UserError, type Requirement, type TargetPlatform } from '@nx-pex/pep';
 import { readPyproject, type PyProject } from '@nx-pex/project';
-import { IndexClient, readIndexConfig, redactUrl, type DistributionFile } from '@nx-pex/index';
-import { WheelStore } from '@nx-pex/store';
+import { IndexClient, readIndexConfig, redactUrl, type DistributionFile, type IndexConfig } from '@nx-pex/index';
+import { WheelStore, type MetadataCache } from '@nx-pex/store';
 import { LOCK_COMMAND_HEADER, PYLOCK_VERSION, formatPylock, type LockedArtifact, type PylockPackage } from '@nx-pex/lock';
-import { parseRoot, requiresPythonHolds, resolve as resolveRequirements, sdistBuilder, type ResolvedPackage } from '@nx-pex/resolver';
+import { parseRoot, requiresPythonHolds, resolve as resolveRequirements, sdistBuilder, type Resolution, type ResolvedPackage } from '@nx-pex/resolver';
 import { downloadUnhashed } from './pinned';
 import { withoutCredentials } from './sources';
 import { targetFor, targetsFor } from './pipeline';
@@ -96,11 +96,10 @@ async function lockRoots(o: LockRequirementsOptions): Promise<{ project?: PyProj
 
 /** Resolves and writes the lock. */
 export async function lockRequirements(o: LockRequirementsOptions, ctx: BuildContext = createContext()): Promise<LockRequirementsResult> {
-  const { env, log } = ctx;
+  const { env } = ctx;
   const { project, roots } = await lockRoots(o);
   const constraints = (o.constraints ?? []).map((c) => parseRoot(c));
   const outputFile = resolve(o.outputFile ?? join(project?.dir ?? process.cwd(), 'pylock.toml'));
-  const lockDir = dirname(outputFile);
   // Before any request: a path that cannot take the lock is known now, not after the resolution.
   await checkLockOutput(outputFile, { replaceUserLock: o.replaceUserLock });
   const platformsGiven = (o.platforms?.length ?? 0) + (o.completePlatforms?.length ?? 0) > 0;
@@ -114,69 +113,102 @@ export async function lockRequirements(o: LockRequirementsOptions, ctx: BuildCon
     // The interpreters' probes and the roots' project pages do not wait for each other (a probe
     // that is not cached runs Python for ~50-100 ms).
     for (const r of roots) if (!r.url) void client.projectFiles(r.name).catch(() => undefined);
-    const unique = await lockTargets(o, project, platformsGiven, ctx);
-    const entries = new Map<string, Entry>();
-    const entryOf = (p: ResolvedPackage): Entry => {
-      const key = `${p.name}==${p.version}`;
-      let e = entries.get(key);
-      if (!e) entries.set(key, (e = { pkg: p, targets: new Set(), wheels: new Map() }));
-      return e;
-    };
-    const resolveFor = (t: Target, universal?: { requiresPython?: string }) =>
-      resolveRequirements(roots, {
-        client,
-        target: t.target,
-        store,
-        constraints,
-        pre: o.pre,
-        formats: { onlyBinary: o.onlyBinary, noBinary: o.noBinary },
-        metadataCache,
-        buildWheel: sdistBuilder({ python: t.python, target: t.target, store, env, index: config, log }),
-        log,
-        universal,
-      });
-    let environments: string[] = [];
-    let requiresPython = project?.requiresPython;
-    const markers = new Map<Entry, string | undefined>();
-    if (o.universal) {
-      const t = unique[0]!;
-      const lower = t.target.pythonVersion.split('.').slice(0, 2).join('.');
-      requiresPython ??= `>=${lower}`;
-      log(`universal resolution for requires-python ${requiresPython} (sdists built with ${t.python}): ${roots.length} requirement${roots.length === 1 ? '' : 's'}`);
-      const resolution = await resolveFor(t, { requiresPython });
-      for (const p of resolution.packages) {
-        const e = entryOf(p);
-        markers.set(e, p.marker);
-        await addFiles(e, p, p.files ?? [p.file], { client, store, lockDir });
-      }
-    } else {
-      for (const t of unique) {
-        log(`target ${t.target.id} (${t.target.platform ? t.target.platform.kind + ' platform' : t.python}): resolving ${roots.length} requirement${roots.length === 1 ? '' : 's'}`);
-        const resolution = await resolveFor(t);
-        for (const p of resolution.packages) {
-          const e = entryOf(p);
-          e.targets.add(t.target.id);
-          await addFiles(e, p, [p.file], { client, store, lockDir });
-        }
-      }
-      const all = unique.map((t) => t.target);
-      for (const e of entries.values()) markers.set(e, targetsMarker(all, e.targets, `${e.pkg.name} ${e.pkg.version}`));
-      environments = [...new Set(all.map(environmentMarker))];
-      if (requiresPython === undefined) {
-        const lowest = all.map((t) => t.pythonVersion.split('.').slice(0, 2).join('.')).sort(compareVersions)[0]!;
-        requiresPython = `>=${lowest}`;
-      }
-    }
+    const targets = await lockTargets(o, project, platformsGiven, ctx);
+    const run: LockRun = { o, ctx, roots, constraints, config, client, store, metadataCache, lockDir: dirname(outputFile), entries: new Map() };
+    const locked = o.universal ? await lockUniversal(run, targets[0]!, project?.requiresPython) : await lockForTargets(run, targets, project?.requiresPython);
 
-    const packages = pylockPackages(entries, markers);
-    await writeLockFile(outputFile, packages, environments, requiresPython, { replaceUserLock: o.replaceUserLock });
-    const targetIds = o.universal ? ['universal'] : unique.map((t) => t.target.id);
-    log(`wrote ${shownPath(outputFile)} (${packages.length} packages, ${targetIds.join(', ')})`);
+    const packages = pylockPackages(run.entries, locked.markers);
+    await writeLockFile(outputFile, packages, locked.environments, locked.requiresPython, { replaceUserLock: o.replaceUserLock });
+    const targetIds = o.universal ? ['universal'] : targets.map((t) => t.target.id);
+    ctx.log(`wrote ${shownPath(outputFile)} (${packages.length} packages, ${targetIds.join(', ')})`);
     return { path: outputFile, packages: packages.length, targets: targetIds };
   } finally {
     await client.close();
     await store.release();
   }
+}
+
+/** What every resolution of one `nx-pex lock` run shares, and the entries they fill. */
+interface LockRun {
+  o: LockRequirementsOptions;
+  ctx: BuildContext;
+  roots: Requirement[];
+  constraints: Requirement[];
+  config: IndexConfig;
+  client: IndexClient;
+  store: WheelStore;
+  metadataCache?: MetadataCache;
+  /** The lock's directory: local paths in the lock are relative to it. */
+  lockDir: string;
+  /** The `[[packages]]` entries by `name==version`. */
+  entries: Map<string, Entry>;
+}
+
+/** The resolutions' outcome besides the entries: each entry's marker and the lock's environments and requires-python. */
+interface Locked {
+  markers: Map<Entry, string | undefined>;
+  environments: string[];
+  requiresPython: string;
+}
+
+/** One resolution of the roots for a target (universal: for every environment `requiresPython` allows). */
+function resolveTarget(run: LockRun, t: Target, universal?: { requiresPython?: string }): Promise<Resolution> {
+  const { o, ctx, store } = run;
+  return resolveRequirements(run.roots, {
+    client: run.client,
+    target: t.target,
+    store,
+    constraints: run.constraints,
+    pre: o.pre,
+    formats: { onlyBinary: o.onlyBinary, noBinary: o.noBinary },
+    metadataCache: run.metadataCache,
+    buildWheel: sdistBuilder({ python: t.python, target: t.target, store, env: ctx.env, index: run.config, log: ctx.log }),
+    log: ctx.log,
+    universal,
+  });
+}
+
+/** The entry of a package's name and version, made on first sight. */
+function entryOf(run: LockRun, p: ResolvedPackage): Entry {
+  const key = `${p.name}==${p.version}`;
+  let e = run.entries.get(key);
+  if (!e) run.entries.set(key, (e = { pkg: p, targets: new Set(), wheels: new Map() }));
+  return e;
+}
+
+const requirementCount = (n: number): string => `${n} requirement${n === 1 ? '' : 's'}`;
+const minorOf = (pythonVersion: string): string => pythonVersion.split('.').slice(0, 2).join('.');
+
+/** `--universal`: one resolution for every environment, each package keeping the marker it was reached under and every file of its version. */
+async function lockUniversal(run: LockRun, t: Target, projectRequiresPython: string | undefined): Promise<Locked> {
+  const requiresPython = projectRequiresPython ?? `>=${minorOf(t.target.pythonVersion)}`;
+  run.ctx.log(`universal resolution for requires-python ${requiresPython} (sdists built with ${t.python}): ${requirementCount(run.roots.length)}`);
+  const resolution = await resolveTarget(run, t, { requiresPython });
+  const markers = new Map<Entry, string | undefined>();
+  for (const p of resolution.packages) {
+    const e = entryOf(run, p);
+    markers.set(e, p.marker);
+    await addFiles(e, p, p.files ?? [p.file], run);
+  }
+  return { markers, environments: [], requiresPython };
+}
+
+/** A resolution per target, each entry marked with the targets that chose it; requires-python defaults to the lowest target's. */
+async function lockForTargets(run: LockRun, targets: Target[], projectRequiresPython: string | undefined): Promise<Locked> {
+  for (const t of targets) {
+    run.ctx.log(`target ${t.target.id} (${t.target.platform ? t.target.platform.kind + ' platform' : t.python}): resolving ${requirementCount(run.roots.length)}`);
+    const resolution = await resolveTarget(run, t);
+    for (const p of resolution.packages) {
+      const e = entryOf(run, p);
+      e.targets.add(t.target.id);
+      await addFiles(e, p, [p.file], run);
+    }
+  }
+  const all = targets.map((t) => t.target);
+  const markers = new Map<Entry, string | undefined>();
+  for (const e of run.entries.values()) markers.set(e, targetsMarker(all, e.targets, `${e.pkg.name} ${e.pkg.version}`));
+  const requiresPython = projectRequiresPython ?? `>=${all.map((t) => minorOf(t.pythonVersion)).sort(compareVersions)[0]!}`;
+  return { markers, environments: [...new Set(all.map(environmentMarker))], requiresPython };
 }
 
 /** The targets locked for (each with the interpreter that builds its sdists), without repeats; each must fit the project's requires-python. */
@@ -206,11 +238,11 @@ function checkUniversal(o: LockRequirementsOptions, platformsGiven: boolean): vo
 }
 
 /** Writes the lock file (through a temporary file, so no half-written lock is ever seen). */
-async function writeLockFile(outputFile: string, packages: PylockPackage[], environments: string[], requiresPython: string | undefined, o: LockOutputOptions): Promise<void> {
+async function writeLockFile(outputFile: string, packages: PylockPackage[], environments: string[], requiresPython: string, o: LockOutputOptions): Promise<void> {
   const text = formatPylock({
     lockVersion: PYLOCK_VERSION,
     environments,
-    ...(requiresPython !== undefined ? { requiresPython } : {}),
+    requiresPython,
     extras: [],
     dependencyGroups: [],
     defaultGroups: [],

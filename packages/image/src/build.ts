@@ -87,6 +87,39 @@ async function linkBlob(fromDir: string, toDir: string, digest: string): Promise
   await linkFromStore(blobPath(fromDir, digest), dest);
 }
 
+/**
+ * The config of one script's image on one platform: the base's settings under the options', the
+ * script as entry point, and the base's history and layers followed by the two of nx-pex.
+ */
+function scriptConfig(
+  o: BuildImageOptions,
+  image: LayoutImage,
+  x: { script: string; venv: string; ports: Record<string, object>; diffIds: [deps: string, sources: string]; wheels: number },
+): ImageConfig {
+  const bc = image.config.config ?? {};
+  const labels = { ...(bc.Labels ?? {}), ...(o.labels ?? {}) };
+  return {
+    created: IMAGE_CREATED,
+    architecture: image.config.architecture,
+    os: image.config.os,
+    ...(image.config.variant ? { variant: image.config.variant } : {}),
+    config: {
+      ...(o.user ?? bc.User ? { User: o.user ?? bc.User } : {}),
+      ...(Object.keys(x.ports).length > 0 || bc.ExposedPorts ? { ExposedPorts: { ...(bc.ExposedPorts ?? {}), ...x.ports } } : {}),
+      Env: envList(bc.Env, x.venv, o.env ?? {}),
+      Entrypoint: [`${x.venv}/bin/${x.script}`],
+      WorkingDir: o.workingDir ?? (bc.WorkingDir || '/'),
+      ...(Object.keys(labels).length > 0 ? { Labels: labels } : {}),
+    },
+    rootfs: { type: 'layers', diff_ids: [...image.config.rootfs.diff_ids, ...x.diffIds] },
+    history: [
+      ...(image.config.history ?? []),
+      { created: IMAGE_CREATED, created_by: `nx-pex: venv ${x.venv} with the dependencies (${x.wheels} wheels)`, comment: 'nx-pex dependency layer' },
+      { created: IMAGE_CREATED, created_by: `nx-pex: ${o.project}'s sources and scripts`, comment: 'nx-pex sources layer' },
+    ],
+  };
+}
+
 /** Writes the image layout into `o.dir` (empty, or missing); see the module comment. */
 export async function buildImage(o: BuildImageOptions): Promise<BuildImageResult> {
   const venv = (o.venv ?? DEFAULT_VENV).replace(/\/+$/, '');
@@ -122,29 +155,8 @@ export async function buildImage(o: BuildImageOptions): Promise<BuildImageResult
       .filter((l) => l.mediaType !== MEDIA.dockerForeignLayer)
       .map((l) => ({ mediaType: l.mediaType === MEDIA.dockerLayerGzip ? MEDIA.ociLayerGzip : l.mediaType, digest: l.digest, size: l.size }));
     const ours = (b: LayerBlob): Descriptor => ({ mediaType: b.mediaType, digest: b.digest, size: b.size });
-    const bc = image.config.config ?? {};
-    const labels = { ...(bc.Labels ?? {}), ...(o.labels ?? {}) };
     for (const script of o.scripts) {
-      const config: ImageConfig = {
-        created: IMAGE_CREATED,
-        architecture: image.config.architecture,
-        os: image.config.os,
-        ...(image.config.variant ? { variant: image.config.variant } : {}),
-        config: {
-          ...(o.user ?? bc.User ? { User: o.user ?? bc.User } : {}),
-          ...(Object.keys(ports).length > 0 || bc.ExposedPorts ? { ExposedPorts: { ...(bc.ExposedPorts ?? {}), ...ports } } : {}),
-          Env: envList(bc.Env, venv, o.env ?? {}),
-          Entrypoint: [`${venv}/bin/${script.name}`],
-          WorkingDir: o.workingDir ?? (bc.WorkingDir || '/'),
-          ...(Object.keys(labels).length > 0 ? { Labels: labels } : {}),
-        },
-        rootfs: { type: 'layers', diff_ids: [...image.config.rootfs.diff_ids, deps.diffId, src.diffId] },
-        history: [
-          ...(image.config.history ?? []),
-          { created: IMAGE_CREATED, created_by: `nx-pex: venv ${venv} with the dependencies (${p.wheels.length} wheels)`, comment: 'nx-pex dependency layer' },
-          { created: IMAGE_CREATED, created_by: `nx-pex: ${o.project}'s sources and scripts`, comment: 'nx-pex sources layer' },
-        ],
-      };
+      const config = scriptConfig(o, image, { script: script.name, venv, ports, diffIds: [deps.diffId, src.diffId], wheels: p.wheels.length });
       const configDesc = await writeBlob(o.dir, jsonBytes(config), MEDIA.ociConfig);
       const annotations: Record<string, string> = {
         'org.opencontainers.image.base.digest': image.descriptor.digest,

@@ -115,24 +115,13 @@ function at(file: string, text: string, key: string): string {
   return file;
 }
 
-/** Parses the text of a `pyproject.toml`; `file` is used for messages and paths. */
 /** Parses a pyproject.toml's text; the same text of the same file is parsed once per process. */
 export const parsePyproject: (text: string, file: string) => PyProject = lastParsePerFile(parsePyprojectText);
 
 function parsePyprojectText(text: string, file: string): PyProject {
-  let raw: Record<string, unknown>;
-  try {
-    raw = parseToml(text) as Record<string, unknown>;
-  } catch (err) {
-    if (err instanceof TomlError) {
-      const first = err.message.split('\n')[0];
-      throw new PyprojectError(`${file}:${err.line}:${err.column}: ${first}. Fix the TOML syntax at that line.`);
-    }
-    throw err;
-  }
+  const raw = parseTomlText(text, file);
   const project = raw.project;
   const tool = isTable(raw.tool) ? raw.tool : {};
-  const uv = isTable(tool.uv) ? tool.uv : {};
   const result: PyProject = {
     file,
     dir: dirname(file),
@@ -143,43 +132,63 @@ function parsePyprojectText(text: string, file: string): PyProject {
     nxPex: {},
     raw,
   };
-
-  if (project !== undefined) {
-    if (!isTable(project)) throw new PyprojectError(`${file}: [project] must be a table.`);
-    const name = optionalString(project.name, '[project] name', file);
-    if (!name) throw new PyprojectError(`${file}: [project] has no name. Add name = "..." to the [project] table.`);
-    if (!/^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$/.test(name)) {
-      throw new PyprojectError(`${file}: [project] name "${name}" is not a valid distribution name (PEP 508).`);
-    }
-    result.name = name;
-    result.canonicalName = canonicalizeName(name);
-    result.version = optionalString(project.version, '[project] version', file);
-    result.requiresPython = optionalString(project['requires-python'], '[project] requires-python', file);
-    result.dependencyStrings = stringList(project.dependencies, '[project] dependencies', file);
-    result.dependencies = result.dependencyStrings.map((spec, i) => {
-      try {
-        return parseRequirement(spec);
-      } catch (err) {
-        const why = err instanceof Error ? err.message : String(err);
-        throw new PyprojectError(`${file}: [project] dependencies[${i}] "${spec}" is not a valid requirement: ${why}`);
-      }
-    });
-    if (project.scripts !== undefined) {
-      if (!isTable(project.scripts)) throw new PyprojectError(`${file}: [project.scripts] must be a table.`);
-      for (const [script, target] of Object.entries(project.scripts)) {
-        if (typeof target !== 'string' || !/^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?(\s*\[[^\]]*\])?$/.test(target.trim())) {
-          throw new PyprojectError(
-            `${file}: [project.scripts] ${script} = ${JSON.stringify(target)} is not an entry point; write "package.module:function".`,
-          );
-        }
-        result.scripts[script] = target.trim();
-      }
-    }
-  }
-
+  if (project !== undefined) readProjectTable(result, project, file);
   const poetry = isTable(tool.poetry) ? tool.poetry : undefined;
   if (project === undefined && poetry && poetry.name !== undefined) readPoetryProject(result, poetry, file);
+  readUvTables(result, isTable(tool.uv) ? tool.uv : {}, file);
+  if (tool['nx-pex'] !== undefined) readNxPexTable(result, tool['nx-pex'], text, file);
+  return result;
+}
 
+/** The TOML document, or an error naming the file, line and column of the syntax error. */
+function parseTomlText(text: string, file: string): Record<string, unknown> {
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const first = err.message.split('\n')[0];
+      throw new PyprojectError(`${file}:${err.line}:${err.column}: ${first}. Fix the TOML syntax at that line.`);
+    }
+    throw err;
+  }
+}
+
+/** `[project]`: name, version, requires-python, dependencies and console scripts. */
+function readProjectTable(result: PyProject, project: unknown, file: string): void {
+  if (!isTable(project)) throw new PyprojectError(`${file}: [project] must be a table.`);
+  const name = optionalString(project.name, '[project] name', file);
+  if (!name) throw new PyprojectError(`${file}: [project] has no name. Add name = "..." to the [project] table.`);
+  if (!/^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$/.test(name)) {
+    throw new PyprojectError(`${file}: [project] name "${name}" is not a valid distribution name (PEP 508).`);
+  }
+  result.name = name;
+  result.canonicalName = canonicalizeName(name);
+  result.version = optionalString(project.version, '[project] version', file);
+  result.requiresPython = optionalString(project['requires-python'], '[project] requires-python', file);
+  result.dependencyStrings = stringList(project.dependencies, '[project] dependencies', file);
+  result.dependencies = result.dependencyStrings.map((spec, i) => {
+    try {
+      return parseRequirement(spec);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw new PyprojectError(`${file}: [project] dependencies[${i}] "${spec}" is not a valid requirement: ${why}`);
+    }
+  });
+  if (project.scripts !== undefined) {
+    if (!isTable(project.scripts)) throw new PyprojectError(`${file}: [project.scripts] must be a table.`);
+    for (const [script, target] of Object.entries(project.scripts)) {
+      if (typeof target !== 'string' || !/^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?(\s*\[[^\]]*\])?$/.test(target.trim())) {
+        throw new PyprojectError(
+          `${file}: [project.scripts] ${script} = ${JSON.stringify(target)} is not an entry point; write "package.module:function".`,
+        );
+      }
+      result.scripts[script] = target.trim();
+    }
+  }
+}
+
+/** `[tool.uv.sources]` (the kind of each source) and `[tool.uv.workspace]`. */
+function readUvTables(result: PyProject, uv: Record<string, unknown>, file: string): void {
   if (uv.sources !== undefined) {
     if (!isTable(uv.sources)) throw new PyprojectError(`${file}: [tool.uv.sources] must be a table.`);
     for (const [dist, source] of Object.entries(uv.sources)) {
@@ -203,28 +212,27 @@ function parsePyprojectText(text: string, file: string): PyProject {
       exclude: stringList(uv.workspace.exclude, '[tool.uv.workspace] exclude', file),
     };
   }
+}
 
-  const nxPex = tool['nx-pex'];
-  if (nxPex !== undefined) {
-    if (!isTable(nxPex)) throw new PyprojectError(`${file}: [tool.nx-pex] must be a table.`);
-    const config: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(nxPex)) {
-      const spec = Object.prototype.hasOwnProperty.call(NX_PEX_TOOL_KEYS, key) ? NX_PEX_TOOL_KEYS[key] : undefined;
-      if (!spec) {
-        throw new PyprojectError(
-          `${at(file, text, key)}: [tool.nx-pex] has an unknown key "${key}". Known keys: ${Object.keys(NX_PEX_TOOL_KEYS).join(', ')}.`,
-        );
-      }
-      config[spec.field] = toolValue(key, spec.kind, value, file);
+/** `[tool.nx-pex]`: every key known and of its kind, `scripts` naming only `[project.scripts]`; errors name the key's line. */
+function readNxPexTable(result: PyProject, nxPex: unknown, text: string, file: string): void {
+  if (!isTable(nxPex)) throw new PyprojectError(`${file}: [tool.nx-pex] must be a table.`);
+  const config: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(nxPex)) {
+    const spec = Object.prototype.hasOwnProperty.call(NX_PEX_TOOL_KEYS, key) ? NX_PEX_TOOL_KEYS[key] : undefined;
+    if (!spec) {
+      throw new PyprojectError(
+        `${at(file, text, key)}: [tool.nx-pex] has an unknown key "${key}". Known keys: ${Object.keys(NX_PEX_TOOL_KEYS).join(', ')}.`,
+      );
     }
-    result.nxPex = config as NxPexToolConfig;
-    for (const s of result.nxPex.scripts ?? []) {
-      if (!(s in result.scripts)) {
-        throw new PyprojectError(`${at(file, text, 'scripts')}: [tool.nx-pex] scripts names "${s}", which is not in [project.scripts].`);
-      }
+    config[spec.field] = toolValue(key, spec.kind, value, file);
+  }
+  result.nxPex = config as NxPexToolConfig;
+  for (const s of result.nxPex.scripts ?? []) {
+    if (!(s in result.scripts)) {
+      throw new PyprojectError(`${at(file, text, 'scripts')}: [tool.nx-pex] scripts names "${s}", which is not in [project.scripts].`);
     }
   }
-  return result;
 }
 
 /**

@@ -245,38 +245,7 @@ async function setuptoolsLayout(project: PyProject): Promise<ProjectLayout | und
   }
   const find = isTable(packages) && isTable(packages.find) ? (packages.find as Record<string, unknown>) : undefined;
   if (find) {
-    const where = Array.isArray(find.where) ? (find.where as unknown[]).filter((w): w is string => typeof w === 'string') : ['.'];
-    const include = Array.isArray(find.include) ? (find.include as string[]) : ['*'];
-    const exclude = Array.isArray(find.exclude) ? (find.exclude as string[]) : [];
-    const namespaces = find.namespaces !== false;
-    for (const w of where) {
-      const base = checkInside(project, w === '.' ? './' : w, '[tool.setuptools.packages.find] where');
-      if (!(await isDir(base))) continue;
-      const found: string[] = [];
-      const scan = async (dir: string, dotted: string) => {
-        for (const e of (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-          if (!e.isDirectory() || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e.name)) continue;
-          const name = dotted ? `${dotted}.${e.name}` : e.name;
-          const full = join(dir, e.name);
-          const isPkg = (await isFile(join(full, '__init__.py'))) || (namespaces && (await holdsPython(full)));
-          if (!isPkg) continue;
-          found.push(name);
-          await scan(full, name);
-        }
-      };
-      await scan(base, '');
-      const chosen = found.filter((n) => include.some((g) => globMatch(g, n)) && !exclude.some((g) => globMatch(g, n)));
-      // Top-most chosen packages become items; chosen-not subpackages below them are left out.
-      for (const name of chosen) {
-        const parent = chosen.find((o) => name.startsWith(`${o}.`));
-        if (parent) continue;
-        const below = found.filter((n) => n.startsWith(`${name}.`) && !chosen.includes(n)).map((n) => n.slice(name.length + 1).split('.').join('/'));
-        items.push({ src: join(base, ...name.split('.')), dest: name.split('.').join('/'), exclude: below });
-      }
-      if (where.length === 1 && w !== '.' && Array.isArray(pyModules) === false) {
-        // setuptools' find never takes plain modules; py-modules lists them.
-      }
-    }
+    items.push(...(await foundPackages(project, find)));
     return { items, metadataOnly: items.length === 0, from: '[tool.setuptools.packages.find]' };
   }
   if (Array.isArray(pyModules)) return { items, metadataOnly: items.length === 0, from: '[tool.setuptools] py-modules' };
@@ -285,6 +254,45 @@ async function setuptoolsLayout(project: PyProject): Promise<ProjectLayout | und
     return { items: (await scanRoot(dir, false)).map((e) => ({ src: join(dir, e), dest: e })), from: '[tool.setuptools] package-dir' };
   }
   return undefined;
+}
+
+/**
+ * `[tool.setuptools.packages.find]`: the packages under each `where` (with `__init__.py`, or any
+ * directory holding Python when `namespaces`), filtered by `include` and `exclude`; each top-most
+ * chosen package is an item that leaves out its subpackages not chosen.
+ */
+async function foundPackages(project: PyProject, find: Record<string, unknown>): Promise<LayoutItem[]> {
+  const where = Array.isArray(find.where) ? (find.where as unknown[]).filter((w): w is string => typeof w === 'string') : ['.'];
+  const include = Array.isArray(find.include) ? (find.include as string[]) : ['*'];
+  const exclude = Array.isArray(find.exclude) ? (find.exclude as string[]) : [];
+  const namespaces = find.namespaces !== false;
+  const items: LayoutItem[] = [];
+  for (const w of where) {
+    const base = checkInside(project, w === '.' ? './' : w, '[tool.setuptools.packages.find] where');
+    if (!(await isDir(base))) continue;
+    const found: string[] = [];
+    const scan = async (dir: string, dotted: string) => {
+      for (const e of (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        if (!e.isDirectory() || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e.name)) continue;
+        const name = dotted ? `${dotted}.${e.name}` : e.name;
+        const full = join(dir, e.name);
+        const isPkg = (await isFile(join(full, '__init__.py'))) || (namespaces && (await holdsPython(full)));
+        if (!isPkg) continue;
+        found.push(name);
+        await scan(full, name);
+      }
+    };
+    await scan(base, '');
+    const chosen = found.filter((n) => include.some((g) => globMatch(g, n)) && !exclude.some((g) => globMatch(g, n)));
+    // Top-most chosen packages become items; chosen-not subpackages below them are left out.
+    for (const name of chosen) {
+      const parent = chosen.find((o) => name.startsWith(`${o}.`));
+      if (parent) continue;
+      const below = found.filter((n) => n.startsWith(`${name}.`) && !chosen.includes(n)).map((n) => n.slice(name.length + 1).split('.').join('/'));
+      items.push({ src: join(base, ...name.split('.')), dest: name.split('.').join('/'), exclude: below });
+    }
+  }
+  return items;
 }
 
 /** fnmatch-style match of setuptools' include/exclude patterns on dotted names. */

@@ -200,6 +200,47 @@ function shown(path: string): string {
   return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? path : rel.split(sep).join('/');
 }
 
+/**
+ * Runs `python -m pip wheel --no-deps` on `source` into `out` (killed with everything it started
+ * after `timeout` ms) and returns the one wheel's file name, checked to fit the target.
+ */
+async function pipWheel(
+  opts: SdistBuilderOptions,
+  x: { source: string; out: string; what: string; scratch: string; env: NodeJS.ProcessEnv; timeout: number },
+): Promise<string> {
+  const { source, out, what, scratch, env, timeout } = x;
+  opts.log?.(`Building a wheel from ${what} with ${opts.python}`);
+  const args = ['-m', 'pip', 'wheel', '--no-deps', '--no-cache-dir', '-q', '-w', out, source];
+  const { code, output, timedOut } = await run(opts.python, args, env, timeout, (pgid) => {
+    void writeFile(join(scratch, PGID_FILE), `${pgid}\n`).catch(() => undefined);
+  });
+  if (timedOut) {
+    throw new SdistBuildError(
+      `Building a wheel from ${what} with ${opts.python} took longer than ${Math.round(timeout / 1000)} s and was stopped (with everything it started). ` +
+        'If it needs longer, raise the limit: NX_PEX_BUILD_TIMEOUT=<seconds> (or nx-pex --build-timeout <seconds>); else pick a version that has a wheel for this target.',
+    );
+  }
+  if (code !== 0) {
+    const tail = redactText(output.trim()).split('\n').slice(-15).join('\n    ');
+    throw new SdistBuildError(
+      `Building a wheel from ${what} with ${opts.python} (\`python -m pip wheel --no-deps\`, its PEP 517 backend in an isolated environment) failed:\n    ${tail}\n` +
+        'Install what the build needs (a compiler, headers), pick a version that has a wheel for this target, or give --python an interpreter that can build it.',
+    );
+  }
+  const wheels = (await readdir(out)).filter((f) => f.endsWith('.whl'));
+  if (wheels.length !== 1) throw new SdistBuildError(`Building ${what} with ${opts.python} gave ${wheels.length} wheels (${wheels.join(', ') || 'none'}), expected one.`);
+  const wheelName = wheels[0]!;
+  const w = parseWheelFilename(wheelName);
+  if (wheelRank(w, opts.target) === undefined) {
+    throw new SdistBuildError(
+      `The wheel built from ${what}, ${wheelName}, has tags (${w.tags.join(', ')}) that do not fit target ${opts.target.id}: ` +
+        `it was built by ${opts.python} for its own platform. A project that is not pure Python must be built by an interpreter of the target's ` +
+        'platform and version: use a matching --python, or a version of it that has a wheel for the target.',
+    );
+  }
+  return wheelName;
+}
+
 /** A WheelBuilder for the resolver: builds with `python -m pip wheel --no-deps`, caches sdist builds in the store. */
 export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
   const env = { ...pipIndexEnv(opts.env ?? process.env, opts.index), PIP_DISABLE_PIP_VERSION_CHECK: '1', PIP_NO_INPUT: '1' };
@@ -243,35 +284,7 @@ export function sdistBuilder(opts: SdistBuilderOptions): WheelBuilder {
         source = join(scratch, filename.replace(/[\/]/g, '_'));
         await symlink(input.path, source);
       }
-      opts.log?.(`Building a wheel from ${what} with ${opts.python}`);
-      const args = ['-m', 'pip', 'wheel', '--no-deps', '--no-cache-dir', '-q', '-w', out, source];
-      const { code, output, timedOut } = await run(opts.python, args, buildEnv, timeout, (pgid) => {
-        void writeFile(join(scratch, PGID_FILE), `${pgid}\n`).catch(() => undefined);
-      });
-      if (timedOut) {
-        throw new SdistBuildError(
-          `Building a wheel from ${what} with ${opts.python} took longer than ${Math.round(timeout / 1000)} s and was stopped (with everything it started). ` +
-            'If it needs longer, raise the limit: NX_PEX_BUILD_TIMEOUT=<seconds> (or nx-pex --build-timeout <seconds>); else pick a version that has a wheel for this target.',
-        );
-      }
-      if (code !== 0) {
-        const tail = redactText(output.trim()).split('\n').slice(-15).join('\n    ');
-        throw new SdistBuildError(
-          `Building a wheel from ${what} with ${opts.python} (\`python -m pip wheel --no-deps\`, its PEP 517 backend in an isolated environment) failed:\n    ${tail}\n` +
-            'Install what the build needs (a compiler, headers), pick a version that has a wheel for this target, or give --python an interpreter that can build it.',
-        );
-      }
-      const wheels = (await readdir(out)).filter((f) => f.endsWith('.whl'));
-      if (wheels.length !== 1) throw new SdistBuildError(`Building ${what} with ${opts.python} gave ${wheels.length} wheels (${wheels.join(', ') || 'none'}), expected one.`);
-      const wheelName = wheels[0]!;
-      const w = parseWheelFilename(wheelName);
-      if (wheelRank(w, opts.target) === undefined) {
-        throw new SdistBuildError(
-          `The wheel built from ${what}, ${wheelName}, has tags (${w.tags.join(', ')}) that do not fit target ${opts.target.id}: ` +
-            `it was built by ${opts.python} for its own platform. A project that is not pure Python must be built by an interpreter of the target's ` +
-            'platform and version: use a matching --python, or a version of it that has a wheel for the target.',
-        );
-      }
+      const wheelName = await pipWheel(opts, { source, out, what, scratch, env: buildEnv, timeout });
       const built = join(out, wheelName);
       await checkZipArchive(built, wheelName, what);
       const digest = await sha256File(built);

@@ -1,6 +1,6 @@
 import { DEFAULT_INDEX_URL, DistributionFile, IndexClient, IndexConfig, IndexError, redactUrl } from '@nx-pex/index';
 import { UserError } from '@nx-pex/pep';
-import { WheelStore } from './store';
+import { WheelStore, type FileDigest } from './store';
 import { checkZipArchive } from './archive';
 import { ProgressReporter } from './progress';
 
@@ -168,76 +168,19 @@ async function sources(
  * verified against the lock's sha256 before it enters the store.
  */
 export async function fetchArtifacts(requests: ArtifactRequest[], opts: FetchArtifactsOptions): Promise<Map<string, string>> {
-  const { store, client, config, log, progress } = opts;
+  const { store, log, progress } = opts;
   const unique = new Map<string, ArtifactRequest>();
   for (const r of requests) {
     const h = r.sha256.toLowerCase();
     if (!unique.has(h)) unique.set(h, { ...r, sha256: h });
   }
+  if (opts.offline) return fromStoreOnly([...unique.values()], store);
   const result = new Map<string, string>();
-  if (opts.offline) {
-    const missing: ArtifactRequest[] = [];
-    for (const req of unique.values()) {
-      const p = await store.get(req.sha256, { label: req.filename });
-      if (p) result.set(req.sha256, p);
-      else missing.push(req);
-    }
-    if (missing.length) throw new OfflineMissingError(missing, store.root);
-    return result;
-  }
   const queue = [...unique.values()];
   let failure: unknown;
 
   const one = async (req: ArtifactRequest) => {
-    const path = await store.ensure(
-      req.sha256,
-      async (tmp) => {
-        const tried: string[] = [];
-        const refused: string[] = [];
-        const candidates = await sources(req, client, config, tried, refused);
-        if (!candidates.length) {
-          const why = [
-            ...(config.noIndex ? ['Indexes are disabled (no-index).'] : []),
-            ...(refused.length
-              ? [`Not contacted, as ${config.noIndex ? 'no-index' : '--no-pypi'} allows only the configured indexes and find-links: ${[...new Set(refused)].join(', ')}.`]
-              : []),
-          ];
-          throw new ArtifactNotFoundError(req.project, req.filename, [...new Set(tried)], why.length ? why.join(' ') : undefined);
-        }
-        let lastError: unknown;
-        for (const c of candidates) {
-          const local = c.url.startsWith('file:');
-          if (!progress) log?.(`${local ? 'Copying' : 'Downloading'} ${req.filename} from ${local && req.origin ? req.origin : redactUrl(c.url)}`);
-          progress?.start(req.filename, req.size, local ? (req.origin ?? 'a local directory') : undefined);
-          let ok = false;
-          try {
-            const written = await client.download(c.url, tmp, {
-              sha256: req.sha256,
-              size: req.size,
-              onProgress: progress ? (delta) => progress.advance(req.filename, delta) : undefined,
-            });
-            if (/\.(whl|zip)$/i.test(req.filename)) await checkZipArchive(tmp, req.filename, redactUrl(c.url));
-            ok = true;
-            // Hashed while it streamed to disk: the store checks this digest rather than reading the file again.
-            return written;
-          } catch (e) {
-            lastError = e;
-            if (!(e instanceof IndexError)) throw e;
-            log?.(`  ${req.filename} from ${redactUrl(c.url)} failed: ${e.message}`);
-          } finally {
-            progress?.done(req.filename, ok);
-          }
-        }
-        if (candidates.length === 1) throw lastError;
-        throw new ArtifactNotFoundError(
-          req.project,
-          req.filename,
-          candidates.map((c) => redactUrl(c.url)),
-          `Last error: ${(lastError as Error).message}`,
-        );
-      },
-      { size: req.size, label: req.filename, onDamaged: log },
-    );
+    const path = await store.ensure(req.sha256, (tmp) => download(req, tmp, opts), { size: req.size, label: req.filename, onDamaged: log });
     result.set(req.sha256, path);
   };
 
@@ -258,4 +201,69 @@ export async function fetchArtifacts(requests: ArtifactRequest[], opts: FetchArt
   }
   if (failure !== undefined) throw failure;
   return result;
+}
+
+/** `--offline`: every file from the store, or one error listing each missing one. */
+async function fromStoreOnly(requests: ArtifactRequest[], store: WheelStore): Promise<Map<string, string>> {
+  const result = new Map<string, string>();
+  const missing: ArtifactRequest[] = [];
+  for (const req of requests) {
+    const p = await store.get(req.sha256, { label: req.filename });
+    if (p) result.set(req.sha256, p);
+    else missing.push(req);
+  }
+  if (missing.length) throw new OfflineMissingError(missing, store.root);
+  return result;
+}
+
+/**
+ * Downloads one file to `tmp` from the first of its sources that serves it whole (verified
+ * against the lock's sha256 as it streams, a wheel or zip checked as an archive); returns its
+ * digest and size, computed on the way.
+ */
+async function download(req: ArtifactRequest, tmp: string, opts: FetchArtifactsOptions): Promise<FileDigest> {
+  const { client, config, log, progress } = opts;
+  const tried: string[] = [];
+  const refused: string[] = [];
+  const candidates = await sources(req, client, config, tried, refused);
+  if (!candidates.length) {
+    const why = [
+      ...(config.noIndex ? ['Indexes are disabled (no-index).'] : []),
+      ...(refused.length
+        ? [`Not contacted, as ${config.noIndex ? 'no-index' : '--no-pypi'} allows only the configured indexes and find-links: ${[...new Set(refused)].join(', ')}.`]
+        : []),
+    ];
+    throw new ArtifactNotFoundError(req.project, req.filename, [...new Set(tried)], why.length ? why.join(' ') : undefined);
+  }
+  let lastError: unknown;
+  for (const c of candidates) {
+    const local = c.url.startsWith('file:');
+    if (!progress) log?.(`${local ? 'Copying' : 'Downloading'} ${req.filename} from ${local && req.origin ? req.origin : redactUrl(c.url)}`);
+    progress?.start(req.filename, req.size, local ? (req.origin ?? 'a local directory') : undefined);
+    let ok = false;
+    try {
+      const written = await client.download(c.url, tmp, {
+        sha256: req.sha256,
+        size: req.size,
+        onProgress: progress ? (delta) => progress.advance(req.filename, delta) : undefined,
+      });
+      if (/\.(whl|zip)$/i.test(req.filename)) await checkZipArchive(tmp, req.filename, redactUrl(c.url));
+      ok = true;
+      // Hashed while it streamed to disk: the store checks this digest rather than reading the file again.
+      return written;
+    } catch (e) {
+      lastError = e;
+      if (!(e instanceof IndexError)) throw e;
+      log?.(`  ${req.filename} from ${redactUrl(c.url)} failed: ${e.message}`);
+    } finally {
+      progress?.done(req.filename, ok);
+    }
+  }
+  if (candidates.length === 1) throw lastError;
+  throw new ArtifactNotFoundError(
+    req.project,
+    req.filename,
+    candidates.map((c) => redactUrl(c.url)),
+    `Last error: ${(lastError as Error).message}`,
+  );
 }
