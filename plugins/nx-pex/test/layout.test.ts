@@ -35,7 +35,7 @@ const STAGES: Record<string, string[]> = {
 // Four inferred targets (build, lock, test, push), their executors with one batch runner, five
 // generators, and createNodes/createDependencies over the engine's workspace graph (which lock
 // governs a project, lock summaries, per-project lock state: packages/engine/src/workspace-graph).
-// The bound sits just above what that takes (1,625 lines), so logic that works without Nx and
+// The bound sits just above what that takes (1,621 lines), so logic that works without Nx and
 // lands in the plugin fails here.
 it('keeps the plugin to Nx glue: under 1,650 lines of source', () => {
   const lines = sources(join(REPO, 'plugins', 'nx-pex', 'src')).reduce((n, f) => n + readFileSync(f, 'utf8').split('\n').length - 1, 0);
