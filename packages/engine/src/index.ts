@@ -28,6 +28,28 @@ export { PROJECT_LOCK_FILE, openProjectLock, projectLockText, type ProjectLock, 
 export { checkWorkspaceImports, importsWithLines } from './undeclared-imports';
 export { shadowedLockMessage } from './shadowed-lock';
 export { syncProjectLocks, type PylockDigests, type SyncReport, type WorkspaceFiles } from './sync-locks';
+export {
+  LockSummaryCache,
+  SUMMARY_CACHE_MAX_ENTRIES,
+  cachedProjectPackages,
+  cachedWorkspaceEdges,
+  fileSha,
+  governingLock,
+  lockedWorkspaceDirs,
+  moduleOwners,
+  perProjectLockState,
+  projectLockFiles,
+  pylockNeedsSync,
+  readCached,
+  textSha,
+  uvLockEdges,
+  type GoverningLock,
+  type LockLookups,
+  type PerProjectLockState,
+  type ProjectLockFiles,
+  type SummaryCache,
+} from './workspace-graph';
+export { PYTEST_CONFIG_FILES, hasTests } from './test-discovery';
 export { pushProject, type PushProjectOptions, type PushedImage } from './push';
 export { ociPlatform, writeProjectImage, type ProjectImageOptions } from './image';
 export { PROJECT_TEST_LOCK_FILE, openTestLock, projectTestLockText, type TestLock, type TestLockRequest } from './test-lock';

@@ -32,11 +32,14 @@ const STAGES: Record<string, string[]> = {
   cli: ['pep', 'project', 'store', 'engine'],
 };
 
-// Four inferred targets (build, lock, test, push), their executors with batch forms, five
-// generators and the lock-derived graph: a bound that still fails on a plugin growing past glue.
-it('keeps the plugin to Nx glue: under 2,100 lines of source', () => {
+// Four inferred targets (build, lock, test, push), their executors with one batch runner, five
+// generators, and createNodes/createDependencies over the engine's workspace graph (which lock
+// governs a project, lock summaries, per-project lock state: packages/engine/src/workspace-graph).
+// The bound sits just above what that takes (1,621 lines), so logic that works without Nx and
+// lands in the plugin fails here.
+it('keeps the plugin to Nx glue: under 1,650 lines of source', () => {
   const lines = sources(join(REPO, 'plugins', 'nx-pex', 'src')).reduce((n, f) => n + readFileSync(f, 'utf8').split('\n').length - 1, 0);
-  expect(lines).toBeLessThan(2100);
+  expect(lines).toBeLessThan(1650);
 });
 
 it('has no package import the plugin or a later stage of the pipeline', () => {

@@ -9,12 +9,10 @@ import {
   type RawProjectGraphDependency,
 } from '../nx-api';
 import { canonicalizeName } from '@nx-pex/pep';
-import { findImportRoots, findUvLock, importedTopLevelModules, parsePyproject, type PyProject } from '@nx-pex/project';
+import { findUvLock, importedTopLevelModules, parsePyproject, type PyProject } from '@nx-pex/project';
+import { cachedProjectPackages, governingLock, lockedWorkspaceDirs, moduleOwners, readCached } from '@nx-pex/engine';
 import { normalizeOptions, type NxPexPluginOptions } from './options';
-import { governingLock, lockedWorkspaceDirs } from './governing-lock';
 import { lockCache } from './lock-cache';
-import { cachedProjectPackages } from './lock-summaries';
-import { readCached } from './read-cache';
 
 interface PythonProject {
   name: string;
@@ -77,26 +75,6 @@ function scanLayout(context: CreateDependenciesContext): Layout {
   const projects = pythonProjects(context.workspaceRoot, context.projects);
   let owners: Promise<Map<string, string | null>> | undefined;
   return { projects, owners: () => (owners ??= moduleOwners(projects)) };
-}
-
-async function moduleOwners(projects: PythonProject[]): Promise<Map<string, string | null>> {
-  const owners = new Map<string, string | null>();
-  for (const p of projects) {
-    let roots;
-    try {
-      roots = await findImportRoots(p.pyproject);
-    } catch {
-      continue;
-    }
-    for (const root of roots) {
-      for (const entry of root.entries) {
-        const module = entry.replace(/\.py$/, '');
-        // A module name two projects provide says nothing about which one is meant.
-        owners.set(module, owners.has(module) && owners.get(module) !== p.name ? null : p.name);
-      }
-    }
-  }
-  return owners;
 }
 
 // The last layout scanned and its key: unchanged files paths and pyproject.toml contents reuse it.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { basename, dirname, join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import {
   createNodesFromFiles,
   type CreateNodes,
@@ -10,16 +10,14 @@ import {
   type TargetConfiguration,
 } from '../nx-api';
 import { UserError } from '@nx-pex/pep';
-import { buildableScripts, contentPaths, contributingPaths, findLockFile, findUvLock, parsePyproject, type NxPexToolConfig, type PyProject } from '@nx-pex/project';
+import { buildableScripts, contentPaths, contributingPaths, parsePyproject, type NxPexToolConfig, type PyProject } from '@nx-pex/project';
 import { isNxPexPylock, type ClosurePackage } from '@nx-pex/lock';
+import { cachedProjectPackages, fileSha, projectLockFiles, pylockNeedsSync } from '@nx-pex/engine';
 import { normalizeOptions, type NormalizedOptions, type NxPexPluginOptions } from './options';
 import { selfInputs, type TargetInput } from './self-inputs';
 import { warnOnUnsupportedNx } from './nx-version';
-import { perProjectLockState } from './lock-state';
-import { fileSha, lockCache } from './lock-cache';
-import { cachedProjectPackages } from './lock-summaries';
+import { lockCache } from './lock-cache';
 import { inferTestTarget } from './test-target';
-
 
 /** The external node of a locked package. */
 function externalNode(p: ClosurePackage): ProjectGraphExternalNode {
@@ -115,17 +113,6 @@ function whatBuilds(pyproject: PyProject): { scripts: string[]; pexNames: string
   return { scripts, pexNames: scripts };
 }
 
-/**
- * Whether the project's pylock.toml is missing, stale, or a lock of `nx-pex lock` that the
- * uv.lock now shadows: then the uv.lock is an input of its build (so `nx affected` runs it, and
- * the build says what to do) until `nx sync` brings it in line.
- */
-function pylockOutOfDate(pyproject: PyProject | undefined, pylockText: string | null, uvLockAbs: string | undefined, projectDir: string, workspaceRoot: string): boolean {
-  if (!pyproject?.name || !uvLockAbs || basename(uvLockAbs) !== 'uv.lock') return false;
-  const state = perProjectLockState(pylockText, uvLockAbs, pyproject.name, projectDir, lockCache(workspaceRoot));
-  return state === 'stale' || state === 'shadowed';
-}
-
 /** `[project] name` read with a pattern from a file that does not parse, so the project keeps its name. */
 function nameFromBrokenFile(text: string, projectRoot: string): string {
   const m = /^\s*\[project\][^\[]*?^\s*name\s*=\s*["']([A-Za-z0-9][A-Za-z0-9._-]*)["']/ms.exec(text);
@@ -143,16 +130,9 @@ async function nodesForPyproject(
   const abs = join(context.workspaceRoot, file);
   const text = readFileSync(abs, 'utf8');
   const projectRoot = toPosix(dirname(file));
-  // `[tool.nx-pex] lock-file` names the project's lock; otherwise discovery finds it.
-  const lockOverride = text.includes('lock-file') ? parsePyproject(text, file).nxPex.lockFile : undefined;
-  const found = lockOverride ? join(dirname(abs), lockOverride) : await findLockFile(dirname(abs), context.workspaceRoot, lockLookups);
-  // A poetry.lock or a hashed requirements file is the project's lock as it is; otherwise the
-  // workspace's uv.lock governs (through the project's pylock.toml, which `nx sync` keeps).
-  const foundName = found ? basename(found) : '';
-  const ownLock = foundName === 'poetry.lock' || /\.(txt|in)$/.test(foundName) ? found : undefined;
-  const lockAbs = ownLock ?? (foundName === 'uv.lock' ? found : await findUvLock(dirname(abs), context.workspaceRoot, lockLookups));
-  const lock = lockAbs ? toPosix(relative(context.workspaceRoot, lockAbs)) : undefined;
   const projectDir = dirname(abs);
+  const { override: lockOverride, ownLock, lock: lockAbs } = await projectLockFiles(text, file, projectDir, context.workspaceRoot, lockLookups);
+  const lock = lockAbs ? toPosix(relative(context.workspaceRoot, lockAbs)) : undefined;
   const pylockText = (() => {
     try {
       return readFileSync(join(projectDir, 'pylock.toml'), 'utf8');
@@ -202,7 +182,7 @@ async function nodesForPyproject(
     const inputs: TargetInput[] = [SOURCES_INPUT, `^${SOURCES_INPUT}`];
     const perProject = options.lockPerProject && !ownLock;
     if (perProject) inputs.push('{projectRoot}/pylock.toml');
-    if (lock && (!perProject || pylockOutOfDate(pyproject, pylockText, lockAbs, projectDir, context.workspaceRoot))) inputs.push(`{workspaceRoot}/${lock}`);
+    if (lock && (!perProject || pylockNeedsSync(pyproject?.name, pylockText, lockAbs, projectDir, cache))) inputs.push(`{workspaceRoot}/${lock}`);
     // The files and directories `[tool.nx-pex]` names (options whose contents are cache inputs:
     // `sources`, complete platform files) are inputs too, when outside the project.
     if (pyproject) inputs.push(...contentInputs(pyproject.nxPex, dirname(abs), projectRoot, context.workspaceRoot));
@@ -305,7 +285,7 @@ async function nodesForPyproject(
     },
   };
   const packages =
-    pyproject && !ownLock ? cachedProjectPackages(lockCache(context.workspaceRoot), name, projectDir, lockAbs, options.lockPerProject, pylockText) : undefined;
+    pyproject && !ownLock ? cachedProjectPackages(cache, name, projectDir, lockAbs, options.lockPerProject, pylockText) : undefined;
   if (packages?.length) result.externalNodes = Object.fromEntries(packages.map((p) => [`pypi:${p.name}`, externalNode(p)]));
   memo.set(file, { key, result });
   cache.set(persistedKey, { key, result });

@@ -3,36 +3,10 @@
  * project's test lock. Its inputs are what a test run reads, its output the JUnit report (and
  * coverage data) under `{workspaceRoot}/<reports>/{projectRoot}`.
  */
-import { readFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { posix } from 'node:path';
+import { PYTEST_CONFIG_FILES as CONFIG_FILES, hasTests } from '@nx-pex/engine';
 import type { TargetConfiguration } from '../nx-api';
 import type { TargetInput } from './self-inputs';
-
-/** Configuration files pytest reads (`[pytest]` in tox.ini, `[tool:pytest]` in setup.cfg). */
-const CONFIG_FILES = ['pytest.ini', '.pytest.ini', 'pyproject.toml', 'tox.ini', 'setup.cfg'];
-
-function read(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-/**
- * Whether a project has tests: pytest configuration (`[tool.pytest.ini_options]`, pytest.ini,
- * `[tool:pytest]` in setup.cfg, `[pytest]` in tox.ini), a conftest.py, a tests/ or test/
- * directory, or test_*.py / *_test.py files next to its pyproject.toml.
- */
-export function hasTests(projectDir: string, pyprojectText: string, entries: readonly string[]): boolean {
-  if (/^\s*\[\s*tool\.pytest(\.ini_options)?\s*\]/m.test(pyprojectText)) return true;
-  const has = new Set(entries);
-  if (has.has('pytest.ini') || has.has('.pytest.ini') || has.has('conftest.py') || has.has('tests') || has.has('test')) return true;
-  if (entries.some((e) => /^test_.*\.py$/.test(e) || /^.+_test\.py$/.test(e))) return true;
-  if (has.has('setup.cfg') && /^\s*\[tool:pytest\]/m.test(read(join(projectDir, 'setup.cfg')))) return true;
-  if (has.has('tox.ini') && /^\s*\[pytest\]/m.test(read(join(projectDir, 'tox.ini')))) return true;
-  return false;
-}
 
 export interface TestTargetSpec {
   projectRoot: string;

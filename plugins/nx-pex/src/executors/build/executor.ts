@@ -3,6 +3,7 @@ import { logger, type ExecutorContext } from '../../nx-api';
 import { UserError } from '@nx-pex/pep';
 import { resolveOptionPaths, type NxTargetOptions } from '@nx-pex/project';
 import { buildProject, createContext, PEX_BUILD_OPTION_NAMES, type PexBuildOptions } from '@nx-pex/engine';
+import type { TaskLog } from '../batch';
 
 /**
  * Target options (the registry's options with `nx: true`; `schemas/build.json` is generated from
@@ -18,21 +19,16 @@ export function targetPexOptions(options: BuildExecutorOptions, root: string): P
   return resolveOptionPaths(out as PexBuildOptions, root);
 }
 
-/** Where a build's lines go: Nx's logger for a single task, the task's own output in a batch. */
-export interface BuildLog {
-  info(line: string): void;
-  error(line: string): void;
-}
-
 /**
- * Builds one project's target; a user's mistake is reported through `log` as a failed target,
- * anything else (a bug of nx-pex) is thrown.
+ * Builds one project's target; a user's mistake is reported through `log` (Nx's logger for a
+ * single task, the task's own output in a batch) as a failed target, anything else (a bug of
+ * nx-pex) is thrown.
  */
 export async function buildTarget(
   options: BuildExecutorOptions,
   workspaceRoot: string,
   project: { name: string; root: string },
-  log: BuildLog,
+  log: TaskLog,
 ): Promise<boolean> {
   if (options.problem) {
     log.error(`nx-pex: ${options.problem}`);

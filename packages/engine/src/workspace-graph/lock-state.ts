@@ -15,8 +15,8 @@ import {
   parseUvLock,
   type Lockfile,
 } from '@nx-pex/lock';
-import { readCached } from './read-cache';
-import { textSha, type LockCache } from './lock-cache';
+import { readCached, textSha } from './file-texts';
+import type { SummaryCache } from './summary-cache';
 
 /**
  * current: the generated pylock.toml matches the uv.lock, or the pylock.toml is the user's own;
@@ -35,7 +35,7 @@ function posixRel(from: string, to: string): string {
  * does not cover the project (or does not parse), '' when it covers it but no lock can be made.
  * Kept in `cache` by the uv.lock's content hash, so an unchanged uv.lock is never parsed again.
  */
-function expectedPylockSha(uvLockAbs: string, uvText: string, project: string, projectDirAbs: string, cache: LockCache): string | null {
+function expectedPylockSha(uvLockAbs: string, uvText: string, project: string, projectDirAbs: string, cache: SummaryCache): string | null {
   const outputDir = posixRel(dirname(uvLockAbs), projectDirAbs);
   const key = generatedPylockKey(textSha(uvLockAbs, uvText), project, outputDir);
   const known = cache.get<string | null>(key);
@@ -59,7 +59,8 @@ function expectedPylockSha(uvLockAbs: string, uvText: string, project: string, p
   return value;
 }
 
-export function perProjectLockState(pylockText: string | null, uvLockAbs: string | undefined, project: string, projectDirAbs: string, cache: LockCache): PerProjectLockState {
+/** The state of `project`'s pylock.toml (`pylockText`, null when there is none) against the uv.lock at `uvLockAbs`. */
+export function perProjectLockState(pylockText: string | null, uvLockAbs: string | undefined, project: string, projectDirAbs: string, cache: SummaryCache): PerProjectLockState {
   if (!uvLockAbs) return 'none';
   const uvText = readCached(uvLockAbs);
   if (uvText === undefined) return 'none';
@@ -69,4 +70,15 @@ export function perProjectLockState(pylockText: string | null, uvLockAbs: string
   if (isStandaloneNxPexPylock(pylockText)) return 'shadowed';
   if (!generatedPylockHeader(pylockText)) return 'current';
   return expected !== '' && createHash('sha256').update(pylockText).digest('hex') === expected ? 'current' : 'stale';
+}
+
+/**
+ * Whether the project's pylock.toml is missing, stale, or a lock of `nx-pex lock` that the
+ * uv.lock at `lockAbs` now shadows: then the uv.lock is an input of its build (so `nx affected`
+ * runs it, and the build says what to do) until `nx sync` brings it in line.
+ */
+export function pylockNeedsSync(project: string | undefined, pylockText: string | null, lockAbs: string | undefined, projectDirAbs: string, cache: SummaryCache): boolean {
+  if (!project || !lockAbs || basename(lockAbs) !== 'uv.lock') return false;
+  const state = perProjectLockState(pylockText, lockAbs, project, projectDirAbs, cache);
+  return state === 'stale' || state === 'shadowed';
 }

@@ -1,11 +1,11 @@
 /**
  * The graph's view of a uv.lock (each project's third-party packages, the workspace edges), kept
- * in the lock cache by the lock's content hash: an unchanged uv.lock is hashed, not parsed.
+ * in a `SummaryCache` by the lock's content hash: an unchanged uv.lock is hashed, not parsed.
  */
 import { canonicalizeName } from '@nx-pex/pep';
 import { generatedPylockHeader, lockWorkspaceEdges, parseUvLock, projectPackages, type ClosurePackage, type Lockfile, type WorkspaceProjectEdges } from '@nx-pex/lock';
-import { fileSha, type LockCache } from './lock-cache';
-import { readCached } from './read-cache';
+import { fileSha, readCached } from './file-texts';
+import type { SummaryCache } from './summary-cache';
 
 /**
  * The third-party packages of a project, as `projectPackages` gives them: from its own
@@ -13,7 +13,7 @@ import { readCached } from './read-cache';
  * remembered by the uv.lock's hash.
  */
 export function cachedProjectPackages(
-  cache: LockCache,
+  cache: SummaryCache,
   project: string,
   projectDirAbs: string,
   uvLockAbs: string | undefined,
@@ -33,7 +33,7 @@ export function cachedProjectPackages(
 }
 
 /** The workspace edges of the uv.lock at `uvLockAbs` (see `lockWorkspaceEdges`), remembered by its hash. */
-export function cachedWorkspaceEdges(cache: LockCache, uvLockAbs: string): Map<string, WorkspaceProjectEdges> | undefined {
+export function cachedWorkspaceEdges(cache: SummaryCache, uvLockAbs: string): Map<string, WorkspaceProjectEdges> | undefined {
   const sha = fileSha(uvLockAbs);
   if (sha === undefined) return undefined;
   const key = `edges\0${sha}`;
@@ -46,7 +46,7 @@ export function cachedWorkspaceEdges(cache: LockCache, uvLockAbs: string): Map<s
 
 const edgesByLock = new WeakMap<Lockfile, Map<string, WorkspaceProjectEdges>>();
 
-/** The uv.lock at `path` parsed (kept while its text is the same) with its workspace edges, or undefined when it does not parse. */
+/** The workspace edges of the uv.lock at `path`, or undefined when it cannot be read or does not parse. */
 export function uvLockEdges(path: string): Map<string, WorkspaceProjectEdges> | undefined {
   const text = readCached(path);
   if (text === undefined) return undefined;
@@ -63,4 +63,3 @@ export function uvLockEdges(path: string): Map<string, WorkspaceProjectEdges> | 
   }
   return edges;
 }
-

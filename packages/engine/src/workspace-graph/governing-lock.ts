@@ -1,15 +1,15 @@
 /**
  * Which lock governs a Python project's build, as the build chooses it, and what that lock says
- * about the other workspace projects the project needs. The graph takes its workspace edges from
- * here, so that every project whose PEX holds a member depends on it.
+ * about the other workspace projects the project needs. The Nx graph takes its workspace edges
+ * from here, so that every project whose PEX holds a member depends on it.
  */
-import { readCached } from './read-cache';
 import { basename, dirname, join, resolve } from 'node:path';
 import { canonicalizeName } from '@nx-pex/pep';
-import { findLockFile, findUvLock, type PyProject } from '@nx-pex/project';
-import type { LockCache } from './lock-cache';
-import { cachedWorkspaceEdges } from './lock-summaries';
+import { findLockFile, findUvLock, parsePyproject, type PyProject } from '@nx-pex/project';
 import { generatedPylockHeader, isPylockFileName, parsePylock, type WorkspaceProjectEdges } from '@nx-pex/lock';
+import { readCached } from './file-texts';
+import { cachedWorkspaceEdges } from './summaries';
+import type { SummaryCache } from './summary-cache';
 
 export type GoverningLock =
   /** The workspace's uv.lock (through the generated pylock.toml, or read directly). */
@@ -21,9 +21,8 @@ export type GoverningLock =
   /** No lock, or one that does not cover the project yet (run `uv lock`): the declared dependencies stand in. */
   | { kind: 'none' };
 
-function read(path: string): string | undefined {
-  return readCached(path);
-}
+/** Lock lookups shared by the projects below one directory (directory → the lock found there or above). */
+export type LockLookups = Map<string, Promise<string | undefined>>;
 
 const pylockDirs = new Map<string, { text: string; dirs: string[] }>();
 
@@ -50,8 +49,8 @@ export async function governingLock(
   pyproject: PyProject,
   workspaceRoot: string,
   lockPerProject: boolean,
-  lookups: Map<string, Promise<string | undefined>>,
-  cache: LockCache,
+  lookups: LockLookups,
+  cache: SummaryCache,
 ): Promise<GoverningLock> {
   const dir = pyproject.dir;
   const override = pyproject.nxPex.lockFile;
@@ -60,7 +59,7 @@ export async function governingLock(
   else {
     found = await findLockFile(dir, workspaceRoot, lookups);
     if (found && basename(found) === 'pylock.toml') {
-      const text = read(found);
+      const text = readCached(found);
       if (text !== undefined && lockPerProject && !generatedPylockHeader(text)) return { kind: 'pylock', lock: found, directories: pylockDirectories(found, text) };
       found = await findUvLock(dir, workspaceRoot, lookups);
     }
@@ -68,7 +67,7 @@ export async function governingLock(
   if (!found) return { kind: 'none' };
   const name = basename(found);
   if (override && isPylockFileName(name)) {
-    const text = read(found);
+    const text = readCached(found);
     return text === undefined ? { kind: 'none' } : { kind: 'pylock', lock: found, directories: pylockDirectories(found, text) };
   }
   if (name !== 'uv.lock') return { kind: 'own', lock: found };
@@ -89,4 +88,30 @@ export function lockedWorkspaceDirs(governing: GoverningLock, project: PyProject
     if (path !== undefined) out.push(join(lockDir, path));
   }
   return out;
+}
+
+/** The lock files a project's build follows, found without reading any lock. */
+export interface ProjectLockFiles {
+  /** `[tool.nx-pex] lock-file`, as written. */
+  override?: string;
+  /** A poetry.lock or hashed requirements file: the project's lock as it is (absolute). */
+  ownLock?: string;
+  /** The lock whose changes reach the build: that own lock, else the nearest uv.lock (absolute). */
+  lock?: string;
+}
+
+/**
+ * The lock files of the project whose pyproject.toml is `pyprojectText` (at `pyprojectPath`, named
+ * so in errors): `[tool.nx-pex] lock-file`, or what discovery finds beside it or above it. A
+ * poetry.lock or a hashed requirements file is the project's lock as it is; otherwise the
+ * workspace's uv.lock governs (through the project's pylock.toml, which `nx sync` keeps).
+ */
+export async function projectLockFiles(pyprojectText: string, pyprojectPath: string, projectDir: string, workspaceRoot: string, lookups: LockLookups): Promise<ProjectLockFiles> {
+  // Parsed only when it may name a lock: most pyproject.toml files do not.
+  const override = pyprojectText.includes('lock-file') ? parsePyproject(pyprojectText, pyprojectPath).nxPex.lockFile : undefined;
+  const found = override ? join(projectDir, override) : await findLockFile(projectDir, workspaceRoot, lookups);
+  const foundName = found ? basename(found) : '';
+  const ownLock = foundName === 'poetry.lock' || /\.(txt|in)$/.test(foundName) ? found : undefined;
+  const lock = ownLock ?? (foundName === 'uv.lock' ? found : await findUvLock(projectDir, workspaceRoot, lookups));
+  return { ...(override ? { override } : {}), ...(ownLock ? { ownLock } : {}), ...(lock ? { lock } : {}) };
 }
