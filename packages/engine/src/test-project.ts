@@ -180,7 +180,7 @@ export async function prepareTestEnvironment(o: TestEnvironmentOptions): Promise
   const storeRoot = resolve(o.storeDir ?? defaultStoreRoot(env));
   const python = o.python ?? 'python3';
   const [lock, info] = await Promise.all([
-    openTestLock({ projectDir, project: project.name, workspaceRoot: o.workspaceRoot, lockPerProject: o.lockPerProject }),
+    openTestLock({ projectDir, project: project.name, workspaceRoot: o.workspaceRoot, lockPerProject: o.lockPerProject, storeDir: storeRoot }),
     probeInterpreterCached(python, { cacheDir: join(storeRoot, 'interpreters'), env }),
   ]);
   const target = targetFromInterpreter(info);
