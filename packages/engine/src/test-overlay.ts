@@ -143,6 +143,7 @@ async function writeOverlay(dists: readonly EditableProject[], key: string, o: T
       }
       await writeFile(join(dir, 'layer.json'), `${JSON.stringify({ kind: 'test-overlay', editable: installed.sort() }, null, 1)}\n`);
     });
+    if (!layer.reused) o.log?.(`editable dist-info of ${dists.map((d) => d.project.name).join(', ')} written to the store (${join(layer.path, 'site')})`);
     return { site: join(layer.path, 'site'), key, reused: layer.reused };
   } finally {
     await store.release();
