@@ -17,6 +17,7 @@ Usage:
   nx-pex build REQ... -o PEX [options]   Build one PEX from requirements, as pex does
   nx-pex lock [--project DIR] [REQ...]   Write a PEP 751 pylock.toml (\`nx-pex lock --help\`)
   nx-pex push --project DIR [options]    Send the images of a --image build to a registry (\`nx-pex push --help\`)
+  nx-pex test [--project DIR] [-- ARGS]  Run a project's tests with pytest from its lock (\`nx-pex test --help\`)
   nx-pex cache info|prune [options]      Show or shrink the wheel store (\`nx-pex cache --help\`)
   nx-pex --help | --version
 

@@ -8,9 +8,10 @@ Runs the tests of the Python project in DIR (default: the current directory) wit
 version its lock pins, in a test environment made from the lock: the project's pylock.test.toml
 (its closure plus its dev/test dependency groups, written by \`nx sync\`), else its pylock.toml or
 the workspace's uv.lock. The environment is a venv kept in the wheel store, made once per closure
-and interpreter and shared by every project with that closure; the project's code and its
-workspace dependencies' code go on top through PYTHONPATH. Nothing is installed into the
-interpreter or written into the project but pytest's own files.
+and interpreter and shared by every project with that closure. The project and its workspace
+dependencies go on top as editable installs: their code from the tree, their .dist-info (version,
+requirements, entry points, as in a PEX) from a small overlay kept in the store. Nothing is
+installed into the interpreter or written into the project but pytest's own files.
 
 Options:
   --project DIR          the project (a directory with pyproject.toml); default .

@@ -132,15 +132,42 @@ function buildSystem(project: PyProject): { requires: string[]; backend: string;
   return { requires, backend: buildBackendOf(project), backendPath };
 }
 
-interface Metadata {
+/**
+ * The key of what a project's dist-info says: its pyproject.toml when the metadata is static
+ * (nothing else is read), else the key of its backend's answer (`metadataKey`).
+ */
+export async function distInfoMetadataKey(project: PyProject, python: string, env: NodeJS.ProcessEnv): Promise<string> {
+  if (metadataNeedsBackend(project) !== undefined) return metadataKey(project, python, env);
+  return createHash('sha256').update('nx-pex first-party static metadata 1\0').update(await readFile(project.file)).digest('hex');
+}
+
+/** A project's name, version, METADATA and entry_points.txt. */
+export interface FirstPartyMetadata {
   name: string;
   version: string;
   metadata: Buffer;
   entryPoints?: Buffer;
 }
 
+/** Where a project's metadata comes from when its backend must be asked. */
+export interface MetadataOptions {
+  /** The interpreter that runs build backends; default `python3`. */
+  python?: string;
+  storeRoot: string;
+  /** The index settings for the backend's build requirements (read only when a backend runs). */
+  index: () => Promise<IndexConfig>;
+  log?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The index settings of `projectRoot` with `indexes` applied, read once and only when asked for. */
+export function lazyIndexConfig(projectRoot: string, indexes: IndexOverrides | undefined, env: NodeJS.ProcessEnv): () => Promise<IndexConfig> {
+  let config: Promise<IndexConfig> | undefined;
+  return () => (config ??= readIndexConfig({ env, projectRoot }).then((c) => applyIndexOverrides(c, indexes)));
+}
+
 /** A project's METADATA and entry_points.txt: from pyproject.toml, else from its backend (cached). */
-async function projectMetadata(project: PyProject, o: FirstPartyOptions & { storeRoot: string; index: () => Promise<IndexConfig> }): Promise<Metadata> {
+export async function firstPartyMetadata(project: PyProject, o: MetadataOptions): Promise<FirstPartyMetadata> {
   const why = metadataNeedsBackend(project);
   if (why === undefined) {
     const meta = staticCoreMetadata(project);
@@ -261,8 +288,7 @@ function projectWheels(projects: readonly PyProject[], o: FirstPartyOptions) {
 export async function buildFirstParty(projects: readonly PyProject[], dirs: readonly string[], o: FirstPartyOptions): Promise<FirstPartyBuild> {
   const env = o.env ?? process.env;
   const storeRoot = resolve(o.storeDir ?? defaultStoreRoot(env));
-  let config: Promise<IndexConfig> | undefined;
-  const index = () => (config ??= readIndexConfig({ env, projectRoot: o.projectRoot }).then((c) => applyIndexOverrides(c, o.indexes)));
+  const index = lazyIndexConfig(o.projectRoot, o.indexes, env);
   const asWheels: PyProject[] = [];
   const sets: Array<{ project: PyProject; files: SourceFile[] }> = [];
   for (const project of projects) {
@@ -281,7 +307,7 @@ export async function buildFirstParty(projects: readonly PyProject[], dirs: read
       sets.push({ project, files });
       continue;
     }
-    const meta = await projectMetadata(project, { ...o, storeRoot, index });
+    const meta = await firstPartyMetadata(project, { python: o.python, log: o.log, env, storeRoot, index });
     const recorded: RecordedFile[] = [];
     for (const f of files) recorded.push({ path: f.path, ...(await hashFile(f.absPath)) });
     const distInfo = distInfoFiles({ name: meta.name, version: meta.version, metadata: meta.metadata, entryPoints: meta.entryPoints, files: recorded });

@@ -57,9 +57,10 @@ export {
   prepareTestEnvironment,
   testProject,
   testVenvKey,
-  firstPartyPaths,
   type TestEnvironment,
   type TestEnvironmentOptions,
   type TestProjectOptions,
   type TestProjectResult,
 } from './test-project';
+export { editableProjects, ensureTestOverlay, testOverlayKey, type EditableProject, type OverlayEntry, type TestOverlay, type TestOverlayOptions } from './test-overlay';
+export { distInfoMetadataKey } from './first-party';

@@ -3,7 +3,9 @@
  * workspace's uv.lock when the project has test dependency groups or extras, and read by a test
  * run. Builds never read it, so a bump of a test-only package changes no build input.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { tryWriteFileAtomic } from '@nx-pex/fs';
 import { dirname, join, posix, relative, resolve, sep } from 'node:path';
 import { canonicalizeName, UserError } from '@nx-pex/pep';
 import { exists, findUvLock } from '@nx-pex/project';
@@ -95,6 +97,34 @@ export interface TestLockRequest {
   workspaceRoot?: string;
   /** As for builds: true, the generated locks must exist; false, the uv.lock is read directly. */
   lockPerProject?: boolean;
+  /** The store, where a passed check of a generated test lock against its uv.lock is recorded. */
+  storeDir?: string;
+}
+
+/**
+ * Checks that a generated test lock is what its uv.lock gives now; the parsed uv.lock, or
+ * undefined when the store recorded this very check before (the same test lock, uv.lock, project
+ * and directory), which spares parsing the whole uv.lock on every run.
+ */
+async function checkTestLock(testPath: string, text: string, source: string, r: TestLockRequest): Promise<Lockfile | undefined> {
+  let uvText: string;
+  try {
+    uvText = await readFile(source, 'utf8');
+  } catch {
+    throw new UserError(`${testPath} was generated from ${source}, which is gone. Run \`nx sync\` to write it again from the workspace's lock.`);
+  }
+  const digest = (t: string) => createHash('sha256').update(t).digest('hex');
+  // Bump the label when the generated text of a test lock changes.
+  const key = digest(JSON.stringify(['nx-pex test lock check 1', r.project, testPath, source, digest(uvText), digest(text)]));
+  const record = r.storeDir ? join(r.storeDir, 'lock-checks', key) : undefined;
+  if (record && (await exists(record))) return undefined;
+  const uvLock = parseUvLock(uvText, source);
+  if (projectTestLockText(uvLock, r.project, dirname(testPath), source) !== text) {
+    throw new UserError(`${testPath} is out of date: ${source} has changed since it was generated (or it was edited by hand). Run \`nx sync\` to refresh it, and commit it.`);
+  }
+  // Only a check that passed is recorded; a store that cannot be written to just checks again.
+  if (record) await tryWriteFileAtomic(record, '', { mkdir: true });
+  return uvLock;
 }
 
 /**
@@ -113,20 +143,7 @@ export async function openTestLock(r: TestLockRequest): Promise<TestLock> {
   if (r.lockPerProject !== false && (await exists(testPath))) {
     const text = await readFile(testPath, 'utf8');
     const header = generatedPylockHeader(text);
-    let uvLock: Lockfile | undefined;
-    if (header) {
-      const source = resolve(projectDir, header.source);
-      let uvText: string;
-      try {
-        uvText = await readFile(source, 'utf8');
-      } catch {
-        throw new UserError(`${testPath} was generated from ${source}, which is gone. Run \`nx sync\` to write it again from the workspace's lock.`);
-      }
-      uvLock = parseUvLock(uvText, source);
-      if (projectTestLockText(uvLock, r.project, projectDir, source) !== text) {
-        throw new UserError(`${testPath} is out of date: ${source} has changed since it was generated (or it was edited by hand). Run \`nx sync\` to refresh it, and commit it.`);
-      }
-    }
+    const uvLock = header ? await checkTestLock(testPath, text, resolve(projectDir, header.source), r) : undefined;
     const pylock = parsePylock(text, testPath);
     return { path: testPath, pylock, groups: pylock.defaultGroups, extras: pylock.extras, uvLock };
   }

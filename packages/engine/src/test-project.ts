@@ -2,7 +2,9 @@
  * Running a project's tests from its lock: real pytest (the version the lock pins) in a venv made
  * once per closure and interpreter from the store (a deps PEX of the closure turned into a venv by
  * pex's own `PEX_TOOLS=1 … venv --scope=deps`), kept in the store under a key of exactly its inputs
- * and shared by every project with that closure; first-party code goes on top through PYTHONPATH.
+ * and shared by every project with that closure; first-party projects go on top as editable
+ * installs (their code where it is, their dist-info from a small overlay in the store; see
+ * `test-overlay.ts`), through PYTHONPATH.
  * Nothing is written into the user's tree but pytest's report, nothing installed into the user's
  * interpreter.
  */
@@ -13,16 +15,17 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { delimiter, dirname, join, relative, resolve } from 'node:path';
 import { probeInterpreterCached } from '@nx-pex/interpreter';
 import { targetFromInterpreter, UserError, type InterpreterInfo, type TargetPlatform } from '@nx-pex/pep';
-import { findImportRoots, readPyproject, type PyProject } from '@nx-pex/project';
+import { readPyproject, type PyProject } from '@nx-pex/project';
 import { pylockClosure, type Closure } from '@nx-pex/lock';
 import { defaultStoreRoot, ensureLayer, WheelStore } from '@nx-pex/store';
 import { PINNED_PEX, depsLayerOptions, writePex } from '@nx-pex/pex';
-import { lockedProjects, withFetchedInputs, type IndexContext } from './pipeline';
+import { withFetchedInputs, type IndexContext } from './pipeline';
 import { buildLockedSdists, checkLockedSdistsBuildable, lockedArtifactRequest, selectLockedFiles, type LockedSelection } from './locked-sdists';
 import { createContext } from './context';
 import { withFileUrl } from './locks';
 import type { IndexOverrides } from './index-overrides';
 import { noPytestMessage, openTestLock, type TestLock } from './test-lock';
+import { editableProjects, ensureTestOverlay, type TestOverlay, type TestOverlayOptions } from './test-overlay';
 
 /** Bumped whenever a test venv made from the same inputs would differ. */
 const TEST_VENV_FORMAT = 1;
@@ -54,8 +57,13 @@ export interface TestEnvironment {
   venvDir: string;
   /** The store had the venv already. */
   reused: boolean;
-  /** Directories put before the venv's site-packages: the first-party code of the closure, the project's first. */
+  /**
+   * Directories put before the venv's site-packages: the import roots of the closure's workspace
+   * projects (the project's first), then the overlay of their dist-info directories.
+   */
   pythonPath: string[];
+  /** The overlay: the workspace projects' dist-info directories, in the store. */
+  overlay?: string;
   lockFile: string;
   /** pytest's version, as the lock pins it. */
   pytest: string;
@@ -110,26 +118,17 @@ export function testVenvKey(selection: LockedSelection, identity: Record<string,
 }
 
 /**
- * The first-party code of a test run, as directories for PYTHONPATH: the import roots of the
- * project and of the workspace projects its test closure holds. This is where first-party projects
- * would go in as distributions (with their .dist-info) once the engine makes them; until then
- * their source roots are on the path, which is also what an editable install gives.
+ * The first-party part of a test run, as directories for PYTHONPATH: the import roots of the
+ * project and of the workspace projects its test closure holds (their code as it is in the
+ * tree, as an editable install has it), then the overlay of their dist-info directories.
  */
-export async function firstPartyPaths(project: PyProject, closure: Closure, lockFile: string): Promise<string[]> {
-  const others = closure.firstParty.filter((p) => p.name !== project.canonicalName).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const projects = [project, ...(await lockedProjects(others, lockFile))];
-  const out: string[] = [];
-  for (const p of projects) {
-    let roots;
-    try {
-      roots = await findImportRoots(p);
-    } catch (e) {
-      if (p === project && e instanceof UserError) continue; // a project of tests only
-      throw e;
-    }
-    for (const r of roots) if (!out.includes(r.dir)) out.push(r.dir);
-  }
-  return out;
+async function firstPartyPath(project: PyProject, closure: Closure, lockFile: string, o: TestOverlayOptions): Promise<{ paths: string[]; overlay?: TestOverlay }> {
+  const projects = await editableProjects(project, closure, lockFile);
+  const paths: string[] = [];
+  for (const p of projects) for (const r of p.roots) if (!paths.includes(r)) paths.push(r);
+  const overlay = await ensureTestOverlay(projects, o);
+  if (overlay) paths.push(overlay.site);
+  return { paths, ...(overlay ? { overlay } : {}) };
 }
 
 // Environments being made in this process (a batch of test tasks shares them), by key.
@@ -181,7 +180,7 @@ export async function prepareTestEnvironment(o: TestEnvironmentOptions): Promise
   const storeRoot = resolve(o.storeDir ?? defaultStoreRoot(env));
   const python = o.python ?? 'python3';
   const [lock, info] = await Promise.all([
-    openTestLock({ projectDir, project: project.name, workspaceRoot: o.workspaceRoot, lockPerProject: o.lockPerProject }),
+    openTestLock({ projectDir, project: project.name, workspaceRoot: o.workspaceRoot, lockPerProject: o.lockPerProject, storeDir: storeRoot }),
     probeInterpreterCached(python, { cacheDir: join(storeRoot, 'interpreters'), env }),
   ]);
   const target = targetFromInterpreter(info);
@@ -199,7 +198,8 @@ export async function prepareTestEnvironment(o: TestEnvironmentOptions): Promise
     making.set(`${storeRoot}\0${key}`, pending);
     pending.catch(() => making.delete(`${storeRoot}\0${key}`));
   }
-  const [made, pythonPath] = await Promise.all([pending, firstPartyPaths(project, closure, lock.path)]);
+  const overlayOptions = { storeRoot, python, projectRoot: projectDir, indexes: o.indexes, env, log };
+  const [made, firstParty] = await Promise.all([pending, firstPartyPath(project, closure, lock.path, overlayOptions)]);
   const venv = { ...made, reused: made.reused || shared };
   log(`${project.name}: test environment ${key.slice(0, 12)} ${venv.reused ? 'reused from' : 'made in'} the store (${dirname(venv.venvDir)})`);
   return {
@@ -209,7 +209,8 @@ export async function prepareTestEnvironment(o: TestEnvironmentOptions): Promise
     key,
     venvDir: venv.venvDir,
     reused: venv.reused,
-    pythonPath,
+    pythonPath: firstParty.paths,
+    ...(firstParty.overlay ? { overlay: firstParty.overlay.site } : {}),
     lockFile: lock.path,
     pytest: pytest.version ?? '',
   };

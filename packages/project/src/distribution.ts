@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { join, posix, relative, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { canonicalizeName, formatRequirement, markerToString, normalizeVersion, parseRequirement, type Requirement } from '@nx-pex/pep';
 import { PyprojectError, type PyProject } from './pyproject';
 import { buildBackendOf, importNameOf, projectLayout } from './sources';
@@ -217,22 +218,47 @@ function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-/**
- * The dist-info directory of a distribution whose code is `files`: `METADATA` and
- * `entry_points.txt` as given (from `pyproject.toml` or the backend), `top_level.txt`, and a
- * RECORD listing every file with its sha256 and size (RECORD itself without).
- */
-export function distInfoFiles(o: { name: string; version: string; metadata: string | Buffer; entryPoints?: string | Buffer; files: readonly RecordedFile[] }): DistInfoFile[] {
-  const dir = distInfoDirName(o.name, o.version);
-  const out: DistInfoFile[] = [{ path: `${dir}/METADATA`, data: Buffer.from(o.metadata) }];
-  if (o.entryPoints !== undefined && Buffer.from(o.entryPoints).length > 0) out.push({ path: `${dir}/entry_points.txt`, data: Buffer.from(o.entryPoints) });
+/** What a dist-info directory is made of. */
+export interface DistInfoSpec {
+  name: string;
+  version: string;
+  metadata: string | Buffer;
+  entryPoints?: string | Buffer;
+  /** The distribution's installed code, listed in RECORD (none for an editable install). */
+  files: readonly RecordedFile[];
+  /** Top-level packages and modules; default: those of `files`. */
+  topLevel?: readonly string[];
+  /** For an editable install (PEP 660): the project directory, recorded in `direct_url.json` (PEP 610). */
+  editableDir?: string;
+}
+
+/** Top-level names of installed files (`pkg/x.py` → pkg, `mod.py` → mod). */
+function topLevelOf(files: readonly RecordedFile[]): string[] {
   const top = new Set<string>();
-  for (const f of o.files) {
+  for (const f of files) {
     const first = f.path.split('/')[0]!;
     if (f.path.includes('/')) top.add(first);
     else if (first.endsWith('.py')) top.add(first.slice(0, -3));
   }
-  out.push({ path: `${dir}/top_level.txt`, data: Buffer.from([...top].sort().map((t) => `${t}\n`).join('')) });
+  return [...top];
+}
+
+/**
+ * The dist-info directory of a distribution whose code is `files`: `METADATA` and
+ * `entry_points.txt` as given (from `pyproject.toml` or the backend), `top_level.txt`,
+ * `direct_url.json` for an editable install, and a RECORD listing every file with its sha256
+ * and size (RECORD itself without).
+ */
+export function distInfoFiles(o: DistInfoSpec): DistInfoFile[] {
+  const dir = distInfoDirName(o.name, o.version);
+  const out: DistInfoFile[] = [{ path: `${dir}/METADATA`, data: Buffer.from(o.metadata) }];
+  if (o.entryPoints !== undefined && Buffer.from(o.entryPoints).length > 0) out.push({ path: `${dir}/entry_points.txt`, data: Buffer.from(o.entryPoints) });
+  const top = [...new Set(o.topLevel ?? topLevelOf(o.files))].sort();
+  out.push({ path: `${dir}/top_level.txt`, data: Buffer.from(top.map((t) => `${t}\n`).join('')) });
+  if (o.editableDir !== undefined) {
+    const url = pathToFileURL(o.editableDir).href;
+    out.push({ path: `${dir}/direct_url.json`, data: Buffer.from(`${JSON.stringify({ url, dir_info: { editable: true } })}\n`) });
+  }
   const rows = [
     ...o.files.map((f) => [f.path, recordHash(f.sha256), String(f.size)]),
     ...out.map((f) => [f.path, recordHash(createHash('sha256').update(f.data).digest()), String(f.data.length)]),

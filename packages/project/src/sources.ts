@@ -452,7 +452,11 @@ export async function projectLayout(project: PyProject): Promise<ProjectLayout> 
  * packages or modules taken from each (empty for a metadata-only project).
  */
 export async function findImportRoots(project: PyProject): Promise<ImportRoot[]> {
-  const layout = await projectLayout(project);
+  return layoutImportRoots(await projectLayout(project));
+}
+
+/** The import roots of a layout (see `findImportRoots`). */
+export function layoutImportRoots(layout: ProjectLayout): ImportRoot[] {
   const byDir = new Map<string, Set<string>>();
   for (const item of layout.items) {
     // The directory that plays site-packages for this item: its source less its PEX path.

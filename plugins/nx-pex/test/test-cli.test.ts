@@ -20,6 +20,16 @@ let store: string;
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   runCli(args, { cwd: ws, env: { PIP_INDEX_URL: server.url, NX_PEX_STORE: store, PEX_ROOT: join(scratch, 'pex-root'), PYTEST_ADDOPTS: '', ...env } });
 
+/** The store's layers by the kind their layer.json names (test-venv, test-overlay). */
+async function layersOfKind(): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const key of await readdir(join(store, 'layers'))) {
+    const kind = (JSON.parse(await readFile(join(store, 'layers', key, 'layer.json'), 'utf8')) as { kind: string }).kind;
+    (out[kind] ??= []).push(key);
+  }
+  return out;
+}
+
 beforeAll(async () => {
   requireBuiltCli();
   if (!existsSync(join(FIXTURE_WHEELS, 'pytest-9.2.0-py3-none-any.whl'))) throw new Error(`${FIXTURE_WHEELS} lacks pytest: run \`python3 tools/fixtures/fetch.py\` first.`);
@@ -44,17 +54,20 @@ it("runs a project's tests with the pytest its lock pins, writes the JUnit repor
   expect(report).toMatch(/tests="2"/);
   // The venv is in the store, not in the project; pytest's version is the lock's.
   expect(existsSync(join(ws, 'examples', 'libs', 'greeting', '.venv'))).toBe(false);
-  const layers = await readdir(join(store, 'layers'));
-  expect(layers).toHaveLength(1);
-  const venvPytest = (await readdir(join(store, 'layers', layers[0]!, 'venv', 'lib', (await readdir(join(store, 'layers', layers[0]!, 'venv', 'lib')))[0]!, 'site-packages'))).filter((f) => /^pytest-.*\.dist-info$/.test(f));
+  // One venv, and the overlay of greeting's dist-info beside it.
+  const layers = await layersOfKind();
+  expect([layers['test-venv']?.length, layers['test-overlay']?.length]).toEqual([1, 1]);
+  const venv = join(store, 'layers', layers['test-venv']![0]!, 'venv');
+  const venvPytest = (await readdir(join(venv, 'lib', (await readdir(join(venv, 'lib')))[0]!, 'site-packages'))).filter((f) => /^pytest-.*\.dist-info$/.test(f));
   expect(venvPytest).toEqual(['pytest-9.2.0.dist-info']);
+  expect(await readdir(join(store, 'layers', layers['test-overlay']![0]!, 'site'))).toEqual(['greeting-0.1.0.dist-info']);
   const second = await cli(['test', '--project', 'examples/libs/greeting', '--reports-dir', 'out']);
   expect([second.code, second.stderr]).toEqual([0, expect.stringMatching(/reused from the store/)]);
   expect(existsSync(join(ws, 'out', 'junit.xml'))).toBe(true);
   // A service with numpy: another closure, another environment; its workspace dependency on the path.
   const b = await cli(['test', '--project', 'examples/services/service-b', '-q', '--', '-q']);
   expect([b.code, b.stdout]).toEqual([0, expect.stringMatching(/2 passed/)]);
-  expect(await readdir(join(store, 'layers'))).toHaveLength(2);
+  expect((await layersOfKind())['test-venv']).toHaveLength(2);
 });
 
 it("exits with pytest's status and output when a test fails, and honours PYTEST_ADDOPTS and --env", async () => {

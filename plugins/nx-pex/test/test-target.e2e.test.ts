@@ -18,6 +18,37 @@ const TESTED = ['greeting', 'lib-x', 'lib-y', 'service-b'];
 
 jest.setTimeout(600_000);
 
+/** lib-x's tests of the distributions its test environment has: itself and its workspace dependency, as in a PEX. */
+const METADATA_TESTS = `import json
+from importlib.metadata import distribution, entry_points, requires, version
+
+import greeting
+
+
+def test_versions_of_itself_and_of_its_workspace_dependency() -> None:
+    assert version("lib-x") == "0.1.0"
+    assert version("greeting") == "0.1.0"
+
+
+def test_requires_names_the_workspace_dependency() -> None:
+    assert requires("lib-x") == ["greeting"]
+
+
+def test_entry_point_of_the_dependency_loads_its_code() -> None:
+    (plain,) = entry_points(group="greeting.styles")
+    assert plain.name == "plain"
+    assert plain.dist is not None and plain.dist.name == "greeting"
+    assert plain.load()("x") == "Hello from greeting, x!"
+
+
+def test_installed_as_editable_from_the_source_tree() -> None:
+    direct = json.loads(distribution("greeting").read_text("direct_url.json") or "{}")
+    assert direct["dir_info"] == {"editable": True}
+    assert direct["url"].startswith("file://") and direct["url"].endswith("/examples/libs/greeting")
+    assert distribution("greeting").read_text("top_level.txt") == "greeting\\n"
+    assert greeting.__file__ is not None and greeting.__file__.endswith("/examples/libs/greeting/src/greeting/__init__.py")
+`;
+
 let server: IndexServer;
 let scratch: string;
 let env: NodeJS.ProcessEnv;
@@ -66,6 +97,10 @@ beforeAll(async () => {
     'from greeting import greet\n\n\ndef hello(name: str) -> str:\n    return f"Hello from lib-x, {name}!"\n\n\ndef greeting_of(name: str) -> str:\n    return greet(name)\n',
   );
   await writeFile(join(ws, 'examples/libs/lib-x/tests/test_uses_greeting.py'), 'from lib_x import greeting_of\n\n\ndef test_greeting_of() -> None:\n    assert greeting_of("x") == "Hello from greeting, x!"\n');
+  // greeting declares an entry point; lib-x's tests read its own and greeting's installed metadata.
+  const greetingToml = join(ws, 'examples/libs/greeting/pyproject.toml');
+  await writeFile(greetingToml, (await readFile(greetingToml, 'utf8')).replace('[dependency-groups]', '[project.entry-points."greeting.styles"]\nplain = "greeting:greet"\n\n[dependency-groups]'));
+  await writeFile(join(ws, 'examples/libs/lib-x/tests/test_metadata.py'), METADATA_TESTS);
   await cp(join(LOCKS, 'uv.lock'), join(ws, 'examples/uv.lock'));
   expect(await nx(['sync'])).toMatch(/synced successfully/);
   expect(await nx(['sync:check'])).toMatch(/up to date/);
@@ -95,7 +130,14 @@ describe('nx test in a generated workspace', () => {
       'tests.test_greeting::test_greet_uses_the_packaged_template',
     ]);
     expect(await junitCases('examples/services/service-b')).toEqual(['tests.test_main::test_prints_count_mean_and_greeting', 'tests.test_main::test_refuses_a_word']);
-    expect(await junitCases('examples/libs/lib-x')).toEqual(['tests.test_lib_x::test_hello', 'tests.test_uses_greeting::test_greeting_of']);
+    expect(await junitCases('examples/libs/lib-x')).toEqual([
+      'tests.test_lib_x::test_hello',
+      'tests.test_metadata::test_entry_point_of_the_dependency_loads_its_code',
+      'tests.test_metadata::test_installed_as_editable_from_the_source_tree',
+      'tests.test_metadata::test_requires_names_the_workspace_dependency',
+      'tests.test_metadata::test_versions_of_itself_and_of_its_workspace_dependency',
+      'tests.test_uses_greeting::test_greeting_of',
+    ]);
     expect(await junitCases('examples/libs/lib-y')).toEqual(['tests.test_lib_y::test_hello', 'tests.test_six::test_six_is_there']);
     // Nothing in the user's tree but reports and pytest's own cache.
     expect(existsSync(join(ws, 'examples/libs/greeting/.venv'))).toBe(false);
@@ -154,7 +196,7 @@ describe('nx test in a generated workspace', () => {
       const { ok, log } = await nxOutcome(ws, ['run-many', '-t', 'test'], env);
       expect(ok).toBe(false);
       expect(log).toMatch(/FAILED tests\/test_broken\.py::test_broken - AssertionError: arithmetic/);
-      expect(log).toMatch(/1 failed, 2 passed/);
+      expect(log).toMatch(/1 failed, 6 passed/);
       const status = testStatus(log);
       for (const p of ['greeting', 'lib-y', 'service-b']) expect([p, cached(status[p])]).toEqual([p, true]);
       expect(log).toMatch(/Failed tasks:\s*\n\s*- lib-x:test/);

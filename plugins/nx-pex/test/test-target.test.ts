@@ -81,6 +81,23 @@ describe('the inferred test target', () => {
     expect((await projects()).cfg.targets!.test.inputs).toContain('{projectRoot}/pylock.toml');
   });
 
+  it("covers every file a workspace project's dist-info in the test environment is made from, its own and its dependencies'", async () => {
+    // A version its backend reads from a file: the file, and what the backend copies into METADATA, are inputs.
+    await write(
+      'py/lib/core/pyproject.toml',
+      '[project]\nname = "core"\ndynamic = ["version"]\nreadme = "README.md"\n[dependency-groups]\ntest = ["pytest"]\n' +
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n[tool.hatch.version]\npath = "src/core/__about__.py"\n',
+    );
+    await write('py/lib/core/src/core/__about__.py', '__version__ = "1.0"\n');
+    await write('py/lib/core/README.md', 'core\n');
+    const core = (await projects()).core;
+    expect(core.namedInputs!['python-sources']).toEqual(
+      expect.arrayContaining(['{projectRoot}/pyproject.toml', '{projectRoot}/src/core/__about__.py', '{projectRoot}/README.md']),
+    );
+    // The test target takes them for the project and, through ^, for each workspace dependency.
+    expect(core.targets!.test.inputs).toEqual(expect.arrayContaining(['python-sources', '^python-sources']));
+  });
+
   it('takes its name, reports directory and interpreter from the plugin options', async () => {
     const p = await projects({ testTargetName: 'pytest', testReportsDirectory: 'out/tests/', python: 'python3.11', lockPerProject: false });
     const t = p.core.targets!.pytest;

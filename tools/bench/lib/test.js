@@ -6,8 +6,10 @@
  * (small pure-Python packages of the fixture wheels, pytest in each library's dev group), locked
  * by uv against a local index of those wheels.
  *
- *  - warm, one library: `nx-pex test` (the CLI) and `nx test lib-00 --skip-nx-cache` with the test
+ *  - warm, one library: `nx-pex test` (the CLI) and `nx test lib-04 --skip-nx-cache` with the test
  *    environment in the store, against `.venv/bin/pytest` in the library (a venv uv synced for it);
+ *    `nx test` also against Nx's floor, `nx run floor:echo` (an `nx:run-commands` echo in the same
+ *    workspace), so that what nx-pex adds under Nx is the difference of the two less pytest's run;
  *  - 50 libraries: `nx run-many -t test --skip-nx-cache` (environments first made once per
  *    closure, then again with them ready; and with --batch), against `uv run --frozen --package X
  *    pytest` per library, one after another (uv's cache warm).
@@ -70,6 +72,16 @@ async function writeLibrary(dir, name, deps) {
   await fs.writeFile(path.join(dir, 'tests', `test_${pkg}.py`), tests.join('\n'));
 }
 
+/** The test environments among a store's layers (the others: the first-party overlays beside them). @param {string} layers */
+async function testVenvCount(layers) {
+  let n = 0;
+  for (const key of await fs.readdir(layers)) {
+    const record = await fs.readFile(path.join(layers, key, 'layer.json'), 'utf8').catch(() => '{}');
+    if (JSON.parse(record).kind === 'test-venv') n++;
+  }
+  return n;
+}
+
 /**
  * @param {{ runs: number, warmup: boolean }} opts
  * @param {{ log: (line: string) => void, REPO: string, CACHE: string, CLI: string, NX: string, INDEX_SERVER: string, PYTHON: string,
@@ -89,6 +101,12 @@ async function benchTest(opts, ctx) {
   await fs.writeFile(
     path.join(ws, 'pyproject.toml'),
     '[tool.uv.workspace]\nmembers = ["libs/*"]\n\n[tool.uv]\nenvironments = ["sys_platform == \'linux\'"]\n',
+  );
+  // Nx's floor: a task that does nothing but echo, in the same workspace.
+  await fs.mkdir(path.join(ws, 'floor'), { recursive: true });
+  await fs.writeFile(
+    path.join(ws, 'floor', 'project.json'),
+    `${JSON.stringify({ name: 'floor', targets: { echo: { executor: 'nx:run-commands', options: { command: 'echo floor' }, cache: false } } }, null, 2)}\n`,
   );
   const names = [];
   for (let i = 0; i < LIBRARIES; i++) {
@@ -124,6 +142,7 @@ async function benchTest(opts, ctx) {
         { name: '.venv/bin/pytest', before: async () => {}, run: () => run(pytest, ['-q', '-p', 'no:cacheprovider'], { cwd: libDir, env }), check: passed },
         { name: 'nx-pex test', before: async () => {}, run: () => run(process.execPath, [CLI, 'test', '--project', libDir, '--python', PYTHON, '--store', store, '-q', '--', '-q', '-p', 'no:cacheprovider'], { cwd: ws, env }), check: passed },
         { name: 'nx test', before: async () => {}, run: () => run(NX, ['test', lib, '--skip-nx-cache', '--', '-q', '-p', 'no:cacheprovider'], { cwd: ws, env }), check: passed },
+        { name: 'nx floor', before: async () => {}, run: () => run(NX, ['run', 'floor:echo', '--skip-nx-cache'], { cwd: ws, env }) },
       ],
       opts.runs,
       opts.warmup,
@@ -137,7 +156,7 @@ async function benchTest(opts, ctx) {
     await fs.rm(path.join(ws, '.nx'), { recursive: true, force: true });
     log(`test: nx run-many -t test over ${LIBRARIES} libraries, test environments made once per closure`);
     const manyFirst = await run(NX, ['run-many', '-t', 'test', '--skip-nx-cache'], { cwd: ws, env, timeoutMs: 20 * 60_000 });
-    const venvs = (await fs.readdir(path.join(store, 'layers'))).length;
+    const venvs = await testVenvCount(path.join(store, 'layers'));
     log('test: nx run-many -t test again, environments ready');
     const manyWarm = await run(NX, ['run-many', '-t', 'test', '--skip-nx-cache'], { cwd: ws, env, timeoutMs: 20 * 60_000 });
     const manyBatch = await run(NX, ['run-many', '-t', 'test', '--skip-nx-cache', '--batch'], { cwd: ws, env, timeoutMs: 20 * 60_000 });
@@ -169,16 +188,20 @@ function testReport(t, fmt) {
   const venv = t.single['.venv/bin/pytest'].median;
   const cli = t.single['nx-pex test'].median;
   const nx = t.single['nx test'].median;
+  const floor = t.single['nx floor'].median;
+  const underNx = nx - floor - venv;
   const lines = [
-    `test, one library warm (median of runs): .venv/bin/pytest ${fmt(venv)}, nx-pex test ${fmt(cli)} (+${fmt(cli - venv)}), ` +
-      `nx test --skip-nx-cache ${fmt(nx)} (+${fmt(nx - venv)}; Nx alone, a cache hit: ${fmt(t.nxHit.median)}); the environment made once: ${fmt(t.firstEnvMs)}`,
+    `test, one library warm (median of runs): .venv/bin/pytest ${fmt(venv)}; nx-pex test ${fmt(cli)} (+${fmt(cli - venv)} over .venv/bin/pytest); ` +
+      `nx test --skip-nx-cache ${fmt(nx)} against Nx's floor, nx run floor:echo (an nx:run-commands echo) ${fmt(floor)}: ` +
+      `+${fmt(nx - floor)} over the floor, +${fmt(underNx)} over the floor and .venv/bin/pytest; nx test as a cache hit ${fmt(t.nxHit.median)}; ` +
+      `the environment made once: ${fmt(t.firstEnvMs)}`,
     `test, ${t.libraries} libraries over ${t.closures} closures: nx run-many -t test ${fmt(t.many.firstMs)} making ${t.testEnvironments} environments, ` +
       `${fmt(t.many.warmMs)} with them ready, ${fmt(t.many.batchMs)} with --batch; uv run --package X pytest per library ${fmt(t.many.uvRunMs)} ` +
       `(${(t.many.uvRunMs / t.many.warmMs).toFixed(2)}× the nx run, ${(t.many.uvRunMs / t.many.firstMs).toFixed(2)}× with environments made)`,
   ];
   const checks = [
     { target: 'test warm: nx-pex test overhead over .venv/bin/pytest ≤ 0.3 s', measured: fmt(cli - venv), met: cli - venv <= 300 },
-    { target: 'test warm: nx test overhead over .venv/bin/pytest ≤ 0.3 s', measured: `${fmt(nx - venv)} (Nx alone ${fmt(t.nxHit.median)})`, met: nx - venv <= 300 },
+    { target: "test warm: nx test overhead over Nx's floor (nx:run-commands echo) and .venv/bin/pytest ≤ 0.3 s", measured: `${fmt(underNx)} (floor ${fmt(floor)})`, met: underNx <= 300 },
     { target: `test: ${t.libraries} libraries, nx run-many -t test --batch faster than uv run per project`, measured: `${fmt(t.many.batchMs)} vs ${fmt(t.many.uvRunMs)}`, met: t.many.batchMs < t.many.uvRunMs },
     { target: `test: ${t.libraries} libraries, nx run-many -t test (a task process per library) faster than uv run per project`, measured: `${fmt(t.many.warmMs)} vs ${fmt(t.many.uvRunMs)}`, met: t.many.warmMs < t.many.uvRunMs },
     { target: `test: ${t.libraries} libraries, making the ${t.closures} environments included, faster than uv run per project`, measured: `${fmt(t.many.firstMs)} vs ${fmt(t.many.uvRunMs)}`, met: t.many.firstMs < t.many.uvRunMs },
