@@ -1,5 +1,10 @@
+const { availableParallelism } = require('node:os');
+
 /** Every test in the repository; `npm test` runs them all. */
 module.exports = {
+  // Most suites wait on child processes (nx, pex, python, servers) more than they compute: two at a
+  // time even on two cores (jest's default there is one), which keeps CI under 15 minutes.
+  maxWorkers: Math.max(2, availableParallelism()),
   testEnvironment: 'node',
   roots: ['<rootDir>/packages', '<rootDir>/plugins', '<rootDir>/tools'],
   testMatch: ['**/test/**/*.test.ts'],
