@@ -13,8 +13,8 @@
  */
 'use strict';
 const { builtinModules } = require('node:module');
-const { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
-const { join, relative } = require('node:path');
+const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
+const { dirname, join, relative } = require('node:path');
 const esbuild = require('esbuild');
 
 const PLUGIN = join(__dirname, '..');
@@ -92,9 +92,32 @@ const resolvePackages = {
   },
 };
 
+/** Every file under `dir`. */
+function filesUnder(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+/**
+ * Puts each output in place by rename, leaving a file whose bytes are unchanged as it is, then
+ * removes what the bundle no longer makes: `lib/` is never missing or half-written, so a process
+ * that loads it while the bundle is made again (a running Nx task, `npm pack` in a test) sees the
+ * old file or the new one.
+ */
+function writeOutputs(outputs) {
+  const made = new Set();
+  for (const { path, contents } of outputs) {
+    made.add(path);
+    if (existsSync(path) && readFileSync(path).equals(contents)) continue;
+    mkdirSync(dirname(path), { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, contents);
+    renameSync(tmp, path);
+  }
+  for (const file of filesUnder(OUT)) if (!made.has(file)) rmSync(file, { force: true });
+}
+
 async function main() {
-  rmSync(OUT, { recursive: true, force: true });
-  mkdirSync(OUT, { recursive: true });
   const result = await esbuild.build({
     entryPoints: entries(),
     outdir: OUT,
@@ -108,8 +131,11 @@ async function main() {
     logLevel: 'warning',
     metafile: process.argv.includes('--metafile'),
     plugins: [resolvePackages],
+    write: false,
   });
-  if (result.metafile) writeFileSync(join(OUT, 'meta.json'), JSON.stringify(result.metafile));
+  const outputs = result.outputFiles.map((f) => ({ path: f.path, contents: Buffer.from(f.contents) }));
+  if (result.metafile) outputs.push({ path: join(OUT, 'meta.json'), contents: Buffer.from(JSON.stringify(result.metafile)) });
+  writeOutputs(outputs);
 }
 
 main().catch((err) => {
