@@ -26,6 +26,11 @@ export interface CoreMetadata {
   providesExtra: string[];
   /** Entry point groups: group → name → `module:attr [extras]`. */
   entryPoints: Record<string, Record<string, string>>;
+  /**
+   * The fields that describe the project (`Author`, `License`, `Keywords`, `Classifier`,
+   * `Project-URL`, ...) as header name and value, in order; a field may repeat.
+   */
+  described?: Array<[string, string]>;
 }
 
 /** `[project]` fields that change what runs: a backend must fill them in when they are dynamic. */
@@ -110,6 +115,62 @@ function stringTable(value: unknown, where: string, file: string): Record<string
   return value as Record<string, string>;
 }
 
+function stringList(value: unknown, where: string, file: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new PyprojectError(`${file}: ${where} must be a list of strings.`);
+  return value as string[];
+}
+
+/** A header value on one line, as core metadata needs it for every field but the description. */
+function oneLine(value: string): string {
+  return value.replace(/\s*\r?\n\s*/g, ' ').trim();
+}
+
+/**
+ * The descriptive fields of `[project]` as PEP 621 maps them to core metadata: `authors` and
+ * `maintainers` (a name alone into `Author`, an email with or without a name into `Author-email`
+ * as `Name <email>`, several joined by ", "), `license` (`{ text }` as `License`, an SPDX string as
+ * `License-Expression`), `keywords` (comma-joined; hatchling sorts them and drops duplicates),
+ * `classifiers` and `urls`. A `license = { file }`, whose text a backend copies into `License`, and
+ * the readme (the body of METADATA) are left out, as are fields listed in `dynamic`.
+ */
+function describedFields(project: PyProject, table: Record<string, unknown>): Array<[string, string]> {
+  const file = project.file;
+  const out: Array<[string, string]> = [];
+  for (const [key, header] of [
+    ['authors', 'Author'],
+    ['maintainers', 'Maintainer'],
+  ] as const) {
+    const list = table[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list) || list.some((p) => !isTable(p))) throw new PyprojectError(`${file}: [project] ${key} must be a list of tables with a name and/or an email.`);
+    const names: string[] = [];
+    const emails: string[] = [];
+    for (const person of list as Array<Record<string, unknown>>) {
+      const name = typeof person.name === 'string' ? oneLine(person.name) : undefined;
+      const email = typeof person.email === 'string' ? oneLine(person.email) : undefined;
+      if (email) emails.push(name ? `${name} <${email}>` : email);
+      else if (name) names.push(name);
+    }
+    if (names.length) out.push([header, names.join(', ')]);
+    if (emails.length) out.push([`${header}-email`, emails.join(', ')]);
+  }
+  const license = table.license;
+  if (typeof license === 'string') out.push(['License-Expression', oneLine(license)]);
+  else if (isTable(license) && typeof license.text === 'string') out.push(['License', oneLine(license.text)]);
+  else if (license !== undefined && !isTable(license)) throw new PyprojectError(`${file}: [project] license must be an SPDX expression string or a table with text or file.`);
+  let keywords = stringList(table.keywords, '[project] keywords', file).map(oneLine);
+  if (buildBackendOf(project).startsWith('hatchling')) keywords = [...new Set(keywords)].sort();
+  if (keywords.length) out.push(['Keywords', keywords.join(',')]);
+  for (const c of stringList(table.classifiers, '[project] classifiers', file)) out.push(['Classifier', oneLine(c)]);
+  const urls = table.urls;
+  if (urls !== undefined) {
+    if (!isTable(urls) || Object.values(urls).some((u) => typeof u !== 'string')) throw new PyprojectError(`${file}: [project.urls] must be a table of label = "URL".`);
+    for (const [label, url] of Object.entries(urls as Record<string, string>)) out.push(['Project-URL', `${oneLine(label)}, ${oneLine(url)}`]);
+  }
+  return out;
+}
+
 /** The metadata `pyproject.toml` gives; call only when `metadataNeedsBackend` says nothing is missing. */
 export function staticCoreMetadata(project: PyProject): CoreMetadata {
   const table = projectTable(project)!;
@@ -133,6 +194,7 @@ export function staticCoreMetadata(project: PyProject): CoreMetadata {
     requiresDist,
     providesExtra,
     entryPoints: staticEntryPoints(project),
+    described: describedFields(project, table),
   };
 }
 
@@ -164,10 +226,13 @@ export function staticEntryPoints(project: PyProject): Record<string, Record<str
   return entryPoints;
 }
 
-/** The `METADATA` file (core metadata 2.3) of `meta`. */
+/** The `METADATA` file of `meta`: core metadata 2.3, or 2.4 when it has a `License-Expression`. */
 export function renderMetadata(meta: CoreMetadata): string {
-  const lines = ['Metadata-Version: 2.3', `Name: ${meta.name}`, `Version: ${meta.version}`];
+  const described = meta.described ?? [];
+  const version = described.some(([h]) => h === 'License-Expression') ? '2.4' : '2.3';
+  const lines = [`Metadata-Version: ${version}`, `Name: ${meta.name}`, `Version: ${meta.version}`];
   if (meta.summary) lines.push(`Summary: ${meta.summary}`);
+  for (const [header, value] of described) lines.push(`${header}: ${value}`);
   if (meta.requiresPython) lines.push(`Requires-Python: ${meta.requiresPython}`);
   for (const r of meta.requiresDist) lines.push(`Requires-Dist: ${r}`);
   for (const e of meta.providesExtra) lines.push(`Provides-Extra: ${e}`);
