@@ -6,9 +6,9 @@
  * member per backend, the fields that describe a project, a source given only by the root) is
  * locked with uv against a local index of the build backends; every console script is built by
  * nx-pex (its CLI) and by pex 2.105.2 from `uv export` of the same lock, both PEX files are run,
- * and what they print (`importlib.metadata`'s answers for every member) must be equal; so must the answers of nx-pex's `first-party = "wheel"` form. Then a
- * source edit must rebuild without running any build backend, and an edit of the metadata hook
- * must run it again.
+ * and what they print (`importlib.metadata`'s answers for every member) must be equal; so must
+ * the answers of nx-pex's `first-party = "wheel"` form. Then a source edit must rebuild without
+ * running any build backend, and an edit of the metadata hook must run it again.
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
