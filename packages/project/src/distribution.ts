@@ -107,6 +107,22 @@ function withExtra(req: Requirement, extra: string): string {
   return `${text}${sepr}${/ or /.test(marker) ? `(${marker})` : marker} and extra == "${extra}"`;
 }
 
+/**
+ * A requirement as hatchling writes it into METADATA: the name normalised and the marker's
+ * strings in single quotes (it swaps every `"` for `'`).
+ */
+function hatchlingRequirement(req: Requirement): string {
+  return formatRequirement({ ...req, name: canonicalizeName(req.name) }).replace(/"/g, "'");
+}
+
+/** A requirement of an extra as hatchling writes it: its own marker, if any, always in parentheses. */
+function hatchlingWithExtra(req: Requirement, extra: string): string {
+  const text = hatchlingRequirement(req);
+  const semi = text.indexOf(';');
+  if (semi >= 0) return `${text.slice(0, semi).trimEnd()}; (${text.slice(semi + 1).trim()}) and extra == '${extra}'`;
+  return `${text}${req.url ? ' ; ' : '; '}extra == '${extra}'`;
+}
+
 function stringTable(value: unknown, where: string, file: string): Record<string, string> {
   if (value === undefined) return {};
   if (!isTable(value) || Object.values(value).some((v) => typeof v !== 'string')) {
@@ -178,12 +194,13 @@ export function staticCoreMetadata(project: PyProject): CoreMetadata {
   if (version === undefined) {
     throw new PyprojectError(`${project.file}: [project] version "${project.version}" is not a PEP 440 version; write e.g. "1.0.0".`);
   }
-  const requiresDist = project.dependencies.map(formatRequirement);
+  const hatchling = buildBackendOf(project).startsWith('hatchling');
+  const requiresDist = project.dependencies.map(hatchling ? hatchlingRequirement : formatRequirement);
   const providesExtra: string[] = [];
   for (const [extra, reqs] of optionalDependencies(project)) {
     const name = normalizeExtra(extra);
     providesExtra.push(name);
-    for (const r of reqs) requiresDist.push(withExtra(r, name));
+    for (const r of reqs) requiresDist.push(hatchling ? hatchlingWithExtra(r, name) : withExtra(r, name));
   }
   const description = typeof table.description === 'string' ? table.description : undefined;
   return {

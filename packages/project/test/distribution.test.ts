@@ -82,6 +82,26 @@ one = "my_lib.plugins:one [extra]"
     expect(distInfoDirName(meta.name, meta.version)).toBe('my_lib-1.0rc1.dist-info');
   });
 
+  it('writes Requires-Dist as hatchling does for a hatchling project: names normalised, single quotes, an extra\'s own marker in parentheses', () => {
+    const project = parsePyproject(
+      `[project]
+name = "h"
+version = "1"
+dependencies = ["PyJWT[crypto]>=2.10.1", "uvicorn>=0.23.1; sys_platform != 'emscripten'"]
+[project.optional-dependencies]
+Color_Out = ["rich>=13; python_version >= '3.8' or sys_platform == 'linux'", "typer", "pkg @ https://example.org/pkg.whl"]
+${HATCH}`,
+      '/p/pyproject.toml',
+    );
+    expect(staticCoreMetadata(project).requiresDist).toEqual([
+      'pyjwt[crypto]>=2.10.1',
+      "uvicorn>=0.23.1; sys_platform != 'emscripten'",
+      "rich>=13; (python_version >= '3.8' or sys_platform == 'linux') and extra == 'color-out'",
+      "typer; extra == 'color-out'",
+      "pkg @ https://example.org/pkg.whl ; extra == 'color-out'",
+    ]);
+  });
+
   it('writes the fields that describe the project as PEP 621 maps them (authors, license, keywords, classifiers, urls)', () => {
     const described = `[project]
 name = "desc"

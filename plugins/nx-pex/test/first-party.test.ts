@@ -143,6 +143,10 @@ describeWith(['pex', 'uv'], 'first-party projects are distributions: nx-pex and 
     expect(d['fp-cli'].urls).toEqual(['Bug Tracker, https://example.org/fp/issues', 'Homepage, https://example.org/fp']);
     expect(d['fp-cli'].classifiers).toEqual(['License :: OSI Approved :: MIT License']);
     expect(d['fp-lib']).toMatchObject({ license: null, 'license-expression': 'Apache-2.0', keywords: 'shared,library' });
+    // hatchling's own form of Requires-Dist (normalised names, single quotes), as from its backend.
+    expect(d['fp-cli'].requires).toEqual(
+      expect.arrayContaining(["six>=1.16;sys_platform!='emscripten'", "six>=1.16;(python_version>='3.8'orsys_platform=='linux')andextra=='color-out'", "fp-lib[fancy];extra=='color-out'"]),
+    );
     expect(d['fp-cli']['entry-points']).toEqual(['console_scripts:fp-cli=fp_cli.main:main', 'gui_scripts:fp-cli-gui=fp_cli.main:main']);
     // fp-meta brings fp-plugin along, so its entry point is there for fp-cli too.
     expect(report['fp.plugins']).toEqual(['greet=fp_plugin.greet:hello']);
