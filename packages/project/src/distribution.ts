@@ -115,6 +115,13 @@ function hatchlingRequirement(req: Requirement): string {
   return formatRequirement({ ...req, name: canonicalizeName(req.name) }).replace(/"/g, "'");
 }
 
+/** Requirements in hatchling's order: sorted by the text it writes, each text once. */
+function hatchlingOrder(reqs: readonly Requirement[]): Requirement[] {
+  const byText = new Map<string, Requirement>();
+  for (const r of reqs) byText.set(hatchlingRequirement(r), r);
+  return [...byText.keys()].sort().map((k) => byText.get(k)!);
+}
+
 /** A requirement of an extra as hatchling writes it: its own marker, if any, always in parentheses. */
 function hatchlingWithExtra(req: Requirement, extra: string): string {
   const text = hatchlingRequirement(req);
@@ -195,10 +202,12 @@ export function staticCoreMetadata(project: PyProject): CoreMetadata {
     throw new PyprojectError(`${project.file}: [project] version "${project.version}" is not a PEP 440 version; write e.g. "1.0.0".`);
   }
   const hatchling = buildBackendOf(project).startsWith('hatchling');
-  const requiresDist = project.dependencies.map(hatchling ? hatchlingRequirement : formatRequirement);
+  const requiresDist = hatchling ? hatchlingOrder(project.dependencies).map(hatchlingRequirement) : project.dependencies.map(formatRequirement);
   const providesExtra: string[] = [];
-  for (const [extra, reqs] of optionalDependencies(project)) {
-    const name = normalizeExtra(extra);
+  let extras = optionalDependencies(project).map(([extra, reqs]): [string, Requirement[]] => [normalizeExtra(extra), reqs]);
+  // hatchling sorts the extras by name, and each one's requirements as it sorts the dependencies.
+  if (hatchling) extras = extras.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([name, reqs]) => [name, hatchlingOrder(reqs)]);
+  for (const [name, reqs] of extras) {
     providesExtra.push(name);
     for (const r of reqs) requiresDist.push(hatchling ? hatchlingWithExtra(r, name) : withExtra(r, name));
   }

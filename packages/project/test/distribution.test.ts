@@ -82,24 +82,31 @@ one = "my_lib.plugins:one [extra]"
     expect(distInfoDirName(meta.name, meta.version)).toBe('my_lib-1.0rc1.dist-info');
   });
 
-  it('writes Requires-Dist as hatchling does for a hatchling project: names normalised, single quotes, an extra\'s own marker in parentheses', () => {
+  it('writes Requires-Dist as hatchling does for a hatchling project: names normalised, single quotes, an extra\'s own marker in parentheses, sorted', () => {
     const project = parsePyproject(
       `[project]
 name = "h"
 version = "1"
-dependencies = ["PyJWT[crypto]>=2.10.1", "uvicorn>=0.23.1; sys_platform != 'emscripten'"]
+dependencies = ["uvicorn>=0.23.1; sys_platform != 'emscripten'", "PyJWT[crypto]>=2.10.1", "pydantic>=2", "pydantic-settings", "pyjwt[crypto]>=2.10.1"]
 [project.optional-dependencies]
-Color_Out = ["rich>=13; python_version >= '3.8' or sys_platform == 'linux'", "typer", "pkg @ https://example.org/pkg.whl"]
+Color_Out = ["typer", "rich>=13; python_version >= '3.8' or sys_platform == 'linux'", "pkg @ https://example.org/pkg.whl"]
+aaa = ["six"]
 ${HATCH}`,
       '/p/pyproject.toml',
     );
-    expect(staticCoreMetadata(project).requiresDist).toEqual([
+    const meta = staticCoreMetadata(project);
+    // Sorted by the text written, each once; the extras by name, each one's requirements sorted too.
+    expect(meta.requiresDist).toEqual([
+      'pydantic-settings',
+      'pydantic>=2',
       'pyjwt[crypto]>=2.10.1',
       "uvicorn>=0.23.1; sys_platform != 'emscripten'",
+      "six; extra == 'aaa'",
+      "pkg @ https://example.org/pkg.whl ; extra == 'color-out'",
       "rich>=13; (python_version >= '3.8' or sys_platform == 'linux') and extra == 'color-out'",
       "typer; extra == 'color-out'",
-      "pkg @ https://example.org/pkg.whl ; extra == 'color-out'",
     ]);
+    expect(meta.providesExtra).toEqual(['aaa', 'color-out']);
   });
 
   it('writes the fields that describe the project as PEP 621 maps them (authors, license, keywords, classifiers, urls)', () => {
