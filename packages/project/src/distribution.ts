@@ -27,6 +27,11 @@ export interface CoreMetadata {
   providesExtra: string[];
   /** Entry point groups: group → name → `module:attr [extras]`. */
   entryPoints: Record<string, Record<string, string>>;
+  /**
+   * The fields that describe the project (`Author`, `License`, `Keywords`, `Classifier`,
+   * `Project-URL`, ...) as header name and value, in order; a field may repeat.
+   */
+  described?: Array<[string, string]>;
 }
 
 /** `[project]` fields that change what runs: a backend must fill them in when they are dynamic. */
@@ -103,12 +108,91 @@ function withExtra(req: Requirement, extra: string): string {
   return `${text}${sepr}${/ or /.test(marker) ? `(${marker})` : marker} and extra == "${extra}"`;
 }
 
+/**
+ * A requirement as hatchling writes it into METADATA: the name normalised and the marker's
+ * strings in single quotes (it swaps every `"` for `'`).
+ */
+function hatchlingRequirement(req: Requirement): string {
+  return formatRequirement({ ...req, name: canonicalizeName(req.name) }).replace(/"/g, "'");
+}
+
+/** Requirements in hatchling's order: sorted by the text it writes, each text once. */
+function hatchlingOrder(reqs: readonly Requirement[]): Requirement[] {
+  const byText = new Map<string, Requirement>();
+  for (const r of reqs) byText.set(hatchlingRequirement(r), r);
+  return [...byText.keys()].sort().map((k) => byText.get(k)!);
+}
+
+/** A requirement of an extra as hatchling writes it: its own marker, if any, always in parentheses. */
+function hatchlingWithExtra(req: Requirement, extra: string): string {
+  const text = hatchlingRequirement(req);
+  const semi = text.indexOf(';');
+  if (semi >= 0) return `${text.slice(0, semi).trimEnd()}; (${text.slice(semi + 1).trim()}) and extra == '${extra}'`;
+  return `${text}${req.url ? ' ; ' : '; '}extra == '${extra}'`;
+}
+
 function stringTable(value: unknown, where: string, file: string): Record<string, string> {
   if (value === undefined) return {};
   if (!isTable(value) || Object.values(value).some((v) => typeof v !== 'string')) {
     throw new PyprojectError(`${file}: ${where} must be a table of "module:attr" strings.`);
   }
   return value as Record<string, string>;
+}
+
+function stringList(value: unknown, where: string, file: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new PyprojectError(`${file}: ${where} must be a list of strings.`);
+  return value as string[];
+}
+
+/** A header value on one line, as core metadata needs it for every field but the description. */
+function oneLine(value: string): string {
+  return value.replace(/\s*\r?\n\s*/g, ' ').trim();
+}
+
+/**
+ * The descriptive fields of `[project]` as PEP 621 maps them to core metadata: `authors` and
+ * `maintainers` (a name alone into `Author`, an email with or without a name into `Author-email`
+ * as `Name <email>`, several joined by ", "), `license` (`{ text }` as `License`, an SPDX string as
+ * `License-Expression`), `keywords` (comma-joined; hatchling sorts them and drops duplicates),
+ * `classifiers` and `urls`. A `license = { file }`, whose text a backend copies into `License`, and
+ * the readme (the body of METADATA) are left out, as are fields listed in `dynamic`.
+ */
+function describedFields(project: PyProject, table: Record<string, unknown>): Array<[string, string]> {
+  const file = project.file;
+  const out: Array<[string, string]> = [];
+  for (const [key, header] of [
+    ['authors', 'Author'],
+    ['maintainers', 'Maintainer'],
+  ] as const) {
+    const list = table[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list) || list.some((p) => !isTable(p))) throw new PyprojectError(`${file}: [project] ${key} must be a list of tables with a name and/or an email.`);
+    const names: string[] = [];
+    const emails: string[] = [];
+    for (const person of list as Array<Record<string, unknown>>) {
+      const name = typeof person.name === 'string' ? oneLine(person.name) : undefined;
+      const email = typeof person.email === 'string' ? oneLine(person.email) : undefined;
+      if (email) emails.push(name ? `${name} <${email}>` : email);
+      else if (name) names.push(name);
+    }
+    if (names.length) out.push([header, names.join(', ')]);
+    if (emails.length) out.push([`${header}-email`, emails.join(', ')]);
+  }
+  const license = table.license;
+  if (typeof license === 'string') out.push(['License-Expression', oneLine(license)]);
+  else if (isTable(license) && typeof license.text === 'string') out.push(['License', oneLine(license.text)]);
+  else if (license !== undefined && !isTable(license)) throw new PyprojectError(`${file}: [project] license must be an SPDX expression string or a table with text or file.`);
+  let keywords = stringList(table.keywords, '[project] keywords', file).map(oneLine);
+  if (buildBackendOf(project).startsWith('hatchling')) keywords = [...new Set(keywords)].sort();
+  if (keywords.length) out.push(['Keywords', keywords.join(',')]);
+  for (const c of stringList(table.classifiers, '[project] classifiers', file)) out.push(['Classifier', oneLine(c)]);
+  const urls = table.urls;
+  if (urls !== undefined) {
+    if (!isTable(urls) || Object.values(urls).some((u) => typeof u !== 'string')) throw new PyprojectError(`${file}: [project.urls] must be a table of label = "URL".`);
+    for (const [label, url] of Object.entries(urls as Record<string, string>)) out.push(['Project-URL', `${oneLine(label)}, ${oneLine(url)}`]);
+  }
+  return out;
 }
 
 /** The metadata `pyproject.toml` gives; call only when `metadataNeedsBackend` says nothing is missing. */
@@ -118,12 +202,15 @@ export function staticCoreMetadata(project: PyProject): CoreMetadata {
   if (version === undefined) {
     throw new PyprojectError(`${project.file}: [project] version "${project.version}" is not a PEP 440 version; write e.g. "1.0.0".`);
   }
-  const requiresDist = project.dependencies.map(formatRequirement);
+  const hatchling = buildBackendOf(project).startsWith('hatchling');
+  const requiresDist = hatchling ? hatchlingOrder(project.dependencies).map(hatchlingRequirement) : project.dependencies.map(formatRequirement);
   const providesExtra: string[] = [];
-  for (const [extra, reqs] of optionalDependencies(project)) {
-    const name = normalizeExtra(extra);
+  let extras = optionalDependencies(project).map(([extra, reqs]): [string, Requirement[]] => [normalizeExtra(extra), reqs]);
+  // hatchling sorts the extras by name, and each one's requirements as it sorts the dependencies.
+  if (hatchling) extras = extras.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([name, reqs]) => [name, hatchlingOrder(reqs)]);
+  for (const [name, reqs] of extras) {
     providesExtra.push(name);
-    for (const r of reqs) requiresDist.push(withExtra(r, name));
+    for (const r of reqs) requiresDist.push(hatchling ? hatchlingWithExtra(r, name) : withExtra(r, name));
   }
   const description = typeof table.description === 'string' ? table.description : undefined;
   return {
@@ -134,6 +221,7 @@ export function staticCoreMetadata(project: PyProject): CoreMetadata {
     requiresDist,
     providesExtra,
     entryPoints: staticEntryPoints(project),
+    described: describedFields(project, table),
   };
 }
 
@@ -165,10 +253,13 @@ export function staticEntryPoints(project: PyProject): Record<string, Record<str
   return entryPoints;
 }
 
-/** The `METADATA` file (core metadata 2.3) of `meta`. */
+/** The `METADATA` file of `meta`: core metadata 2.3, or 2.4 when it has a `License-Expression`. */
 export function renderMetadata(meta: CoreMetadata): string {
-  const lines = ['Metadata-Version: 2.3', `Name: ${meta.name}`, `Version: ${meta.version}`];
+  const described = meta.described ?? [];
+  const version = described.some(([h]) => h === 'License-Expression') ? '2.4' : '2.3';
+  const lines = [`Metadata-Version: ${version}`, `Name: ${meta.name}`, `Version: ${meta.version}`];
   if (meta.summary) lines.push(`Summary: ${meta.summary}`);
+  for (const [header, value] of described) lines.push(`${header}: ${value}`);
   if (meta.requiresPython) lines.push(`Requires-Python: ${meta.requiresPython}`);
   for (const r of meta.requiresDist) lines.push(`Requires-Dist: ${r}`);
   for (const e of meta.providesExtra) lines.push(`Provides-Extra: ${e}`);

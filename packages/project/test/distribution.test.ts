@@ -82,6 +82,74 @@ one = "my_lib.plugins:one [extra]"
     expect(distInfoDirName(meta.name, meta.version)).toBe('my_lib-1.0rc1.dist-info');
   });
 
+  it('writes Requires-Dist as hatchling does for a hatchling project: names normalised, single quotes, an extra\'s own marker in parentheses, sorted', () => {
+    const project = parsePyproject(
+      `[project]
+name = "h"
+version = "1"
+dependencies = ["uvicorn>=0.23.1; sys_platform != 'emscripten'", "PyJWT[crypto]>=2.10.1", "pydantic>=2", "pydantic-settings", "pyjwt[crypto]>=2.10.1"]
+[project.optional-dependencies]
+Color_Out = ["typer", "rich>=13; python_version >= '3.8' or sys_platform == 'linux'", "pkg @ https://example.org/pkg.whl"]
+aaa = ["six"]
+${HATCH}`,
+      '/p/pyproject.toml',
+    );
+    const meta = staticCoreMetadata(project);
+    // Sorted by the text written, each once; the extras by name, each one's requirements sorted too.
+    expect(meta.requiresDist).toEqual([
+      'pydantic-settings',
+      'pydantic>=2',
+      'pyjwt[crypto]>=2.10.1',
+      "uvicorn>=0.23.1; sys_platform != 'emscripten'",
+      "six; extra == 'aaa'",
+      "pkg @ https://example.org/pkg.whl ; extra == 'color-out'",
+      "rich>=13; (python_version >= '3.8' or sys_platform == 'linux') and extra == 'color-out'",
+      "typer; extra == 'color-out'",
+    ]);
+    expect(meta.providesExtra).toEqual(['aaa', 'color-out']);
+  });
+
+  it('writes the fields that describe the project as PEP 621 maps them (authors, license, keywords, classifiers, urls)', () => {
+    const described = `[project]
+name = "desc"
+version = "1"
+authors = [{ name = "Org, Inc." }, { name = "Jane", email = "jane@example.org" }, { email = "bot@example.org" }]
+maintainers = [{ name = "Max" }]
+license = { text = "MIT" }
+keywords = ["zeta", "alpha", "zeta"]
+classifiers = ["Programming Language :: Python :: 3"]
+[project.urls]
+Homepage = "https://example.org"
+"Bug Tracker" = "https://example.org/issues"
+`;
+    const setuptools = staticCoreMetadata(parsePyproject(described, '/p/pyproject.toml'));
+    expect(renderMetadata(setuptools)).toBe(
+      [
+        'Metadata-Version: 2.3',
+        'Name: desc',
+        'Version: 1',
+        'Author: Org, Inc.',
+        'Author-email: Jane <jane@example.org>, bot@example.org',
+        'Maintainer: Max',
+        'License: MIT',
+        'Keywords: zeta,alpha,zeta',
+        'Classifier: Programming Language :: Python :: 3',
+        'Project-URL: Homepage, https://example.org',
+        'Project-URL: Bug Tracker, https://example.org/issues',
+        '',
+      ].join('\n'),
+    );
+    // hatchling sorts the keywords and drops duplicates; an SPDX string is a License-Expression (core metadata 2.4).
+    const hatch = renderMetadata(staticCoreMetadata(parsePyproject(described.replace('license = { text = "MIT" }', 'license = "MIT OR Apache-2.0"') + HATCH, '/p/pyproject.toml')));
+    expect(hatch).toMatch(/^Metadata-Version: 2\.4\n/);
+    expect(hatch).toContain('\nLicense-Expression: MIT OR Apache-2.0\n');
+    expect(hatch).toContain('\nKeywords: alpha,zeta\n');
+    expect(hatch).not.toContain('\nLicense: ');
+    // A license file's text is the backend's to copy: it is left out, never read.
+    expect(renderMetadata(staticCoreMetadata(parsePyproject('[project]\nname = "f"\nversion = "1"\nlicense = { file = "LICENSE" }\n', '/p/pyproject.toml')))).not.toMatch(/License/);
+    expect(() => staticCoreMetadata(parsePyproject('[project]\nname = "b"\nversion = "1"\nkeywords = "a, b"\n', '/p/pyproject.toml'))).toThrow(/pyproject\.toml: \[project\] keywords must be a list of strings/);
+  });
+
   it('lists every file in RECORD with its sha256 and size, RECORD itself without', () => {
     const code = Buffer.from('x = 1\n');
     const digest = createHash('sha256').update(code).digest();

@@ -3,12 +3,12 @@
  * (fixtures/first-party, one member per pattern: a CLI printing its own and a library's version,
  * a plugin host and a first-party entry point, extras of a workspace dependency, a hatch metadata
  * hook with a version from a file, a meta-package, a namespace package, a single module, one
- * member per backend) is locked with uv against a local index of the build backends; every
- * console script is built by nx-pex (its CLI) and by pex 2.105.2 from `uv export` of the same
- * lock, both PEX files are run, and what they print (`importlib.metadata`'s answers for every
- * member) must be equal; so must the answers of nx-pex's `first-party = "wheel"` form. Then a
- * source edit must rebuild without running any build backend, and an edit of the metadata hook
- * must run it again.
+ * member per backend, the fields that describe a project, a source given only by the root) is
+ * locked with uv against a local index of the build backends; every console script is built by
+ * nx-pex (its CLI) and by pex 2.105.2 from `uv export` of the same lock, both PEX files are run,
+ * and what they print (`importlib.metadata`'s answers for every member) must be equal; so must
+ * the answers of nx-pex's `first-party = "wheel"` form. Then a source edit must rebuild without
+ * running any build backend, and an edit of the metadata hook must run it again.
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -138,6 +138,15 @@ describeWith(['pex', 'uv'], 'first-party projects are distributions: nx-pex and 
     expect(d['fp-meta']).toMatchObject({ version: '1.0', files: [], requires: ['fp-lib[fancy]', 'fp-plugin'] });
     expect(d['fp-nspart'].files).toEqual(['fpns/part/__init__.py']);
     expect(d['fp-flit']).toMatchObject({ version: '0.7.2', files: ['fp_flit.py'] });
+    // The fields that describe a project, written from pyproject.toml as its backend writes them.
+    expect(d['fp-cli']).toMatchObject({ author: 'Example Org, Inc.', 'author-email': 'Jane Doe <jane@example.org>', 'maintainer-email': 'ops@example.org', license: 'MIT', keywords: 'cli,example,metadata' });
+    expect(d['fp-cli'].urls).toEqual(['Bug Tracker, https://example.org/fp/issues', 'Homepage, https://example.org/fp']);
+    expect(d['fp-cli'].classifiers).toEqual(['License :: OSI Approved :: MIT License']);
+    expect(d['fp-lib']).toMatchObject({ license: null, 'license-expression': 'Apache-2.0', keywords: 'shared,library' });
+    // hatchling's own form of Requires-Dist (normalised names, single quotes), as from its backend.
+    expect(d['fp-cli'].requires).toEqual(
+      expect.arrayContaining(["six>=1.16;sys_platform!='emscripten'", "six>=1.16;(python_version>='3.8'orsys_platform=='linux')andextra=='color-out'", "fp-lib[fancy];extra=='color-out'"]),
+    );
     expect(d['fp-cli']['entry-points']).toEqual(['console_scripts:fp-cli=fp_cli.main:main', 'gui_scripts:fp-cli-gui=fp_cli.main:main']);
     // fp-meta brings fp-plugin along, so its entry point is there for fp-cli too.
     expect(report['fp.plugins']).toEqual(['greet=fp_plugin.greet:hello']);
