@@ -28,7 +28,7 @@ import { noPytestMessage, openTestLock, type TestLock } from './test-lock';
 import { editableProjects, ensureTestOverlay, type TestOverlay, type TestOverlayOptions } from './test-overlay';
 
 /** Bumped whenever a test venv made from the same inputs would differ. */
-const TEST_VENV_FORMAT = 1;
+const TEST_VENV_FORMAT = 2;
 
 export interface TestEnvironmentOptions {
   /** Directory holding the project's `pyproject.toml`. */
@@ -149,22 +149,17 @@ function runQuiet(python: string, args: string[], env: NodeJS.ProcessEnv, what: 
 }
 
 /**
- * pex's venv tool makes the venv from the deps PEX. Then pytest starts once in it (collecting an
- * empty directory), which writes the byte code of every module a run imports at start (pytest,
- * its plugins and their dependencies) before the venv is sealed in the store: each later run
- * reads it instead of compiling them again, and nothing unused (a whole pygments) is compiled.
+ * pex's venv tool makes the venv from the deps PEX; then the byte code of every module in it is
+ * written (`compileall`) before the venv is sealed in the store. A run finds the byte code of
+ * whatever it imports and never writes into the store: a run that wrote the byte code of a module
+ * it imported first (pytest's stepwise plugin, a dependency a test imports) would change the sealed
+ * layer, which the next run then finds altered and makes again. A file that does not compile
+ * (exit status 1) cannot be imported either, so it fails the import as it would anywhere.
  */
 async function runVenvTool(python: string, pex: string, dest: string, pexRoot: string, env: NodeJS.ProcessEnv): Promise<void> {
   const clean = { ...env, PEX_VERBOSE: '0', PEX_PYTHON: undefined, PEX_PYTHON_PATH: undefined, PYTHONPATH: undefined, PYTHONDONTWRITEBYTECODE: undefined, PYTEST_ADDOPTS: undefined };
   await runQuiet(python, [pex, 'venv', '--scope=deps', dest], { ...clean, PEX_TOOLS: '1', PEX_ROOT: pexRoot }, `${python} ${pex} venv`);
-  const empty = join(dest, '..', 'warm-up');
-  await mkdir(empty);
-  try {
-    // 0: collected nothing without error; 5: "no tests collected".
-    await runQuiet(join(dest, 'bin', 'python'), ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', '--collect-only', '.'], clean, 'pytest --collect-only', { cwd: empty, ok: [0, 5] });
-  } finally {
-    await rm(empty, { recursive: true, force: true });
-  }
+  await runQuiet(join(dest, 'bin', 'python'), ['-m', 'compileall', '-q', '-j', '0', join(dest, 'lib')], clean, 'compileall', { ok: [0, 1] });
 }
 
 /**

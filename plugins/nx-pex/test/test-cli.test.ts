@@ -70,6 +70,17 @@ it("runs a project's tests with the pytest its lock pins, writes the JUnit repor
   expect((await layersOfKind())['test-venv']).toHaveLength(2);
 });
 
+it('keeps the environment sealed when Python writes byte code: run after run, it is reused', async () => {
+  // As on a developer's machine: Python writes the byte code of what it imports. pytest's own
+  // stepwise plugin (not loaded with -p no:cacheprovider) is imported by a plain run.
+  const writing = { PYTHONDONTWRITEBYTECODE: undefined };
+  for (let run = 0; run < 3; run++) {
+    const r = await cli(['test', '--project', 'examples/libs/greeting'], writing);
+    expect([r.code, r.stderr]).toEqual([0, expect.stringMatching(/greeting: test environment [0-9a-f]{12} (made in|reused from) the store/)]);
+    if (run > 0) expect(r.stderr).toMatch(/reused from the store/);
+  }
+});
+
 it("exits with pytest's status and output when a test fails, and honours PYTEST_ADDOPTS and --env", async () => {
   const failing = join(ws, 'examples', 'libs', 'greeting', 'tests', 'test_env.py');
   await writeFile(failing, 'import os\n\n\ndef test_env() -> None:\n    assert os.environ.get("GREETING_MODE") == "loud"\n');
