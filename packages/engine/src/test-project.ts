@@ -150,11 +150,11 @@ function runQuiet(python: string, args: string[], env: NodeJS.ProcessEnv, what: 
 
 /**
  * pex's venv tool makes the venv from the deps PEX; then the byte code of every module in it is
- * written (`compileall`) before the venv is sealed in the store. A run finds the byte code of
- * whatever it imports and never writes into the store: a run that wrote the byte code of a module
- * it imported first (pytest's stepwise plugin, a dependency a test imports) would change the sealed
- * layer, which the next run then finds altered and makes again. A file that does not compile
- * (exit status 1) cannot be imported either, so it fails the import as it would anywhere.
+ * written (`compileall`) before the venv is sealed in the store, so that runs read it instead of
+ * compiling what they import (where the sealed, read-only directories keep Python from writing,
+ * as for a user who is not root) and rarely add any (byte code added later is allowed by the
+ * layer, see `makeVenv`). A file that does not compile (exit status 1) cannot be imported either,
+ * so it fails the import as it would anywhere.
  */
 async function runVenvTool(python: string, pex: string, dest: string, pexRoot: string, env: NodeJS.ProcessEnv): Promise<void> {
   const clean = { ...env, PEX_VERBOSE: '0', PEX_PYTHON: undefined, PEX_PYTHON_PATH: undefined, PYTHONPATH: undefined, PYTHONDONTWRITEBYTECODE: undefined, PYTEST_ADDOPTS: undefined };
@@ -248,7 +248,9 @@ async function makeVenv(m: MakeVenv): Promise<{ reused: boolean; venvDir: string
         join(dir, 'layer.json'),
         `${JSON.stringify({ kind: 'test-venv', target: m.target.id, python: m.info.executable ?? m.python ?? 'python3', pex: PINNED_PEX.version, packages: pins }, null, 1)}\n`,
       );
-    });
+      // pytest adds the rewritten byte code of plugins and of what a user's conftest registers for
+      // rewriting: byte code the layer allows, with everything recorded still verified.
+    }, { bytecode: true });
     return { reused: layer.reused, venvDir: join(layer.path, 'venv') };
   } finally {
     await store.release();

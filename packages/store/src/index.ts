@@ -6,7 +6,7 @@ export { BadArchiveError, checkZipArchive, isSafeEntryName } from './archive';
 export { createProgressReporter, lineProgress, streamProgress, formatBytes } from './progress';
 export type { ProgressReporter, ProgressOptions } from './progress';
 export { forgetGroup, keepOnInterrupt, killGroupOnInterrupt, pidAlive, removeOnInterrupt, removedOnInterrupt } from '@nx-pex/fs';
-export { ensureLayer, layerInfo, layerPath, linkFromStore, pruneLayers, renewLayerIdentity, verifyLayer } from './layers';
+export { ensureLayer, layerInfo, layerPath, linkFromStore, pruneLayers, renewLayerIdentity, verifyLayer, type LayerOptions } from './layers';
 export type { EnsuredLayer, LayerInfo, LayerPruneOptions, LayerPruneResult, LinkResult } from './layers';
 export { StoreHttpCache, MetadataCache } from './http-cache';
 export type { MetadataKey } from './http-cache';

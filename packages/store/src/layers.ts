@@ -28,7 +28,21 @@ const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 type RecordEntry = { size: number; sha256: string } | { symlink: string };
 interface LayerRecord {
   files: Record<string, RecordEntry>;
+  /**
+   * Python runs from this layer (a venv) and may add the byte code of what it imports
+   * (`__pycache__/*.pyc`, pytest's rewritten modules among them): such files, not in `files`, are
+   * not damage. Everything recorded is still verified.
+   */
+  bytecode?: boolean;
 }
+
+/** Options of a layer, recorded in it. */
+export interface LayerOptions {
+  /** Python runs from the layer and may add byte code below it (see `LayerRecord.bytecode`). */
+  bytecode?: boolean;
+}
+
+const BYTECODE = /(^|\/)__pycache__\/[^/]+\.pyc$/;
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -90,7 +104,7 @@ async function entriesBelow(dir: string): Promise<Map<string, import('node:fs').
 }
 
 /** Writes `RECORD.json` into the layer being made in `dir`: sha256 and size of each file, target of each symlink. */
-async function writeRecord(dir: string): Promise<void> {
+async function writeRecord(dir: string, options: LayerOptions): Promise<void> {
   const files: Record<string, RecordEntry> = {};
   for (const [rel, st] of await entriesBelow(dir)) {
     const p = path.join(dir, ...rel.split('/'));
@@ -98,7 +112,8 @@ async function writeRecord(dir: string): Promise<void> {
     else if (st.isFile()) files[rel] = await sha256File(p);
     else throw new StoreError(`A layer being written holds ${p}, which is neither a file, a directory nor a symlink.`);
   }
-  await fs.writeFile(path.join(dir, RECORD), `${JSON.stringify({ files } satisfies LayerRecord, null, 1)}\n`);
+  const record: LayerRecord = { files, ...(options.bytecode ? { bytecode: true } : {}) };
+  await fs.writeFile(path.join(dir, RECORD), `${JSON.stringify(record, null, 1)}\n`);
 }
 
 function identityPath(store: WheelStore, key: string): string {
@@ -144,8 +159,8 @@ async function readLayerRecord(dir: string): Promise<LayerRecord | string> {
 /**
  * Why the layer at `dir` is not what was written, or undefined when it is: every file of its
  * record there, a regular file of the recorded size whose identity is the one last verified or
- * whose sha256 is the recorded one; every symlink pointing where it did; nothing else. Files
- * hashed again have their identity recorded anew.
+ * whose sha256 is the recorded one; every symlink pointing where it did; nothing else (but byte
+ * code, in a layer Python runs from). Files hashed again have their identity recorded anew.
  */
 export async function verifyLayer(store: WheelStore, key: string, dir: string): Promise<string | undefined> {
   const record = await readLayerRecord(dir);
@@ -164,7 +179,10 @@ export async function verifyLayer(store: WheelStore, key: string, dir: string): 
   for (const [rel, st] of entries) {
     const want = record.files[rel];
     const p = path.join(dir, ...rel.split('/'));
-    if (!want) return `${rel} was added after the layer was written`;
+    if (!want) {
+      if (record.bytecode && st.isFile() && BYTECODE.test(rel)) continue;
+      return `${rel} was added after the layer was written`;
+    }
     if ('symlink' in want) {
       if (!st.isSymbolicLink() || (await fs.readlink(p).catch(() => undefined)) !== want.symlink) return `${rel} is no longer the symlink it was`;
       continue;
@@ -243,7 +261,7 @@ async function removeTree(dir: string): Promise<void> {
  * empty directory `dir`) and added atomically. Concurrent builds of one key in several processes
  * write it once: the others wait on the key's lock and take the finished layer.
  */
-export async function ensureLayer(store: WheelStore, key: string, write: (dir: string) => Promise<void>): Promise<EnsuredLayer> {
+export async function ensureLayer(store: WheelStore, key: string, write: (dir: string) => Promise<void>, options: LayerOptions = {}): Promise<EnsuredLayer> {
   const dest = layerPath(store, key);
   await store.hold(key);
   let damaged: string | undefined;
@@ -283,7 +301,7 @@ export async function ensureLayer(store: WheelStore, key: string, write: (dir: s
     await fs.mkdir(tmp, { mode: 0o755 });
     try {
       await write(tmp);
-      await writeRecord(tmp);
+      await writeRecord(tmp, options);
       await sealTree(tmp);
       try {
         await fs.rename(tmp, dest);

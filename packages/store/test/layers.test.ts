@@ -170,3 +170,43 @@ describe('a damaged layer is built again, never reused', () => {
     await store.release();
   });
 });
+
+describe('a layer Python runs from may gain byte code, and nothing else', () => {
+  const pyc = (layer: string) => path.join(layer, 'deps.pex', '__pycache__', '__main__.cpython-311.pyc');
+  const addPyc = async (layer: string) => {
+    await fs.mkdir(path.join(layer, 'deps.pex', '__pycache__'), { recursive: true });
+    await fs.writeFile(pyc(layer), 'byte code');
+  };
+
+  it('is reused with byte code added, and built again for any other change', async () => {
+    const store = new WheelStore(path.join(tmp, 'store'));
+    const k = key('venv');
+    let writes = 0;
+    const write = async (dir: string) => {
+      writes++;
+      await fill(dir, 'print(1)\n');
+    };
+    const first = await ensureLayer(store, k, write, { bytecode: true });
+    await addPyc(first.path);
+    expect(await ensureLayer(store, k, write, { bytecode: true })).toEqual({ path: first.path, reused: true });
+    // Whoever reads the layer next, with or without the option: the record says what it allows.
+    expect(await ensureLayer(store, k, write)).toEqual({ path: first.path, reused: true });
+    expect(writes).toBe(1);
+    // A source file added beside it is damage all the same.
+    await fs.writeFile(path.join(first.path, 'deps.pex', 'extra.py'), 'import os\n');
+    const again = await ensureLayer(store, k, write, { bytecode: true });
+    expect([writes, again.reused, again.damaged]).toEqual([2, false, 'deps.pex/extra.py was added after the layer was written']);
+    await store.release();
+  });
+
+  it('is built again when byte code is added to a layer that does not allow it', async () => {
+    const store = new WheelStore(path.join(tmp, 'store'));
+    const k = key('deps');
+    const write = (dir: string) => fill(dir, 'print(1)\n');
+    const first = await ensureLayer(store, k, write);
+    await addPyc(first.path);
+    const again = await ensureLayer(store, k, write);
+    expect([again.reused, again.damaged]).toEqual([false, 'deps.pex/__pycache__/__main__.cpython-311.pyc was added after the layer was written']);
+    await store.release();
+  });
+});
