@@ -89,6 +89,8 @@ export interface TestOverlayOptions {
   indexes?: IndexOverrides;
   env?: NodeJS.ProcessEnv;
   log?: (line: string) => void;
+  /** Holds the overlay's layer for the caller (see `TestEnvironmentOptions.lease`). */
+  lease?: WheelStore;
 }
 
 export interface TestOverlay {
@@ -115,6 +117,7 @@ export async function ensureTestOverlay(projects: readonly EditableProject[], o:
     dists.map(async (p) => ({ dir: resolve(p.project.dir), topLevel: p.topLevel, metadataKey: await distInfoMetadataKey(p.project, python, env) })),
   );
   const key = testOverlayKey(entries);
+  await o.lease?.hold(key);
   const id = `${resolve(o.storeRoot)}\0${key}`;
   let pending = overlays.get(id);
   if (!pending) {

@@ -44,6 +44,11 @@ export interface TestEnvironmentOptions {
   offline?: boolean;
   log?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Holds the environment's layers (the venv and the overlay) from before they are looked up
+   * until the caller releases it, so that `cache prune` leaves them alone while tests run.
+   */
+  lease?: WheelStore;
 }
 
 /** A ready test environment of one project. */
@@ -185,6 +190,7 @@ export async function prepareTestEnvironment(o: TestEnvironmentOptions): Promise
   const selection = selectLockedFiles(closure, target, lock.path);
   selection.wheels = selection.wheels.map(({ pkg, wheel }) => ({ pkg, wheel: withFileUrl(wheel, lock.path) }));
   const key = testVenvKey(selection, interpreterIdentity(info, target, python));
+  await o.lease?.hold(key);
   let pending = making.get(`${storeRoot}\0${key}`);
   // Another task of this process (a batch) makes or made the same environment: this one takes it.
   const shared = pending !== undefined;
@@ -193,7 +199,7 @@ export async function prepareTestEnvironment(o: TestEnvironmentOptions): Promise
     making.set(`${storeRoot}\0${key}`, pending);
     pending.catch(() => making.delete(`${storeRoot}\0${key}`));
   }
-  const overlayOptions = { storeRoot, python, projectRoot: projectDir, indexes: o.indexes, env, log };
+  const overlayOptions = { storeRoot, python, projectRoot: projectDir, indexes: o.indexes, env, log, lease: o.lease };
   const [made, firstParty] = await Promise.all([pending, firstPartyPath(project, closure, lock.path, overlayOptions)]);
   const venv = { ...made, reused: made.reused || shared };
   log(`${project.name}: test environment ${key.slice(0, 12)} ${venv.reused ? 'reused from' : 'made in'} the store (${dirname(venv.venvDir)})`);
@@ -262,7 +268,16 @@ async function makeVenv(m: MakeVenv): Promise<{ reused: boolean; venvDir: string
  * JUnit XML report (and coverage data, when pytest-cov is asked for) in `reportsDir`.
  */
 export async function testProject(o: TestProjectOptions): Promise<TestProjectResult> {
-  const environment = await prepareTestEnvironment(o);
+  // The run holds its venv and overlay until pytest is done: a prune meanwhile leaves them.
+  const lease = new WheelStore(resolve(o.storeDir ?? defaultStoreRoot(o.env ?? process.env)));
+  try {
+    return await runTests(o, await prepareTestEnvironment({ ...o, lease }));
+  } finally {
+    await lease.release();
+  }
+}
+
+async function runTests(o: TestProjectOptions, environment: TestEnvironment): Promise<TestProjectResult> {
   const base = o.env ?? process.env;
   const workspaceRoot = resolve(o.workspaceRoot ?? environment.projectDir);
   const reportsDir = resolve(o.reportsDir ?? join(workspaceRoot, 'reports', relative(workspaceRoot, environment.projectDir)));

@@ -115,3 +115,24 @@ it('says what to do when the lock has no pytest, when the test lock is stale, an
   expect([usage.code, usage.stderr]).toEqual([2, expect.stringMatching(/does not take "-k"; pytest's own arguments go after `--`/)]);
   expect((await cli(['test', '--help'])).stdout).toMatch(/Usage: nx-pex test/);
 });
+
+it('holds its environment while pytest runs: a prune meanwhile leaves it, and one after takes it', async () => {
+  const started = join(scratch, 'slow-test-started');
+  const slow = join(ws, 'examples', 'libs', 'greeting', 'tests', 'test_slow_prune.py');
+  await writeFile(slow, `import pathlib, time\n\ndef test_slow():\n    pathlib.Path(${JSON.stringify(started)}).write_text("1")\n    time.sleep(3)\n`);
+  try {
+    const running = cli(['test', '--project', 'examples/libs/greeting', '--', '-k', 'slow']);
+    for (let i = 0; i < 600 && !existsSync(started); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(started)).toBe(true);
+    const prune = await cli(['cache', 'prune', '--max-size', '0']);
+    expect(prune.code).toBe(0);
+    const kept = await layersOfKind();
+    expect([kept['test-venv']?.length ?? 0, kept['test-overlay']?.length ?? 0]).toEqual([1, 1]);
+    expect((await running).code).toBe(0);
+    // Nobody holds them now.
+    expect((await cli(['cache', 'prune', '--max-size', '0'])).code).toBe(0);
+    expect(await layersOfKind()).toEqual({});
+  } finally {
+    await rm(slow, { force: true });
+  }
+});
