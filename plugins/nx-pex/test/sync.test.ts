@@ -99,6 +99,25 @@ describe('nx-pex:sync', () => {
     expect(syncProjectLocks(off).written).toEqual([]);
   });
 
+  it("keeps to the projects the plugin's registration includes and does not exclude, as Nx does", () => {
+    const scoped = (entry: { include?: string[]; exclude?: string[] }) => {
+      const tree = exampleTree();
+      updateNxJson(tree, { ...readNxJson(tree)!, plugins: [{ plugin: 'nx-pex', ...entry }] });
+      return syncProjectLocks(tree).written;
+    };
+    expect(scoped({ include: ['services/**'] })).toEqual(['services/service-a/pylock.toml', 'services/service-b/pylock.test.toml', 'services/service-b/pylock.toml']);
+    expect(scoped({ exclude: ['services/service-b/**'] })).toEqual(['libs/greeting/pylock.test.toml', 'libs/greeting/pylock.toml', 'services/service-a/pylock.toml']);
+    expect(scoped({ include: ['services/**'], exclude: ['**/service-a/*'] })).toEqual(['services/service-b/pylock.test.toml', 'services/service-b/pylock.toml']);
+  });
+
+  it("finds this repository's own workspace in sync, so the README's `npx nx build service-a` runs on a fresh clone", () => {
+    // Its nx.json scopes the plugin to examples/: the test fixtures' uv.locks are not its projects.
+    const { FsTree } = require('nx/src/generators/tree') as { FsTree: new (root: string, verbose: boolean) => Tree };
+    const report = syncProjectLocks(new FsTree(join(EXAMPLES, '..'), false));
+    expect(report.written).toEqual([]);
+    expect(report.unchanged.length).toBeGreaterThan(0);
+  });
+
   it('skips a broken pyproject.toml and a project the lock does not cover, writing the others', () => {
     const tree = exampleTree();
     tree.write('services/service-a/pyproject.toml', '[project\n');

@@ -15,18 +15,44 @@ import { lockCache } from '../../plugin/lock-cache';
 
 export type { SyncReport };
 
-function pluginOptions(tree: Tree): Record<string, unknown> | undefined {
-  const nxJson = readNxJson(tree);
-  for (const p of nxJson?.plugins ?? []) {
-    const name = typeof p === 'string' ? p : p.plugin;
-    if (name === 'nx-pex') return typeof p === 'string' ? {} : ((p.options as Record<string, unknown>) ?? {});
+/** nx-pex's entry in nx.json: its options, and the files its registration is scoped to. */
+interface PluginEntry {
+  options: { lockPerProject?: boolean };
+  include?: string[];
+  exclude?: string[];
+}
+
+type NxJsonPlugins = Array<string | { plugin: string; options?: unknown; include?: string[]; exclude?: string[] }> | undefined;
+
+function pluginEntry(plugins: NxJsonPlugins): PluginEntry | undefined {
+  for (const p of plugins ?? []) {
+    if (typeof p === 'string') {
+      if (p === 'nx-pex') return { options: {} };
+    } else if (p.plugin === 'nx-pex') {
+      return { options: (p.options as PluginEntry['options']) ?? {}, include: p.include, exclude: p.exclude };
+    }
   }
   return undefined;
 }
 
+const NO_SYNC: SyncReport = { written: [], unchanged: [], userOwned: [], problems: [], shadowed: [] };
+
+/**
+ * The workspace's pyproject.toml files that the plugin's registration covers: like Nx, which
+ * gives createNodes only the files its `include` patterns match and its `exclude` patterns do
+ * not, matched with Nx's own glob.
+ */
+function scopedPyprojects(tree: Tree, entry: PluginEntry | undefined): string[] {
+  const all = glob(tree, ['**/pyproject.toml']);
+  const included = entry?.include?.length ? new Set(glob(tree, entry.include)) : undefined;
+  const excluded = entry?.exclude?.length ? new Set(glob(tree, entry.exclude)) : undefined;
+  return all.filter((f) => (!included || included.has(f)) && !excluded?.has(f));
+}
+
 /** Brings every Python project's pylock.toml in line with its uv.lock, in `tree`. */
 export function syncProjectLocks(tree: Tree): SyncReport {
-  if (pluginOptions(tree)?.lockPerProject === false) return { written: [], unchanged: [], userOwned: [], problems: [], shadowed: [] };
+  const entry = pluginEntry(readNxJson(tree)?.plugins as NxJsonPlugins);
+  if (entry?.options.lockPerProject === false) return { ...NO_SYNC };
   const cache = lockCache(tree.root);
   const report = syncFiles(
     {
@@ -34,7 +60,7 @@ export function syncProjectLocks(tree: Tree): SyncReport {
       write: (path, text) => tree.write(path, text),
       exists: (path) => tree.exists(path),
       delete: (path) => tree.delete(path),
-      pyprojects: () => glob(tree, ['**/pyproject.toml']),
+      pyprojects: () => scopedPyprojects(tree, entry),
     },
     cache,
   );
@@ -49,11 +75,14 @@ export function syncProjectLocks(tree: Tree): SyncReport {
 export function syncProjectLocksOnDisk(root: string): SyncReport {
   const read = (path: string) => (existsSync(join(root, path)) ? readFileSync(join(root, path), 'utf8') : null);
   const nxJson = read('nx.json');
-  if (nxJson) {
-    const plugins = (JSON.parse(nxJson) as { plugins?: Array<string | { plugin: string; options?: { lockPerProject?: boolean } }> }).plugins ?? [];
-    const own = plugins.find((p) => (typeof p === 'string' ? p : p.plugin) === 'nx-pex');
-    if (own && typeof own !== 'string' && own.options?.lockPerProject === false) return { written: [], unchanged: [], userOwned: [], problems: [], shadowed: [] };
-  }
+  const entry = nxJson ? pluginEntry((JSON.parse(nxJson) as { plugins?: NxJsonPlugins }).plugins) : undefined;
+  if (entry?.options.lockPerProject === false) return { ...NO_SYNC };
+  const ignore = ['**/node_modules/**', '**/.venv/**', '**/.nx/**', '**/dist/**', ...(entry?.exclude ?? [])];
+  const pyprojects = () =>
+    fg
+      .sync(entry?.include?.length ? entry.include : ['**/pyproject.toml'], { cwd: root, ignore })
+      .filter((f) => f === 'pyproject.toml' || f.endsWith('/pyproject.toml'))
+      .sort();
   return syncFiles({
     read,
     write: (path, text) => {
@@ -62,7 +91,7 @@ export function syncProjectLocksOnDisk(root: string): SyncReport {
     },
     exists: (path) => existsSync(join(root, path)),
     delete: (path) => rmSync(join(root, path), { force: true }),
-    pyprojects: () => fg.sync('**/pyproject.toml', { cwd: root, ignore: ['**/node_modules/**', '**/.venv/**', '**/.nx/**', '**/dist/**'] }).sort(),
+    pyprojects,
   });
 }
 
