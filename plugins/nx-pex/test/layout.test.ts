@@ -34,12 +34,13 @@ const STAGES: Record<string, string[]> = {
 
 // Four inferred targets (build, lock, test, push), their executors with one batch runner, five
 // generators, and createNodes/createDependencies over the engine's workspace graph (which lock
-// governs a project, lock summaries, per-project lock state: packages/engine/src/workspace-graph).
-// The bound sits just above what that takes (1,621 lines), so logic that works without Nx and
-// lands in the plugin fails here.
-it('keeps the plugin to Nx glue: under 1,650 lines of source', () => {
+// governs a project, lock summaries, per-project lock state: packages/engine/src/workspace-graph),
+// and the sync generator's scoping to the registration's include/exclude (Nx's semantics). The
+// bound sits just above what that takes (1,650 lines), so logic that works without Nx and lands in
+// the plugin fails here.
+it('keeps the plugin to Nx glue: under 1,700 lines of source', () => {
   const lines = sources(join(REPO, 'plugins', 'nx-pex', 'src')).reduce((n, f) => n + readFileSync(f, 'utf8').split('\n').length - 1, 0);
-  expect(lines).toBeLessThan(1650);
+  expect(lines).toBeLessThan(1700);
 });
 
 it('has no package import the plugin or a later stage of the pipeline', () => {
